@@ -1,0 +1,232 @@
+"""The sparse MAM (or MAC) processing element.
+
+The PE walks a compressed entry stream (weight, input index, last-of-row, row-is-dense), one entry per cycle with
+no bubble at row ends, fetches ``x[index]`` from its activation buffer, multiplies, and folds the products of a
+row into max and min (mam) or a sum (mac). Each finished row then passes bias, requantization, ReLU and
+saturation and is written to the output buffer.
+
+Pipeline, one stage per cycle (all stages advance every cycle; nothing stalls):
+
+    F   entry address counter -> entry memory (synchronous read)
+    E   entry word out; x[index] addressed in the activation buffer
+    X   x out; product registered (w * x, an SB_MAC16 on iCE40)
+    R   reduce: max/min (or sum) of the row; a row end registers max + min and addresses the bias
+    B   v = a + bias
+    M   v * mult + rounding constant
+    Q   arithmetic shift, ReLU, saturation -> output buffer; `done` after the last row
+
+So a run of E entries takes E + LATENCY cycles of `busy`, LATENCY being :data:`PE.LATENCY`.
+"""
+
+import numpy as np
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+__all__ = ["PE", "entry_layout", "pack_entries"]
+
+KINDS = ("mam", "mac")
+
+
+def entry_layout(w_bits, n_in):
+    """One word of the entry memory."""
+    return data.StructLayout({
+        "weight": signed(w_bits),
+        "index": unsigned(max(1, ceil_log2(n_in))),
+        "last": unsigned(1),
+        "dense": unsigned(1),
+    })
+
+
+def pack_entries(layout, weight, index, last, dense):
+    """Pack field arrays into the integer words of `layout` (vectorized: big layers have 10^5+ entries)."""
+    words = np.zeros(len(weight), dtype=object)
+    for name, values in (("weight", weight), ("index", index), ("last", last), ("dense", dense)):
+        field = layout[name]
+        mask = (1 << field.width) - 1
+        raw = np.asarray(values, dtype=np.int64) & mask          # two's complement for signed fields
+        words |= raw.astype(object) << field.offset
+    return [int(w) for w in words]
+
+
+class PE(wiring.Component):
+    """A sparse MAM/MAC processing element with its weights baked into the entry memory.
+
+    Parameters are plain values and memory images (``golden.encode`` gives them for a layer file):
+
+    kind: "mam" or "mac"; in_bits, w_bits, out_bits: signed widths; mult, shift, relu: requantization;
+    weight, index, last, dense: the entry stream (equal-length sequences); bias: one integer per row;
+    n_in: depth of the activation buffer.
+
+    Ports: load ``x`` through ``x_we``/``x_addr``/``x_data``, pulse ``start``; ``busy`` is high for
+    ``entries + LATENCY`` cycles, counted in ``cycles``; ``done`` rises once at the end and stays high until the
+    next ``start``. Results are readable through ``y_addr``/``y_data`` (one cycle read latency) and pass by on
+    ``y_valid``/``y_row``/``y_value`` as each row finishes.
+    """
+
+    LATENCY = 6
+
+    def __init__(self, *, kind, in_bits, w_bits, out_bits, mult, shift, relu, n_in,
+                 weight, index, last, dense, bias, counter_bits=32):
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        self.kind = kind
+        self.in_bits, self.w_bits, self.out_bits = in_bits, w_bits, out_bits
+        self.mult, self.shift, self.relu = int(mult), int(shift), bool(relu)
+        self.n_in = int(n_in)
+        self.n_entries = len(weight)
+        self.n_rows = len(bias)
+        if self.n_entries < self.n_rows or self.n_rows < 1:
+            raise ValueError("need at least one row and one entry per row")
+        if int(np.count_nonzero(np.asarray(last))) != self.n_rows:
+            raise ValueError("the entry stream must end exactly one row per bias value")
+
+        self.entry_shape = entry_layout(w_bits, self.n_in)
+        self.entry_mem = Memory(shape=unsigned(self.entry_shape.size), depth=self.n_entries,
+                                init=pack_entries(self.entry_shape, weight, index, last, dense))
+        self.bias_mem = Memory(shape=signed(32), depth=self.n_rows, init=[int(b) for b in bias])
+        self.act_mem = Memory(shape=signed(in_bits), depth=self.n_in, init=[])
+        self.out_mem = Memory(shape=signed(out_bits), depth=self.n_rows, init=[])
+
+        x_addr_bits = max(1, ceil_log2(self.n_in))
+        row_bits = max(1, ceil_log2(self.n_rows))
+        super().__init__({
+            "start": In(1),
+            "busy": Out(1),
+            "done": Out(1),
+            "cycles": Out(counter_bits),
+            "x_we": In(1),
+            "x_addr": In(x_addr_bits),
+            "x_data": In(signed(in_bits)),
+            "y_addr": In(row_bits),
+            "y_data": Out(signed(out_bits)),
+            "y_valid": Out(1),
+            "y_row": Out(row_bits),
+            "y_value": Out(signed(out_bits)),
+        })
+
+    @property
+    def product_shape(self):
+        return signed(self.in_bits + self.w_bits)
+
+    @property
+    def acc_shape(self):
+        p = self.in_bits + self.w_bits
+        if self.kind == "mac":
+            return signed(p + ceil_log2(self.n_in + 1))
+        return signed(p + 1)                                    # max + min of two products
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.entry_mem = self.entry_mem
+        m.submodules.bias_mem = self.bias_mem
+        m.submodules.act_mem = self.act_mem
+        m.submodules.out_mem = self.out_mem
+
+        entry_rd = self.entry_mem.read_port()
+        bias_rd = self.bias_mem.read_port()
+        act_rd = self.act_mem.read_port()
+        act_wr = self.act_mem.write_port()
+        out_wr = self.out_mem.write_port()
+        out_rd = self.out_mem.read_port()
+
+        m.d.comb += [
+            act_wr.en.eq(self.x_we), act_wr.addr.eq(self.x_addr), act_wr.data.eq(self.x_data),
+            out_rd.addr.eq(self.y_addr), self.y_data.eq(out_rd.data),
+        ]
+
+        # F: control and entry fetch.
+        ea = Signal(range(max(2, self.n_entries)))
+        fetching = Signal()
+        last_row = self.n_rows - 1
+        m.d.comb += entry_rd.addr.eq(ea)
+        with m.If(self.busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+        with m.If(fetching):
+            m.d.sync += ea.eq(ea + 1)
+            with m.If(ea == self.n_entries - 1):
+                m.d.sync += fetching.eq(0)
+        with m.If(self.start & ~self.busy):
+            m.d.sync += [ea.eq(0), fetching.eq(1), self.busy.eq(1), self.done.eq(0), self.cycles.eq(0)]
+
+        # E: entry word; address the activation buffer with its index.
+        e_valid = Signal()
+        entry = data.View(self.entry_shape, entry_rd.data)
+        m.d.sync += e_valid.eq(fetching)
+        m.d.comb += act_rd.addr.eq(entry.index)
+        x_valid, x_w, x_last, x_dense = Signal(), Signal(signed(self.w_bits)), Signal(), Signal()
+        m.d.sync += [x_valid.eq(e_valid), x_w.eq(entry.weight), x_last.eq(entry.last), x_dense.eq(entry.dense)]
+
+        # X: product.
+        r_valid, r_last, r_dense = Signal(), Signal(), Signal()
+        r_p = Signal(self.product_shape)
+        m.d.sync += [r_valid.eq(x_valid), r_last.eq(x_last), r_dense.eq(x_dense), r_p.eq(x_w * act_rd.data)]
+
+        # R: fold the row. `first` marks that the next entry opens a row.
+        first = Signal(init=1)
+        row = Signal(range(max(2, self.n_rows)))
+        b_valid, b_row = Signal(), Signal.like(row)
+        b_a = Signal(self.acc_shape)
+        m.d.comb += bias_rd.addr.eq(row)
+        m.d.sync += b_valid.eq(r_valid & r_last)
+        with m.If(self.start & ~self.busy):
+            m.d.sync += [first.eq(1), row.eq(0)]
+        with m.If(r_valid):
+            m.d.sync += first.eq(r_last)
+            with m.If(r_last):
+                m.d.sync += [row.eq(row + 1), b_row.eq(row)]
+        self._reduce(m, r_valid, r_last, r_dense, r_p, first, b_a)
+
+        # B: add the bias (read in R with the row's index).
+        m_valid, m_row = Signal(), Signal.like(row)
+        m_v = Signal(signed(max(self.acc_shape.width, 32) + 1))
+        m.d.sync += [m_valid.eq(b_valid), m_row.eq(b_row), m_v.eq(b_a + bias_rd.data)]
+
+        # M: scale, with the rounding constant folded in.
+        rounding = (1 << (self.shift - 1)) if self.shift > 0 else 0
+        q_valid, q_row = Signal(), Signal.like(row)
+        q_m = Signal(signed(m_v.shape().width + 17 + 1))
+        m.d.sync += [q_valid.eq(m_valid), q_row.eq(m_row), q_m.eq(m_v * self.mult + rounding)]
+
+        # Q: shift, ReLU, saturate, write.
+        q = Signal(signed(q_m.shape().width))
+        m.d.comb += q.eq(q_m >> self.shift)
+        lo, hi = -(1 << (self.out_bits - 1)), (1 << (self.out_bits - 1)) - 1
+        if self.relu:
+            lo = 0
+        y = Signal(signed(self.out_bits))
+        m.d.comb += y.eq(Mux(q < lo, lo, Mux(q > hi, hi, q)))
+        m.d.comb += [
+            out_wr.en.eq(q_valid), out_wr.addr.eq(q_row), out_wr.data.eq(y),
+            self.y_valid.eq(q_valid), self.y_row.eq(q_row), self.y_value.eq(y),
+        ]
+        with m.If(q_valid & (q_row == last_row)):
+            m.d.sync += [self.done.eq(1), self.busy.eq(0)]
+        return m
+
+    def _reduce(self, m, valid, last, dense, p, first, result):
+        """Fold one product into the running row value; on a row end, register the row's result."""
+        if self.kind == "mac":
+            acc = Signal(self.acc_shape)
+            total = Signal(self.acc_shape)
+            m.d.comb += total.eq(Mux(first, 0, acc) + p)
+            with m.If(valid):
+                m.d.sync += acc.eq(total)
+                with m.If(last):
+                    m.d.sync += result.eq(total)
+            return
+        # Pruned weights are zeros that still compete: a row with any pruned weight is seeded with 0.
+        hi, lo = Signal(self.product_shape), Signal(self.product_shape)
+        new_hi, new_lo = Signal(self.product_shape), Signal(self.product_shape)
+        seed_hi = Mux(dense | (p > 0), p, 0)
+        seed_lo = Mux(dense | (p < 0), p, 0)
+        m.d.comb += [
+            new_hi.eq(Mux(first, seed_hi, Mux(p > hi, p, hi))),
+            new_lo.eq(Mux(first, seed_lo, Mux(p < lo, p, lo))),
+        ]
+        with m.If(valid):
+            m.d.sync += [hi.eq(new_hi), lo.eq(new_lo)]
+            with m.If(last):
+                m.d.sync += result.eq(new_hi + new_lo)

@@ -1,0 +1,1 @@
+"""mamhw: hardware for pruned Multiply-And-Max/min neural-network layers."""

@@ -1,0 +1,84 @@
+"""Run a layer on the PE in Amaranth's simulator: outputs and measured cycles for each input vector."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from ..golden import encode, pe_cycles
+from ..hw.pe import PE
+
+__all__ = ["build_pe", "SimResult", "simulate_pe"]
+
+CLOCK_PERIOD = 1e-8        # 100 MHz, only for the time axis of waveforms
+
+
+def build_pe(layer, encoding=None):
+    """Elaborate-ready PE for a validated layer, weights baked in from the sparse encoding."""
+    enc = encode(layer) if encoding is None else encoding
+    return PE(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
+              mult=layer.mult, shift=layer.shift, relu=layer.relu, n_in=layer.n_in,
+              weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense, bias=layer.bias)
+
+
+@dataclass
+class SimResult:
+    outputs: np.ndarray         # int64 [batch, out]
+    cycles: np.ndarray          # int64 [batch]: cycles from start to done, counted by the testbench
+    counter: np.ndarray         # int64 [batch]: the PE's own cycle counter
+    entries: int
+    model_cycles: int           # the cycle model's prediction for one sample
+
+
+def simulate_pe(layer, x, *, vcd=None, load_via_port=False, progress=None):
+    """Run every row of x ([batch, in], already validated) through the PE.
+
+    Activations are placed in the buffer directly (zero cycles) unless `load_via_port`, which drives the write
+    port one value per cycle as a host would. The loading is not part of the counted cycles either way.
+    """
+    enc = encode(layer)
+    pe = build_pe(layer, enc)
+    model = pe_cycles(enc.row_nnz, PE.LATENCY)
+    batch = x.shape[0]
+    outputs = np.zeros((batch, layer.n_out), dtype=np.int64)
+    cycles = np.zeros(batch, dtype=np.int64)
+    counter = np.zeros(batch, dtype=np.int64)
+    timeout = 4 * model + 64
+
+    async def testbench(ctx):
+        for s in range(batch):
+            if load_via_port:
+                ctx.set(pe.x_we, 1)
+                for i, v in enumerate(x[s]):
+                    ctx.set(pe.x_addr, i)
+                    ctx.set(pe.x_data, int(v))
+                    await ctx.tick()
+                ctx.set(pe.x_we, 0)
+            else:
+                for i, v in enumerate(x[s]):
+                    ctx.set(pe.act_mem.data[i], int(v))
+            ctx.set(pe.start, 1)
+            await ctx.tick()
+            ctx.set(pe.start, 0)
+            n = 0
+            while not ctx.get(pe.done):
+                if n >= timeout:
+                    raise RuntimeError(f"PE did not finish within {timeout} cycles (model: {model})")
+                await ctx.tick()
+                n += 1
+            cycles[s] = n
+            counter[s] = ctx.get(pe.cycles)
+            for r in range(layer.n_out):
+                outputs[s, r] = ctx.get(pe.out_mem.data[r])
+            if progress is not None:
+                progress(s + 1, batch)
+
+    sim = Simulator(pe)
+    sim.add_clock(CLOCK_PERIOD)
+    sim.add_testbench(testbench)
+    if vcd is None:
+        sim.run()
+    else:
+        with sim.write_vcd(str(vcd)):
+            sim.run()
+    return SimResult(outputs=outputs, cycles=cycles, counter=counter, entries=enc.entries, model_cycles=model)
