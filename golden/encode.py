@@ -8,7 +8,7 @@ __all__ = ["PE_LATENCY", "Encoding", "encode", "pe_cycles"]
 
 # Cycles from the first entry fetch to `done`, beyond one cycle per entry. This is part of the contract;
 # the PE in hw/ implements it and a test holds the two equal.
-PE_LATENCY = 7
+PE_LATENCY = 6
 
 
 @dataclass(frozen=True, eq=False)

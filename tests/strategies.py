@@ -1,0 +1,85 @@
+"""Hypothesis strategies for random layers and inputs, shared by every test that needs them.
+
+Shapes, densities and the special cases (empty rows, fully dense rows, all-negative products, extreme values,
+saturation both ways) are drawn by hypothesis; the bulk values come from a NumPy generator seeded by a drawn
+integer, which keeps wide layers cheap to generate.
+"""
+
+import numpy as np
+from hypothesis import strategies as st
+
+from mamhw.golden import Layer
+
+DENSITIES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 0.7, 1.0)
+SIGN_MODES = ("any", "negative_products", "extremes")
+
+
+def _signed_bounds(bits):
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+@st.composite
+def layer_params(draw, max_in=800, max_out=12, kinds=("mam", "mac"), max_entries=2000,
+                 bits=(8,), max_batch=3):
+    kind = draw(st.sampled_from(kinds))
+    in_bits = draw(st.sampled_from(bits))
+    w_bits = draw(st.sampled_from(bits))
+    out_bits = draw(st.sampled_from(bits))
+    n_in = draw(st.one_of(st.just(1), st.integers(1, 16), st.integers(700, max(700, max_in)))
+                if max_in >= 700 else st.integers(1, max_in))
+    n_out = draw(st.integers(1, max_out))
+    density = draw(st.sampled_from(DENSITIES))
+    # Keep simulations short: cap the expected entry count by shrinking the row count for wide layers.
+    while n_out > 1 and n_out * max(1.0, n_in * density) > max_entries:
+        n_out -= 1
+    return dict(
+        kind=kind, in_bits=in_bits, w_bits=w_bits, out_bits=out_bits, n_in=n_in, n_out=n_out,
+        density=density,
+        n_empty=draw(st.integers(0, n_out)),
+        n_dense=draw(st.integers(0, 1 if n_in * n_out > max_entries else n_out)),
+        sign_mode=draw(st.sampled_from(SIGN_MODES)),
+        relu=draw(st.booleans()),
+        scale=draw(st.sampled_from(("small", "saturating", "random"))),
+        batch=draw(st.integers(1, max_batch)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
+
+
+def make_layer_and_inputs(p):
+    """Deterministic (layer, inputs) from drawn parameters."""
+    rng = np.random.default_rng(p["seed"])
+    wlo, whi = _signed_bounds(p["w_bits"])
+    xlo, xhi = _signed_bounds(p["in_bits"])
+    n_out, n_in = p["n_out"], p["n_in"]
+    shape = (n_out, n_in)
+    mode = p["sign_mode"]
+    if mode == "negative_products":
+        # Positive weights against negative inputs: every product <= 0.
+        w = rng.integers(1, whi + 1, shape)
+        x = rng.integers(xlo, 0, (p["batch"], n_in))
+    elif mode == "extremes":
+        w = rng.choice([wlo, whi, -1, 1], shape)
+        x = rng.choice([xlo, xhi, 0], (p["batch"], n_in))
+    else:
+        w = rng.integers(wlo, whi + 1, shape)
+        x = rng.integers(xlo, xhi + 1, (p["batch"], n_in))
+    w[rng.random(shape) >= p["density"]] = 0
+    rows = rng.permutation(n_out)
+    w[rows[:p["n_empty"]]] = 0
+    for r in rows[p["n_empty"]:p["n_empty"] + p["n_dense"]]:
+        w[r] = rng.choice([v for v in range(wlo, whi + 1) if v != 0], n_in) if mode != "negative_products" \
+            else rng.integers(1, whi + 1, n_in)
+    if p["scale"] == "small":
+        mult, shift = int(rng.integers(1, 256)), int(rng.integers(8, 17))
+    elif p["scale"] == "saturating":
+        mult, shift = int(rng.integers(1000, 65536)), int(rng.integers(0, 4))
+    else:
+        mult, shift = int(rng.integers(1, 65536)), int(rng.integers(0, 41))
+    bias = rng.integers(-(1 << 20), 1 << 20, n_out)
+    layer = Layer.build(kind=p["kind"], weight=w, bias=bias, mult=mult, shift=shift, relu=p["relu"],
+                        in_bits=p["in_bits"], w_bits=p["w_bits"], out_bits=p["out_bits"])
+    return layer, x
+
+
+def layers_and_inputs(**kw):
+    return layer_params(**kw).map(make_layer_and_inputs)
