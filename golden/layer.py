@@ -1,12 +1,12 @@
 """Layer files: load, validate and save exactly as the layer contract says (DESIGN.md section 2)."""
 
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
+from .atomic import atomic_write as _atomic_write
 from .errors import ContractError
 
 __all__ = ["Layer", "load_layer", "save_layer", "load_inputs", "save_array", "KINDS"]
@@ -217,22 +217,6 @@ def layer_from_dict(arrays, where):
 def load_layer(path):
     """Load and validate a layer .npz file."""
     return layer_from_dict(read_npz(path), str(path))
-
-
-def _atomic_write(path, write):
-    """Write via a temporary file in the same folder, so a failure never leaves a partial file."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ContractError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def save_npz(path, arrays):

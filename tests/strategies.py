@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from mamhw.golden import Layer
+from mamhw.golden.forward import accumulate
 
 DENSITIES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 0.7, 1.0)
 SIGN_MODES = ("any", "negative_products", "extremes")
@@ -39,7 +40,7 @@ def layer_params(draw, max_in=800, max_out=12, kinds=("mam", "mac"), max_entries
         n_dense=draw(st.integers(0, 1 if n_in * n_out > max_entries else n_out)),
         sign_mode=draw(st.sampled_from(SIGN_MODES)),
         relu=draw(st.booleans()),
-        scale=draw(st.sampled_from(("small", "saturating", "random"))),
+        scale=draw(st.sampled_from(("fit", "fit", "fit", "saturating", "random"))),
         batch=draw(st.integers(1, max_batch)),
         seed=draw(st.integers(0, 2**32 - 1)),
     )
@@ -69,13 +70,19 @@ def make_layer_and_inputs(p):
     for r in rows[p["n_empty"]:p["n_empty"] + p["n_dense"]]:
         w[r] = rng.choice([v for v in range(wlo, whi + 1) if v != 0], n_in) if mode != "negative_products" \
             else rng.integers(1, whi + 1, n_in)
-    if p["scale"] == "small":
-        mult, shift = int(rng.integers(1, 256)), int(rng.integers(8, 17))
+    bias = rng.integers(-(1 << 12), 1 << 12, n_out) if p["scale"] != "random" \
+        else rng.integers(-(1 << 31), 1 << 31, n_out)
+    if p["scale"] == "fit":
+        # Spread the outputs over the output range, so that a wrong row value shows instead of saturating.
+        probe = Layer.build(kind=p["kind"], weight=w, bias=bias, mult=1, shift=0, relu=False,
+                            in_bits=p["in_bits"], w_bits=p["w_bits"], out_bits=32)
+        span = int(np.abs(accumulate(probe, x) + bias).max()) + 1
+        shift = 20
+        mult = int(np.clip(round((1 << (p["out_bits"] - 1)) / span * (1 << shift)), 1, 65535))
     elif p["scale"] == "saturating":
         mult, shift = int(rng.integers(1000, 65536)), int(rng.integers(0, 4))
     else:
         mult, shift = int(rng.integers(1, 65536)), int(rng.integers(0, 41))
-    bias = rng.integers(-(1 << 20), 1 << 20, n_out)
     layer = Layer.build(kind=p["kind"], weight=w, bias=bias, mult=mult, shift=shift, relu=p["relu"],
                         in_bits=p["in_bits"], w_bits=p["w_bits"], out_bits=p["out_bits"])
     return layer, x
