@@ -1,0 +1,156 @@
+"""The `mam` command: golden and sim agree bit for bit, reports, and one-line errors with exit status 2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from mamhw.cli import main
+from mamhw.golden import save_layer
+from tests.strategies import layers_and_inputs, make_layer_and_inputs
+
+SMALL = dict(kind="mam", in_bits=8, w_bits=8, out_bits=8, n_in=12, n_out=5, density=0.3, n_empty=1, n_dense=1,
+             sign_mode="any", relu=True, scale="fit", batch=3, seed=3)
+
+
+def write_case(folder, layer, x):
+    save_layer(layer, folder / "layer.npz")
+    np.save(folder / "x.npy", x)
+    return folder / "layer.npz", folder / "x.npy"
+
+
+def run(*args):
+    return main([str(a) for a in args])
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(layers_and_inputs(max_in=760, max_out=8, max_entries=1200))
+def test_sim_equals_golden_bit_for_bit(tmp_path, case):
+    layer_path, x_path = write_case(tmp_path, *case)
+    assert run("golden", layer_path, x_path, "-o", tmp_path / "g.npy") == 0
+    assert run("sim", layer_path, x_path, "-o", tmp_path / "r.npy", "--report", tmp_path / "r.json") == 0
+    golden, rtl = np.load(tmp_path / "g.npy"), np.load(tmp_path / "r.npy")
+    assert golden.shape == (case[1].shape[0], case[0].n_out)
+    np.testing.assert_array_equal(rtl, golden)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["mismatches"] == 0 and report["cycles_match_model"]
+    assert report["cycles_per_sample"] == [report["model_cycles"]] * x_path_batch(x_path)
+    assert report["entries"] == int(np.maximum(np.count_nonzero(case[0].weight, axis=1), 1).sum())
+
+
+def x_path_batch(path):
+    return np.atleast_2d(np.load(path)).shape[0]
+
+
+def test_single_vector_input_gives_batch_of_one(tmp_path):
+    layer, x = make_layer_and_inputs(SMALL)
+    layer_path, x_path = write_case(tmp_path, layer, x[0])
+    assert run("golden", layer_path, x_path, "-o", tmp_path / "g.npy") == 0
+    assert np.load(tmp_path / "g.npy").shape == (1, layer.n_out)
+
+
+def test_sim_report_and_waveform(tmp_path, capsys):
+    layer_path, x_path = write_case(tmp_path, *make_layer_and_inputs(SMALL))
+    assert run("sim", layer_path, x_path, "-o", tmp_path / "r.npy", "--report", tmp_path / "r.json",
+               "--vcd", tmp_path / "w.vcd") == 0
+    out = capsys.readouterr().out
+    assert "equal the golden model bit for bit" in out and "match model" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    for key in ("cycles_per_sample", "entries", "model_cycles", "mismatches", "entries_per_cycle", "layers"):
+        assert key in report
+    assert (tmp_path / "w.vcd").stat().st_size > 0
+
+
+def test_sim_exits_1_on_mismatch(tmp_path, monkeypatch, capsys):
+    """A wrong RTL output must fail the command: simulate a PE whose results are off by one."""
+    import mamhw.check as check
+    real = check.simulate_pe
+
+    def off_by_one(*a, **kw):
+        res = real(*a, **kw)
+        res.outputs[0, 0] += 1
+        return res
+
+    monkeypatch.setattr(check, "simulate_pe", off_by_one)
+    layer_path, x_path = write_case(tmp_path, *make_layer_and_inputs(SMALL))
+    assert run("sim", layer_path, x_path, "-o", tmp_path / "r.npy", "--report", tmp_path / "r.json") == 1
+    assert "MISMATCH: 1 of" in capsys.readouterr().out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["mismatches"] == 1 and report["mismatch_examples"][0]["sample"] == 0
+
+
+def bad_layers(tmp_path):
+    """Each contract violation as a file, plus a missing file and non-npz files."""
+    good = make_layer_and_inputs(SMALL)[0].to_arrays()
+    cases = {
+        "missing-key": {k: v for k, v in good.items() if k != "bias"},
+        "unknown-kind": good | {"kind": np.array("sum")},
+        "float-weight": good | {"weight": good["weight"].astype(float)},
+        "nan-weight": good | {"weight": np.full(good["weight"].shape, np.nan)},
+        "weight-range": good | {"weight": good["weight"] * 0 + 200},
+        "bias-shape": good | {"bias": good["bias"][:-1]},
+        "bias-range": good | {"bias": good["bias"] * 0 + 2**40},
+        "mult-range": good | {"mult": np.array(70000)},
+        "shift-range": good | {"shift": np.array(99)},
+        "relu-type": good | {"relu": np.array(0.5)},
+        "bits-range": good | {"in_bits": np.array(0)},
+        "extra-key": good | {"surprise": np.array(1)},
+    }
+    paths = {}
+    for name, arrays in cases.items():
+        paths[name] = tmp_path / f"{name}.npz"
+        np.savez(paths[name], **arrays)
+    paths["missing-file"] = tmp_path / "absent.npz"
+    (tmp_path / "text.npz").write_text("hello")
+    paths["not-npz"] = tmp_path / "text.npz"
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    paths["npy-not-npz"] = tmp_path / "array.npy"
+    return paths
+
+
+@pytest.mark.parametrize("command", ["golden", "sim"])
+def test_bad_layer_files_get_one_line_and_status_2(tmp_path, command):
+    _, x_path = write_case(tmp_path, *make_layer_and_inputs(SMALL))
+    for name, path in bad_layers(tmp_path).items():
+        out = tmp_path / f"out-{name}.npy"
+        proc = subprocess.run([sys.executable, "-m", "mamhw", command, str(path), str(x_path), "-o", str(out)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2, (name, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("mam: error: "), (name, proc.stderr)
+        assert "Traceback" not in proc.stderr and proc.stdout == ""
+        assert not out.exists(), name
+
+
+def test_bad_inputs_and_command_lines(tmp_path, capsys):
+    layer_path, x_path = write_case(tmp_path, *make_layer_and_inputs(SMALL))
+    np.save(tmp_path / "wide.npy", np.zeros((2, 13), dtype=int))
+    np.save(tmp_path / "big.npy", np.full((2, 12), 300))
+    np.save(tmp_path / "float.npy", np.zeros((2, 12)))
+    out = tmp_path / "o.npy"
+    for argv in [
+        ("golden", layer_path, tmp_path / "wide.npy", "-o", out),
+        ("golden", layer_path, tmp_path / "big.npy", "-o", out),
+        ("sim", layer_path, tmp_path / "float.npy", "-o", out),
+        ("sim", layer_path, layer_path, "-o", out),
+        ("sim", layer_path, x_path, "-o", tmp_path / "no" / "such" / "dir.npy"),
+        ("sim", layer_path, x_path),                                     # no -o
+        ("frobnicate",),
+        (),
+    ]:
+        assert run(*argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, (argv, err)
+        assert not out.exists()
+
+
+def test_demo_runs_and_leaves_its_files(tmp_path, capsys):
+    assert run("demo", "-o", tmp_path / "demo") == 0
+    out = capsys.readouterr().out
+    assert "equal the golden model bit for bit" in out
+    files = set(os.listdir(tmp_path / "demo"))
+    assert {"layer.npz", "inputs.npy", "golden.npy", "rtl.npy", "report.json"} <= files
+    np.testing.assert_array_equal(np.load(tmp_path / "demo" / "rtl.npy"), np.load(tmp_path / "demo" / "golden.npy"))
