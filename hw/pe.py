@@ -25,6 +25,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from .stages import fold_stage, requant_constants, requant_stages
+
 __all__ = ["PE", "entry_layout", "pack_entries"]
 
 KINDS = ("mam", "mac")
@@ -144,10 +146,12 @@ class PE(wiring.Component):
         m.d.comb += entry_rd.addr.eq(ea)
         with m.If(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
+        # Counters stop at their last valid address: no memory is ever read out of bounds (CXXRTL checks).
         with m.If(fetching):
-            m.d.sync += ea.eq(ea + 1)
             with m.If(ea == self.n_entries - 1):
                 m.d.sync += fetching.eq(0)
+            with m.Else():
+                m.d.sync += ea.eq(ea + 1)
         with m.If(self.start & ~self.busy):
             m.d.sync += [ea.eq(0), fetching.eq(1), self.busy.eq(1), self.done.eq(0), self.cycles.eq(0)]
 
@@ -176,7 +180,9 @@ class PE(wiring.Component):
         with m.If(r_valid):
             m.d.sync += first.eq(r_last)
             with m.If(r_last):
-                m.d.sync += [row.eq(row + 1), b_row.eq(row)]
+                m.d.sync += b_row.eq(row)
+                with m.If(row != last_row):
+                    m.d.sync += row.eq(row + 1)
         self._reduce(m, r_valid, r_last, r_dense, r_p, first, b_a)
 
         # B: add the bias (read in R with the row's index).
@@ -184,20 +190,10 @@ class PE(wiring.Component):
         m_v = Signal(signed(max(self.acc_shape.width, 32) + 1))
         m.d.sync += [m_valid.eq(b_valid), m_row.eq(b_row), m_v.eq(b_a + bias_rd.data)]
 
-        # M: scale, with the rounding constant folded in.
-        rounding = (1 << (self.shift - 1)) if self.shift > 0 else 0
-        q_valid, q_row = Signal(), Signal.like(row)
-        q_m = Signal(signed(m_v.shape().width + 17 + 1))
-        m.d.sync += [q_valid.eq(m_valid), q_row.eq(m_row), q_m.eq(m_v * self.mult + rounding)]
-
-        # Q: shift, ReLU, saturate, write.
-        q = Signal(signed(q_m.shape().width))
-        m.d.comb += q.eq(q_m >> self.shift)
-        lo, hi = -(1 << (self.out_bits - 1)), (1 << (self.out_bits - 1)) - 1
-        if self.relu:
-            lo = 0
-        y = Signal(signed(self.out_bits))
-        m.d.comb += y.eq(Mux(q < lo, lo, Mux(q > hi, hi, q)))
+        # M, Q: requantize (shared with the layer engine), then write.
+        q_valid, y, (q_row,) = requant_stages(
+            m, valid=m_valid, v=m_v, carry=[m_row], out_shape=signed(self.out_bits),
+            **requant_constants(mult=self.mult, shift=self.shift, relu=self.relu, out_bits=self.out_bits))
         m.d.comb += [
             out_wr.en.eq(q_valid), out_wr.addr.eq(q_row), out_wr.data.eq(y),
             self.y_valid.eq(q_valid), self.y_row.eq(q_row), self.y_value.eq(y),
@@ -208,25 +204,5 @@ class PE(wiring.Component):
 
     def _reduce(self, m, valid, last, dense, p, first, result):
         """Fold one product into the running row value; on a row end, register the row's result."""
-        if self.kind == "mac":
-            acc = Signal(self.acc_shape)
-            total = Signal(self.acc_shape)
-            m.d.comb += total.eq(Mux(first, 0, acc) + p)
-            with m.If(valid):
-                m.d.sync += acc.eq(total)
-                with m.If(last):
-                    m.d.sync += result.eq(total)
-            return
-        # Pruned weights are zeros that still compete: a row with any pruned weight is seeded with 0.
-        hi, lo = Signal(self.product_shape), Signal(self.product_shape)
-        new_hi, new_lo = Signal(self.product_shape), Signal(self.product_shape)
-        seed_hi = Mux(dense | (p > 0), p, 0)
-        seed_lo = Mux(dense | (p < 0), p, 0)
-        m.d.comb += [
-            new_hi.eq(Mux(first, seed_hi, Mux(p > hi, p, hi))),
-            new_lo.eq(Mux(first, seed_lo, Mux(p < lo, p, lo))),
-        ]
-        with m.If(valid):
-            m.d.sync += [hi.eq(new_hi), lo.eq(new_lo)]
-            with m.If(last):
-                m.d.sync += result.eq(new_hi + new_lo)
+        fold_stage(m, self.kind, valid=valid, last=last, dense=dense, p=p, first=first, result=result,
+                   product_shape=self.product_shape, acc_shape=self.acc_shape)
