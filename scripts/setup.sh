@@ -3,7 +3,7 @@
 # Python package with its test extra. Safe to run again; `make` runs it when pyproject.toml changes.
 set -eu
 PYTHON="${PYTHON:-python3}"
-APT_PACKAGES="iverilog"
+APT_PACKAGES="iverilog g++"
 
 missing=""
 for pkg in $APT_PACKAGES; do

@@ -71,16 +71,16 @@ class CompiledDesign:
             with open(inp, "wb") as f:
                 f.write(np.int64(batch).tobytes())
                 f.write(x.tobytes())
-            proc = subprocess.Popen([self.executable, inp, outp], stderr=subprocess.PIPE, text=True)
             errors = []
-            for line in proc.stderr:
-                parts = line.split()
-                if len(parts) == 3 and parts[0] == "progress":
-                    if progress is not None:
-                        progress(int(parts[1]), int(parts[2]))
-                elif line.strip():
-                    errors.append(line.strip())
-            if proc.wait() != 0:
+            with subprocess.Popen([self.executable, inp, outp], stderr=subprocess.PIPE, text=True) as proc:
+                for line in proc.stderr:
+                    parts = line.split()
+                    if len(parts) == 3 and parts[0] == "progress":
+                        if progress is not None:
+                            progress(int(parts[1]), int(parts[2]))
+                    elif line.strip():
+                        errors.append(line.strip())
+            if proc.returncode != 0:
                 raise RuntimeError(f"compiled simulation failed: {errors[-1] if errors else proc.returncode}")
             width = self.n_out + 1 + len(self.counters)
             raw = np.fromfile(outp, dtype=np.int64).reshape(batch, width)
@@ -90,9 +90,9 @@ class CompiledDesign:
 def build_compiled(component, *, n_in, n_out, x_bits, y_bits, counters=("cycles",), timeout=1 << 40,
                    log=None):
     """Compile `component` to a native simulator, or reuse the cached build of the identical design."""
+    design = rtlil.convert(component, name="top")
     if shutil.which("g++") is None:
         raise ToolError("compiled backend needs a C++ compiler: g++ not found (apt-get install g++)")
-    design = rtlil.convert(component, name="top")
     driver = resources.files(__package__).joinpath("cxxrtl_driver.cc").read_text()
     header = _ports_header(n_in, n_out, x_bits, y_bits, counters, timeout)
     key = hashlib.sha256("\0".join([BUILD_VERSION, " ".join(CXXFLAGS), design, driver, header]).encode())
