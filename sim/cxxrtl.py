@@ -4,7 +4,6 @@ The design must follow the engine port convention (x_we/x_addr/x_data, start, do
 the native driver (cxxrtl_driver.cc) streams a whole batch through it without a per-cycle round trip.
 """
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -16,17 +15,12 @@ import numpy as np
 from amaranth.back import rtlil
 
 from ..fpga.toolchain import ToolError, run_tool
+from .cache import cache_dir, design_key
 
-__all__ = ["CompiledDesign", "build_compiled", "cache_root"]
+__all__ = ["CompiledDesign", "build_compiled"]
 
 CXXFLAGS = ["-std=c++14", "-O2"]
 BUILD_VERSION = "1"                     # bump when the build recipe changes, to leave old cache entries behind
-
-
-def cache_root():
-    base = os.environ.get("MAMHW_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mamhw")
-    return os.path.join(base, "cxxrtl")
 
 
 def _runtime_include():
@@ -95,14 +89,14 @@ def build_compiled(component, *, n_in, n_out, x_bits, y_bits, counters=("cycles"
         raise ToolError("compiled backend needs a C++ compiler: g++ not found (apt-get install g++)")
     driver = resources.files(__package__).joinpath("cxxrtl_driver.cc").read_text()
     header = _ports_header(n_in, n_out, x_bits, y_bits, counters, timeout)
-    key = hashlib.sha256("\0".join([BUILD_VERSION, " ".join(CXXFLAGS), design, driver, header]).encode())
-    folder = os.path.join(cache_root(), key.hexdigest()[:24])
+    root = cache_dir("cxxrtl")
+    folder = os.path.join(root, design_key(BUILD_VERSION, " ".join(CXXFLAGS), design, driver, header))
     exe = os.path.join(folder, "sim")
     result = dict(n_in=n_in, n_out=n_out, counters=tuple(counters))
     if os.path.exists(exe):
         return CompiledDesign(exe, cached=True, **result)
-    os.makedirs(cache_root(), exist_ok=True)
-    work = tempfile.mkdtemp(prefix="build-", dir=cache_root())
+    os.makedirs(root, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="build-", dir=root)
     try:
         for name, text in (("top.il", design), ("driver.cc", driver), ("design_ports.h", header)):
             with open(os.path.join(work, name), "w") as f:
