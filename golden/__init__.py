@@ -1,11 +1,15 @@
-"""NumPy-only golden model: layer files, validation, reference forward pass, sparse encoding, cycle model."""
+"""NumPy-only golden model: layer files, validation, reference forward pass, sparse encoding, row assignment to
+PEs, cycle models."""
 
 from .errors import ContractError
 from .layer import Layer, load_layer, save_layer, load_inputs, check_inputs, save_array
 from .forward import forward
 from .encode import PE_LATENCY, Encoding, encode, pe_cycles
 from .network import Network, load_network, save_network, load_model, network_forward
+from .assign import Assignment, assign
+from .cycles import NetworkCycles, engine_cycles, network_cycles, plan_network
 
 __all__ = ["ContractError", "Layer", "load_layer", "save_layer", "load_inputs", "check_inputs", "save_array",
            "forward", "PE_LATENCY", "Encoding", "encode", "pe_cycles",
-           "Network", "load_network", "save_network", "load_model", "network_forward"]
+           "Network", "load_network", "save_network", "load_model", "network_forward",
+           "Assignment", "assign", "NetworkCycles", "engine_cycles", "network_cycles", "plan_network"]

@@ -34,18 +34,20 @@ class Encoding:
         return int(self.row_nnz.size)
 
 
-def encode(layer):
-    w = layer.weight
+def encode(layer, rows=None):
+    """The entry stream of `layer`, or of the given subset of its rows (in the order given, for a PE of a layer
+    engine: see :mod:`golden.assign`)."""
+    w = layer.weight if rows is None else layer.weight[np.asarray(rows, dtype=np.int64)]
     row_nnz = np.count_nonzero(w, axis=1).astype(np.int64)
     # An empty row becomes a single placeholder: mark one position per empty row, then gather in row order.
     take = w != 0
     empty = row_nnz == 0
     take[empty, 0] = True
-    rows, cols = np.nonzero(take)
-    weight = w[rows, cols]                                  # 0 for the placeholders
-    last = np.zeros(rows.size, dtype=bool)
+    r, cols = np.nonzero(take)
+    weight = w[r, cols]                                  # 0 for the placeholders
+    last = np.zeros(r.size, dtype=bool)
     last[np.cumsum(np.maximum(row_nnz, 1)) - 1] = True
-    dense = (row_nnz == layer.n_in)[rows]
+    dense = (row_nnz == layer.n_in)[r]
     return Encoding(weight=weight.astype(np.int64), index=cols.astype(np.int64), last=last, dense=dense,
                     row_nnz=row_nnz, n_in=layer.n_in)
 

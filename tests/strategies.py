@@ -90,3 +90,64 @@ def make_layer_and_inputs(p):
 
 def layers_and_inputs(**kw):
     return layer_params(**kw).map(make_layer_and_inputs)
+
+
+@st.composite
+def network_params(draw, max_layers=4, max_in=300, max_width=24, kinds=("mam", "mac"), max_entries=400,
+                   bits=(8,), max_batch=2):
+    """Parameters of a chain of 1..max_layers layers (each as for make_layer_and_inputs) and its inputs."""
+    n_layers = draw(st.integers(1, max_layers))
+    widths = [draw(st.one_of(st.integers(1, 16), st.integers(17, max(17, max_in))))]
+    widths += [draw(st.integers(1, max_width)) for _ in range(n_layers)]
+    in_bits = draw(st.sampled_from(bits))
+    layers = []
+    for k in range(n_layers):
+        n_in, n_out = widths[k], widths[k + 1]
+        fitting = [d for d in DENSITIES if n_out * max(1.0, n_in * d) <= max_entries] or [DENSITIES[0]]
+        out_bits = draw(st.sampled_from(bits))
+        layers.append(dict(
+            kind=draw(st.sampled_from(kinds)), in_bits=in_bits, w_bits=draw(st.sampled_from(bits)),
+            out_bits=out_bits, n_in=n_in, n_out=n_out, density=draw(st.sampled_from(fitting)),
+            n_empty=draw(st.one_of(st.just(0), st.integers(0, n_out // 4), st.integers(0, n_out))),
+            n_dense=draw(st.integers(0, min(n_out, max_entries // n_in))),
+            sign_mode=draw(st.sampled_from(SIGN_MODES)), relu=draw(st.booleans()),
+            scale=draw(st.sampled_from(("fit", "fit", "fit", "saturating", "random"))),
+            batch=1, seed=draw(st.integers(0, 2**32 - 1)),
+        ))
+        in_bits = out_bits
+    return dict(layers=layers, x_mode=draw(st.sampled_from(SIGN_MODES)), batch=draw(st.integers(1, max_batch)),
+                seed=draw(st.integers(0, 2**32 - 1)))
+
+
+def make_network_and_inputs(p):
+    """Deterministic (Network, inputs) from drawn network parameters; "fit" layers are scaled on the outputs of
+    the layers before them, so that values spread over each layer's output range."""
+    from mamhw.golden import Network, forward
+
+    rng = np.random.default_rng(p["seed"])
+    lo, hi = _signed_bounds(p["layers"][0]["in_bits"])
+    shape = (p["batch"], p["layers"][0]["n_in"])
+    if p["x_mode"] == "extremes":
+        x0 = rng.choice([lo, hi, 0], shape)
+    elif p["x_mode"] == "negative_products":
+        x0 = rng.integers(lo, 0, shape)
+    else:
+        x0 = rng.integers(lo, hi + 1, shape)
+    layers, x = [], x0
+    for lp in p["layers"]:
+        layer, _ = make_layer_and_inputs(lp)
+        if lp["scale"] == "fit":
+            probe = Layer.build(kind=layer.kind, weight=layer.weight, bias=layer.bias, mult=1, shift=0, relu=False,
+                                in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=32)
+            span = int(np.abs(accumulate(probe, x) + layer.bias).max()) + 1
+            mult = int(np.clip(round((1 << (layer.out_bits - 1)) / span * (1 << 20)), 1, 65535))
+            layer = Layer.build(kind=layer.kind, weight=layer.weight, bias=layer.bias, mult=mult, shift=20,
+                                relu=layer.relu, in_bits=layer.in_bits, w_bits=layer.w_bits,
+                                out_bits=layer.out_bits)
+        layers.append(layer)
+        x = forward(layer, x)
+    return Network(layers), x0
+
+
+def networks_and_inputs(**kw):
+    return network_params(**kw).map(make_network_and_inputs)

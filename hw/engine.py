@@ -1,0 +1,466 @@
+"""The layer engine: P sparse PEs working on one layer at once, and the on-chip activation buffers they share.
+
+Work split. The rows of a layer are dealt to the PEs (golden/assign.py: longest-processing-time first by entry
+count); each PE walks the entry stream of its own rows exactly as the single PE does (hw/pe.py: one entry per
+cycle, no bubble at row ends, the same six-stage pipeline, so ``LATENCY`` = 6), and the engine is done when the
+most loaded PE is. All PEs are started in the same cycle; none ever waits for another.
+
+The engine holds every layer of a network (one entry memory and one bias memory per PE, with the PE's segment of
+each layer one after the other) and runs the one selected by ``layer`` at ``start``. Widths are the largest of all
+layers; mam/mac, multiplier, rounding, shift and clamp bounds are per-layer registers loaded at ``start``.
+
+Activation buffers: replicated per reader, banked per writer. Each PE fetches ``x[index]`` at an arbitrary index
+every cycle, and in the same cycle up to P PEs finish a row and must store it. A single buffer would need P read
+and P write ports. A banked buffer (x spread over P memories) would make two PEs fetching from the same bank in
+the same cycle conflict: one would stall, the run time would depend on the index pattern, and the cycle model
+would no longer be ``max over PEs of entries + L``. So each of the two buffers (ping-pong: layer k reads buffer
+k % 2 and writes buffer (k+1) % 2) is a P x P array of small memories, each with one read and one write port:
+
+    buffer[b][r][w]   replica r (read only by PE r), bank w (written only by PE w, with the rows PE w computes)
+
+PE w writes its row result into bank w of every replica (a broadcast: P memories, same address and data) and PE r
+reads only its own replica, selecting the bank with the high bits of the entry's index. Fetches never conflict,
+writes never collide, so nothing is queued or lost, whichever PEs finish rows in the same cycle, and the cycle
+model stays exact. The cost is storage: every buffer is held P times (P x max(inputs, outputs) x act_bits bits per
+buffer), in P**2 memories of ~n/P words each. That is the same bit count as plain replication (each PE a full
+copy); banking by writer only splits each copy so that all P writers can store at once. A buffer that no layer
+reads (the output buffer of a one-layer engine) has a single replica, read by the host.
+
+Addresses. The entry's index field is physical: ``bank << local_bits | position``. The input of layer 0 is laid
+out ``bank = i >> local_bits``, so its physical address is ``i`` itself and the host writes ``x[i]`` at
+``x_addr = i``; the input of layer k > 0 is where layer k-1's PEs wrote it (bank = PE, position = the row's place
+in that PE's row list). The host reads the last layer's output row ``r`` at ``y_addr = r`` (a small ROM maps it
+to its bank and position), one cycle read latency, like the PE.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .pe import KINDS, entry_layout, pack_entries
+from .stages import config_shapes, fold_stage, requant_constants, requant_stages
+
+__all__ = ["PESegment", "LayerSpec", "BufferPlan", "EnginePE", "LayerEngine"]
+
+
+@dataclass(frozen=True, eq=False)
+class PESegment:
+    """The part of one layer one PE computes: its rows' entry stream (``index`` = input feature number), their
+    biases, and which output rows they are (ascending)."""
+
+    weight: np.ndarray
+    index: np.ndarray
+    last: np.ndarray
+    dense: np.ndarray
+    bias: np.ndarray
+    rows: np.ndarray
+
+    @property
+    def entries(self):
+        return len(self.weight)
+
+
+@dataclass(frozen=True, eq=False)
+class LayerSpec:
+    """One layer as plain values: the layer contract's scalars and one PESegment per PE (empty when it has no
+    rows). sim/engine_amaranth.py builds these from golden's layer and assignment."""
+
+    kind: str
+    in_bits: int
+    w_bits: int
+    out_bits: int
+    mult: int
+    shift: int
+    relu: bool
+    n_in: int
+    n_out: int
+    segments: tuple
+
+    @property
+    def pes(self):
+        return len(self.segments)
+
+    @property
+    def load(self):
+        return [s.entries for s in self.segments]
+
+
+def _bits(n):
+    return max(1, ceil_log2(max(1, n)))
+
+
+class BufferPlan:
+    """Where every activation lives: replicas, banks and depths of the two buffers, and physical addresses.
+
+    A pure function of the layer specs (no hardware); the engine builds its memories from it and the simulation
+    runner uses it to place inputs and find outputs.
+    """
+
+    def __init__(self, layers, pes):
+        n = len(layers)
+        self.pes = pes
+        self.n_layers = n
+        self.act_bits = max([layers[0].in_bits] + [sp.out_bits for sp in layers])
+        self.read = [any(k % 2 == b for k in range(n)) for b in (0, 1)]          # by some layer's PEs
+        self.written = [any((k + 1) % 2 == b for k in range(n)) for b in (0, 1)]
+        self.replicas = [pes if self.read[b] else 1 for b in (0, 1)]
+        self.banks = [pes if self.written[b] else 1 for b in (0, 1)]
+        # Rows per PE of every layer, and the input spread over buffer 0's banks in blocks of 2**local_bits.
+        max_rows = max(len(seg.rows) for sp in layers for seg in sp.segments)
+        n_in = layers[0].n_in
+        self.local_bits = max(_bits(max_rows), _bits(-(-n_in // self.banks[0])))
+        self.bank_bits = ceil_log2(pes)
+        self.addr_bits = self.local_bits + self.bank_bits
+        block = 1 << self.local_bits
+        depth = [max(1, min(n_in, block)), 1]
+        for k, sp in enumerate(layers):
+            b = (k + 1) % 2
+            depth[b] = max([depth[b]] + [len(seg.rows) for seg in sp.segments])
+        self.depth = depth                                         # words per bank, the same for all banks
+        self.input_bank = np.arange(n_in) >> self.local_bits
+        self.input_pos = np.arange(n_in) & (block - 1)
+        # Output locations of each layer: the PE that computes the row, and the row's place in that PE's list.
+        self.out_bank, self.out_pos = [], []
+        for sp in layers:
+            bank = np.zeros(sp.n_out, dtype=np.int64)
+            pos = np.zeros(sp.n_out, dtype=np.int64)
+            for p, seg in enumerate(sp.segments):
+                bank[seg.rows] = p
+                pos[seg.rows] = np.arange(len(seg.rows))
+            self.out_bank.append(bank)
+            self.out_pos.append(pos)
+        self.input_buffer = 0
+        self.output_buffer = n % 2
+
+    def physical(self, bank, pos):
+        return (np.asarray(bank, dtype=np.int64) << self.local_bits) | np.asarray(pos, dtype=np.int64)
+
+    def input_address(self, k):
+        """Physical address of every input feature of layer k, int64 [n_in of layer k]."""
+        if k == 0:
+            return self.physical(self.input_bank, self.input_pos)
+        return self.physical(self.out_bank[k - 1], self.out_pos[k - 1])
+
+
+class EnginePE(wiring.Component):
+    """One PE of the layer engine: the single PE's pipeline, with its activations fetched from outside (by
+    physical address, data one cycle later), its row results passed out, and its layer chosen at ``start``.
+
+    segments: per layer, ``(weight, address, last, dense, bias)`` (address = physical index), or None when this
+    PE has no rows in that layer (it must not be started for it). The configuration inputs (``mac``, ``mult``,
+    ``rounding``, ``shift``, ``lo``, ``hi``) must hold the running layer's values from ``start`` to ``done``.
+    """
+
+    LATENCY = 6
+
+    def __init__(self, *, segments, kinds, act_bits, w_bits, out_bits, addr_bits, acc_shape):
+        self.kinds = tuple(sorted(set(kinds)))
+        self.act_bits, self.w_bits, self.out_bits = act_bits, w_bits, out_bits
+        self.acc_shape = acc_shape
+        self.n_layers = len(segments)
+        self.entry_shape = entry_layout(w_bits, 1 << addr_bits)
+        words, biases = [], []
+        self.entry_base, self.entry_count, self.bias_base, self.row_count = [], [], [], []
+        for seg in segments:
+            self.entry_base.append(len(words))
+            self.bias_base.append(len(biases))
+            if seg is None:
+                self.entry_count.append(0)
+                self.row_count.append(0)
+                continue
+            weight, address, last, dense, bias = seg
+            words += pack_entries(self.entry_shape, weight, address, last, dense)
+            biases += [int(b) for b in bias]
+            self.entry_count.append(len(weight))
+            self.row_count.append(len(bias))
+        if not words:
+            raise ValueError("a PE without rows in any layer is not built")
+        self.n_entries, self.n_rows = len(words), len(biases)
+        self.entry_mem = Memory(shape=unsigned(self.entry_shape.size), depth=self.n_entries, init=words)
+        self.bias_mem = Memory(shape=signed(32), depth=self.n_rows, init=biases)
+        shapes = config_shapes(out_bits)
+        super().__init__({
+            "start": In(1),
+            "layer": In(_bits(self.n_layers)),
+            "mac": In(1),
+            "mult": In(shapes["mult"]),
+            "rounding": In(shapes["rounding"]),
+            "shift": In(shapes["shift"]),
+            "lo": In(shapes["lo"]),
+            "hi": In(shapes["hi"]),
+            "busy": Out(1),
+            "done": Out(1),
+            "act_valid": Out(1),
+            "act_addr": Out(addr_bits),
+            "act_data": In(signed(act_bits)),
+            "y_valid": Out(1),
+            "y_row": Out(_bits(max(self.row_count))),
+            "y_value": Out(signed(out_bits)),
+        })
+
+    @property
+    def product_shape(self):
+        return signed(self.act_bits + self.w_bits)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.entry_mem = self.entry_mem
+        m.submodules.bias_mem = self.bias_mem
+        entry_rd = self.entry_mem.read_port()
+        bias_rd = self.bias_mem.read_port()
+
+        # F: entry fetch over this layer's segment. Counters stop at their last valid address.
+        ea, end = Signal(range(max(2, self.n_entries))), Signal(range(max(2, self.n_entries)))
+        brow = Signal(range(max(2, self.n_rows)))                 # bias address of the row being folded
+        row = Signal.like(self.y_row)                             # its place in this PE's row list
+        fetching, first = Signal(), Signal(init=1)
+        m.d.comb += entry_rd.addr.eq(ea)
+        with m.If(fetching):
+            with m.If(ea == end):
+                m.d.sync += fetching.eq(0)
+            with m.Else():
+                m.d.sync += ea.eq(ea + 1)
+        with m.If(self.start):
+            m.d.sync += [fetching.eq(1), self.busy.eq(1), self.done.eq(0), first.eq(1), row.eq(0)]
+            with m.Switch(self.layer):
+                for k in range(self.n_layers):
+                    if self.entry_count[k]:
+                        with m.Case(k):
+                            m.d.sync += [ea.eq(self.entry_base[k]),
+                                         end.eq(self.entry_base[k] + self.entry_count[k] - 1),
+                                         brow.eq(self.bias_base[k])]
+
+        # E: entry word; its physical index goes out to the activation buffers.
+        e_valid, e_end = Signal(), Signal()
+        entry = data.View(self.entry_shape, entry_rd.data)
+        m.d.sync += [e_valid.eq(fetching), e_end.eq(fetching & (ea == end))]
+        m.d.comb += [self.act_valid.eq(e_valid), self.act_addr.eq(entry.index)]
+        x_valid, x_end, x_last, x_dense = Signal(), Signal(), Signal(), Signal()
+        x_w = Signal(signed(self.w_bits))
+        m.d.sync += [x_valid.eq(e_valid), x_end.eq(e_end), x_w.eq(entry.weight), x_last.eq(entry.last),
+                     x_dense.eq(entry.dense)]
+
+        # X: product of the weight and the fetched activation.
+        r_valid, r_end, r_last, r_dense = Signal(), Signal(), Signal(), Signal()
+        r_p = Signal(self.product_shape)
+        m.d.sync += [r_valid.eq(x_valid), r_end.eq(x_end), r_last.eq(x_last), r_dense.eq(x_dense),
+                     r_p.eq(x_w * self.act_data)]
+
+        # R: fold the row (mam, mac, or either, chosen by the layer's `mac` bit).
+        b_valid, b_end = Signal(), Signal()
+        b_row = Signal.like(row)
+        b_a = Signal(self.acc_shape)
+        m.d.comb += bias_rd.addr.eq(brow)
+        m.d.sync += [b_valid.eq(r_valid & r_last), b_end.eq(r_valid & r_end)]
+        with m.If(r_valid):
+            m.d.sync += first.eq(r_last)
+            with m.If(r_last):
+                m.d.sync += b_row.eq(row)
+                with m.If(~r_end):
+                    m.d.sync += [row.eq(row + 1), brow.eq(brow + 1)]
+        fold = dict(valid=r_valid, last=r_last, dense=r_dense, p=r_p, first=first,
+                    product_shape=self.product_shape, acc_shape=self.acc_shape)
+        if len(self.kinds) == 1:
+            fold_stage(m, self.kinds[0], result=b_a, **fold)
+        else:
+            a_mam, a_mac = Signal(self.acc_shape), Signal(self.acc_shape)
+            fold_stage(m, "mam", result=a_mam, **fold)
+            fold_stage(m, "mac", result=a_mac, **fold)
+            m.d.comb += b_a.eq(Mux(self.mac, a_mac, a_mam))
+
+        # B: add the bias (read in R with the row's address).
+        m_valid, m_end = Signal(), Signal()
+        m_row = Signal.like(row)
+        m_v = Signal(signed(max(self.acc_shape.width, 32) + 1))
+        m.d.sync += [m_valid.eq(b_valid), m_end.eq(b_end), m_row.eq(b_row), m_v.eq(b_a + bias_rd.data)]
+
+        # M, Q: requantize with the layer's parameters; the row result goes out to the engine.
+        q_valid, y, (q_row, q_end) = requant_stages(
+            m, valid=m_valid, v=m_v, carry=[m_row, m_end], out_shape=signed(self.out_bits),
+            mult=self.mult, rounding=self.rounding, shift=self.shift, lo=self.lo, hi=self.hi)
+        m.d.comb += [self.y_valid.eq(q_valid), self.y_row.eq(q_row), self.y_value.eq(y)]
+        with m.If(q_valid & q_end):
+            m.d.sync += [self.done.eq(1), self.busy.eq(0)]
+        return m
+
+
+class LayerEngine(wiring.Component):
+    """P PEs running one layer of `layers` (a list of LayerSpec, all with the same number of PEs) at a time.
+
+    Ports: load the first layer's inputs with ``x_we``/``x_addr``/``x_data`` (``x_addr`` = input number); set
+    ``layer`` and pulse ``start`` (taken when idle, or in the cycle ``done`` rises); ``done`` rises in the cycle
+    after the last row of the layer is stored and holds until the next ``start``; ``cycles`` counts
+    ``max over PEs of entries + LATENCY + OVERHEAD`` from start to done. Layer k reads buffer k % 2 and writes
+    buffer (k+1) % 2, so running layers 0, 1, ... in order runs the network. ``y_addr`` = output row of the last
+    layer, read on ``y_data`` one cycle later.
+    """
+
+    LATENCY = EnginePE.LATENCY
+    OVERHEAD = 0
+
+    def __init__(self, layers, *, counter_bits=32):
+        layers = list(layers)
+        if not layers:
+            raise ValueError("need at least one layer")
+        pes = layers[0].pes
+        if any(sp.pes != pes for sp in layers) or not pes:
+            raise ValueError("every layer needs one segment per PE")
+        for sp in layers:
+            if sp.kind not in KINDS:
+                raise ValueError(f"kind must be one of {KINDS}, not {sp.kind!r}")
+        self.layers = layers
+        self.n_pes = pes
+        self.plan = plan = BufferPlan(layers, pes)
+        self.act_bits = plan.act_bits
+        self.w_bits = max(sp.w_bits for sp in layers)
+        self.out_bits = max(sp.out_bits for sp in layers)
+        kinds = {sp.kind for sp in layers}
+        prod = self.act_bits + self.w_bits
+        mac_in = max([sp.n_in for sp in layers if sp.kind == "mac"], default=1)
+        self.acc_shape = signed(max(prod + 1, prod + ceil_log2(mac_in + 1) if "mac" in kinds else 0))
+        self.active = [[seg.entries > 0 for seg in sp.segments] for sp in layers]
+        self.pe = []
+        for p in range(pes):
+            segs = []
+            for k, sp in enumerate(layers):
+                seg = sp.segments[p]
+                segs.append(None if seg.entries == 0 else
+                            (seg.weight, plan.input_address(k)[np.asarray(seg.index, dtype=np.int64)],
+                             seg.last, seg.dense, seg.bias))
+            self.pe.append(None if all(s is None for s in segs) else EnginePE(
+                segments=segs, kinds=kinds, act_bits=self.act_bits, w_bits=self.w_bits, out_bits=self.out_bits,
+                addr_bits=plan.addr_bits, acc_shape=self.acc_shape))
+        # buffers[b][replica][bank]
+        self.buffers = [[[Memory(shape=signed(self.act_bits), depth=plan.depth[b], init=[])
+                          for _ in range(plan.banks[b])] for _ in range(plan.replicas[b])] for b in (0, 1)]
+        last = layers[-1]
+        self.y_map = [int(a) for a in plan.physical(plan.out_bank[-1], plan.out_pos[-1])]
+        super().__init__({
+            "start": In(1),
+            "layer": In(_bits(len(layers))),
+            "busy": Out(1),
+            "done": Out(1),
+            "cycles": Out(counter_bits),
+            "x_we": In(1),
+            "x_addr": In(_bits(layers[0].n_in)),
+            "x_data": In(signed(layers[0].in_bits)),
+            "y_addr": In(_bits(last.n_out)),
+            "y_data": Out(signed(last.out_bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        plan, pes, n = self.plan, self.n_pes, len(self.layers)
+        lb = plan.local_bits
+
+        cur = Signal(_bits(n))
+        running, done_r = Signal(), Signal()
+        in_par = cur[0] if n > 1 else Const(0, 1)
+
+        # Per-layer configuration, loaded at start and held until the next.
+        shapes = config_shapes(self.out_bits)
+        cfg = {"mac": Signal()} | {k: Signal(v, name=f"cfg_{k}") for k, v in shapes.items()}
+        active_new, active_cur = Signal(pes), Signal(pes)
+        for sel, mask in ((self.layer, active_new), (cur, active_cur)):
+            with m.Switch(sel):
+                for k in range(n):
+                    with m.Case(k):
+                        m.d.comb += mask.eq(sum(1 << p for p in range(pes) if self.active[k][p]))
+
+        pe_done = Signal(pes)
+        for p, pe in enumerate(self.pe):
+            if pe is None:
+                continue
+            m.submodules[f"pe{p}"] = pe
+            m.d.comb += [getattr(pe, k).eq(v) for k, v in cfg.items()]
+            m.d.comb += [pe_done[p].eq(pe.done), pe.layer.eq(self.layer)]
+        all_done = ((pe_done | ~active_cur) == (1 << pes) - 1)
+        finish = Signal()
+        m.d.comb += finish.eq(running & all_done)
+        go = Signal()
+        m.d.comb += go.eq(self.start & (~running | finish))
+        for p, pe in enumerate(self.pe):
+            if pe is not None:
+                m.d.comb += pe.start.eq(go & active_new[p])
+
+        m.d.comb += [self.done.eq(finish | done_r), self.busy.eq(running & ~finish)]
+        with m.If(running & ~finish):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+        with m.If(finish):
+            m.d.sync += [running.eq(0), done_r.eq(1)]
+        with m.If(go):
+            m.d.sync += [running.eq(1), done_r.eq(0), cur.eq(self.layer), self.cycles.eq(0)]
+            with m.Switch(self.layer):
+                for k, sp in enumerate(self.layers):
+                    with m.Case(k):
+                        consts = requant_constants(mult=sp.mult, shift=sp.shift, relu=sp.relu,
+                                                   out_bits=sp.out_bits)
+                        m.d.sync += [cfg["mac"].eq(sp.kind == "mac")]
+                        m.d.sync += [cfg[key].eq(v) for key, v in consts.items()]
+
+        # Host access: inputs into buffer 0 (physical address = input number), outputs through the row map.
+        y_phys = Signal(plan.addr_bits)
+        with m.Switch(self.y_addr):                     # a small ROM in logic: output row -> bank, position
+            for r, a in enumerate(self.y_map):
+                with m.Case(r):
+                    m.d.comb += y_phys.eq(a)
+        x_bank = self.x_addr[lb:] if len(self.x_addr) > lb else Const(0, 1)
+
+        # The buffers: replica r read by PE r, bank w written by PE w (and by the host for buffer 0).
+        bank_data = {}                                  # (b, r) -> read data of each bank
+        for b in (0, 1):
+            is_in = in_par if b == 1 else ~in_par       # buffer b is the running layer's input, else its output
+            for r in range(plan.replicas[b]):
+                datas = []
+                for w in range(plan.banks[b]):
+                    mem = self.buffers[b][r][w]
+                    m.submodules[f"buf{b}_r{r}_b{w}"] = mem
+                    wr, rd = mem.write_port(), mem.read_port()
+                    # Every address stays within its memory, even when not enabled (CXXRTL asserts it).
+                    writer = self.pe[w] if plan.written[b] else None
+                    pe_en = Signal(name=f"buf{b}_r{r}_b{w}_pe_en")
+                    host_en = Signal(name=f"buf{b}_r{r}_b{w}_host_en")
+                    if b == 0:
+                        m.d.comb += host_en.eq(self.x_we & ~running & (x_bank == w))
+                    waddr, wdata = Mux(host_en, self.x_addr[:lb], 0), self.x_data
+                    if writer is not None:
+                        m.d.comb += pe_en.eq(writer.y_valid & ~is_in)
+                        waddr, wdata = Mux(pe_en, writer.y_row, waddr), Mux(pe_en, writer.y_value, wdata)
+                    m.d.comb += [wr.en.eq(pe_en | host_en), wr.addr.eq(waddr), wr.data.eq(wdata)]
+                    reader = self.pe[r] if plan.read[b] else None
+                    # Addresses stay within the memory: 0 unless this PE is fetching from this buffer.
+                    pe_addr = Const(0, 1) if reader is None else \
+                        Mux(reader.act_valid & is_in, reader.act_addr[:lb], 0)
+                    if b == plan.output_buffer and r == 0:
+                        m.d.comb += rd.addr.eq(Mux(running, pe_addr, y_phys[:lb]))
+                    else:
+                        m.d.comb += rd.addr.eq(pe_addr)
+                    datas.append(rd.data)
+                bank_data[b, r] = datas
+
+        def select(datas, bank_sel):
+            return datas[0] if len(datas) == 1 else Array(datas)[bank_sel]
+
+        # Each PE's fetch: the bank chosen by the index's high bits, registered alongside the synchronous read.
+        for r, pe in enumerate(self.pe):
+            if pe is None:
+                continue
+            sel = Signal(max(1, plan.bank_bits), name=f"pe{r}_bank")
+            if plan.bank_bits:
+                m.d.sync += sel.eq(pe.act_addr[lb:])
+            srcs = {b: select(bank_data[b, r], sel) for b in (0, 1) if plan.read[b]}
+            if len(srcs) == 2:
+                m.d.comb += pe.act_data.eq(Mux(in_par, srcs[1], srcs[0]))
+            else:
+                m.d.comb += pe.act_data.eq(srcs[0])
+
+        y_sel = Signal(max(1, plan.bank_bits))
+        if plan.bank_bits:
+            m.d.sync += y_sel.eq(y_phys[lb:])
+        m.d.comb += self.y_data.eq(select(bank_data[plan.output_buffer, 0], y_sel))
+        return m

@@ -1,0 +1,94 @@
+"""The network engine: a sequencer that runs every layer of a network back to back on one layer engine.
+
+One ``start`` runs layer 0, 1, ..., n-1: the layer engine's ``done`` for layer k starts layer k+1 in the same
+cycle. Layer k reads buffer k % 2 and writes its outputs into buffer (k+1) % 2, which is layer k+1's input: the
+activations stay on chip (ping-pong) and the host only loads the network's inputs and reads its outputs.
+
+Cycles, exactly (golden/cycles.py holds the same constants):
+
+    cycles(layer k) = layer engine cycles of layer k + LAYER_OVERHEAD
+    cycles          = sum over layers + OVERHEAD
+
+The per-layer overhead is the cycle in which the sequencer sees the engine's done (registered in the PEs) and
+starts the next layer, or, after the last layer, registers ``done``. ``cycles`` counts from the cycle after
+``start`` to the cycle ``done`` is seen; ``layer_cycles[k]`` counts the cycles of layer k, and they add up to it.
+"""
+
+from amaranth.hdl import Module, Signal, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .engine import LayerEngine, _bits
+
+__all__ = ["NetworkEngine"]
+
+
+class NetworkEngine(wiring.Component):
+    """Runs `layers` (a list of LayerSpec, in order, widths chained) with one start and one done.
+
+    Ports: ``x_we``/``x_addr``/``x_data`` load the inputs (address = input number), ``start``, ``busy``,
+    ``done`` (high from the end of the run until the next start), ``cycles``, ``layer`` (the running layer),
+    ``layer_cycles`` (one counter per layer), and ``y_addr``/``y_data`` (output row, one cycle read latency).
+    The layer engine is ``self.engine``; its buffers hold the activations.
+    """
+
+    LATENCY = LayerEngine.LATENCY
+    LAYER_OVERHEAD = 1
+    OVERHEAD = 0
+
+    def __init__(self, layers, *, counter_bits=32):
+        self.engine = LayerEngine(layers, counter_bits=counter_bits)
+        self.n_layers = n = len(self.engine.layers)
+        eng = self.engine.signature.members
+        super().__init__({
+            "start": In(1),
+            "busy": Out(1),
+            "done": Out(1),
+            "cycles": Out(counter_bits),
+            "layer": Out(_bits(n)),
+            "layer_cycles": Out(data.ArrayLayout(unsigned(counter_bits), n)),
+            "x_we": In(1),
+            "x_addr": In(eng["x_addr"].shape),
+            "x_data": In(eng["x_data"].shape),
+            "y_addr": In(eng["y_addr"].shape),
+            "y_data": Out(eng["y_data"].shape),
+        })
+
+    @property
+    def plan(self):
+        return self.engine.plan
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = eng = self.engine
+        last = self.n_layers - 1
+        m.d.comb += [
+            eng.x_we.eq(self.x_we & ~self.busy), eng.x_addr.eq(self.x_addr), eng.x_data.eq(self.x_data),
+            eng.y_addr.eq(self.y_addr), self.y_data.eq(eng.y_data),
+        ]
+
+        launch = Signal()
+        advance = Signal()
+        m.d.comb += [
+            launch.eq(self.start & ~self.busy),
+            advance.eq(self.busy & eng.done & (self.layer != last)),
+            eng.start.eq(launch | advance),
+            eng.layer.eq(self.layer + 1),
+        ]
+        with m.If(launch):
+            m.d.comb += eng.layer.eq(0)
+
+        with m.If(self.busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+            with m.Switch(self.layer):
+                for k in range(self.n_layers):
+                    with m.Case(k):
+                        m.d.sync += self.layer_cycles[k].eq(self.layer_cycles[k] + 1)
+        with m.If(advance):
+            m.d.sync += self.layer.eq(self.layer + 1)
+        with m.If(self.busy & eng.done & (self.layer == last)):
+            m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+        with m.If(launch):
+            m.d.sync += [self.busy.eq(1), self.done.eq(0), self.layer.eq(0), self.cycles.eq(0)]
+            m.d.sync += [self.layer_cycles[k].eq(0) for k in range(self.n_layers)]
+        return m

@@ -1,0 +1,181 @@
+"""Run a layer or a network on the multi-PE engines in Amaranth's simulator: outputs, measured cycles (total and
+per layer) and the cycle model's prediction beside them."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from ..golden import check_inputs
+from ..golden.assign import assign
+from ..golden.cycles import NetworkCycles, network_cycles
+from ..golden.network import Network
+from ..hw.engine import LayerEngine, LayerSpec, PESegment
+from ..hw.network import NetworkEngine
+
+__all__ = ["layer_specs", "build_layer_engine", "build_network_engine", "EngineSimResult", "simulate_network",
+           "simulate_layer_engine", "place_inputs", "fetch_outputs"]
+
+CLOCK_PERIOD = 1e-8        # 100 MHz, only for the time axis of waveforms
+
+
+def _as_network(model):
+    if isinstance(model, Network):
+        return model
+    if hasattr(model, "weight"):                 # a single golden Layer
+        return Network([model])
+    return Network(list(model))
+
+
+def layer_specs(network, pes):
+    """(LayerSpec per layer, golden Assignment per layer) for a Network (or a Layer, or a list of layers)."""
+    network = _as_network(network)
+    specs, assignments = [], []
+    for layer in network:
+        a = assign(layer, pes)
+        segments = tuple(
+            PESegment(weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense,
+                      bias=layer.bias[rows], rows=rows)
+            for enc, rows in zip(a.encodings, a.rows))
+        specs.append(LayerSpec(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits,
+                               out_bits=layer.out_bits, mult=layer.mult, shift=layer.shift, relu=layer.relu,
+                               n_in=layer.n_in, n_out=layer.n_out, segments=segments))
+        assignments.append(a)
+    return specs, assignments
+
+
+def build_layer_engine(network, pes=1):
+    """A LayerEngine holding every layer of `network` on `pes` PEs, and the per-layer assignments."""
+    specs, assignments = layer_specs(network, pes)
+    return LayerEngine(specs), assignments
+
+
+def build_network_engine(network, pes=1):
+    """A NetworkEngine for `network` on `pes` PEs, and the per-layer assignments."""
+    specs, assignments = layer_specs(network, pes)
+    return NetworkEngine(specs), assignments
+
+
+@dataclass
+class EngineSimResult:
+    outputs: np.ndarray             # int64 [batch, out]: the last layer's outputs
+    cycles: np.ndarray              # int64 [batch]: start to done, counted by the testbench
+    counter: np.ndarray             # int64 [batch]: the engine's own cycle counter
+    layer_cycles: np.ndarray        # int64 [batch, layers]: the engine's per-layer counters
+    model: NetworkCycles            # the cycle model's prediction (same for every sample)
+    pes: int
+    network: bool = True            # False: the layer engine alone (no sequencer), one layer
+
+    @property
+    def model_cycles(self):
+        return self.model.total if self.network else int(self.model.engine[0])
+
+    @property
+    def model_layer_cycles(self):
+        return self.model.per_layer if self.network else self.model.engine
+
+    @property
+    def load(self):
+        """Entries per PE, one int64 [pes] array per layer."""
+        return self.model.load
+
+    @property
+    def entries(self):
+        """Entries per layer, int64 [layers]."""
+        return self.model.entries
+
+    @property
+    def efficiency(self):
+        """Entries / (P * cycles) per sample, float [batch]."""
+        return float(self.entries.sum()) / (self.pes * self.cycles.astype(np.float64))
+
+    @property
+    def matches_model(self):
+        return bool(np.all(self.cycles == self.model_cycles) and np.all(self.counter == self.model_cycles)
+                    and np.all(self.layer_cycles == self.model_layer_cycles))
+
+
+def place_inputs(ctx, engine, x_row):
+    """Write one input vector straight into every replica of the input buffer (zero cycles)."""
+    plan = engine.plan
+    for i, v in enumerate(x_row.tolist()):
+        bank, pos = int(plan.input_bank[i]), int(plan.input_pos[i])
+        for replica in engine.buffers[0]:
+            ctx.set(replica[bank].data[pos], v)
+
+
+def fetch_outputs(ctx, engine, out):
+    """Read the last layer's outputs from the output buffer into `out` [n_out]."""
+    plan = engine.plan
+    banks = engine.buffers[plan.output_buffer][0]
+    for r, (bank, pos) in enumerate(zip(plan.out_bank[-1].tolist(), plan.out_pos[-1].tolist())):
+        out[r] = ctx.get(banks[bank].data[pos])
+
+
+def _run(top, engine, x, timeout, per_layer, vcd, progress, layer=None):
+    batch, n_layers = x.shape[0], len(engine.layers)
+    outputs = np.zeros((batch, engine.layers[-1].n_out), dtype=np.int64)
+    cycles = np.zeros(batch, dtype=np.int64)
+    counter = np.zeros(batch, dtype=np.int64)
+    layer_cycles = np.zeros((batch, n_layers), dtype=np.int64)
+
+    async def testbench(ctx):
+        for s in range(batch):
+            place_inputs(ctx, engine, x[s])
+            if layer is not None:
+                ctx.set(top.layer, layer)
+            ctx.set(top.start, 1)
+            await ctx.tick()
+            ctx.set(top.start, 0)
+            n = 0
+            while not ctx.get(top.done):
+                if n >= timeout:
+                    raise RuntimeError(f"engine did not finish within {timeout} cycles")
+                await ctx.tick()
+                n += 1
+            cycles[s] = n
+            counter[s] = ctx.get(top.cycles)
+            if per_layer:
+                counts = ctx.get(top.layer_cycles)
+                layer_cycles[s] = [counts[k] for k in range(n_layers)]
+            fetch_outputs(ctx, engine, outputs[s])
+            if progress is not None:
+                progress(s + 1, batch)
+
+    sim = Simulator(top)
+    sim.add_clock(CLOCK_PERIOD)
+    sim.add_testbench(testbench)
+    if vcd is None:
+        sim.run()
+    else:
+        with sim.write_vcd(str(vcd)):
+            sim.run()
+    return outputs, cycles, counter, layer_cycles
+
+
+def simulate_network(network, x, pes=1, vcd=None, progress=None):
+    """Run every sample of x ([batch, in] or [in]) through `network` (a golden Network, or a Layer: a one-layer
+    network) on the NetworkEngine with `pes` PEs.
+
+    Inputs are placed in the input buffer directly, in zero cycles; the counted cycles run from start to done.
+    """
+    network = _as_network(network)
+    x = check_inputs(x, network.n_in, network.in_bits)
+    top, assignments = build_network_engine(network, pes)
+    model = network_cycles(assignments, top.LATENCY)
+    outputs, cycles, counter, layer_cycles = _run(top, top.engine, x, 4 * model.total + 64, True, vcd, progress)
+    return EngineSimResult(outputs=outputs, cycles=cycles, counter=counter, layer_cycles=layer_cycles,
+                           model=model, pes=int(pes))
+
+
+def simulate_layer_engine(layer, x, pes=1, vcd=None, progress=None):
+    """Run a single layer on the LayerEngine alone (no sequencer); layer_cycles holds the engine's counter."""
+    network = _as_network(layer)
+    if len(network) != 1:
+        raise ValueError("simulate_layer_engine runs one layer; use simulate_network for networks")
+    x = check_inputs(x, network.n_in, network.in_bits)
+    top, assignments = build_layer_engine(network, pes)
+    model = network_cycles(assignments, top.LATENCY)
+    outputs, cycles, counter, _ = _run(top, top, x, 4 * model.total + 64, False, vcd, progress, layer=0)
+    return EngineSimResult(outputs=outputs, cycles=cycles, counter=counter, layer_cycles=counter[:, None].copy(),
+                           model=model, pes=int(pes), network=False)

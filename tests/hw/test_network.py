@@ -1,0 +1,124 @@
+"""The network engine: layers back to back on chip, bit-exact against the golden network and cycle-exact per
+layer against the model."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mamhw.golden import PE_LATENCY, Network, network_forward
+from mamhw.golden.cycles import NETWORK_LAYER_OVERHEAD, NETWORK_OVERHEAD
+from mamhw.hw.network import NetworkEngine
+from mamhw.sim.engine_amaranth import build_network_engine, simulate_network
+from tests.strategies import make_layer_and_inputs, make_network_and_inputs, networks_and_inputs
+
+ENGINE_PES = st.sampled_from([1, 2, 3, 4, 8])
+
+
+def assert_exact(network, x, pes, **kw):
+    res = simulate_network(network, x, pes, **kw)
+    if not isinstance(network, Network):
+        network = Network([network])
+    np.testing.assert_array_equal(res.outputs, network_forward(network, x))
+    batch = x.shape[0]
+    assert res.cycles.tolist() == [res.model_cycles] * batch
+    assert res.counter.tolist() == res.cycles.tolist()
+    assert res.layer_cycles.tolist() == [res.model_layer_cycles.tolist()] * batch
+    assert res.matches_model
+    return res
+
+
+def test_constants_are_the_contract():
+    assert NetworkEngine.LATENCY == PE_LATENCY
+    assert NetworkEngine.LAYER_OVERHEAD == NETWORK_LAYER_OVERHEAD
+    assert NetworkEngine.OVERHEAD == NETWORK_OVERHEAD
+
+
+@settings(max_examples=20)
+@given(networks_and_inputs(max_layers=4, max_in=300, max_width=24, max_entries=300), ENGINE_PES)
+def test_random_networks_bit_exact_and_cycle_exact(case, pes):
+    assert_exact(*case, pes)
+
+
+@settings(max_examples=6)
+@given(networks_and_inputs(max_layers=3, max_in=40, max_width=12, max_entries=150, bits=(3, 8, 16)),
+       st.sampled_from([1, 3, 4]))
+def test_random_networks_mixed_widths(case, pes):
+    assert_exact(*case, pes)
+
+
+def _chain(*specs, seed=5):
+    """A network from directed layer parameters (widths chained by the caller)."""
+    base = dict(kind="mam", in_bits=8, w_bits=8, out_bits=8, n_empty=0, n_dense=0, sign_mode="any",
+                relu=False, scale="fit", batch=1, seed=seed)
+    layers = [dict(base, **s, seed=seed + k) for k, s in enumerate(specs)]
+    return make_network_and_inputs(dict(layers=layers, x_mode="any", batch=2, seed=seed))
+
+
+def test_mam_hidden_mac_output():
+    network, x = _chain(dict(n_in=200, n_out=24, density=0.05, relu=True),
+                        dict(kind="mac", n_in=24, n_out=5, density=0.5))
+    res = assert_exact(network, x, 4)
+    assert len(res.load) == 2 and [int(l.sum()) for l in res.load] == res.entries.tolist()
+    assert np.all(res.efficiency > 0) and np.all(res.efficiency <= 1)
+
+
+def test_four_layers_some_pes_idle_in_narrow_layers():
+    network, x = _chain(dict(n_in=64, n_out=20, density=0.1, relu=True),
+                        dict(n_in=20, n_out=3, density=0.7, kind="mac"),
+                        dict(n_in=3, n_out=11, density=1.0, n_empty=2),
+                        dict(n_in=11, n_out=2, density=0.5, kind="mac"))
+    res = assert_exact(network, x, 8)
+    assert [int((l > 0).sum()) for l in res.load] == [8, 3, 8, 2]
+
+
+def test_single_layer_file_is_a_one_layer_network():
+    layer, x = make_layer_and_inputs(dict(kind="mam", in_bits=8, w_bits=8, out_bits=8, n_in=50, n_out=10,
+                                          density=0.2, n_empty=1, n_dense=1, sign_mode="any", relu=True,
+                                          scale="fit", batch=2, seed=3))
+    res = assert_exact(layer, x, 2)
+    assert res.model_layer_cycles.tolist() == [res.model_cycles]
+    np.testing.assert_array_equal(res.outputs, network_forward(Network([layer]), x))
+
+
+def test_vcd_is_written(tmp_path):
+    network, x = _chain(dict(n_in=10, n_out=4, density=0.5), dict(n_in=4, n_out=2, density=1.0))
+    assert_exact(network, x[:1], 2, vcd=tmp_path / "n.vcd")
+    text = (tmp_path / "n.vcd").read_text()
+    assert "$enddefinitions" in text and "layer_cycles" in text
+
+
+@pytest.mark.parametrize("pes", [1, 3])
+def test_host_ports_load_inputs_and_read_outputs(pes):
+    """x_we/x_addr/x_data by input number and y_addr/y_data by output row (one cycle latency), as a host or the
+    compiled-simulation driver uses them; two runs back to back."""
+    network, x = _chain(dict(n_in=37, n_out=9, density=0.3, relu=True), dict(n_in=9, n_out=6, density=0.6),
+                        dict(n_in=6, n_out=5, density=0.8, kind="mac"))
+    top, assignments = build_network_engine(network, pes)
+    expect = network_forward(network, x)
+    got = np.zeros_like(expect)
+
+    async def testbench(ctx):
+        for s in range(x.shape[0]):
+            ctx.set(top.x_we, 1)
+            for i, v in enumerate(x[s]):
+                ctx.set(top.x_addr, i)
+                ctx.set(top.x_data, int(v))
+                await ctx.tick()
+            ctx.set(top.x_we, 0)
+            ctx.set(top.start, 1)
+            await ctx.tick()
+            ctx.set(top.start, 0)
+            while not ctx.get(top.done):
+                await ctx.tick()
+            for r in range(network.n_out):
+                ctx.set(top.y_addr, r)
+                await ctx.tick()
+                got[s, r] = ctx.get(top.y_data)
+
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    np.testing.assert_array_equal(got, expect)
