@@ -3,64 +3,85 @@
 import numpy as np
 
 from .golden import network_forward
-from .sim.pe_amaranth import simulate_pe
+from .rtl import run_rtl
 
-__all__ = ["check_against_golden", "format_report"]
+__all__ = ["check_against_golden", "format_report", "report_ok"]
 
 MAX_LISTED_MISMATCHES = 20
 
 
-def check_against_golden(network, x, *, vcd=None, progress=None):
-    """Simulate `network` on inputs x (validated, [batch, in]); returns (rtl_outputs, report dict)."""
-    if len(network) != 1:
-        raise NotImplementedError("networks run on the network engine")
-    layer = network[0]
+def _spread(values):
+    values = [int(v) for v in values]
+    lo, hi = min(values), max(values)
+    return {"min": lo, "max": hi, "mean": float(np.mean(values))}
+
+
+def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, log=None):
+    """Simulate `network` on validated inputs x [batch, in]; returns (rtl_outputs, report dict)."""
     golden = network_forward(network, x)
-    res = simulate_pe(layer, x, vcd=vcd, progress=progress)
-    diff = np.argwhere(res.outputs != golden)
-    cycles = res.cycles.tolist()
-    report = {
-        "backend": "amaranth",
-        "pes": 1,
-        "batch": int(x.shape[0]),
-        "layers": [{
+    run = run_rtl(network, x, pes=pes, backend=backend, vcd=vcd, progress=progress, log=log)
+    model = run.model
+    diff = np.argwhere(run.outputs != golden)
+    layers = []
+    for k, layer in enumerate(network):
+        measured = run.layer_cycles[:, k]
+        layers.append({
             "kind": layer.kind,
             "shape": [layer.n_out, layer.n_in],
             "nnz": layer.nnz,
             "density": layer.nnz / (layer.n_out * layer.n_in),
-            "entries": res.entries,
-            "model_cycles": res.model_cycles,
-        }],
-        "entries": res.entries,
-        "model_cycles": res.model_cycles,
-        "cycles_per_sample": cycles,
-        "cycle_counter_per_sample": res.counter.tolist(),
-        "cycles_match_model": bool(np.all(res.cycles == res.model_cycles) and np.all(res.counter == res.cycles)),
-        "entries_per_cycle": res.entries / max(cycles),
+            "entries": int(model.entries[k]),
+            "pe_load": [int(v) for v in model.load[k]],
+            "model_cycles": int(model.per_layer[k]),
+            "cycles": _spread(measured),
+            "cycles_match_model": bool(np.all(measured == model.per_layer[k])),
+            "efficiency": int(model.entries[k]) / (run.pes * int(model.per_layer[k])),
+        })
+    cycles_ok = bool(np.all(run.cycles == model.total) and np.all(run.counter == run.cycles)
+                     and all(L["cycles_match_model"] for L in layers))
+    report = {
+        "backend": run.backend,
+        "pes": run.pes,
+        "batch": int(x.shape[0]),
+        "layers": layers,
+        "entries": int(model.entries.sum()),
+        "model_cycles": int(model.total),
+        "cycles_per_sample": [int(c) for c in run.cycles],
+        "cycle_counter_per_sample": [int(c) for c in run.counter],
+        "cycles_match_model": cycles_ok,
+        "efficiency": float(model.entries.sum()) / (run.pes * max(int(run.cycles.max()), 1)),
         "mismatches": int(len(diff)),
         "mismatch_examples": [
-            {"sample": int(s), "output": int(o), "rtl": int(res.outputs[s, o]), "golden": int(golden[s, o])}
+            {"sample": int(s), "output": int(o), "rtl": int(run.outputs[s, o]), "golden": int(golden[s, o])}
             for s, o in diff[:MAX_LISTED_MISMATCHES]
         ],
     }
-    return res.outputs, report
+    return run.outputs, report
+
+
+def report_ok(report):
+    return report["mismatches"] == 0 and report["cycles_match_model"]
 
 
 def format_report(report):
     """A few readable lines for the terminal."""
+    lines = [f"backend {report['backend']}, {report['pes']} PE{'s' if report['pes'] > 1 else ''}, "
+             f"{report['batch']} sample{'s' if report['batch'] > 1 else ''}"]
+    for k, L in enumerate(report["layers"]):
+        c = L["cycles"]
+        measured = f"{c['min']}" if c["min"] == c["max"] else f"{c['min']}..{c['max']}"
+        load = "/".join(str(v) for v in L["pe_load"])
+        lines.append(f"  layer {k}: {L['kind']} {L['shape'][0]}x{L['shape'][1]}, {L['nnz']} weights "
+                     f"({100 * L['density']:.2f}%), {L['entries']} entries, PE load {load}: "
+                     f"{measured} cycles (model {L['model_cycles']}), efficiency {L['efficiency']:.3f}")
     cyc = report["cycles_per_sample"]
     lo, hi = min(cyc), max(cyc)
-    cyc_text = f"{lo}" if lo == hi else f"{lo}..{hi}"
-    lines = []
-    for k, L in enumerate(report["layers"]):
-        lines.append(f"layer {k}: {L['kind']} {L['shape'][0]}x{L['shape'][1]}, {L['nnz']} nonzero weights "
-                     f"({100 * L['density']:.2f}%), {L['entries']} entries")
     verdict = "match" if report["cycles_match_model"] else "DIFFER FROM"
-    lines.append(f"cycles per sample: {cyc_text} (model {report['model_cycles']}: {verdict} model), "
-                 f"{report['entries_per_cycle']:.3f} entries/cycle")
+    lines.append(f"cycles per sample: {lo if lo == hi else f'{lo}..{hi}'} ({verdict} the model's "
+                 f"{report['model_cycles']}), efficiency entries/(P*cycles) = {report['efficiency']:.3f}")
     n = report["batch"] * report["layers"][-1]["shape"][0]
     if report["mismatches"]:
         lines.append(f"MISMATCH: {report['mismatches']} of {n} outputs differ from the golden model")
     else:
-        lines.append(f"outputs: all {n} equal the golden model bit for bit ({report['batch']} samples)")
+        lines.append(f"outputs: all {n} equal the golden model bit for bit")
     return "\n".join(lines)

@@ -2,8 +2,9 @@
 
 import json
 import os
+import sys
 
-from .check import check_against_golden, format_report
+from .check import check_against_golden, format_report, report_ok
 from .golden import ContractError, load_inputs, load_model, network_forward, save_array
 from .golden.atomic import save_text
 from .progress import Progress
@@ -35,11 +36,16 @@ def cmd_sim(args):
     check_output_paths(args.output, args.report, args.vcd)
     network = load_model(args.model)
     x = load_inputs(args.inputs, network.n_in, network.in_bits)
-    outputs, report = check_against_golden(network, x, vcd=args.vcd, progress=Progress("simulating samples"))
+    outputs, report = check_against_golden(network, x, pes=args.pes, backend=args.backend, vcd=args.vcd,
+                                           progress=Progress("simulating samples"), log=_log)
     report["model"] = os.fspath(args.model)
     report["inputs"] = os.fspath(args.inputs)
     save_array(args.output, outputs)
     if args.report:
         save_text(args.report, json.dumps(report, indent=2) + "\n")
     print(format_report(report))
-    return 1 if report["mismatches"] or not report["cycles_match_model"] else 0
+    return 0 if report_ok(report) else 1
+
+
+def _log(message):
+    print(f"mam: {message}", file=sys.stderr, flush=True)

@@ -20,11 +20,11 @@ async def _edge(dut):
 async def run_batch(dut):
     job = np.load(os.environ["MAMHW_COCOTB_IN"])
     x, n_out, timeout = job["x"], int(job["n_out"]), int(job["timeout"])
-    counters = [str(c) for c in job["counters"]]
+    counters = [(str(name), int(count)) for name, count in job["counters"]]
     batch = x.shape[0]
     outputs = np.zeros((batch, n_out), dtype=np.int64)
     cycles = np.zeros(batch, dtype=np.int64)
-    counts = np.zeros((batch, len(counters)), dtype=np.int64)
+    counts = np.zeros((batch, sum(c for _, c in counters)), dtype=np.int64)
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     for name in ("x_we", "start", "x_addr", "x_data", "y_addr"):
@@ -53,7 +53,8 @@ async def run_batch(dut):
                 break
             assert n < timeout, f"no done within {timeout} cycles"
         cycles[s] = n
-        counts[s] = [int(getattr(dut, c).value) for c in counters]
+        counts[s] = [(int(getattr(dut, name).value) >> (32 * i)) & 0xFFFFFFFF
+                     for name, count in counters for i in range(count)]
         for r in range(n_out):
             await FallingEdge(dut.clk)
             dut.y_addr.value = r

@@ -10,7 +10,7 @@ from amaranth.back import verilog
 from ..fpga.toolchain import ToolError
 from .cache import cache_dir, design_key
 
-__all__ = ["run_icarus", "write_verilog"]
+__all__ = ["run_icarus", "run_icarus_sources", "write_verilog"]
 
 
 def write_verilog(component, path):
@@ -20,27 +20,35 @@ def write_verilog(component, path):
     return text
 
 
-def run_icarus(component, x, *, n_out, counters=("cycles",), timeout=1 << 30):
+def run_icarus(component, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 30):
     """Simulate `component` (engine port convention) on x [batch, in]; returns (outputs, cycles, counters)."""
+    text = verilog.convert(component, name="top")
+    folder = os.path.join(cache_dir("icarus"), design_key("1", text))
+    os.makedirs(folder, exist_ok=True)
+    src = os.path.join(folder, "top.v")
+    if not os.path.exists(src):
+        with open(src, "w") as f:
+            f.write(text)
+    return run_icarus_sources([src], x, n_out=n_out, counters=counters, timeout=timeout)
+
+
+def run_icarus_sources(sources, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 30, defines=None):
+    """Run the cocotb engine testbench on Verilog `sources` whose top module is `top`."""
     if shutil.which("iverilog") is None:
         raise ToolError("the icarus backend needs Icarus Verilog: iverilog not found (apt-get install iverilog)")
     try:
         from cocotb_tools.runner import get_runner
     except ImportError:
         raise ToolError("the icarus backend needs cocotb 2.x (pip install -e '.[test]')") from None
-    text = verilog.convert(component, name="top")
-    build = os.path.join(cache_dir("icarus"), design_key("1", text))
-    os.makedirs(build, exist_ok=True)
-    src = os.path.join(build, "top.v")
-    if not os.path.exists(src):
-        with open(src, "w") as f:
-            f.write(text)
+    build = os.path.join(os.path.dirname(sources[0]), "sim_build")
     runner = get_runner("icarus")
     with tempfile.TemporaryDirectory(prefix="mamhw-icarus-") as tmp:
         job, result = os.path.join(tmp, "job.npz"), os.path.join(tmp, "result.npz")
         np.savez(job, x=np.asarray(x, dtype=np.int64), n_out=n_out, timeout=timeout,
-                 counters=np.array(counters, dtype=str))
-        runner.build(sources=[src], hdl_toplevel="top", build_dir=build, timescale=("1ns", "1ps"), log_file=os.path.join(tmp, "build.log"))
+                 counters=np.array([(str(n), str(c)) for n, c in counters], dtype=str))
+        runner.build(sources=sources, hdl_toplevel="top", build_dir=build, timescale=("1ns", "1ps"),
+                     defines=dict(defines or {}), includes=sorted({os.path.dirname(p) for p in sources}),
+                     log_file=os.path.join(tmp, "build.log"))
         runner.test(hdl_toplevel="top", test_module="mamhw.sim.cocotb_engine", build_dir=build, test_dir=tmp,
                     extra_env={"MAMHW_COCOTB_IN": job, "MAMHW_COCOTB_OUT": result},
                     log_file=os.path.join(tmp, "test.log"))

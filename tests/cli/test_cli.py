@@ -10,11 +10,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from mamhw.cli import main
-from mamhw.golden import save_layer
-from tests.strategies import layers_and_inputs, make_layer_and_inputs
+from mamhw.golden import save_layer, save_network
+from tests.strategies import layers_and_inputs, make_layer_and_inputs, make_network_and_inputs
 
 SMALL = dict(kind="mam", in_bits=8, w_bits=8, out_bits=8, n_in=12, n_out=5, density=0.3, n_empty=1, n_dense=1,
              sign_mode="any", relu=True, scale="fit", batch=3, seed=3)
+
+
+def _layer(kind, n_in, n_out, density, seed):
+    return dict(SMALL, kind=kind, n_in=n_in, n_out=n_out, density=density, batch=1, seed=seed, n_empty=1,
+                n_dense=0, relu=kind == "mam")
+
+
+# A MAM hidden layer and a MAC output layer, as trained networks mix them.
+NETWORK = dict(layers=[_layer("mam", 30, 12, 0.2, 1), _layer("mam", 12, 9, 0.3, 2), _layer("mac", 9, 4, 0.5, 3)],
+               x_mode="any", batch=3, seed=0)
 
 
 def write_case(folder, layer, x):
@@ -58,9 +68,9 @@ def test_sim_report_and_waveform(tmp_path, capsys):
     assert run("sim", layer_path, x_path, "-o", tmp_path / "r.npy", "--report", tmp_path / "r.json",
                "--vcd", tmp_path / "w.vcd") == 0
     out = capsys.readouterr().out
-    assert "equal the golden model bit for bit" in out and "match model" in out
+    assert "equal the golden model bit for bit" in out and "match the model" in out
     report = json.loads((tmp_path / "r.json").read_text())
-    for key in ("cycles_per_sample", "entries", "model_cycles", "mismatches", "entries_per_cycle", "layers"):
+    for key in ("cycles_per_sample", "entries", "model_cycles", "mismatches", "efficiency", "layers"):
         assert key in report
     assert (tmp_path / "w.vcd").stat().st_size > 0
 
@@ -68,14 +78,14 @@ def test_sim_report_and_waveform(tmp_path, capsys):
 def test_sim_exits_1_on_mismatch(tmp_path, monkeypatch, capsys):
     """A wrong RTL output must fail the command: simulate a PE whose results are off by one."""
     import mamhw.check as check
-    real = check.simulate_pe
+    real = check.run_rtl
 
     def off_by_one(*a, **kw):
         res = real(*a, **kw)
         res.outputs[0, 0] += 1
         return res
 
-    monkeypatch.setattr(check, "simulate_pe", off_by_one)
+    monkeypatch.setattr(check, "run_rtl", off_by_one)
     layer_path, x_path = write_case(tmp_path, *make_layer_and_inputs(SMALL))
     assert run("sim", layer_path, x_path, "-o", tmp_path / "r.npy", "--report", tmp_path / "r.json") == 1
     assert "MISMATCH: 1 of" in capsys.readouterr().out
@@ -154,3 +164,41 @@ def test_demo_runs_and_leaves_its_files(tmp_path, capsys):
     files = set(os.listdir(tmp_path / "demo"))
     assert {"layer.npz", "inputs.npy", "golden.npy", "rtl.npy", "report.json"} <= files
     np.testing.assert_array_equal(np.load(tmp_path / "demo" / "rtl.npy"), np.load(tmp_path / "demo" / "golden.npy"))
+
+
+@pytest.mark.parametrize("backend", ["compiled", "icarus"])
+def test_backends_agree_with_amaranth_on_a_network(tmp_path, backend, monkeypatch):
+    """`mam sim --backend X` gives the same outputs and cycle counts as `--backend amaranth`, per layer too."""
+    monkeypatch.setenv("MAMHW_CACHE", str(tmp_path / "cache"))
+    network, x = make_network_and_inputs(dict(NETWORK, seed=5))
+    save_network(network, tmp_path / "net.npz")
+    np.save(tmp_path / "x.npy", x)
+    reports = {}
+    for b in ("amaranth", backend):
+        assert run("sim", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / f"{b}.npy", "--pes", 3,
+                   "--backend", b, "--report", tmp_path / f"{b}.json") == 0
+        reports[b] = json.loads((tmp_path / f"{b}.json").read_text())
+    np.testing.assert_array_equal(np.load(tmp_path / "amaranth.npy"), np.load(tmp_path / f"{backend}.npy"))
+    a, b = reports["amaranth"], reports[backend]
+    assert a["cycles_per_sample"] == b["cycles_per_sample"] == [a["model_cycles"]] * x.shape[0]
+    assert [L["cycles"] for L in a["layers"]] == [L["cycles"] for L in b["layers"]]
+    assert len(a["layers"]) == len(network) and all(L["cycles_match_model"] for L in b["layers"])
+
+
+def test_network_file_with_pes(tmp_path, capsys):
+    network, x = make_network_and_inputs(dict(NETWORK, seed=9))
+    save_network(network, tmp_path / "net.npz")
+    np.save(tmp_path / "x.npy", x)
+    assert run("golden", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / "g.npy") == 0
+    assert run("sim", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / "r.npy", "--pes", 4,
+               "--report", tmp_path / "r.json") == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "r.npy"), np.load(tmp_path / "g.npy"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["pes"] == 4 and len(report["layers"]) == len(network)
+    assert all(len(L["pe_load"]) == 4 for L in report["layers"])
+    assert sum(L["model_cycles"] for L in report["layers"]) == report["model_cycles"]
+    for bad in (["--pes", "0"], ["--pes", "17"], ["--backend", "verilator"], ["--backend", "icarus", "--vcd",
+                                                                                str(tmp_path / "w.vcd")]):
+        assert run("sim", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / "z.npy", *bad) == 2, bad
+        assert capsys.readouterr().err.count("\n") == 1
+        assert not (tmp_path / "z.npy").exists()

@@ -1,0 +1,92 @@
+"""`mam export`: synthesizable Verilog and RTLIL of the network engine with the weights baked in, for other flows."""
+
+import json
+import os
+import shutil
+import tempfile
+
+from amaranth.back import rtlil, verilog
+from amaranth.hdl import Value
+from amaranth.lib import wiring
+
+from .golden import ContractError, load_model
+from .golden.atomic import save_text
+from .golden.cycles import network_cycles
+
+__all__ = ["cmd_export", "protocol_text"]
+
+
+def protocol_text(network, pes, engine, model):
+    ports = []
+    for path, member, value in engine.signature.flatten(engine):
+        name = "_".join(str(p) for p in path)
+        width = Value.cast(value).shape().width
+        ports.append(f"| `{name}` | {'in' if member.flow == wiring.In else 'out'} | {width} |")
+    layers = "\n".join(
+        f"| {k} | {L.kind} | {L.n_out}x{L.n_in} | {L.nnz} | {int(model.entries[k])} | {int(model.per_layer[k])} |"
+        for k, L in enumerate(network))
+    return f"""# Exported mamhw network engine
+
+Top module `top`, one clock domain: `clk` (rising edge), synchronous active-high `rst`.
+{len(network)} layer(s) on {pes} processing element(s); weights, biases and requantization are baked in.
+
+| layer | kind | out x in | weights | entries | cycles |
+|---|---|---|---|---|---|
+{layers}
+
+Total: {int(model.total)} cycles from `start` to `done` per input vector (exact; see the cycle model in DESIGN.md).
+
+## Ports
+
+| port | dir | bits |
+|---|---|---|
+{chr(10).join(ports)}
+
+## Protocol
+
+1. Load the input vector: for i in 0..{network.n_in - 1}, hold `x_we`=1, `x_addr`=i, `x_data`=x[i] (signed,
+   {network.in_bits} bits) for one cycle each.
+2. Pulse `start` for one cycle (ignored while `busy`). `busy` rises; `done` falls.
+3. Wait for `done` (a level: it rises exactly once per run and stays high until the next `start`). `cycles`
+   then holds the run's cycle count and `layer_cycles` one 32-bit count per layer (layer k at bits 32k..32k+31).
+4. Read the outputs: set `y_addr`=r (0..{network.n_out - 1}); `y_data` (signed, {network[-1].out_bits} bits)
+   shows output r one cycle later.
+
+Do not write inputs while `busy`.
+"""
+
+
+def cmd_export(args):
+    parent = os.path.dirname(os.path.abspath(args.out_dir))
+    if not os.path.isdir(parent):
+        raise ContractError(f"{args.out_dir}: folder {parent} does not exist")
+    if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
+        raise ContractError(f"{args.out_dir}: exists and is not a folder")
+    network = load_model(args.model)
+    if not 1 <= args.pes <= 16:
+        raise ContractError(f"--pes must be in 1..16, got {args.pes}")
+    from .sim.engine_amaranth import build_network_engine
+    engine, assignments = build_network_engine(network, args.pes)
+    model = network_cycles(assignments)
+    protocol = protocol_text(network, args.pes, engine, model)
+    il = rtlil.convert(engine, name="top")
+    engine, _ = build_network_engine(network, args.pes)       # a component elaborates once per conversion
+    v = verilog.convert(engine, name="top")
+    # Everything is written to a scratch folder first and moved in at the end: no half-exported folder.
+    os.makedirs(args.out_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=args.out_dir)
+    try:
+        for name, text in (("top.v", v), ("top.il", il), ("PORTS.md", protocol),
+                           ("network.json", json.dumps({
+                               "model": os.fspath(args.model), "pes": args.pes, "cycles": int(model.total),
+                               "layer_cycles": [int(c) for c in model.per_layer],
+                               "entries": [int(e) for e in model.entries],
+                               "pe_load": [[int(v) for v in load] for load in model.load]}, indent=2) + "\n")):
+            save_text(os.path.join(tmp, name), text)
+        for name in os.listdir(tmp):
+            os.replace(os.path.join(tmp, name), os.path.join(args.out_dir, name))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"exported {len(network)} layer(s) on {args.pes} PE(s) to {args.out_dir}/: top.v, top.il, PORTS.md, "
+          f"network.json ({int(model.total)} cycles per input vector)")
+    return 0

