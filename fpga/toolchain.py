@@ -47,4 +47,4 @@ def _last_error_line(path):
     for ln in reversed(lines):
         if "ERROR" in ln or "Error" in ln:
             return ln
-    return lines[-1] if lines else "no output"
+    return lines[-1] if lines else "it stopped without a message"

@@ -19,8 +19,8 @@ from .cache import cache_dir, design_key
 
 __all__ = ["CompiledDesign", "build_compiled"]
 
-CXXFLAGS = ["-std=c++14", "-O2"]
-BUILD_VERSION = "2"                     # bump when the build recipe changes, to leave old cache entries behind
+CXXFLAGS = ["-std=c++14", "-O3"]
+BUILD_VERSION = "3"                     # bump when the build recipe changes, to leave old cache entries behind
 
 
 def _runtime_include():
@@ -114,7 +114,7 @@ def build_compiled(component, *, n_in, n_out, x_bits, y_bits, counters=(("cycles
                 f.write(text)
         if log:
             log("compiling the design to C++ (yosys write_cxxrtl)")
-        run_tool("YOSYS", ["-q", "-p", "read_rtlil top.il; write_cxxrtl -header top.cc"], work, "yosys.log")
+        run_tool("YOSYS", ["-q", "-p", "read_rtlil top.il; write_cxxrtl -g0 -header top.cc"], work, "yosys.log")
         if log:
             log("building the native simulator (g++)")
         cmd = ["g++", *CXXFLAGS, "-I", _runtime_include(), "-I", work, "-o", "sim", "driver.cc", "top.cc"]

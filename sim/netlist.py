@@ -10,12 +10,18 @@ import shutil
 
 from amaranth.back import rtlil
 
-from ..fpga.synth import FAMILIES
 from ..fpga.toolchain import ToolError, run_tool
 from .cache import cache_dir, design_key
 from .icarus import run_icarus_sources
 
 __all__ = ["cell_models", "synthesize_netlist", "run_netlist"]
+
+# ABC9, the default LUT mapper, crashes inside the WebAssembly Yosys on the engines (it exits without a message);
+# the netlist only has to be correct here, so the built-in LUT mapping is used. DSP and memory mapping are kept.
+NETLIST_SCRIPTS = {
+    "ice40": "synth_ice40 -dsp -noabc -top top",
+    "ecp5": "synth_ecp5 -noabc -top top",
+}
 
 # Icarus 11 rejects the default values on ports in the iCE40 models; the netlist drives every port anyway.
 CELL_DEFINES = {"ice40": {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1, "ICE40_U": 1}, "ecp5": {}}
@@ -80,17 +86,17 @@ def cell_models(family):
 
 def synthesize_netlist(component, family):
     """Synthesize to a Verilog netlist of `family` cells (cached by design); returns its path."""
-    if family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+    if family not in NETLIST_SCRIPTS:
+        raise ValueError(f"unknown family {family!r}; known: {', '.join(NETLIST_SCRIPTS)}")
     design = rtlil.convert(component, name="top")
-    folder = os.path.join(cache_dir("netlist"), design_key("1", family, FAMILIES[family], design))
+    folder = os.path.join(cache_dir("netlist"), design_key("1", family, NETLIST_SCRIPTS[family], design))
     netlist = os.path.join(folder, "netlist.v")
     if os.path.exists(netlist):
         return netlist
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "top.il"), "w") as f:
         f.write(design)
-    script = f"read_rtlil top.il; {FAMILIES[family]}; write_verilog -noattr netlist.tmp.v"
+    script = f"read_rtlil top.il; {NETLIST_SCRIPTS[family]}; write_verilog -noattr netlist.tmp.v"
     run_tool("YOSYS", ["-q", "-p", script], folder, "yosys.log")
     os.replace(os.path.join(folder, "netlist.tmp.v"), netlist)
     return netlist

@@ -1,0 +1,40 @@
+"""Post-synthesis netlist simulation: the iCE40 netlist (SB_MAC16, block RAM with initial contents) under Icarus
+against Yosys's cell models gives the golden outputs and the modelled cycles."""
+
+import numpy as np
+import pytest
+
+from mamhw.golden import PE_LATENCY, encode, forward, network_forward, pe_cycles
+from mamhw.golden.cycles import network_cycles
+from mamhw.sim.engine_amaranth import build_network_engine
+from mamhw.sim.netlist import run_netlist
+from mamhw.sim.pe_amaranth import build_pe
+from tests.strategies import make_layer_and_inputs, make_network_and_inputs
+
+LAYER = dict(kind="mam", in_bits=8, w_bits=8, out_bits=8, n_in=24, n_out=8, density=0.2, n_empty=1, n_dense=1,
+             sign_mode="any", relu=False, scale="fit", batch=3, seed=4)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMHW_CACHE", str(tmp_path / "cache"))
+
+
+def test_ice40_netlist_of_the_pe_is_bit_and_cycle_exact():
+    layer, x = make_layer_and_inputs(LAYER)
+    outputs, cycles, counters = run_netlist(build_pe(layer), x, family="ice40", n_out=layer.n_out)
+    np.testing.assert_array_equal(outputs, forward(layer, x))
+    assert cycles.tolist() == counters[:, 0].tolist() == [pe_cycles(encode(layer).row_nnz, PE_LATENCY)] * 3
+
+
+def test_ice40_netlist_of_a_network_engine_is_bit_and_cycle_exact():
+    layers = [dict(LAYER, kind="mam", n_in=20, n_out=10, relu=True, batch=1, seed=1),
+              dict(LAYER, kind="mac", n_in=10, n_out=4, density=0.5, batch=1, seed=2)]
+    network, x = make_network_and_inputs(dict(layers=layers, x_mode="extremes", batch=2, seed=3))
+    engine, assignments = build_network_engine(network, 2)
+    model = network_cycles(assignments)
+    outputs, cycles, counters = run_netlist(engine, x, family="ice40", n_out=network.n_out,
+                                            counters=(("cycles", 1), ("layer_cycles", 2)))
+    np.testing.assert_array_equal(outputs, network_forward(network, x))
+    assert cycles.tolist() == [model.total] * 2
+    assert counters[:, 1:].tolist() == [list(model.per_layer)] * 2
