@@ -14,6 +14,7 @@ BACKENDS = {
     "compiled": "Yosys CXXRTL + g++, native code, cached per design",
     "icarus": "cocotb + Icarus Verilog on the emitted Verilog",
     "netlist-ice40": "cocotb + Icarus on the iCE40 netlist synthesized by Yosys (SB_MAC16, block RAM models)",
+    "netlist-ecp5": "cocotb + Icarus on the ECP5 netlist synthesized by Yosys (MULT18X18D, LUT RAM models)",
 }
 MAX_PES = 16
 

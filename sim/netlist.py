@@ -18,9 +18,12 @@ __all__ = ["cell_models", "synthesize_netlist", "run_netlist"]
 
 # ABC9, the default LUT mapper, crashes inside the WebAssembly Yosys on the engines (it exits without a message);
 # the netlist only has to be correct here, so the built-in LUT mapping is used. DSP and memory mapping are kept.
+# ECP5 has no -noabc, so its script stops before the ABC9 step and maps LUTs with plain ABC. Its block RAM
+# (DP16KD) has no behavioural model in Yosys, so memories go to LUT RAM (TRELLIS_DPR16X4, initial values kept).
 NETLIST_SCRIPTS = {
     "ice40": "synth_ice40 -dsp -noabc -top top",
-    "ecp5": "synth_ecp5 -noabc -top top",
+    "ecp5": "synth_ecp5 -nobram -top top -run begin:map_luts; abc -lut 4; clean; "
+            "synth_ecp5 -nobram -top top -run map_cells:",
 }
 
 # Icarus 11 rejects the default values on ports in the iCE40 models; the netlist drives every port anyway.
@@ -64,7 +67,7 @@ def cell_models(family):
     share = _yosys_share(family)
     if family == "ice40":
         return [os.path.join(share, "cells_sim.v")]
-    folder = os.path.join(cache_dir("cellmodels"), design_key("1", family, share))
+    folder = os.path.join(cache_dir("cellmodels"), design_key("2", family, share))
     if not os.path.exists(os.path.join(folder, "cells_sim.v")):
         work = folder + ".tmp"
         shutil.rmtree(work, ignore_errors=True)
@@ -75,6 +78,10 @@ def cell_models(family):
         # Icarus 11 has no elaboration-time $error, and these includes are repeated by cells_sim.v itself.
         text = re.sub(r"\$error\((.*)\);", r"initial $display(\1);", text)
         text = text.replace('`include "cells_ff.vh"\n`include "cells_io.vh"', "")
+        # With WREMUX = "1" or "0" this `always @(*)` reads no signal, and Icarus runs it forever at time 0.
+        text = re.sub(r"reg muxwre;\s*always @\(\*\)\s*case \(WREMUX\).*?endcase",
+                      'wire muxwre = (WREMUX == "1") ? 1\'b1 : (WREMUX == "0") ? 1\'b0 : '
+                      '(WREMUX == "INV") ? ~WRE : WRE;', text, flags=re.S)
         with open(common, "w") as f:
             f.write(text)
         with open(os.path.join(work, "mult18x18d_sim.v"), "w") as f:
