@@ -20,5 +20,5 @@ if [ -n "$missing" ]; then
     fi
 fi
 
-echo "setup: pip install -e .[test]"
-"$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test]"
+echo "setup: pip install -e .[test,data,torch]"
+"$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test,data,torch]"
