@@ -1,0 +1,35 @@
+"""FPGA targets: the device, its nextpnr arguments and the resources a design is checked against."""
+
+from dataclasses import dataclass
+
+__all__ = ["Target", "TARGETS", "get_target"]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    family: str                 # "ice40" or "ecp5": the Yosys script and the nextpnr binary
+    nextpnr_args: tuple
+    luts: int                   # logic cells (iCE40) or LUT4s (ECP5)
+    dsps: int                   # SB_MAC16 or MULT18X18D
+    bram_blocks: int            # SB_RAM40_4K (4 kbit) or DP16KD (18 kbit)
+    bram_bits: int              # bits per block
+    spram_blocks: int = 0       # iCE40 UP5K SB_SPRAM256KA (256 kbit, no initial contents)
+    io_pins: int = 0
+
+
+TARGETS = {
+    "up5k": Target("up5k", "ice40", ("--up5k", "--package", "sg48"), luts=5280, dsps=8, bram_blocks=30,
+                   bram_bits=4096, spram_blocks=4, io_pins=39),
+    "ecp5-25f": Target("ecp5-25f", "ecp5", ("--25k", "--package", "CABGA381"), luts=24288, dsps=28,
+                       bram_blocks=56, bram_bits=18432, io_pins=197),
+    "ecp5-85f": Target("ecp5-85f", "ecp5", ("--85k", "--package", "CABGA381"), luts=83640, dsps=156,
+                       bram_blocks=208, bram_bits=18432, io_pins=205),
+}
+
+
+def get_target(name):
+    from ..golden import ContractError
+    if name not in TARGETS:
+        raise ContractError(f"unknown target {name!r}; choose one of {', '.join(TARGETS)}")
+    return TARGETS[name]

@@ -1,0 +1,80 @@
+"""`mam synth`: Yosys and nextpnr on the engine with the weights baked in; utilization and Fmax over seeds."""
+
+import json
+import os
+import sys
+import tempfile
+
+from .golden import ContractError, load_model
+from .golden.atomic import save_text
+from .golden.cycles import network_cycles, plan_network
+from .fpga.targets import get_target
+
+__all__ = ["cmd_synth", "weight_memory_bits", "format_synth"]
+
+FF_CELLS = ("SB_DFF", "TRELLIS_FF")
+DSP_CELLS = ("SB_MAC16", "MULT18X18D")
+BRAM_CELLS = ("SB_RAM40_4K", "DP16KD")
+
+
+def weight_memory_bits(network, assignments):
+    """Bits of entry memory the engine needs: every entry holds a weight, an input index and two flags."""
+    total = 0
+    for layer, a in zip(network, assignments):
+        index_bits = max(1, (max(layer.n_in, 2) - 1).bit_length())
+        total += int(a.entries) * (layer.w_bits + index_bits + 2)
+    return total
+
+
+def _count(cells, prefixes):
+    return sum(n for name, n in cells.items() if name.startswith(prefixes))
+
+
+def format_synth(rep):
+    f = rep["fmax_mhz"]
+    cells = rep["cells"]
+    util, avail = rep["utilization"], rep["available"]
+    logic = "ICESTORM_LC" if "ICESTORM_LC" in util else "TRELLIS_COMB"
+    rows = [
+        ("logic cells", f"{util.get(logic, 0)} / {avail.get(logic, 0)}"),
+        ("flip-flops", str(_count(cells, FF_CELLS))),
+        ("DSPs", f"{_count(cells, DSP_CELLS)}"),
+        ("block RAMs", f"{_count(cells, BRAM_CELLS)}"),
+        ("SPRAMs", str(cells.get("SB_SPRAM256KA", 0))),
+        ("Fmax (MHz)", f"{f['median']:.1f} median of {rep['seeds']} seed(s), {f['min']:.1f}..{f['max']:.1f}"),
+        (f"timing at {rep['freq_mhz']} MHz", "met" if rep["timing_met"] else "NOT met"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def cmd_synth(args):
+    target = get_target(args.target)
+    if not 1 <= args.pes <= 16:
+        raise ContractError(f"--pes must be in 1..16, got {args.pes}")
+    if args.seeds < 1 or args.freq <= 0:
+        raise ContractError("--seeds must be >= 1 and --freq > 0")
+    network = load_model(args.model)
+    assignments = plan_network(network, args.pes)
+    need = weight_memory_bits(network, assignments)
+    have = target.bram_blocks * target.bram_bits
+    if need > have:
+        raise ContractError(f"{args.model}: does not fit {target.name}: {need} bits of weight memory, "
+                            f"{have} bits of block RAM ({target.bram_blocks} x {target.bram_bits})")
+    from .fpga.pnr import implement
+    from .sim.engine_amaranth import build_network_engine
+    engine, _ = build_network_engine(network, args.pes)
+    work = args.out_dir or tempfile.mkdtemp(prefix="mam-synth-")
+    _log(f"synthesizing for {target.name} (yosys), work folder {work}")
+    rep = implement(engine, target, freq_mhz=args.freq, seeds=args.seeds, workdir=work, log=_log)
+    rep.update(model=os.fspath(args.model), pes=args.pes, weight_memory_bits=need,
+               cycles=int(network_cycles(assignments).total))
+    if args.report:
+        save_text(args.report, json.dumps(rep, indent=2) + "\n")
+    print(f"{args.model} on {target.name}, {args.pes} PE(s), {rep['cycles']} cycles per inference")
+    print(format_synth(rep))
+    return 0
+
+
+def _log(message):
+    print(f"mam: {message}", file=sys.stderr, flush=True)

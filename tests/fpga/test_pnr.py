@@ -1,0 +1,36 @@
+"""`mam synth`: real Yosys + nextpnr runs give utilization and Fmax; designs that cannot fit are refused first."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mamhw.cli import main
+from mamhw.golden import Layer, save_layer, save_network
+from tests.cli.test_cli import NETWORK
+from tests.strategies import make_network_and_inputs
+
+
+@pytest.mark.parametrize("target", ["up5k", "ecp5-25f"])
+def test_synth_reports_utilization_and_fmax(tmp_path, target, capsys):
+    network, _ = make_network_and_inputs(dict(NETWORK, seed=4))
+    save_network(network, tmp_path / "net.npz")
+    assert main(["synth", str(tmp_path / "net.npz"), "--target", target, "--pes", "2", "--seeds", "1",
+                 "--freq", "10", "--report", str(tmp_path / "r.json"), "-o", str(tmp_path / "work")]) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["target"] == target and rep["pes"] == 2
+    assert 1 <= sum(n for c, n in rep["cells"].items() if c in ("SB_MAC16", "MULT18X18D"))
+    assert 5 < rep["fmax_mhz"]["median"] < 500 and rep["timing_met"]
+    logic = "ICESTORM_LC" if target == "up5k" else "TRELLIS_COMB"
+    assert 0 < rep["utilization"][logic] < rep["available"][logic]
+    assert "Fmax (MHz)" in capsys.readouterr().out
+
+
+def test_a_layer_too_big_for_the_target_is_refused_before_any_tool(tmp_path, capsys):
+    w = np.ones((256, 512), dtype=int)
+    save_layer(Layer.build(kind="mam", weight=w, bias=np.zeros(256, int), mult=1, shift=0, relu=False),
+               tmp_path / "big.npz")
+    assert main(["synth", str(tmp_path / "big.npz"), "--target", "up5k", "-o", str(tmp_path / "work")]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit up5k" in err and err.count("\n") == 1
+    assert not (tmp_path / "work").exists()
