@@ -15,11 +15,11 @@ weights (exact for g > 0: max and min commute with a positive scale).
 
 import importlib
 import os
-import zipfile
 
 import numpy as np
 
 from .errors import ContractError
+from .layer import read_npz
 from .quantize import quantize_model
 from .train import MLP, Dense
 
@@ -94,20 +94,6 @@ def _load_torch(path):
     return state
 
 
-def _load_npz(path):
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise ContractError(f"{path}: not a NumPy .npz file ({_first_line(e)})") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise ContractError(f"{path}: not a NumPy .npz file (it holds a single array)")
-    with npz:
-        try:
-            return {k: npz[k] for k in npz.files}
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-            raise ContractError(f"{path}: unreadable array in .npz ({_first_line(e)})") from None
-
-
 def _first_line(e):
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
@@ -122,7 +108,7 @@ def load_float_layers(path):
         head = f.read(4)
     is_zip = head == b"PK\x03\x04"
     if path.endswith(".npz"):
-        state = _load_npz(path)
+        state = read_npz(path)
     elif is_zip or path.endswith((".pt", ".pth", ".bin")):
         # torch.save writes a zip archive too; anything not named .npz goes to torch.
         state = _load_torch(path)

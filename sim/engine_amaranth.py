@@ -4,7 +4,6 @@ per layer) and the cycle model's prediction beside them."""
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.sim import Simulator
 
 from ..golden import check_inputs
 from ..golden.assign import assign
@@ -12,11 +11,11 @@ from ..golden.cycles import NetworkCycles, network_cycles
 from ..golden.network import Network
 from ..hw.engine import LayerEngine, LayerSpec, PESegment
 from ..hw.network import NetworkEngine
+from .pe_amaranth import run_testbench
 
 __all__ = ["layer_specs", "build_layer_engine", "build_network_engine", "EngineSimResult", "simulate_network",
            "simulate_layer_engine", "place_inputs", "fetch_outputs"]
 
-CLOCK_PERIOD = 1e-8        # 100 MHz, only for the time axis of waveforms
 
 
 def _as_network(model):
@@ -142,14 +141,7 @@ def _run(top, engine, x, timeout, per_layer, vcd, progress, layer=None):
             if progress is not None:
                 progress(s + 1, batch)
 
-    sim = Simulator(top)
-    sim.add_clock(CLOCK_PERIOD)
-    sim.add_testbench(testbench)
-    if vcd is None:
-        sim.run()
-    else:
-        with sim.write_vcd(str(vcd)):
-            sim.run()
+    run_testbench(top, testbench, vcd)
     return outputs, cycles, counter, layer_cycles
 
 

@@ -67,7 +67,13 @@ def simulate_pe(layer, x, *, vcd=None, load_via_port=False, progress=None):
             if progress is not None:
                 progress(s + 1, batch)
 
-    sim = Simulator(pe)
+    run_testbench(pe, testbench, vcd)
+    return SimResult(outputs=outputs, cycles=cycles, counter=counter, entries=enc.entries, model_cycles=model)
+
+
+def run_testbench(dut, testbench, vcd=None):
+    """Clock `dut` and run `testbench` to its end in Amaranth's simulator, with an optional VCD of everything."""
+    sim = Simulator(dut)
     sim.add_clock(CLOCK_PERIOD)
     sim.add_testbench(testbench)
     if vcd is None:
@@ -75,7 +81,6 @@ def simulate_pe(layer, x, *, vcd=None, load_via_port=False, progress=None):
     else:
         with sim.write_vcd(str(vcd)):
             sim.run()
-    return SimResult(outputs=outputs, cycles=cycles, counter=counter, entries=enc.entries, model_cycles=model)
 
 
 async def _cycles_to_done(ctx, dut, expected, timeout):
