@@ -49,11 +49,15 @@ def run_icarus_sources(sources, x, *, n_out, counters=(("cycles", 1),), timeout=
         runner.build(sources=sources, hdl_toplevel="top", build_dir=build, timescale=("1ns", "1ps"),
                      defines=dict(defines or {}), includes=sorted({os.path.dirname(p) for p in sources}),
                      log_file=os.path.join(tmp, "build.log"))
-        runner.test(hdl_toplevel="top", test_module="mamhw.sim.cocotb_engine", build_dir=build, test_dir=tmp,
-                    extra_env={"MAMHW_COCOTB_IN": job, "MAMHW_COCOTB_OUT": result},
-                    log_file=os.path.join(tmp, "test.log"))
+        try:
+            runner.test(hdl_toplevel="top", test_module="mamhw.sim.cocotb_engine", build_dir=build,
+                        test_dir=tmp, extra_env={"MAMHW_COCOTB_IN": job, "MAMHW_COCOTB_OUT": result},
+                        log_file=os.path.join(tmp, "test.log"))
+        except SystemExit:
+            pass                        # the runner exits on a failed test; the missing result says so below
         if not os.path.exists(result):
-            raise RuntimeError(f"cocotb run produced no result; see {_keep_log(tmp, build)}")
+            log = _keep_log(tmp, build)
+            raise RuntimeError(f"cocotb run produced no result ({_failure(log)}); see {log}")
         with np.load(result) as r:
             return r["outputs"], r["cycles"], r["counters"]
 
@@ -64,3 +68,13 @@ def _keep_log(tmp, build):
     if os.path.exists(src):
         shutil.copy(src, dst)
     return dst
+
+
+def _failure(log):
+    if not os.path.exists(log):
+        return "no log"
+    with open(log, errors="replace") as f:
+        for line in f:
+            if "AssertionError:" in line:
+                return line.split("AssertionError:", 1)[1].strip()
+    return "the test failed"

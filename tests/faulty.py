@@ -1,37 +1,41 @@
-"""Deliberately broken PEs: the verification tools must catch each of them."""
+"""Deliberately broken PEs: the formal proofs (test_formal.py) and netlist simulation (test_faults.py) must both
+catch each of them."""
 
-from amaranth.hdl import Mux, Signal
+from amaranth.hdl import Const, Mux, Signal
 
 from mamhw.hw.pe import PE
+from mamhw.hw.stages import fold_stage
 
 
 class SeedWithFirstProductPE(PE):
-    """Seeds max and min with the row's first product even when the row has pruned weights: the pruned zeros
-    no longer compete (the bug DESIGN.md section 1 warns about)."""
+    """Seeds max and min with a row's first product even when the row has a pruned weight: the pruned zeros no
+    longer compete (the bug DESIGN.md section 1 warns about)."""
 
     def _reduce(self, m, valid, last, dense, p, first, result):
-        hi, lo = Signal(self.product_shape), Signal(self.product_shape)
-        new_hi = Mux(first, p, Mux(p > hi, p, hi))
-        new_lo = Mux(first, p, Mux(p < lo, p, lo))
-        with m.If(valid):
-            m.d.sync += [hi.eq(new_hi), lo.eq(new_lo)]
-            with m.If(last):
-                m.d.sync += result.eq(new_hi + new_lo)
+        fold_stage(m, self.kind, valid=valid, last=last, dense=Const(1), p=p, first=first, result=result,
+                   product_shape=self.product_shape, acc_shape=self.acc_shape)
 
 
-class DropLastEntryPE(PE):
-    """Ends each row without folding in its last entry (a row of one entry keeps its seed)."""
+class DropLastEntryOfRunPE(PE):
+    """The fetch counter stops one entry early (off by one), so the run's last entry is never used."""
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.n_entries -= 1
+
+
+class DropLastEntryOfRowPE(PE):
+    """A row's last product (in rows of two or more entries) is replaced by the one before it."""
 
     def _reduce(self, m, valid, last, dense, p, first, result):
-        hi, lo = Signal(self.product_shape), Signal(self.product_shape)
-        seed_hi = Mux(dense | (p > 0), p, 0)
-        seed_lo = Mux(dense | (p < 0), p, 0)
-        new_hi = Mux(first, seed_hi, Mux(p > hi, p, hi))
-        new_lo = Mux(first, seed_lo, Mux(p < lo, p, lo))
+        prev = Signal.like(p)
         with m.If(valid):
-            m.d.sync += [hi.eq(new_hi), lo.eq(new_lo)]
-            with m.If(last):
-                m.d.sync += result.eq(Mux(first, new_hi + new_lo, hi + lo))
+            m.d.sync += prev.eq(p)
+        super()._reduce(m, valid, last, dense, Mux(last & ~first, prev, p), first, result)
 
 
-FAULTS = {"seed-with-first-product": SeedWithFirstProductPE, "drop-last-entry": DropLastEntryPE}
+FAULTS = {
+    "seed-max-with-first-product": SeedWithFirstProductPE,
+    "drop-last-entry-of-run": DropLastEntryOfRunPE,
+    "drop-last-entry-of-row": DropLastEntryOfRowPE,
+}
