@@ -2,11 +2,15 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mamhw.golden import PE_LATENCY, encode, forward, pe_cycles
+from mamhw.golden import PE_LATENCY, encode, forward, network_forward, pe_cycles
+from mamhw.golden.cycles import network_cycles
+from mamhw.sim.engine_amaranth import build_network_engine
 from mamhw.sim.icarus import run_icarus
 from mamhw.sim.pe_amaranth import build_pe, simulate_pe
-from tests.strategies import make_layer_and_inputs
+from tests.strategies import make_layer_and_inputs, networks_and_inputs
 
 BASE = dict(in_bits=8, w_bits=8, out_bits=8, n_empty=1, n_dense=1, sign_mode="any", relu=False, scale="fit",
             batch=3)
@@ -31,3 +35,16 @@ def test_icarus_matches_golden_and_amaranth(params):
     ref = simulate_pe(layer, x)
     np.testing.assert_array_equal(outputs, ref.outputs)
     assert cycles.tolist() == ref.cycles.tolist()
+
+
+@settings(max_examples=6, deadline=None)
+@given(networks_and_inputs(max_layers=3, max_in=120, max_width=12, max_entries=200), st.sampled_from([1, 2, 3]))
+def test_icarus_on_random_networks(case, pes):
+    network, x = case
+    engine, assignments = build_network_engine(network, pes)
+    model = network_cycles(assignments)
+    outputs, cycles, counters = run_icarus(engine, x, n_out=network.n_out,
+                                           counters=(("cycles", 1), ("layer_cycles", len(network))))
+    np.testing.assert_array_equal(outputs, network_forward(network, x))
+    assert cycles.tolist() == [model.total] * x.shape[0]
+    assert counters[:, 1:].tolist() == [list(model.per_layer)] * x.shape[0]
