@@ -43,7 +43,7 @@ def test_icarus_on_random_networks(case, pes):
     network, x = case
     engine, assignments = build_network_engine(network, pes)
     model = network_cycles(assignments)
-    outputs, cycles, counters = run_icarus(engine, x, n_out=network.n_out,
+    outputs, cycles, counters = run_icarus(engine, x, n_out=network.n_out, timeout=4 * model.total + 64,
                                            counters=(("cycles", 1), ("layer_cycles", len(network))))
     np.testing.assert_array_equal(outputs, network_forward(network, x))
     assert cycles.tolist() == [model.total] * x.shape[0]
