@@ -4,11 +4,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PE_LATENCY", "Encoding", "encode", "pe_cycles"]
+__all__ = ["PE_LATENCY", "ENTRY_FLAG_BITS", "Encoding", "encode", "entry_bits", "pe_cycles"]
 
 # Cycles from the first entry fetch to `done`, beyond one cycle per entry. This is part of the contract;
 # the PE in hw/ implements it and a test holds the two equal.
 PE_LATENCY = 6
+ENTRY_FLAG_BITS = 2                     # last-of-row and row-is-dense
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,3 +56,9 @@ def encode(layer, rows=None):
 def pe_cycles(row_nnz, latency=PE_LATENCY):
     """Exact cycles of one PE over its rows: one cycle per entry (an empty row is one entry) plus latency."""
     return int(np.maximum(np.asarray(row_nnz), 1).sum()) + latency
+
+
+def entry_bits(layer):
+    """Bits of one entry of `layer` in weight memory: the weight, the input index and the two flags."""
+    index_bits = max(1, (layer.n_in - 1).bit_length())         # ceil(log2(n_in)), at least 1
+    return layer.w_bits + index_bits + ENTRY_FLAG_BITS

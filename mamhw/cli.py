@@ -1,12 +1,24 @@
 """The `mam` command."""
 
 import argparse
+import importlib
 import sys
 
 from .golden import ContractError
 from .rtl import BACKENDS
 
 __all__ = ["main"]
+
+
+# Subcommand -> (module, function taking the parsed arguments).
+COMMANDS = {
+    "golden": (".commands", "cmd_golden"),
+    "sim": (".commands", "cmd_sim"),
+    "synth": (".synth_cmd", "cmd_synth"),
+    "export": (".export_cmd", "cmd_export"),
+    "train": (".train_cmd", "cmd_train"),
+    "demo": (".demo", "cmd_demo"),
+}
 
 
 class UsageError(Exception):
@@ -109,25 +121,9 @@ def _build_parser():
 def main(argv=None):
     try:
         args = _build_parser().parse_args(argv)
-        if args.command == "golden":
-            from .commands import cmd_golden
-            return cmd_golden(args)
-        if args.command == "sim":
-            from .commands import cmd_sim
-            return cmd_sim(args)
-        if args.command == "synth":
-            from .synth_cmd import cmd_synth
-            return cmd_synth(args)
-        if args.command == "export":
-            from .export_cmd import cmd_export
-            return cmd_export(args)
-        if args.command == "train":
-            from .train_cmd import cmd_train
-            return cmd_train(args)
-        if args.command == "demo":
-            from .demo import cmd_demo
-            return cmd_demo(args)
-        raise UsageError(f"mam: unknown command {args.command}")
+        module, function = COMMANDS[args.command]
+        # Imported on use: `mam golden` should not pay for Amaranth, nor `mam sim` for the training code.
+        return getattr(importlib.import_module(module, __package__), function)(args)
     except (ContractError, UsageError) as e:
         print(f"mam: error: {e}" if isinstance(e, ContractError) else f"{e}", file=sys.stderr)
         return 2

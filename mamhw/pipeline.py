@@ -7,15 +7,14 @@ Everything here is golden (NumPy) code; the RTL run lives in mamhw.check. The pr
 """
 
 import importlib.util
-import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .golden import ContractError
-from .golden.assign import assign
-from .golden.cycles import network_cycles
+from .golden.cycles import network_cycles, plan_network
+from .golden.encode import entry_bits
 from .golden.datasets import load_dataset, stratified_split
 from .golden.prune import (fine_tune, global_magnitude_prune, iterative_magnitude_prune, mam_aware_prune,
                            remaining)
@@ -265,21 +264,17 @@ def quantize(model, split, *, calib_samples=1000, input_scale=None):
     return quantize_model(model, split.x_train[:calib_samples], input_scale=input_scale)
 
 
-def _index_bits(n_in):
-    return max(1, math.ceil(math.log2(max(1, n_in))))
-
-
 def hardware_figures(network, pes):
     """Weight memory and cycles of an integer Network on ``pes`` PEs, from golden.assign / golden.cycles.
 
     Weight-memory bits per layer = entries x (w_bits + index bits + 2 flag bits), index bits = ceil(log2(n_in))
     (the sparse encoding of DESIGN.md section 3; an empty row is one entry).
     """
-    assignments = [assign(layer, pes) for layer in network]
+    assignments = plan_network(network, pes)
     cyc = network_cycles(assignments)
     layers = []
     for layer, a in zip(network, assignments):
-        word = layer.w_bits + _index_bits(layer.n_in) + 2
+        word = entry_bits(layer)
         layers.append({"kind": layer.kind, "shape": [layer.n_out, layer.n_in], "nnz": layer.nnz,
                        "entries": a.entries, "entry_bits": word, "weight_memory_bits": a.entries * word,
                        "pe_load": [int(v) for v in a.load]})

@@ -8,6 +8,7 @@ import tempfile
 from .golden import ContractError, load_model
 from .golden.atomic import save_text
 from .golden.cycles import network_cycles, plan_network
+from .golden.encode import entry_bits
 from .fpga.targets import get_target
 
 __all__ = ["cmd_synth", "weight_memory_bits", "format_synth"]
@@ -18,12 +19,8 @@ BRAM_CELLS = ("SB_RAM40_4K", "DP16KD")
 
 
 def weight_memory_bits(network, assignments):
-    """Bits of entry memory the engine needs: every entry holds a weight, an input index and two flags."""
-    total = 0
-    for layer, a in zip(network, assignments):
-        index_bits = max(1, (max(layer.n_in, 2) - 1).bit_length())
-        total += int(a.entries) * (layer.w_bits + index_bits + 2)
-    return total
+    """Bits of entry memory the engine needs for all layers."""
+    return sum(int(a.entries) * entry_bits(layer) for layer, a in zip(network, assignments))
 
 
 def _count(cells, prefixes):
