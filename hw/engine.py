@@ -2,12 +2,13 @@
 
 Work split. The rows of a layer are dealt to the PEs (golden/assign.py: longest-processing-time first by entry
 count); each PE walks the entry stream of its own rows exactly as the single PE does (hw/pe.py: one entry per
-cycle, no bubble at row ends, the same six-stage pipeline, so ``LATENCY`` = 6), and the engine is done when the
+cycle, no bubble at row ends, the same pipeline, so the same ``LATENCY``), and the engine is done when the
 most loaded PE is. All PEs are started in the same cycle; none ever waits for another.
 
 The engine holds every layer of a network (one entry memory and one bias memory per PE, with the PE's segment of
 each layer one after the other) and runs the one selected by ``layer`` at ``start``. Widths are the largest of all
-layers; mam/mac, multiplier, rounding, shift and clamp bounds are per-layer registers loaded at ``start``.
+layers; mam/mac, multiplier, rounding and clamp bounds are per-layer registers loaded at ``start``; the
+shift is a mux of the layers' constant shifts, chosen by the running layer.
 
 Activation buffers: replicated per reader, banked per writer. Each PE fetches ``x[index]`` at an arbitrary index
 every cycle, and in the same cycle up to P PEs finish a row and must store it. A single buffer would need P read
@@ -43,7 +44,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .pe import KINDS, entry_layout, pack_entries
-from .stages import config_shapes, fold_stage, requant_constants, requant_stages
+from .stages import config_shapes, delay, fold_stage, requant_constants, requant_stages, signed_bits
 
 __all__ = ["PESegment", "LayerSpec", "BufferPlan", "EnginePE", "LayerEngine"]
 
@@ -153,13 +154,14 @@ class EnginePE(wiring.Component):
 
     segments: per layer, ``(weight, address, last, dense, bias)`` (address = physical index), or None when this
     PE has no rows in that layer (it must not be started for it). The configuration inputs (``mac``, ``mult``,
-    ``rounding``, ``shift``, ``lo``, ``hi``) must hold the running layer's values from ``start`` to ``done``.
+    ``rounding``, ``lo``, ``hi``) must hold the running layer's values from ``start`` to ``done``.
     """
 
-    LATENCY = 6
+    LATENCY = 13
 
-    def __init__(self, *, segments, kinds, act_bits, w_bits, out_bits, addr_bits, acc_shape):
+    def __init__(self, *, segments, kinds, shifts, act_bits, w_bits, out_bits, addr_bits, acc_shape):
         self.kinds = tuple(sorted(set(kinds)))
+        self.shifts = [int(s) for s in shifts]
         self.act_bits, self.w_bits, self.out_bits = act_bits, w_bits, out_bits
         self.acc_shape = acc_shape
         self.n_layers = len(segments)
@@ -182,7 +184,7 @@ class EnginePE(wiring.Component):
             raise ValueError("a PE without rows in any layer is not built")
         self.n_entries, self.n_rows = len(words), len(biases)
         self.entry_mem = Memory(shape=unsigned(self.entry_shape.size), depth=self.n_entries, init=words)
-        self.bias_mem = Memory(shape=signed(32), depth=self.n_rows, init=biases)
+        self.bias_mem = Memory(shape=signed(signed_bits(biases)), depth=self.n_rows, init=biases)
         shapes = config_shapes(out_bits)
         super().__init__({
             "start": In(1),
@@ -190,7 +192,6 @@ class EnginePE(wiring.Component):
             "mac": In(1),
             "mult": In(shapes["mult"]),
             "rounding": In(shapes["rounding"]),
-            "shift": In(shapes["shift"]),
             "lo": In(shapes["lo"]),
             "hi": In(shapes["hi"]),
             "busy": Out(1),
@@ -218,6 +219,7 @@ class EnginePE(wiring.Component):
         ea, end = Signal(range(max(2, self.n_entries))), Signal(range(max(2, self.n_entries)))
         brow = Signal(range(max(2, self.n_rows)))                 # bias address of the row being folded
         row = Signal.like(self.y_row)                             # its place in this PE's row list
+        cur = Signal(_bits(self.n_layers))                        # the running layer (selects its shift)
         fetching, first = Signal(), Signal(init=1)
         m.d.comb += entry_rd.addr.eq(ea)
         with m.If(fetching):
@@ -226,7 +228,8 @@ class EnginePE(wiring.Component):
             with m.Else():
                 m.d.sync += ea.eq(ea + 1)
         with m.If(self.start):
-            m.d.sync += [fetching.eq(1), self.busy.eq(1), self.done.eq(0), first.eq(1), row.eq(0)]
+            m.d.sync += [fetching.eq(1), self.busy.eq(1), self.done.eq(0), first.eq(1), row.eq(0),
+                         cur.eq(self.layer)]
             with m.Switch(self.layer):
                 for k in range(self.n_layers):
                     if self.entry_count[k]:
@@ -235,35 +238,36 @@ class EnginePE(wiring.Component):
                                          end.eq(self.entry_base[k] + self.entry_count[k] - 1),
                                          brow.eq(self.bias_base[k])]
 
-        # E: entry word; its physical index goes out to the activation buffers.
-        e_valid, e_end = Signal(), Signal()
-        entry = data.View(self.entry_shape, entry_rd.data)
-        m.d.sync += [e_valid.eq(fetching), e_end.eq(fetching & (ea == end))]
-        m.d.comb += [self.act_valid.eq(e_valid), self.act_addr.eq(entry.index)]
-        x_valid, x_end, x_last, x_dense = Signal(), Signal(), Signal(), Signal()
-        x_w = Signal(signed(self.w_bits))
-        m.d.sync += [x_valid.eq(e_valid), x_end.eq(e_end), x_w.eq(entry.weight), x_last.eq(entry.last),
-                     x_dense.eq(entry.dense)]
+        # E: the entry word, registered (memory output to memory address is too long a path for one cycle).
+        e_valid, e_end = delay(m, fetching, "e_valid"), delay(m, fetching & (ea == end), "e_end")
+        a_valid, a_end = delay(m, e_valid, "a_valid"), delay(m, e_end, "a_end")
+        a_entry = delay(m, data.View(self.entry_shape, entry_rd.data).as_value(), "a_entry")
 
-        # X: product of the weight and the fetched activation.
-        r_valid, r_end, r_last, r_dense = Signal(), Signal(), Signal(), Signal()
+        # A: its physical index goes out to the activation buffers (data back in X).
+        m.d.comb += [self.act_valid.eq(a_valid), self.act_addr.eq(data.View(self.entry_shape, a_entry).index)]
+        x_valid, x_end, x_entry = delay(m, a_valid, "x_valid"), delay(m, a_end, "x_end"), delay(m, a_entry, "x_entry")
+
+        # X: the activation registered beside its weight; P: the product.
+        p_valid, p_end, p_entry = delay(m, x_valid, "p_valid"), delay(m, x_end, "p_end"), delay(m, x_entry, "p_entry")
+        p_x = delay(m, self.act_data, "p_x")
+        r_valid, r_end, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_end, "r_end"), delay(m, p_entry, "r_entry")
+        r = data.View(self.entry_shape, r_entry)
         r_p = Signal(self.product_shape)
-        m.d.sync += [r_valid.eq(x_valid), r_end.eq(x_end), r_last.eq(x_last), r_dense.eq(x_dense),
-                     r_p.eq(x_w * self.act_data)]
+        m.d.sync += r_p.eq(data.View(self.entry_shape, p_entry).weight * p_x)
 
-        # R: fold the row (mam, mac, or either, chosen by the layer's `mac` bit).
-        b_valid, b_end = Signal(), Signal()
-        b_row = Signal.like(row)
+        # R: fold the row (mam, mac, or either, chosen by the layer's `mac` bit). S: the row value.
+        s_valid, s_end = Signal(), Signal()
+        s_row = Signal.like(row)
         b_a = Signal(self.acc_shape)
         m.d.comb += bias_rd.addr.eq(brow)
-        m.d.sync += [b_valid.eq(r_valid & r_last), b_end.eq(r_valid & r_end)]
+        m.d.sync += [s_valid.eq(r_valid & r.last), s_end.eq(r_valid & r_end)]
         with m.If(r_valid):
-            m.d.sync += first.eq(r_last)
-            with m.If(r_last):
-                m.d.sync += b_row.eq(row)
+            m.d.sync += first.eq(r.last)
+            with m.If(r.last):
+                m.d.sync += s_row.eq(row)
                 with m.If(~r_end):
                     m.d.sync += [row.eq(row + 1), brow.eq(brow + 1)]
-        fold = dict(valid=r_valid, last=r_last, dense=r_dense, p=r_p, first=first,
+        fold = dict(valid=r_valid, last=r.last, dense=r.dense, p=r_p, first=first,
                     product_shape=self.product_shape, acc_shape=self.acc_shape)
         if len(self.kinds) == 1:
             fold_stage(m, self.kinds[0], result=b_a, **fold)
@@ -272,17 +276,19 @@ class EnginePE(wiring.Component):
             fold_stage(m, "mam", result=a_mam, **fold)
             fold_stage(m, "mac", result=a_mac, **fold)
             m.d.comb += b_a.eq(Mux(self.mac, a_mac, a_mam))
+        b_valid, b_end, b_row = delay(m, s_valid, "b_valid"), delay(m, s_end, "b_end"), delay(m, s_row, "b_row")
+        b_bias = delay(m, bias_rd.data, "b_bias")                # read in R with the row's address
 
-        # B: add the bias (read in R with the row's address).
-        m_valid, m_end = Signal(), Signal()
-        m_row = Signal.like(row)
-        m_v = Signal(signed(max(self.acc_shape.width, 32) + 1))
-        m.d.sync += [m_valid.eq(b_valid), m_end.eq(b_end), m_row.eq(b_row), m_v.eq(b_a + bias_rd.data)]
+        # B: add the bias.
+        m_valid, m_end, m_row = delay(m, b_valid, "m_valid"), delay(m, b_end, "m_end"), delay(m, b_row, "m_row")
+        m_v = Signal(signed(max(self.acc_shape.width, len(b_bias)) + 1))
+        m.d.sync += m_v.eq(b_a + b_bias)
 
-        # M, Q: requantize with the layer's parameters; the row result goes out to the engine.
+        # M1..Q2: requantize with the layer's parameters; the row result goes out to the engine.
         q_valid, y, (q_row, q_end) = requant_stages(
             m, valid=m_valid, v=m_v, carry=[m_row, m_end], out_shape=signed(self.out_bits),
-            mult=self.mult, rounding=self.rounding, shift=self.shift, lo=self.lo, hi=self.hi)
+            mult=self.mult, rounding=self.rounding, lo=self.lo, hi=self.hi,
+            shift=self.shifts, shift_select=cur)
         m.d.comb += [self.y_valid.eq(q_valid), self.y_row.eq(q_row), self.y_value.eq(y)]
         with m.If(q_valid & q_end):
             m.d.sync += [self.done.eq(1), self.busy.eq(0)]
@@ -333,7 +339,8 @@ class LayerEngine(wiring.Component):
                             (seg.weight, plan.input_address(k)[np.asarray(seg.index, dtype=np.int64)],
                              seg.last, seg.dense, seg.bias))
             self.pe.append(None if all(s is None for s in segs) else EnginePE(
-                segments=segs, kinds=kinds, act_bits=self.act_bits, w_bits=self.w_bits, out_bits=self.out_bits,
+                segments=segs, kinds=kinds, shifts=[sp.shift for sp in layers], act_bits=self.act_bits,
+                w_bits=self.w_bits, out_bits=self.out_bits,
                 addr_bits=plan.addr_bits, acc_shape=self.acc_shape))
         # buffers[b][replica][bank]
         self.buffers = [[[Memory(shape=signed(self.act_bits), depth=plan.depth[b], init=[])
@@ -401,7 +408,7 @@ class LayerEngine(wiring.Component):
                         consts = requant_constants(mult=sp.mult, shift=sp.shift, relu=sp.relu,
                                                    out_bits=sp.out_bits)
                         m.d.sync += [cfg["mac"].eq(sp.kind == "mac")]
-                        m.d.sync += [cfg[key].eq(v) for key, v in consts.items()]
+                        m.d.sync += [cfg[key].eq(consts[key]) for key in shapes]
 
         # Host access: inputs into buffer 0 (physical address = input number), outputs through the row map.
         y_phys = Signal(plan.addr_bits)

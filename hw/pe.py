@@ -5,15 +5,18 @@ no bubble at row ends, fetches ``x[index]`` from its activation buffer, multipli
 row into max and min (mam) or a sum (mac). Each finished row then passes bias, requantization, ReLU and
 saturation and is written to the output buffer.
 
-Pipeline, one stage per cycle (all stages advance every cycle; nothing stalls):
+Pipeline, one stage per cycle (all stages advance every cycle; nothing stalls). Each stage holds at most one
+memory access, one carry chain or one multiply, so the clock is set by the compare-and-select loop of R:
 
     F   entry address counter -> entry memory (synchronous read)
-    E   entry word out; x[index] addressed in the activation buffer
-    X   x out; product registered (w * x, an SB_MAC16 on iCE40)
-    R   reduce: max/min (or sum) of the row; a row end registers max + min and addresses the bias
-    B   v = a + bias
-    M   v * mult + rounding constant
-    Q   arithmetic shift, ReLU, saturation -> output buffer; `done` after the last row
+    E   entry word out, registered
+    A   x[index] addressed in the activation buffer
+    X   x out, registered beside its weight
+    P   product w * x registered (an SB_MAC16 / MULT18X18D)
+    R   reduce: max/min (or sum) of the row; a row end registers them and addresses the bias
+    S   the row value max + min (or the sum)
+    B   v = value + bias
+    M1..Q2  requantization (hw/stages.py) -> output buffer; `done` after the last row
 
 So a run of E entries takes E + LATENCY cycles of `busy`, LATENCY being :data:`PE.LATENCY`.
 """
@@ -25,7 +28,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .stages import fold_stage, requant_constants, requant_stages
+from .stages import delay, fold_stage, requant_constants, requant_stages, signed_bits
 
 __all__ = ["PE", "entry_layout", "pack_entries"]
 
@@ -60,7 +63,7 @@ class PE(wiring.Component):
 
     kind: "mam" or "mac"; in_bits, w_bits, out_bits: signed widths; mult, shift, relu: requantization;
     weight, index, last, dense: the entry stream (equal-length sequences); bias: one integer per row;
-    n_in: depth of the activation buffer.
+    n_in: depth of the activation buffer; bias_bits: width of the bias memory (default: what `bias` needs).
 
     Ports: load ``x`` through ``x_we``/``x_addr``/``x_data``, pulse ``start``; ``busy`` is high for
     ``entries + LATENCY`` cycles, counted in ``cycles``; ``done`` rises once at the end and stays high until the
@@ -68,10 +71,12 @@ class PE(wiring.Component):
     ``y_valid``/``y_row``/``y_value`` as each row finishes.
     """
 
-    LATENCY = 6
+    LATENCY = 13
+    FOLD_AT = 6             # the cycle of a run (1 = the cycle after start) in which entry 0 is folded
+    RESULT_DELAY = 2        # cycles from a row's last fold to its value in the result register
 
     def __init__(self, *, kind, in_bits, w_bits, out_bits, mult, shift, relu, n_in,
-                 weight, index, last, dense, bias, counter_bits=32):
+                 weight, index, last, dense, bias, bias_bits=None, counter_bits=32):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         self.kind = kind
@@ -88,10 +93,16 @@ class PE(wiring.Component):
         self.entry_shape = entry_layout(w_bits, self.n_in)
         self.entry_mem = Memory(shape=unsigned(self.entry_shape.size), depth=self.n_entries,
                                 init=pack_entries(self.entry_shape, weight, index, last, dense))
-        self.bias_mem = Memory(shape=signed(32), depth=self.n_rows, init=[int(b) for b in bias])
+        biases = [int(b) for b in bias]
+        # As wide as the baked biases need (a narrower adder and multiplier than the contract's int32), unless
+        # `bias_bits` asks for more (the formal harness makes the biases symbolic int32 values).
+        bias_bits = max(signed_bits(biases), bias_bits or 0)
+        self.bias_mem = Memory(shape=signed(bias_bits), depth=self.n_rows, init=biases)
         self.act_mem = Memory(shape=signed(in_bits), depth=self.n_in, init=[])
         self.out_mem = Memory(shape=signed(out_bits), depth=self.n_rows, init=[])
 
+        # Rows between the reduce stage and the output buffer: not a port, only the formal harness reads it.
+        self.rows_in_flight = Signal(range(self.LATENCY + 1))
         x_addr_bits = max(1, ceil_log2(self.n_in))
         row_bits = max(1, ceil_log2(self.n_rows))
         super().__init__({
@@ -155,44 +166,55 @@ class PE(wiring.Component):
         with m.If(self.start & ~self.busy):
             m.d.sync += [ea.eq(0), fetching.eq(1), self.busy.eq(1), self.done.eq(0), self.cycles.eq(0)]
 
-        # E: entry word; address the activation buffer with its index.
-        e_valid = Signal()
+        # E: the entry word, registered (memory output to memory address is too long a path for one cycle).
+        e_valid = delay(m, fetching, "e_valid")
         entry = data.View(self.entry_shape, entry_rd.data)
-        m.d.sync += e_valid.eq(fetching)
-        m.d.comb += act_rd.addr.eq(entry.index)
-        x_valid, x_w, x_last, x_dense = Signal(), Signal(signed(self.w_bits)), Signal(), Signal()
-        m.d.sync += [x_valid.eq(e_valid), x_w.eq(entry.weight), x_last.eq(entry.last), x_dense.eq(entry.dense)]
+        a_valid = delay(m, e_valid, "a_valid")
+        a_entry = delay(m, entry.as_value(), "a_entry")
+        a = data.View(self.entry_shape, a_entry)
 
-        # X: product.
-        r_valid, r_last, r_dense = Signal(), Signal(), Signal()
+        # A: x[index] addressed in the activation buffer.
+        m.d.comb += act_rd.addr.eq(a.index)
+        x_valid, x_entry = delay(m, a_valid, "x_valid"), delay(m, a_entry, "x_entry")
+
+        # X: x registered beside its weight; P: the product.
+        p_valid, p_entry = delay(m, x_valid, "p_valid"), delay(m, x_entry, "p_entry")
+        p_x = delay(m, act_rd.data, "p_x")
+        pe_ = data.View(self.entry_shape, p_entry)
+        r_valid, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_entry, "r_entry")
+        r = data.View(self.entry_shape, r_entry)
         r_p = Signal(self.product_shape)
-        m.d.sync += [r_valid.eq(x_valid), r_last.eq(x_last), r_dense.eq(x_dense), r_p.eq(x_w * act_rd.data)]
+        m.d.sync += r_p.eq(pe_.weight * p_x)
 
-        # R: fold the row. `first` marks that the next entry opens a row.
+        # R: fold the row. `first` marks that the next entry opens a row. S: the row value.
         first = Signal(init=1)
         row = Signal(range(max(2, self.n_rows)))
-        b_valid, b_row = Signal(), Signal.like(row)
+        s_valid, s_row = Signal(), Signal.like(row)
         b_a = Signal(self.acc_shape)
         m.d.comb += bias_rd.addr.eq(row)
-        m.d.sync += b_valid.eq(r_valid & r_last)
+        m.d.sync += s_valid.eq(r_valid & r.last)
         with m.If(self.start & ~self.busy):
             m.d.sync += [first.eq(1), row.eq(0)]
         with m.If(r_valid):
-            m.d.sync += first.eq(r_last)
-            with m.If(r_last):
-                m.d.sync += b_row.eq(row)
+            m.d.sync += first.eq(r.last)
+            with m.If(r.last):
+                m.d.sync += s_row.eq(row)
                 with m.If(row != last_row):
                     m.d.sync += row.eq(row + 1)
-        self._reduce(m, r_valid, r_last, r_dense, r_p, first, b_a)
+        self._reduce(m, r_valid, r.last, r.dense, r_p, first, b_a)
+        b_valid, b_row = delay(m, s_valid, "b_valid"), delay(m, s_row, "b_row")
+        b_bias = delay(m, bias_rd.data, "b_bias")                # read in R with the row's index
 
-        # B: add the bias (read in R with the row's index).
-        m_valid, m_row = Signal(), Signal.like(row)
-        m_v = Signal(signed(max(self.acc_shape.width, 32) + 1))
-        m.d.sync += [m_valid.eq(b_valid), m_row.eq(b_row), m_v.eq(b_a + bias_rd.data)]
+        # B: add the bias.
+        m_valid, m_row = delay(m, b_valid, "m_valid"), delay(m, b_row, "m_row")
+        m_v = Signal(signed(max(self.acc_shape.width, len(b_bias)) + 1))
+        m.d.sync += m_v.eq(b_a + b_bias)
 
-        # M, Q: requantize (shared with the layer engine), then write.
+        # M1..Q2: requantize (shared with the layer engine), then write.
+        # Valid bits of the stages after R: one per row in flight.
+        row_valids = [s_valid, b_valid, m_valid]
         q_valid, y, (q_row,) = requant_stages(
-            m, valid=m_valid, v=m_v, carry=[m_row], out_shape=signed(self.out_bits),
+            m, valid=m_valid, v=m_v, carry=[m_row], out_shape=signed(self.out_bits), valids=row_valids,
             **requant_constants(mult=self.mult, shift=self.shift, relu=self.relu, out_bits=self.out_bits))
         m.d.comb += [
             out_wr.en.eq(q_valid), out_wr.addr.eq(q_row), out_wr.data.eq(y),
@@ -200,6 +222,7 @@ class PE(wiring.Component):
         ]
         with m.If(q_valid & (q_row == last_row)):
             m.d.sync += [self.done.eq(1), self.busy.eq(0)]
+        m.d.comb += self.rows_in_flight.eq(sum(v.as_unsigned() for v in row_valids))
         return m
 
     def _reduce(self, m, valid, last, dense, p, first, result):

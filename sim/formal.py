@@ -9,7 +9,8 @@ What is symbolic (the proof covers every value) and what is fixed:
 
 * **activations**: symbolic. The activation buffer's power-on contents are free (its ``$meminit`` cell is dropped
   from the RTLIL) and the host may rewrite it through ``x_we``/``x_addr``/``x_data`` whenever the PE is idle.
-* **biases**: symbolic, any 32-bit value (the bias memory's ``$meminit`` is dropped too).
+* **biases**: symbolic, any 32-bit value (the bias memory is built 32 bits wide and its ``$meminit`` is
+  dropped too).
 * **entry memory**: with :meth:`PEConfig.symbolic` every word (weight, index, last, dense) is symbolic, assumed
   only to be a stream ``golden.encode`` could produce for *some* layer of that size: exactly ``rows`` entries end
   a row and the final entry ends one; indices are below ``n_in`` and distinct within a row; a zero weight only
@@ -31,10 +32,12 @@ Properties, asserted at every cycle; ``t`` counts the cycles of the current run 
     max/min over all ``n_in`` columns of the dense weight row as in DESIGN.md section 1; the harness folds it
     along its own timeline. ``a_rows_in_order``: each ``y_valid`` (only in a run) carries the next row number.
     ``a_output_value``: ``y_value`` is DESIGN.md section 2's formula (bias, mult, rounding, arithmetic shift,
-    ReLU, saturation) of that row value.
+    ReLU, saturation) of that row value. ``a_rows_in_flight``: the valid bits of the stages between the reduce
+    stage and the output count exactly the rows reduced but not yet written, and are all clear outside a run (an
+    invariant that keeps the induction depth one run, however deep the pipeline).
 (b) ``b_entry_consumed_in_order``, ``b_no_entry_skipped``: the reduce stage takes an entry exactly at
-    ``t = 4 .. E + 3``, one per cycle; a shadow counter of taken entries equals ``t - 4`` each time and E at the
-    end (``c_run_complete``), so every entry is used exactly once, in order, none dropped and none repeated.
+    ``t = F .. E + F - 1`` (F = ``PE.FOLD_AT``), one per cycle; a shadow counter of taken entries equals
+    ``t - F`` each time and E at the end (``c_run_complete``), so every entry is used exactly once, in order, none dropped and none repeated.
     ``b_entry_last_dense_first``, ``b_entry_product``, ``b_entry_row``: the i-th taken entry carries entry i's
     last and dense bits, its product, the "opens a row" flag and belongs to the row being reduced.
 (c) ``c_busy_for_entries_plus_latency``: ``busy`` high, ``done`` low and ``cycles = t - 1`` for t = 1 .. E + L;
@@ -131,7 +134,7 @@ class PEConfig:
             weight, index, last, dense = _placeholder_stream(self.entries, self.rows)
         return dict(kind=self.kind, in_bits=self.in_bits, w_bits=self.w_bits, out_bits=self.out_bits,
                     mult=self.mult, shift=self.shift, relu=self.relu, n_in=self.n_in, weight=weight,
-                    index=index, last=last, dense=dense, bias=[0] * self.rows)
+                    index=index, last=last, dense=dense, bias=[0] * self.rows, bias_bits=32)
 
     def describe(self):
         what = "symbolic entries" if self.stream is None else "fixed entries"
@@ -239,8 +242,8 @@ class FormalHarness(wiring.Component):
         used = Signal(range(E + 1))             # entries consumed by the PE's reduce stage in this run
         rows_reduced = Signal(range(R + 1))     # row ends seen by the reduce stage
         rows_out = Signal(range(R + 1))         # rows written in this run
-        done_q, taken_q, row_end_q = Signal(), Signal(), Signal()
-        m.d.sync += [done_q.eq(pe.done), taken_q.eq(taken), row_end_q.eq(pe.obs_valid & pe.obs_last)]
+        done_q, taken_q = Signal(), Signal()
+        m.d.sync += [done_q.eq(pe.done), taken_q.eq(taken)]
         with m.If(taken):
             m.d.sync += [in_run.eq(1), t.eq(1), used.eq(0), rows_out.eq(0), rows_reduced.eq(0)]
         with m.Else():
@@ -258,9 +261,10 @@ class FormalHarness(wiring.Component):
         # The reference row values, folded along the timeline (entry u is due at the reduce stage at t = 4 + u)
         # by the contract: max + min or the sum of the row's products, 0 competing iff the row has a pruned
         # weight (a column without a nonzero weight).
-        due = in_run & (t >= 4) & (t < E + 4)
+        F = pe.FOLD_AT
+        due = in_run & (t >= F) & (t < E + F)
         u = Signal(range(max(E, 2)))
-        m.d.comb += u.eq(t - 4)
+        m.d.comb += u.eq(t - F)
         row_val = Array(Signal(signed(facts.acc_bits), name=f"row_val{r}") for r in range(R))
         self._reference_fold(m, due, u, facts, row_val)
 
@@ -288,7 +292,22 @@ class FormalHarness(wiring.Component):
 
         # (a) row values and outputs.
         y_ref = self._requantize(m, row_val[rows_out] + Array(bias)[rows_out])
-        check(m, "a_row_value", _implies(row_end_q, pe.obs_result == row_val[rows_reduced - 1]))
+        # The row value reaches the result register RESULT_DELAY cycles after the row's last fold; by then more
+        # (one-entry) rows may have ended, so the row's number travels along.
+        row_end_q, rows_q = pe.obs_valid & pe.obs_last, rows_reduced
+        for i in range(pe.RESULT_DELAY):
+            row_end_d = Signal(name=f"row_end_d{i + 1}")
+            m.d.sync += row_end_d.eq(row_end_q)
+            if i:
+                rows_d = Signal.like(rows_reduced, name=f"rows_reduced_d{i}")
+                m.d.sync += rows_d.eq(rows_q)
+                rows_q = rows_d
+            row_end_q = row_end_d
+        check(m, "a_row_value", _implies(row_end_q, pe.obs_result == row_val[rows_q - 1]))
+        # An invariant that keeps the induction short however deep the pipeline: every row between the reduce
+        # stage and the output is one valid bit, and there are none outside a run.
+        in_flight = pe.rows_in_flight
+        check(m, "a_rows_in_flight", Mux(in_run, in_flight == rows_reduced - rows_out, in_flight == 0))
         check(m, "a_rows_in_order", _implies(pe.y_valid, in_run & (rows_out < R) & (pe.y_row == rows_out)))
         check(m, "a_output_value", _implies(pe.y_valid, pe.y_value == y_ref))
 
