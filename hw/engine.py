@@ -7,8 +7,8 @@ most loaded PE is. All PEs are started in the same cycle; none ever waits for an
 
 The engine holds every layer of a network (one entry memory and one bias memory per PE, with the PE's segment of
 each layer one after the other) and runs the one selected by ``layer`` at ``start``. Widths are the largest of all
-layers; mam/mac, multiplier, rounding and clamp bounds are per-layer registers loaded at ``start``; the
-shift is a mux of the layers' constant shifts, chosen by the running layer.
+layers; mam/mac, multiplier and rounding are per-layer registers loaded at ``start``; the shift and the clamp
+bounds are muxes of the layers' constants, chosen by the running layer.
 
 Activation buffers: replicated per reader, banked per writer. Each PE fetches ``x[index]`` at an arbitrary index
 every cycle, and in the same cycle up to P PEs finish a row and must store it. A single buffer would need P read
@@ -95,6 +95,28 @@ def _bits(n):
     return max(1, ceil_log2(max(1, n)))
 
 
+def _value_bounds(layers, act_bits):
+    """The largest |row value| (max + min, or the sum) and |row value + bias| any row of `layers` can reach.
+
+    The weights are baked in, so the accumulator, the bias adder and the requantization multiplier are sized by
+    what these weights can produce with any activations, not by the contract's worst case (a narrower v is what
+    lets v * mult fit one DSP per PE).
+    """
+    x = 1 << (act_bits - 1)                     # the largest |activation|
+    acc = v = 1
+    for sp in layers:
+        for seg in sp.segments:
+            if seg.entries == 0:
+                continue
+            w = np.abs(np.asarray(seg.weight, dtype=np.int64))
+            ends = np.flatnonzero(seg.last)
+            starts = np.concatenate([[0], ends[:-1] + 1])
+            row = np.add.reduceat(w, starts) if sp.kind == "mac" else 2 * np.maximum.reduceat(w, starts)
+            acc = max(acc, int(row.max()) * x)
+            v = max(v, int((row * x + np.abs(np.asarray(seg.bias, dtype=np.int64))).max()))
+    return acc, v
+
+
 class BufferPlan:
     """Where every activation lives: replicas, banks and depths of the two buffers, and physical addresses.
 
@@ -154,16 +176,17 @@ class EnginePE(wiring.Component):
 
     segments: per layer, ``(weight, address, last, dense, bias)`` (address = physical index), or None when this
     PE has no rows in that layer (it must not be started for it). The configuration inputs (``mac``, ``mult``,
-    ``rounding``, ``lo``, ``hi``) must hold the running layer's values from ``start`` to ``done``.
+    ``neg_mult``, ``rounding``) must hold the running layer's values from ``start`` to ``done``.
     """
 
-    LATENCY = 13
+    LATENCY = 14
 
-    def __init__(self, *, segments, kinds, shifts, act_bits, w_bits, out_bits, addr_bits, acc_shape):
+    def __init__(self, *, segments, kinds, shifts, clamps, act_bits, w_bits, out_bits, addr_bits, acc_shape, v_shape):
         self.kinds = tuple(sorted(set(kinds)))
         self.shifts = [int(s) for s in shifts]
+        self.los, self.his = [c["lo"] for c in clamps], [c["hi"] for c in clamps]
         self.act_bits, self.w_bits, self.out_bits = act_bits, w_bits, out_bits
-        self.acc_shape = acc_shape
+        self.acc_shape, self.v_shape = acc_shape, v_shape
         self.n_layers = len(segments)
         self.entry_shape = entry_layout(w_bits, 1 << addr_bits)
         words, biases = [], []
@@ -185,15 +208,14 @@ class EnginePE(wiring.Component):
         self.n_entries, self.n_rows = len(words), len(biases)
         self.entry_mem = Memory(shape=unsigned(self.entry_shape.size), depth=self.n_entries, init=words)
         self.bias_mem = Memory(shape=signed(signed_bits(biases)), depth=self.n_rows, init=biases)
-        shapes = config_shapes(out_bits)
+        shapes = config_shapes(shifts)
         super().__init__({
             "start": In(1),
             "layer": In(_bits(self.n_layers)),
             "mac": In(1),
             "mult": In(shapes["mult"]),
+            "neg_mult": In(shapes["neg_mult"]),
             "rounding": In(shapes["rounding"]),
-            "lo": In(shapes["lo"]),
-            "hi": In(shapes["hi"]),
             "busy": Out(1),
             "done": Out(1),
             "act_valid": Out(1),
@@ -218,7 +240,7 @@ class EnginePE(wiring.Component):
         # F: entry fetch over this layer's segment. Counters stop at their last valid address.
         ea, end = Signal(range(max(2, self.n_entries))), Signal(range(max(2, self.n_entries)))
         brow = Signal(range(max(2, self.n_rows)))                 # bias address of the row being folded
-        row = Signal.like(self.y_row)                             # its place in this PE's row list
+        out_row, out_last = Signal.like(self.y_row), Signal.like(self.y_row)   # rows leave in order: a counter
         cur = Signal(_bits(self.n_layers))                        # the running layer (selects its shift)
         fetching, first = Signal(), Signal(init=1)
         m.d.comb += entry_rd.addr.eq(ea)
@@ -228,7 +250,7 @@ class EnginePE(wiring.Component):
             with m.Else():
                 m.d.sync += ea.eq(ea + 1)
         with m.If(self.start):
-            m.d.sync += [fetching.eq(1), self.busy.eq(1), self.done.eq(0), first.eq(1), row.eq(0),
+            m.d.sync += [fetching.eq(1), self.busy.eq(1), self.done.eq(0), first.eq(1), out_row.eq(0),
                          cur.eq(self.layer)]
             with m.Switch(self.layer):
                 for k in range(self.n_layers):
@@ -236,7 +258,7 @@ class EnginePE(wiring.Component):
                         with m.Case(k):
                             m.d.sync += [ea.eq(self.entry_base[k]),
                                          end.eq(self.entry_base[k] + self.entry_count[k] - 1),
-                                         brow.eq(self.bias_base[k])]
+                                         brow.eq(self.bias_base[k]), out_last.eq(self.row_count[k] - 1)]
 
         # E: the entry word, registered (memory output to memory address is too long a path for one cycle).
         e_valid, e_end = delay(m, fetching, "e_valid"), delay(m, fetching & (ea == end), "e_end")
@@ -256,17 +278,14 @@ class EnginePE(wiring.Component):
         m.d.sync += r_p.eq(data.View(self.entry_shape, p_entry).weight * p_x)
 
         # R: fold the row (mam, mac, or either, chosen by the layer's `mac` bit). S: the row value.
-        s_valid, s_end = Signal(), Signal()
-        s_row = Signal.like(row)
+        s_valid = Signal()
         b_a = Signal(self.acc_shape)
         m.d.comb += bias_rd.addr.eq(brow)
-        m.d.sync += [s_valid.eq(r_valid & r.last), s_end.eq(r_valid & r_end)]
+        m.d.sync += s_valid.eq(r_valid & r.last)
         with m.If(r_valid):
             m.d.sync += first.eq(r.last)
-            with m.If(r.last):
-                m.d.sync += s_row.eq(row)
-                with m.If(~r_end):
-                    m.d.sync += [row.eq(row + 1), brow.eq(brow + 1)]
+            with m.If(r.last & ~r_end):
+                m.d.sync += brow.eq(brow + 1)
         fold = dict(valid=r_valid, last=r.last, dense=r.dense, p=r_p, first=first,
                     product_shape=self.product_shape, acc_shape=self.acc_shape)
         if len(self.kinds) == 1:
@@ -276,22 +295,24 @@ class EnginePE(wiring.Component):
             fold_stage(m, "mam", result=a_mam, **fold)
             fold_stage(m, "mac", result=a_mac, **fold)
             m.d.comb += b_a.eq(Mux(self.mac, a_mac, a_mam))
-        b_valid, b_end, b_row = delay(m, s_valid, "b_valid"), delay(m, s_end, "b_end"), delay(m, s_row, "b_row")
+        b_valid = delay(m, s_valid, "b_valid")
         b_bias = delay(m, bias_rd.data, "b_bias")                # read in R with the row's address
 
         # B: add the bias.
-        m_valid, m_end, m_row = delay(m, b_valid, "m_valid"), delay(m, b_end, "m_end"), delay(m, b_row, "m_row")
-        m_v = Signal(signed(max(self.acc_shape.width, len(b_bias)) + 1))
+        m_valid = delay(m, b_valid, "m_valid")
+        m_v = Signal(self.v_shape)
         m.d.sync += m_v.eq(b_a + b_bias)
 
         # M1..Q2: requantize with the layer's parameters; the row result goes out to the engine.
-        q_valid, y, (q_row, q_end) = requant_stages(
-            m, valid=m_valid, v=m_v, carry=[m_row, m_end], out_shape=signed(self.out_bits),
-            mult=self.mult, rounding=self.rounding, lo=self.lo, hi=self.hi,
+        q_valid, y, _ = requant_stages(
+            m, valid=m_valid, v=m_v, out_shape=signed(self.out_bits),
+            mult=self.mult, neg_mult=self.neg_mult, rounding=self.rounding, lo=self.los, hi=self.his,
             shift=self.shifts, shift_select=cur)
-        m.d.comb += [self.y_valid.eq(q_valid), self.y_row.eq(q_row), self.y_value.eq(y)]
-        with m.If(q_valid & q_end):
-            m.d.sync += [self.done.eq(1), self.busy.eq(0)]
+        m.d.comb += [self.y_valid.eq(q_valid), self.y_row.eq(out_row), self.y_value.eq(y)]
+        with m.If(q_valid):
+            m.d.sync += out_row.eq(out_row + 1)
+            with m.If(out_row == out_last):
+                m.d.sync += [self.done.eq(1), self.busy.eq(0)]
         return m
 
 
@@ -327,8 +348,9 @@ class LayerEngine(wiring.Component):
         self.out_bits = max(sp.out_bits for sp in layers)
         kinds = {sp.kind for sp in layers}
         prod = self.act_bits + self.w_bits
-        mac_in = max([sp.n_in for sp in layers if sp.kind == "mac"], default=1)
-        self.acc_shape = signed(max(prod + 1, prod + ceil_log2(mac_in + 1) if "mac" in kinds else 0))
+        acc_bound, v_bound = _value_bounds(layers, self.act_bits)
+        self.acc_shape = signed(signed_bits([-acc_bound, acc_bound]))
+        self.v_shape = signed(signed_bits([-v_bound, v_bound]))
         self.active = [[seg.entries > 0 for seg in sp.segments] for sp in layers]
         self.pe = []
         for p in range(pes):
@@ -340,8 +362,10 @@ class LayerEngine(wiring.Component):
                              seg.last, seg.dense, seg.bias))
             self.pe.append(None if all(s is None for s in segs) else EnginePE(
                 segments=segs, kinds=kinds, shifts=[sp.shift for sp in layers], act_bits=self.act_bits,
+                clamps=[requant_constants(mult=sp.mult, shift=sp.shift, relu=sp.relu, out_bits=sp.out_bits)
+                        for sp in layers],
                 w_bits=self.w_bits, out_bits=self.out_bits,
-                addr_bits=plan.addr_bits, acc_shape=self.acc_shape))
+                addr_bits=plan.addr_bits, acc_shape=self.acc_shape, v_shape=self.v_shape))
         # buffers[b][replica][bank]
         self.buffers = [[[Memory(shape=signed(self.act_bits), depth=plan.depth[b], init=[])
                           for _ in range(plan.banks[b])] for _ in range(plan.replicas[b])] for b in (0, 1)]
@@ -370,7 +394,7 @@ class LayerEngine(wiring.Component):
         in_par = cur[0] if n > 1 else Const(0, 1)
 
         # Per-layer configuration, loaded at start and held until the next.
-        shapes = config_shapes(self.out_bits)
+        shapes = config_shapes([sp.shift for sp in self.layers])
         cfg = {"mac": Signal()} | {k: Signal(v, name=f"cfg_{k}") for k, v in shapes.items()}
         active_new, active_cur = Signal(pes), Signal(pes)
         for sel, mask in ((self.layer, active_new), (cur, active_cur)):

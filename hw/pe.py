@@ -71,7 +71,7 @@ class PE(wiring.Component):
     ``y_valid``/``y_row``/``y_value`` as each row finishes.
     """
 
-    LATENCY = 13
+    LATENCY = 14
     FOLD_AT = 6             # the cycle of a run (1 = the cycle after start) in which entry 0 is folded
     RESULT_DELAY = 2        # cycles from a row's last fold to its value in the result register
 
@@ -188,40 +188,41 @@ class PE(wiring.Component):
 
         # R: fold the row. `first` marks that the next entry opens a row. S: the row value.
         first = Signal(init=1)
-        row = Signal(range(max(2, self.n_rows)))
-        s_valid, s_row = Signal(), Signal.like(row)
+        row = Signal(range(max(2, self.n_rows)))                  # the row being folded (its bias address)
+        out_row = Signal.like(row)                                # rows leave in order: a counter
+        s_valid = Signal()
         b_a = Signal(self.acc_shape)
         m.d.comb += bias_rd.addr.eq(row)
         m.d.sync += s_valid.eq(r_valid & r.last)
         with m.If(self.start & ~self.busy):
-            m.d.sync += [first.eq(1), row.eq(0)]
+            m.d.sync += [first.eq(1), row.eq(0), out_row.eq(0)]
         with m.If(r_valid):
             m.d.sync += first.eq(r.last)
-            with m.If(r.last):
-                m.d.sync += s_row.eq(row)
-                with m.If(row != last_row):
-                    m.d.sync += row.eq(row + 1)
+            with m.If(r.last & (row != last_row)):
+                m.d.sync += row.eq(row + 1)
         self._reduce(m, r_valid, r.last, r.dense, r_p, first, b_a)
-        b_valid, b_row = delay(m, s_valid, "b_valid"), delay(m, s_row, "b_row")
+        b_valid = delay(m, s_valid, "b_valid")
         b_bias = delay(m, bias_rd.data, "b_bias")                # read in R with the row's index
 
         # B: add the bias.
-        m_valid, m_row = delay(m, b_valid, "m_valid"), delay(m, b_row, "m_row")
+        m_valid = delay(m, b_valid, "m_valid")
         m_v = Signal(signed(max(self.acc_shape.width, len(b_bias)) + 1))
         m.d.sync += m_v.eq(b_a + b_bias)
 
         # M1..Q2: requantize (shared with the layer engine), then write.
         # Valid bits of the stages after R: one per row in flight.
         row_valids = [s_valid, b_valid, m_valid]
-        q_valid, y, (q_row,) = requant_stages(
-            m, valid=m_valid, v=m_v, carry=[m_row], out_shape=signed(self.out_bits), valids=row_valids,
+        q_valid, y, _ = requant_stages(
+            m, valid=m_valid, v=m_v, out_shape=signed(self.out_bits), valids=row_valids,
             **requant_constants(mult=self.mult, shift=self.shift, relu=self.relu, out_bits=self.out_bits))
         m.d.comb += [
-            out_wr.en.eq(q_valid), out_wr.addr.eq(q_row), out_wr.data.eq(y),
-            self.y_valid.eq(q_valid), self.y_row.eq(q_row), self.y_value.eq(y),
+            out_wr.en.eq(q_valid), out_wr.addr.eq(out_row), out_wr.data.eq(y),
+            self.y_valid.eq(q_valid), self.y_row.eq(out_row), self.y_value.eq(y),
         ]
-        with m.If(q_valid & (q_row == last_row)):
-            m.d.sync += [self.done.eq(1), self.busy.eq(0)]
+        with m.If(q_valid):
+            m.d.sync += out_row.eq(out_row + 1)
+            with m.If(out_row == last_row):
+                m.d.sync += [self.done.eq(1), self.busy.eq(0), out_row.eq(out_row)]
         m.d.comb += self.rows_in_flight.eq(sum(v.as_unsigned() for v in row_valids))
         return m
 

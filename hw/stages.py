@@ -2,17 +2,18 @@
 
 Every stage is one register deep, so each clock period holds one carry chain, one memory access or one DSP
 multiply, never two in series. The R stage folds the products of a row and S finishes the row's value
-(:func:`fold_stage`); after the bias (B), five stages requantize (:func:`requant_stages`):
+(:func:`fold_stage`); after the bias (B), six stages requantize (:func:`requant_stages`):
 
     R   mam: running max and min (the compare-and-select loop, nothing else); mac: the running sum.
         A row end registers the row's max and min (or sum).
     S   the row value: max + min (mam) or the sum (mac)
     M1  v = v_hi * 2**16 + v_lo: v_lo * mult in one 16 x 16 unsigned multiplier (an SB_MAC16 or MULT18X18D);
-        the few bits of v_hi times mult as shifted adds in logic (a second DSP per PE would not fit the UP5K)
+        the few bits of v_hi times mult as a tree of adds in logic, one level per stage over M1..M3 (a second
+        DSP per PE would not fit the UP5K's eight at P = 4)
     M2  + rounding
-    M3  + (v_hi * mult) << 16, giving v * mult + rounding
+    M4  + (v_hi * mult) << 16, giving v * mult + rounding
     Q1  arithmetic shift (a mux of the layers' constant shifts: cheaper and faster than a barrel shifter)
-    Q2  clamp to [lo, hi] (ReLU is lo = 0), registered
+    Q2  clamp to [lo, hi] (ReLU is lo = 0; a mux of constant compares), registered
 
 The requantization parameters are Python integers when baked in (the single-layer PE) or Values when they change
 from layer to layer (the engine's per-layer registers); the logic is the same.
@@ -20,13 +21,13 @@ from layer to layer (the engine's per-layer registers); the logic is the same.
 
 from amaranth.hdl import Mux, Signal, signed, unsigned
 
-__all__ = ["MULT_BITS", "ROUND_BITS", "SPLIT_BITS", "fold_stage", "requant_constants", "requant_stages",
+__all__ = ["MULT_BITS", "SPLIT_BITS", "REQUANT_STAGES", "fold_stage", "requant_constants", "requant_stages",
            "config_shapes", "signed_bits", "delay"]
 
 MULT_BITS = 16          # mult in 1 .. 65535
-ROUND_BITS = 40         # 1 << (shift - 1) < 2**40
 SPLIT_BITS = 16         # v_lo: the unsigned low part of v that goes through the DSP multiplier
-SMALL_HI_BITS = 4       # up to this many bits of v_hi are multiplied with shifted adds, beyond with a multiplier
+SMALL_HI_BITS = 8       # up to this many bits of v_hi: a tree of adds; beyond, a second multiplier
+REQUANT_STAGES = 6      # M1..M4, Q1, Q2
 
 
 def signed_bits(values):
@@ -79,31 +80,23 @@ def fold_stage(m, kind, *, valid, last, dense, p, first, result, product_shape, 
 def requant_constants(*, mult, shift, relu, out_bits):
     """Integer parameters of :func:`requant_stages` for one layer."""
     lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
-    return dict(mult=int(mult), rounding=(1 << (shift - 1)) if shift > 0 else 0, shift=int(shift),
+    return dict(mult=int(mult), neg_mult=-int(mult), rounding=(1 << (shift - 1)) if shift > 0 else 0, shift=int(shift),
                 lo=0 if relu else lo, hi=hi)
 
 
-def _times_small(bits, mult):
-    """`bits` (a short signed value) times `mult` (unsigned) as shifted adds, so no multiplier is inferred."""
-    n = len(bits)
-    terms = [Mux(bits[i], mult, 0) << i for i in range(n - 1)]
-    total = -(Mux(bits[n - 1], mult, 0) << (n - 1))             # the sign bit weighs -2**(n-1)
-    for t in terms:
-        total = total + t
-    return total
-
-
 def requant_stages(m, *, valid, v, mult, rounding, shift, lo, hi, out_shape, carry=(), shift_select=None,
-                   valids=None):
+                   neg_mult=None, valids=None):
     """Add the M1..Q2 stages to module `m`.
 
     `valid` and `v` (the biased row value) are the B-stage outputs; `carry` are more B-stage signals to delay
-    alongside (row number, markers). `shift` is an integer, or a list of integers (one per layer) chosen by
-    `shift_select`, which must hold still while rows pass. Returns ``(q_valid, y, q_carry)``: registered, five
-    cycles after `valid`. The stages' valid registers are appended to the list `valids` if one is given (the formal
-    harness counts the rows in flight with them).
+    alongside. `mult` (and `neg_mult` = -mult, if given: the engine shares one register among its PEs) must hold
+    still while rows pass; `shift`, `lo` and `hi` are integers, or lists of integers (one per layer) chosen by
+    `shift_select`, which must hold still too. Returns ``(q_valid, y,
+    q_carry)``, registered :data:`REQUANT_STAGES` cycles after `valid`. The stages' valid registers are appended to
+    the list `valids` if one is given (the formal harness counts the rows in flight with them).
     """
     carry = list(carry)
+    shifts = [shift] if shift_select is None else [int(s) for s in shift]
 
     def advance(valid, carry, tag):
         reg = delay(m, valid, f"{tag}_valid")
@@ -111,48 +104,73 @@ def requant_stages(m, *, valid, v, mult, rounding, shift, lo, hi, out_shape, car
             valids.append(reg)
         return reg, [delay(m, c, f"{tag}_{c.name}") for c in carry]
 
-    # M1: split v; the low part's product maps onto one DSP, the high part's onto adders (or a DSP when wide).
+    def register(expr, name):
+        reg = Signal(expr.shape(), name=name)
+        m.d.sync += reg.eq(expr)
+        return reg
+
+    def pair_up(terms, tag):
+        """One level of an adder tree: neighbours added (one carry chain deep), registered."""
+        return [register(terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j], f"{tag}_hi{j // 2}")
+                for j in range(0, len(terms), 2)]
+
+    # M1: v = v_hi * 2**16 + v_lo. v_lo * mult maps onto one DSP. v_hi * mult (v_hi is a few bits: the engine
+    # sizes v by its baked weights) is a sum of muxed copies of mult, added as a tree over M1..M3, one carry chain
+    # per stage; the sign bit weighs -2**(h-1), so its copy is -mult, registered once (mult holds still).
     wide = Signal(signed(max(len(v), SPLIT_BITS + 1)), name="m1_v")
     m.d.comb += wide.eq(v)                                          # sign-extended to at least 17 bits
-    v_lo = wide[:SPLIT_BITS]
-    v_hi_sig = wide[SPLIT_BITS:].as_signed()
-    hi_bits = len(v_hi_sig)
-    prod_hi = _times_small(v_hi_sig, mult) if hi_bits <= SMALL_HI_BITS else v_hi_sig * mult
-    m1_lo = Signal(unsigned(SPLIT_BITS + MULT_BITS))
-    m1_hi = Signal(signed(hi_bits + MULT_BITS + 1))
-    m.d.sync += [m1_lo.eq(v_lo * mult), m1_hi.eq(prod_hi)]
+    v_lo, v_hi = wide[:SPLIT_BITS], wide[SPLIT_BITS:]
+    h = len(v_hi)
+    if h <= SMALL_HI_BITS:
+        if neg_mult is None:
+            neg_mult = -mult if isinstance(mult, int) else register(-mult, "neg_mult")
+        terms = [Mux(v_hi[i], mult, 0) << i for i in range(h - 1)] + [Mux(v_hi[h - 1], neg_mult, 0) << (h - 1)]
+    else:
+        terms = [v_hi.as_signed() * mult]                          # a wide v: a second multiplier
+    m1_lo = register(v_lo * mult, "m1_lo")
+    hi_terms = pair_up(terms, "m1")
     m1_valid, carry = advance(valid, carry, "m1")
 
-    # M2: the rounding constant.
-    m2_lo = Signal(unsigned(max(SPLIT_BITS + MULT_BITS, ROUND_BITS) + 1))
-    m.d.sync += m2_lo.eq(m1_lo + rounding)
-    m2_hi = delay(m, m1_hi, "m2_hi")
+    # M2: the rounding constant; the tree's next level.
+    m2_lo = register(m1_lo + rounding, "m2_lo")
+    hi_terms = pair_up(hi_terms, "m2")
     m2_valid, carry = advance(m1_valid, carry, "m2")
 
-    # M3: v * mult + rounding.
-    m3 = Signal(signed(max(len(m2_lo), len(m2_hi) + SPLIT_BITS) + 2))
-    m.d.sync += m3.eq(m2_lo + (m2_hi << SPLIT_BITS))
+    # M3: the tree's last level (8 terms at most).
+    m3_lo = register(m2_lo, "m3_lo")
+    hi_terms = pair_up(hi_terms, "m3")
+    assert len(hi_terms) == 1
     m3_valid, carry = advance(m2_valid, carry, "m3")
 
-    # Q1: arithmetic shift (floor).
-    q1 = Signal(signed(len(m3)))
+    # M4: v * mult + rounding.
+    m4 = register(m3_lo + (hi_terms[0] << SPLIT_BITS), "m4")
+    m4_valid, carry = advance(m3_valid, carry, "m4")
+
+    # Q1: arithmetic shift (floor): a mux of constant shifts.
+    q1 = Signal(signed(max(len(m4) - min(shifts), 2)))
     if shift_select is None:
-        m.d.sync += q1.eq(m3 >> shift)
+        m.d.sync += q1.eq(m4 >> shift)
     else:
         with m.Switch(shift_select):
-            for k, s in enumerate(shift):
+            for k, s in enumerate(shifts):
                 with m.Case(k):
-                    m.d.sync += q1.eq(m3 >> s)
-    q1_valid, carry = advance(m3_valid, carry, "q1")
+                    m.d.sync += q1.eq(m4 >> s)
+    q1_valid, carry = advance(m4_valid, carry, "q1")
 
-    # Q2: saturate.
+    # Q2: saturate, against constants too (a compare with a constant needs no carry chain).
     y = Signal(out_shape)
-    m.d.sync += y.eq(Mux(q1 < lo, lo, Mux(q1 > hi, hi, q1)))
+    if shift_select is None:
+        m.d.sync += y.eq(Mux(q1 < lo, lo, Mux(q1 > hi, hi, q1)))
+    else:
+        with m.Switch(shift_select):
+            for k, (lo_k, hi_k) in enumerate(zip(lo, hi)):
+                with m.Case(k):
+                    m.d.sync += y.eq(Mux(q1 < lo_k, lo_k, Mux(q1 > hi_k, hi_k, q1)))
     q2_valid, carry = advance(q1_valid, carry, "q2")
     return q2_valid, y, carry
 
 
-def config_shapes(out_bits):
-    """Shapes of the per-layer registers that hold :func:`requant_constants` at run time (the shift is a mux of
-    constants, see :func:`requant_stages`)."""
-    return dict(mult=unsigned(MULT_BITS), rounding=unsigned(ROUND_BITS), lo=signed(out_bits), hi=signed(out_bits))
+def config_shapes(shifts):
+    """Shapes of the per-layer registers that hold :func:`requant_constants` at run time, for layers with the given
+    shifts (shift, lo and hi are muxes of constants, see :func:`requant_stages`)."""
+    return dict(mult=unsigned(MULT_BITS), neg_mult=signed(MULT_BITS + 1), rounding=unsigned(max(1, max(shifts))))
