@@ -18,6 +18,7 @@ COMMANDS = {
     "export": (".export_cmd", "cmd_export"),
     "train": (".train_cmd", "cmd_train"),
     "demo": (".demo", "cmd_demo"),
+    "run": (".run_cmd", "cmd_run"),
 }
 
 
@@ -115,6 +116,22 @@ def _build_parser():
     t.add_argument("--report", metavar="R.json", help="write a JSON report")
     t.add_argument("--pes", type=int, default=1, metavar="P",
                    help="processing elements for the cycle figures of the report, 1..16 (default: %(default)s)")
+
+    r = sub.add_parser("run", help="run a batch on an FPGA board over its USB UART; check it against the golden model",
+                       description="Load each sample into the network engine on the board (bitstream built for this "
+                       "network), run it, read the outputs and the cycle counters, and compare them with the golden "
+                       "model and the cycle model. Needs pyserial (pip install -e '.[board]').")
+    r.add_argument("model", metavar="NETWORK.npz", help="layer or network file the bitstream was built for")
+    r.add_argument("inputs", metavar="INPUTS.npy", help="integers [batch, in] or [in]")
+    r.add_argument("-o", "--output", required=True, metavar="OUT.npy", help="where to write the board's outputs")
+    r.add_argument("--board", required=True, help="icebreaker or ulx3s-85f (sets the baud)")
+    r.add_argument("--port", required=True, metavar="DEV", help="serial port, e.g. /dev/ttyUSB1, or a pyserial URL")
+    r.add_argument("--pes", type=int, metavar="P", help="expected processing elements (default: what the board reports)")
+    r.add_argument("--labels", metavar="Y.npy", help="integer labels [batch]: report the accuracy too")
+    r.add_argument("--report", metavar="R.json", help="write a JSON report")
+    r.add_argument("--timeout", type=float, default=2.0, metavar="S",
+                   help="seconds to wait for each reply (default: %(default)s)")
+
     return p
 
 

@@ -1,0 +1,291 @@
+"""The host side of the UART link (protocol: hw/hostlink.py): frames, a device driver, batch runs.
+
+The driver works over any pyserial-like byte transport: ``write(bytes)``, ``read(n)`` returning at most n bytes
+once its ``timeout`` (seconds) has passed, and ``reset_input_buffer()``. In real use that is a
+``serial.Serial``; the tests pass a transport that drives the pins of the simulated design.
+
+Every failure (no device, no reply, a refused request, a bitstream built for another network) is a
+:class:`LinkError`, a ContractError with a one-line message, which ``mam`` prints and exits 2 with.
+"""
+
+import struct
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..golden import ContractError, check_inputs
+from ..hw.hostlink import (COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY, SYNC, Command, Status,
+                           crc8, value_bytes)
+from .design_id import design_id
+
+__all__ = ["LinkError", "encode_frame", "decode_frame", "encode_values", "decode_values", "Info", "Device",
+           "BatchResult", "open_serial", "BOARD_HINT"]
+
+BOARD_HINT = "pip install -e '.[board]'"
+HEADER = 4                      # SYNC, CODE, LEN lo, LEN hi
+# Statuses that say the frame was damaged on the way; sending it again can succeed.
+TRANSIENT = {Status.BAD_CHECKSUM, Status.TIMEOUT, Status.RX_ERROR}
+EXPLAIN = {
+    Status.BAD_CHECKSUM: "the frame was corrupted on the line",
+    Status.BAD_LENGTH: "wrong payload length for this design",
+    Status.UNKNOWN_COMMAND: "the design does not implement it",
+    Status.TIMEOUT: "the frame stopped short",
+    Status.RX_ERROR: "the UART lost bytes (framing error or overrun)",
+}
+
+
+class LinkError(ContractError):
+    """A failed exchange with the device, in one line. ``transient``: worth sending the request again."""
+
+    def __init__(self, message, transient=False):
+        super().__init__(message)
+        self.transient = transient
+
+
+def encode_frame(code, payload=b""):
+    """SYNC | code | len (u16 LE) | payload | CRC-8 over code, len and payload."""
+    payload = bytes(payload)
+    if not 0 <= code <= 0xFF:
+        raise ValueError(f"frame code must be a byte, got {code}")
+    if len(payload) > MAX_LEN:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_LEN}")
+    body = struct.pack("<BH", code, len(payload)) + payload
+    return bytes([SYNC]) + body + bytes([crc8(body)])
+
+
+def decode_frame(frame):
+    """(code, payload) of one complete frame; LinkError if it is not one."""
+    frame = bytes(frame)
+    if len(frame) < HEADER + 1 or frame[0] != SYNC:
+        raise LinkError("not a frame: too short or no SYNC byte", transient=True)
+    code, length = struct.unpack_from("<BH", frame, 1)
+    if len(frame) != HEADER + length + 1:
+        raise LinkError(f"frame length field says {length} payload bytes, frame holds {len(frame) - HEADER - 1}",
+                        transient=True)
+    if crc8(frame[1:-1]) != frame[-1]:
+        raise LinkError("frame checksum does not match", transient=True)
+    return code, frame[HEADER:-1]
+
+
+def encode_values(values, bits):
+    """Signed integers as ceil(bits/8)-byte little-endian two's complement, one after the other."""
+    v = np.asarray(values, dtype=np.int64).reshape(-1)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if v.size and (v.min() < lo or v.max() > hi):
+        raise ContractError(f"values must be {bits}-bit signed ({lo}..{hi})")
+    nb = value_bytes(bits)
+    u = v.astype(np.uint64)                             # two's complement, as 64 bits
+    return np.stack([(u >> np.uint64(8 * k)) & np.uint64(0xFF) for k in range(nb)], axis=-1) \
+        .astype(np.uint8).tobytes()
+
+
+def decode_values(data, n, bits):
+    """n signed integers (int64) from ceil(bits/8)-byte little-endian two's complement."""
+    nb = value_bytes(bits)
+    if len(data) != n * nb:
+        raise ValueError(f"{n} values of {nb} bytes need {n * nb} bytes, got {len(data)}")
+    raw = np.frombuffer(bytes(data), dtype=np.uint8).reshape(n, nb).astype(np.int64)
+    u = (raw << (8 * np.arange(nb, dtype=np.int64))).sum(axis=1)
+    return np.where(u >= 1 << (8 * nb - 1), u - (1 << (8 * nb)), u)
+
+
+@dataclass(frozen=True)
+class Info:
+    """What the design on the device reports (INFO)."""
+
+    version: int
+    n_in: int
+    n_out: int
+    in_bits: int
+    out_bits: int
+    n_layers: int
+    pes: int
+    design_id: int
+
+    @classmethod
+    def unpack(cls, data):
+        return cls(*struct.unpack(INFO_FORMAT, data))
+
+
+@dataclass
+class BatchResult:
+    info: Info
+    outputs: np.ndarray         # int64 [batch, out]
+    cycles: np.ndarray          # int64 [batch]: the RUN reply's cycle count
+    layer_cycles: np.ndarray    # int64 [batch, layers]: READ_CYCLES after each run
+
+
+class Device:
+    """A mamhw design behind a byte transport.
+
+    ``name`` names the device in messages (the port). A request whose frame was damaged (no reply, a corrupted
+    reply, or a BAD_CHECKSUM / TIMEOUT / RX_ERROR status) is sent again up to ``retries`` times, after ``resync``
+    seconds of silence that let the device's inter-byte timeout drop whatever it was parsing. Every command is
+    idempotent (RUN on the same inputs gives the same outputs), so repeating one is safe.
+    """
+
+    def __init__(self, transport, *, name="device", retries=2, resync=0.05, sleep=time.sleep):
+        self.transport = transport
+        self.name = name
+        self.retries = retries
+        self.resync = resync
+        self.sleep = sleep
+        self._info = None
+
+    # Frames.
+    def exchange(self, frame):
+        """Send one raw frame and return the reply's (code, payload). No checks beyond the frame's own."""
+        self.transport.reset_input_buffer()
+        self.transport.write(frame)
+        return self._read_frame()
+
+    def _read(self, n, what):
+        data = self.transport.read(n)
+        if len(data) < n:
+            timeout = getattr(self.transport, "timeout", None)
+            within = f" within {timeout:g} s" if isinstance(timeout, (int, float)) else ""
+            if not data and what == "reply":
+                raise LinkError(f"{self.name}: no reply{within} (is the board connected and the bitstream "
+                                "for this network loaded?)", transient=True)
+            raise LinkError(f"{self.name}: {what} cut short: {len(data)} of {n} bytes{within}", transient=True)
+        return data
+
+    def _read_frame(self):
+        skipped = 0
+        while self._read(1, "reply")[0] != SYNC:        # skip noise up to the next frame
+            skipped += 1
+            if skipped > MAX_LEN + HEADER:
+                raise LinkError(f"{self.name}: no frame in {skipped} bytes received", transient=True)
+        header = self._read(HEADER - 1, "reply header")
+        length = header[1] | header[2] << 8
+        rest = self._read(length + 1, "reply payload")
+        return decode_frame(bytes([SYNC]) + header + rest)
+
+    # Requests.
+    def request(self, command, payload=b""):
+        """Send `command`; return the reply data after an OK status. LinkError otherwise, after retries."""
+        command = Command(command)
+        frame = encode_frame(command, payload)
+        for attempt in range(self.retries + 1):
+            try:
+                return self._request_once(command, frame)
+            except LinkError as e:
+                if not e.transient or attempt == self.retries:
+                    raise
+            self.sleep(self.resync)
+        raise AssertionError("unreachable")
+
+    def _request_once(self, command, frame):
+        code, payload = self.exchange(frame)
+        if code != command | REPLY:
+            raise LinkError(f"{self.name}: expected a reply to {command.name} (code 0x{command | REPLY:02x}), "
+                            f"got code 0x{code:02x}: not a mamhw host link, or another request's reply",
+                            transient=True)
+        if not payload:
+            raise LinkError(f"{self.name}: reply to {command.name} has no status byte", transient=True)
+        try:
+            status = Status(payload[0])
+        except ValueError:
+            raise LinkError(f"{self.name}: {command.name}: unknown status 0x{payload[0]:02x}") from None
+        if status != Status.OK:
+            raise LinkError(f"{self.name}: {command.name} refused: {status.name} ({EXPLAIN[status]})",
+                            transient=status in TRANSIENT)
+        return payload[1:]
+
+    def _expect(self, command, data, n):
+        if len(data) != n:
+            raise LinkError(f"{self.name}: reply to {command.name} carries {len(data)} bytes, expected {n}")
+        return data
+
+    def info(self):
+        data = self.request(Command.INFO)
+        info = Info.unpack(self._expect(Command.INFO, data, struct.calcsize(INFO_FORMAT)))
+        if info.version != PROTOCOL_VERSION:
+            raise LinkError(f"{self.name}: the device speaks host-link protocol version {info.version}, this host "
+                            f"version {PROTOCOL_VERSION}: rebuild the bitstream or update mamhw")
+        self._info = info
+        return info
+
+    @property
+    def cached_info(self):
+        return self._info if self._info is not None else self.info()
+
+    def write_inputs(self, x):
+        """Load one input vector [n_in] (committed to the engine only if the frame arrived intact)."""
+        info = self.cached_info
+        x = np.asarray(x).reshape(-1)
+        if x.size != info.n_in:
+            raise ContractError(f"the device takes {info.n_in} inputs, got {x.size}")
+        self.request(Command.WRITE_INPUTS, encode_values(x, info.in_bits))
+
+    def run(self):
+        """Run the network on the loaded inputs; returns the engine's cycle count."""
+        data = self._expect(Command.RUN, self.request(Command.RUN), COUNTER_BYTES)
+        return int.from_bytes(data, "little")
+
+    def read_outputs(self):
+        info = self.cached_info
+        data = self._expect(Command.READ_OUTPUTS, self.request(Command.READ_OUTPUTS),
+                            info.n_out * value_bytes(info.out_bits))
+        return decode_values(data, info.n_out, info.out_bits)
+
+    def read_cycles(self):
+        """(total, [cycles of each layer]) of the last run."""
+        info = self.cached_info
+        data = self._expect(Command.READ_CYCLES, self.request(Command.READ_CYCLES),
+                            COUNTER_BYTES * (1 + info.n_layers))
+        counts = [int.from_bytes(data[i:i + COUNTER_BYTES], "little") for i in range(0, len(data), COUNTER_BYTES)]
+        return counts[0], counts[1:]
+
+    def check_network(self, network, pes=None, where="network"):
+        """INFO against `network` (a golden Network): the same shape, PE count and design id, or LinkError."""
+        info = self.info()
+        shape = (network.n_in, network.n_out, network.in_bits, network[-1].out_bits, len(network))
+        have = (info.n_in, info.n_out, info.in_bits, info.out_bits, info.n_layers)
+        if shape != have:
+            raise LinkError(f"{self.name}: the device runs a {_describe(*have)} network, {where} is "
+                            f"{_describe(*shape)}: load the bitstream built for it")
+        if pes is not None and pes != info.pes:
+            raise LinkError(f"{self.name}: the device has {info.pes} PEs, {pes} were asked for")
+        expected = design_id(network, info.pes)
+        if info.design_id != expected:
+            raise LinkError(f"{self.name}: design id 0x{info.design_id:08x} on the device, 0x{expected:08x} for "
+                            f"{where} on {info.pes} PEs: the bitstream was built for other weights")
+        return info
+
+    def run_batch(self, network, x, *, pes=None, progress=None, where="network"):
+        """Check the device against `network`, then run every sample of x ([batch, in] or [in])."""
+        x = check_inputs(x, network.n_in, network.in_bits)
+        info = self.check_network(network, pes, where)
+        batch = x.shape[0]
+        outputs = np.zeros((batch, info.n_out), dtype=np.int64)
+        cycles = np.zeros(batch, dtype=np.int64)
+        layer_cycles = np.zeros((batch, info.n_layers), dtype=np.int64)
+        for s in range(batch):
+            self.write_inputs(x[s])
+            cycles[s] = self.run()
+            outputs[s] = self.read_outputs()
+            total, layer_cycles[s] = self.read_cycles()
+            if total != cycles[s]:
+                raise LinkError(f"{self.name}: sample {s}: READ_CYCLES says {total} cycles, RUN said {cycles[s]}")
+            if progress is not None:
+                progress(s + 1, batch)
+        return BatchResult(info=info, outputs=outputs, cycles=cycles, layer_cycles=layer_cycles)
+
+
+def _describe(n_in, n_out, in_bits, out_bits, n_layers):
+    return f"{n_in}-in {n_out}-out ({in_bits}/{out_bits}-bit, {n_layers} layer{'s' if n_layers != 1 else ''})"
+
+
+def open_serial(port, baud, timeout=1.0):
+    """Open `port` (a device path or a pyserial URL such as loop://) at `baud`, 8N1; ContractError if it fails."""
+    try:
+        import serial
+    except ImportError:
+        raise ContractError(f"talking to a board needs pyserial: {BOARD_HINT}") from None
+    try:
+        return serial.serial_for_url(port, baudrate=baud, timeout=timeout, write_timeout=timeout)
+    except (serial.SerialException, ValueError, OSError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ContractError(f"{port}: cannot open serial port ({reason})") from None

@@ -1,0 +1,358 @@
+"""The host link: a framed request/reply protocol over a byte stream (a UART) that drives a NetworkEngine.
+
+Frames, the same in both directions:
+
+    SYNC (0xA5) | CODE | LEN lo | LEN hi | PAYLOAD (LEN bytes) | CRC
+
+CRC is CRC-8/SMBUS (polynomial 0x07, initial value 0, MSB first, no final xor; check value 0xF4 for b"123456789")
+over CODE, LEN and PAYLOAD. A request's CODE is a command; its reply's CODE is the command | 0x80 (REPLY) and its
+payload is a status byte followed by the command's reply data. Every request gets exactly one reply; the link
+handles one request at a time, and bytes that arrive while it runs the engine or sends a reply are dropped.
+
+    command              request payload                 reply data (after the status byte)
+    INFO         0x01    none                            INFO_FORMAT: version, n_in, n_out, in_bits, out_bits,
+                                                         layers, PEs, 32-bit design id
+    WRITE_INPUTS 0x02    n_in values                     none
+    RUN          0x03    none                            cycles (u32), sent when the run is done
+    READ_OUTPUTS 0x04    none                            n_out values
+    READ_CYCLES  0x05    none                            cycles, then each layer's cycles (u32 each)
+    LOAD_WEIGHTS 0x06    reserved (SPRAM weights); this design answers UNKNOWN_COMMAND
+
+Values are ceil(bits / 8) bytes each, little endian, two's complement (inputs in in_bits, outputs in out_bits);
+multi-byte integers in INFO and the counters are little endian too. Input bytes above in_bits are ignored.
+
+Status codes (first byte of every reply payload):
+
+    OK               0  the command was carried out
+    BAD_CHECKSUM     1  the CRC did not match; nothing was applied
+    BAD_LENGTH       2  LEN is not the command's payload length; nothing was applied. A LEN above the largest
+                        payload this design takes is not waited for: the link discards bytes until the line has
+                        been quiet for the timeout, then replies.
+    UNKNOWN_COMMAND  3  no such command (or a reserved one)
+    TIMEOUT          4  the frame stopped before its end for longer than the inter-byte timeout
+    RX_ERROR         5  the UART lost a byte of this frame (framing error or overrun); nothing was applied
+
+Failures are checked in that order after the CRC byte (RX_ERROR first); the reply echoes the CODE as received.
+Nothing is half-applied: WRITE_INPUTS lands in a staging memory and is copied into the engine's input buffer only
+after the whole frame checked out. A frame cut short does not wedge the link: after ``timeout`` cycles without a
+byte the link answers TIMEOUT and hunts for SYNC again; bytes outside a frame are skipped until a SYNC.
+"""
+
+import enum
+import struct
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+__all__ = ["SYNC", "REPLY", "PROTOCOL_VERSION", "INFO_FORMAT", "COUNTER_BYTES", "MAX_LEN", "Command", "Status",
+           "crc8", "value_bytes", "HostLink"]
+
+SYNC = 0xA5
+REPLY = 0x80
+PROTOCOL_VERSION = 1
+# version, n_in, n_out, in_bits, out_bits, layers, PEs, design id
+INFO_FORMAT = "<BHHBBBBI"
+COUNTER_BYTES = 4
+MAX_LEN = 0xFFFF
+CRC8_POLY = 0x07
+
+
+class Command(enum.IntEnum):
+    INFO = 0x01
+    WRITE_INPUTS = 0x02
+    RUN = 0x03
+    READ_OUTPUTS = 0x04
+    READ_CYCLES = 0x05
+    LOAD_WEIGHTS = 0x06         # reserved for loading SPRAM weights; not implemented
+
+
+class Status(enum.IntEnum):
+    OK = 0
+    BAD_CHECKSUM = 1
+    BAD_LENGTH = 2
+    UNKNOWN_COMMAND = 3
+    TIMEOUT = 4
+    RX_ERROR = 5
+
+
+def crc8(data, crc=0):
+    """CRC-8/SMBUS of `data` (bytes), continuing from `crc`."""
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ CRC8_POLY) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def value_bytes(bits):
+    """Bytes per value of a `bits`-wide signed number on the link."""
+    return (bits + 7) // 8
+
+
+def _crc8_step(crc, byte):
+    """Gateware: the CRC after one more byte. One byte's step is linear over GF(2) in crc ^ byte, so each output
+    bit is the xor of the input bits whose unit vector sets it (read off the reference above)."""
+    v = crc ^ byte
+    return Cat(*[Cat(*[v[i] for i in range(8) if crc8([1 << i]) >> j & 1]).xor() for j in range(8)])
+
+
+def _bits(n):
+    return max(1, ceil_log2(max(1, n)))
+
+
+class HostLink(wiring.Component):
+    """The protocol engine: bytes in on ``rx``, bytes out on ``tx``, a NetworkEngine on the other ports.
+
+    ``rx_error`` (a pulse from the UART: framing error or overrun) marks the frame being received as bad.
+    ``timeout``: cycles without a byte after which a frame in progress is abandoned.
+    The engine-side ports mirror NetworkEngine's (``start``, ``busy``, ``done``, ``cycles``, ``layer_cycles``,
+    ``x_we``/``x_addr``/``x_data``, ``y_addr``/``y_data`` with one cycle read latency).
+    """
+
+    def __init__(self, *, n_in, in_bits, n_out, out_bits, n_layers, pes, design_id, timeout, counter_bits=32):
+        self.n_in, self.in_bits, self.n_out, self.out_bits = n_in, in_bits, n_out, out_bits
+        self.n_layers, self.timeout = n_layers, timeout
+        self.in_bytes, self.out_bytes = value_bytes(in_bits), value_bytes(out_bits)
+        self.write_len = n_in * self.in_bytes
+        self.body_len = {
+            Command.INFO: struct.calcsize(INFO_FORMAT),
+            Command.WRITE_INPUTS: 0,
+            Command.RUN: COUNTER_BYTES,
+            Command.READ_OUTPUTS: n_out * self.out_bytes,
+            Command.READ_CYCLES: COUNTER_BYTES * (1 + n_layers),
+        }
+        if self.write_len > MAX_LEN or 1 + max(self.body_len.values()) > MAX_LEN:
+            raise ValueError(f"{n_in} inputs / {n_out} outputs do not fit a frame of {MAX_LEN} bytes")
+        if counter_bits > 8 * COUNTER_BYTES:
+            raise ValueError(f"counters wider than {8 * COUNTER_BYTES} bits do not fit the protocol")
+        if not 0 <= design_id < 1 << 32:
+            raise ValueError(f"design id must be a 32-bit unsigned integer, got {design_id!r}")
+        if timeout < 1:
+            raise ValueError("timeout must be at least one cycle")
+        self.info = struct.pack(INFO_FORMAT, PROTOCOL_VERSION, n_in, n_out, in_bits, out_bits, n_layers, pes,
+                                design_id)
+        self.staging = Memory(shape=unsigned(in_bits), depth=n_in, init=[])
+        super().__init__({
+            "rx": In(stream.Signature(8)),
+            "rx_error": In(1),
+            "tx": Out(stream.Signature(8)),
+            "start": Out(1),
+            "busy": In(1),
+            "done": In(1),
+            "cycles": In(counter_bits),
+            "layer_cycles": In(data.ArrayLayout(unsigned(counter_bits), n_layers)),
+            "x_we": Out(1),
+            "x_addr": Out(_bits(n_in)),
+            "x_data": Out(signed(in_bits)),
+            "y_addr": Out(_bits(n_out)),
+            "y_data": In(signed(out_bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.staging = self.staging
+        st_wr, st_rd = self.staging.write_port(), self.staging.read_port()
+
+        byte = self.rx.payload
+        got = Signal()                                   # a byte arrives (the link always takes it)
+        m.d.comb += [self.rx.ready.eq(1), got.eq(self.rx.valid)]
+
+        cmd = Signal(8)
+        max_len = self.write_len                         # the largest payload any command takes
+        max_body = max(self.body_len.values())
+        len_lo = Signal(8)
+        length = Signal(range(max_len + 1))              # a longer frame is drained, never counted
+        count = Signal(range(max(max_len, max_body) + 1))   # payload bytes received; reply bytes sent
+        crc = Signal(8)
+        bad_rx = Signal()
+        status = Signal(8)
+        body_len = Signal(range(max_body + 1))
+        reply_len = Signal(16)
+        vidx = Signal(range(max(self.n_in, self.n_out) + 1))   # value number (inputs in, outputs out)
+        bsel = Signal(range(max(self.in_bytes, self.out_bytes)))  # byte within the value
+        acc = Signal(8 * self.in_bytes)                  # an input value being assembled
+        timer = Signal(range(self.timeout + 1))
+        settle = Signal()                                # y_addr changed last cycle: y_data not yet valid
+
+        # UART errors mark the frame; a SYNC starts a clean one.
+        with m.If(self.rx_error):
+            m.d.sync += bad_rx.eq(1)
+
+        known = Signal()
+        expect = Signal.like(length)
+        with m.Switch(cmd):
+            for c in self.body_len:
+                with m.Case(c):
+                    m.d.comb += [known.eq(1), expect.eq(self.write_len if c == Command.WRITE_INPUTS else 0)]
+
+        # The staging memory: written while a WRITE_INPUTS frame of the right length comes in (the bits of a
+        # value above in_bits are dropped here).
+        write_ok = Signal()
+        m.d.comb += [write_ok.eq((cmd == Command.WRITE_INPUTS) & (length == self.write_len)),
+                     st_wr.addr.eq(vidx), st_wr.data.eq(Cat(acc[:8 * (self.in_bytes - 1)], byte))]
+
+        # The copy from staging into the engine: address, then data one cycle later.
+        cidx = Signal(range(max(self.n_in, 2)))
+        wr_pend = Signal()
+        wr_addr = Signal.like(self.x_addr)
+        m.d.sync += wr_pend.eq(0)
+        m.d.comb += [st_rd.addr.eq(cidx), self.x_we.eq(wr_pend), self.x_addr.eq(wr_addr),
+                     self.x_data.eq(st_rd.data)]
+
+        # Reply bytes.
+        tx_crc = Signal(8)
+        body = Signal(8)
+        counters = Cat(*[Cat(v, Const(0, 8 * COUNTER_BYTES - len(v)))
+                         for v in [self.cycles] + [self.layer_cycles[k] for k in range(self.n_layers)]])
+        y_ext = Signal(signed(8 * self.out_bytes))
+        m.d.comb += [y_ext.eq(self.y_data), self.y_addr.eq(vidx), reply_len.eq(body_len + 1)]
+        with m.Switch(cmd):
+            with m.Case(Command.INFO):
+                with m.Switch(count):
+                    for i, b in enumerate(self.info):
+                        with m.Case(i):
+                            m.d.comb += body.eq(b)
+            with m.Case(Command.RUN, Command.READ_CYCLES):
+                m.d.comb += body.eq(counters.word_select(count[:_bits(len(counters) // 8)], 8))
+            with m.Case(Command.READ_OUTPUTS):
+                m.d.comb += body.eq(y_ext.word_select(bsel, 8) if self.out_bytes > 1 else y_ext)
+        m.d.sync += settle.eq(0)
+        # One CRC step on whatever byte is offered, shared by all reply states (and one for received bytes).
+        tx_crc_next, rx_crc_next = Signal(8), Signal(8)
+        m.d.comb += [tx_crc_next.eq(_crc8_step(tx_crc, self.tx.payload)), rx_crc_next.eq(_crc8_step(crc, byte))]
+
+        def send(value, then):
+            """Offer `value` to the transmitter; when taken, fold it into the CRC and go on."""
+            m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(value)]
+            with m.If(self.tx.ready):
+                m.d.sync += tx_crc.eq(tx_crc_next)
+                m.next = then
+
+        def reply(code):
+            m.d.sync += status.eq(code)
+            m.next = "REPLY_SYNC"
+
+        def frame_byte(then):
+            """Take a byte of the frame into the CRC; abandon the frame after the timeout."""
+            with m.If(got):
+                m.d.sync += [crc.eq(rx_crc_next), timer.eq(0)]
+                m.next = then
+            with m.Elif(timer == self.timeout):
+                reply(Mux(bad_rx, Status.RX_ERROR, Status.TIMEOUT))
+            with m.Else():
+                m.d.sync += timer.eq(timer + 1)
+
+        with m.FSM():
+            with m.State("HUNT"):
+                with m.If(got & (byte == SYNC)):
+                    m.d.sync += [crc.eq(0), bad_rx.eq(0), timer.eq(0), cmd.eq(0), body_len.eq(0)]
+                    m.next = "CMD"
+            with m.State("CMD"):
+                with m.If(got):
+                    m.d.sync += cmd.eq(byte)
+                frame_byte("LEN_LO")
+            with m.State("LEN_LO"):
+                with m.If(got):
+                    m.d.sync += len_lo.eq(byte)
+                frame_byte("LEN_HI")
+            with m.State("LEN_HI"):
+                with m.If(got):
+                    m.d.sync += [length.eq(Cat(len_lo, byte)), count.eq(0), vidx.eq(0), bsel.eq(0)]
+                frame_byte("PAYLOAD")
+                with m.If(got):
+                    with m.If(Cat(len_lo, byte) > max_len):
+                        m.next = "DRAIN"
+                    with m.Elif(Cat(len_lo, byte) == 0):
+                        m.next = "CHECK"
+            with m.State("PAYLOAD"):
+                frame_byte("PAYLOAD")
+                with m.If(got):
+                    m.d.sync += count.eq(count + 1)
+                    with m.If(count == length - 1):
+                        m.next = "CHECK"
+                    with m.If(write_ok):
+                        with m.If(bsel == self.in_bytes - 1):
+                            m.d.comb += st_wr.en.eq(1)
+                            m.d.sync += [vidx.eq(vidx + 1), bsel.eq(0)]
+                        with m.Else():
+                            m.d.sync += [acc.word_select(bsel, 8).eq(byte), bsel.eq(bsel + 1)]
+            with m.State("CHECK"):
+                frame_byte("CHECK")
+                with m.If(got):
+                    with m.If(bad_rx | self.rx_error):
+                        reply(Status.RX_ERROR)
+                    with m.Elif(byte != crc):
+                        reply(Status.BAD_CHECKSUM)
+                    with m.Elif(~known):
+                        reply(Status.UNKNOWN_COMMAND)
+                    with m.Elif(length != expect):
+                        reply(Status.BAD_LENGTH)
+                    with m.Else():
+                        m.d.sync += status.eq(Status.OK)
+                        with m.Switch(cmd):
+                            for c, n in self.body_len.items():
+                                with m.Case(c):
+                                    m.d.sync += body_len.eq(n)
+                        m.d.sync += cidx.eq(0)
+                        with m.Switch(cmd):
+                            with m.Case(Command.WRITE_INPUTS):
+                                m.next = "COMMIT"
+                            with m.Case(Command.RUN):
+                                m.next = "RUN"
+                            with m.Default():
+                                m.next = "REPLY_SYNC"
+            with m.State("DRAIN"):
+                with m.If(got):
+                    m.d.sync += timer.eq(0)
+                with m.Elif(timer == self.timeout):
+                    reply(Status.BAD_LENGTH)
+                with m.Else():
+                    m.d.sync += timer.eq(timer + 1)
+
+            with m.State("COMMIT"):
+                m.d.sync += [wr_pend.eq(1), wr_addr.eq(cidx), cidx.eq(cidx + 1)]
+                with m.If(cidx == self.n_in - 1):
+                    m.next = "COMMIT_LAST"
+            with m.State("COMMIT_LAST"):                 # the last value is written in this cycle
+                m.next = "REPLY_SYNC"
+            with m.State("RUN"):
+                m.d.comb += self.start.eq(1)
+                m.next = "WAIT"
+            with m.State("WAIT"):
+                with m.If(self.done & ~self.busy):
+                    m.next = "REPLY_SYNC"
+
+            with m.State("REPLY_SYNC"):
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(SYNC)]
+                with m.If(self.tx.ready):
+                    m.d.sync += [tx_crc.eq(0), count.eq(0), vidx.eq(0), bsel.eq(0), settle.eq(1)]
+                    m.next = "REPLY_CODE"
+            with m.State("REPLY_CODE"):
+                send(cmd | REPLY, "REPLY_LEN_LO")
+            with m.State("REPLY_LEN_LO"):
+                send(reply_len[:8], "REPLY_LEN_HI")
+            with m.State("REPLY_LEN_HI"):
+                send(reply_len[8:], "REPLY_STATUS")
+            with m.State("REPLY_STATUS"):
+                send(status, "REPLY_CRC")
+                with m.If(self.tx.ready & (body_len != 0)):
+                    m.next = "REPLY_BODY"
+            with m.State("REPLY_BODY"):
+                with m.If(~settle):
+                    send(body, "REPLY_BODY")
+                    with m.If(self.tx.ready):
+                        m.d.sync += count.eq(count + 1)
+                        with m.If(count == body_len - 1):
+                            m.next = "REPLY_CRC"
+                        with m.If(bsel == self.out_bytes - 1):
+                            m.d.sync += [bsel.eq(0), vidx.eq(vidx + 1), settle.eq(1)]
+                        with m.Else():
+                            m.d.sync += bsel.eq(bsel + 1)
+            with m.State("REPLY_CRC"):
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(tx_crc)]
+                with m.If(self.tx.ready):
+                    m.next = "HUNT"
+        return m

@@ -1,0 +1,52 @@
+"""LinkTop: the network engine behind a UART host link, with two pins, ``rx`` and ``tx``.
+
+A plain component (no platform, no PLL): it runs on whatever clock drives its ``sync`` domain; ``divisor`` is
+that clock's cycles per UART bit. The board wrapper (fpga/) adds the clock, the PLL and the pin constraints.
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .hostlink import HostLink
+from .network import NetworkEngine
+from .uart import UartRx, UartTx
+
+__all__ = ["LinkTop"]
+
+
+class LinkTop(wiring.Component):
+    """`layers`: the LayerSpecs, as NetworkEngine takes them. `divisor`: clock cycles per UART bit. `design_id`:
+    the 32-bit id INFO reports (fpga/design_id.py). `timeout`: cycles without a byte that abandon a frame."""
+
+    def __init__(self, layers, *, divisor, design_id, timeout, counter_bits=32):
+        layers = list(layers)
+        self.engine = NetworkEngine(layers, counter_bits=counter_bits)
+        self.link = HostLink(n_in=layers[0].n_in, in_bits=layers[0].in_bits, n_out=layers[-1].n_out,
+                             out_bits=layers[-1].out_bits, n_layers=len(layers), pes=layers[0].pes,
+                             design_id=design_id, timeout=timeout, counter_bits=counter_bits)
+        self.uart_rx = UartRx(divisor)
+        self.uart_tx = UartTx(divisor)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
+
+    @property
+    def plan(self):
+        return self.engine.plan
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = eng = self.engine
+        m.submodules.link = link = self.link
+        m.submodules.uart_rx = urx = self.uart_rx
+        m.submodules.uart_tx = utx = self.uart_tx
+        wiring.connect(m, urx.o, link.rx)
+        wiring.connect(m, link.tx, utx.i)
+        m.d.comb += [
+            urx.rx.eq(self.rx), self.tx.eq(utx.tx),
+            link.rx_error.eq(urx.error | urx.overrun),
+            eng.start.eq(link.start), link.busy.eq(eng.busy), link.done.eq(eng.done),
+            link.cycles.eq(eng.cycles), link.layer_cycles.eq(eng.layer_cycles),
+            eng.x_we.eq(link.x_we), eng.x_addr.eq(link.x_addr), eng.x_data.eq(link.x_data),
+            eng.y_addr.eq(link.y_addr), link.y_data.eq(eng.y_data),
+        ]
+        return m

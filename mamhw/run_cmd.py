@@ -1,0 +1,101 @@
+"""`mam run`: run a batch on a board over its USB UART, and check it against the golden and cycle models."""
+
+import json
+import os
+
+import numpy as np
+
+from .commands import check_output_paths
+from .golden import ContractError, load_inputs, load_model, network_forward, save_array
+from .golden.atomic import save_text
+from .golden.cycles import network_cycles, plan_network
+from .progress import Progress
+
+__all__ = ["cmd_run", "run_report", "format_run"]
+
+MAX_LISTED_MISMATCHES = 20
+
+
+def _load_labels(path, batch):
+    try:
+        y = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ContractError(f"{path}: not a NumPy .npy file ({str(e).splitlines()[0] if str(e) else e!r})") from None
+    if not isinstance(y, np.ndarray) or y.shape != (batch,) or y.dtype.kind not in "iu":
+        raise ContractError(f"{path}: labels must be integers [{batch}], one per sample")
+    return y.astype(np.int64)
+
+
+def run_report(network, x, result, *, labels=None):
+    """The report of a board run: outputs and cycles against the golden model and the cycle model."""
+    from .hw.network import NetworkEngine
+    pes = result.info.pes
+    golden = network_forward(network, x)
+    model = network_cycles(plan_network(network, pes), NetworkEngine.LATENCY)
+    diff = np.argwhere(result.outputs != golden)
+    cycles_ok = bool(np.all(result.cycles == model.total)
+                     and np.all(result.layer_cycles == model.per_layer[None, :]))
+    report = {
+        "pes": pes,
+        "design_id": f"0x{result.info.design_id:08x}",
+        "batch": int(x.shape[0]),
+        "model_cycles": int(model.total),
+        "model_layer_cycles": [int(c) for c in model.per_layer],
+        "cycles_per_sample": [int(c) for c in result.cycles],
+        "layer_cycles_per_sample": [[int(c) for c in row] for row in result.layer_cycles],
+        "cycles_match_model": cycles_ok,
+        "mismatches": int(len(diff)),
+        "mismatch_examples": [
+            {"sample": int(s), "output": int(o), "board": int(result.outputs[s, o]), "golden": int(golden[s, o])}
+            for s, o in diff[:MAX_LISTED_MISMATCHES]
+        ],
+    }
+    if labels is not None:
+        report["accuracy"] = float(np.mean(np.argmax(result.outputs, axis=1) == labels))
+        report["golden_accuracy"] = float(np.mean(np.argmax(golden, axis=1) == labels))
+    return report
+
+
+def format_run(report):
+    cyc = report["cycles_per_sample"]
+    lo, hi = min(cyc), max(cyc)
+    verdict = "match" if report["cycles_match_model"] else "DIFFER FROM"
+    n = report["batch"] * report["n_out"]
+    lines = [f"board {report['board']} on {report['port']}, {report['pes']} PE{'s' if report['pes'] > 1 else ''}, "
+             f"{report['batch']} sample{'s' if report['batch'] > 1 else ''}",
+             f"cycles per sample: {lo if lo == hi else f'{lo}..{hi}'} ({verdict} the model's {report['model_cycles']})"]
+    if report["mismatches"]:
+        lines.append(f"MISMATCH: {report['mismatches']} of {n} outputs differ from the golden model")
+    else:
+        lines.append(f"outputs: all {n} equal the golden model bit for bit")
+    if "accuracy" in report:
+        lines.append(f"accuracy: {100 * report['accuracy']:.1f}% (golden model {100 * report['golden_accuracy']:.1f}%)")
+    return "\n".join(lines)
+
+
+def cmd_run(args):
+    from .fpga.boards import get_board
+    from .fpga.host import Device, open_serial
+    check_output_paths(args.output, args.report)
+    board = get_board(args.board)
+    if args.pes is not None and not 1 <= args.pes <= 16:
+        raise ContractError(f"--pes must be in 1..16, got {args.pes}")
+    if not args.timeout > 0:
+        raise ContractError(f"--timeout must be positive, got {args.timeout}")
+    network = load_model(args.model)
+    x = load_inputs(args.inputs, network.n_in, network.in_bits)
+    labels = None if args.labels is None else _load_labels(args.labels, x.shape[0])
+    port = open_serial(args.port, board.baud, timeout=args.timeout)
+    try:
+        result = Device(port, name=args.port).run_batch(network, x, pes=args.pes, where=os.fspath(args.model),
+                                                        progress=Progress("running samples"))
+    finally:
+        port.close()
+    report = run_report(network, x, result, labels=labels)
+    report.update(board=board.name, port=args.port, model=os.fspath(args.model), inputs=os.fspath(args.inputs),
+                  n_out=network.n_out)
+    save_array(args.output, result.outputs)
+    if args.report:
+        save_text(args.report, json.dumps(report, indent=2) + "\n")
+    print(format_run(report))
+    return 0 if report["mismatches"] == 0 and report["cycles_match_model"] else 1

@@ -1,0 +1,209 @@
+"""The whole host path in simulation: the host driver (fpga/host.py) -> bytes -> UART bits on `rx` -> host link ->
+network engine -> UART bits on `tx` -> decoded replies. Outputs are held to the golden model bit for bit and
+cycles to the cycle model; broken frames are refused with the right status and never half-applied."""
+
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mamhw.fpga.boards import build_link_top
+from mamhw.fpga.design_id import design_id
+from mamhw.fpga.host import Device, LinkError, encode_frame, encode_values
+from mamhw.golden import network_forward
+from mamhw.golden.cycles import network_cycles, plan_network
+from mamhw.hw.hostlink import PROTOCOL_VERSION, REPLY, SYNC, Command, Status, crc8
+from mamhw.hw.network import NetworkEngine
+from tests.hw.uart_sim import SimTransport, uart_bits
+from tests.strategies import make_network_and_inputs, networks_and_inputs
+
+DIVISOR = 4
+LINK_TIMEOUT = 300              # cycles without a byte that abandon a frame
+CLK_HZ = 1_000_000              # simulated; only converts the host's timeouts (seconds) into cycles
+
+
+def _layers(*specs, seed=7, batch=2, bits=8):
+    base = dict(kind="mam", in_bits=bits, w_bits=8, out_bits=bits, n_empty=0, n_dense=0, sign_mode="any",
+                relu=False, scale="fit", batch=1)
+    layers = [dict(base, **s, seed=seed + k) for k, s in enumerate(specs)]
+    return make_network_and_inputs(dict(layers=layers, x_mode="any", batch=batch, seed=seed))
+
+
+def _device(network, pes):
+    top = build_link_top(network, pes, divisor=DIVISOR, timeout=LINK_TIMEOUT)
+    link = SimTransport(top, DIVISOR, clk_hz=CLK_HZ, timeout=0.004)
+    # A resync pause longer than the link's timeout, in simulated time.
+    return Device(link, name="sim", sleep=link.sleep, resync=2 * LINK_TIMEOUT / CLK_HZ), link
+
+
+def _model(network, pes):
+    return network_cycles(plan_network(network, pes), NetworkEngine.LATENCY)
+
+
+def _status(reply, command):
+    code, payload = reply
+    assert code == command | REPLY
+    return Status(payload[0])
+
+
+def assert_batch_exact(network, x, pes):
+    dev, _ = _device(network, pes)
+    res = dev.run_batch(network, x)
+    np.testing.assert_array_equal(res.outputs, network_forward(network, x))
+    model = _model(network, pes)
+    assert res.cycles.tolist() == [model.total] * x.shape[0]
+    assert res.layer_cycles.tolist() == [model.per_layer.tolist()] * x.shape[0]
+    return dev, res
+
+
+def test_info_describes_the_design():
+    network, _ = _layers(dict(n_in=10, n_out=6, density=0.5), dict(kind="mac", n_in=6, n_out=3, density=0.7))
+    dev, _ = _device(network, 2)
+    info = dev.info()
+    assert (info.version, info.n_in, info.n_out, info.in_bits, info.out_bits, info.n_layers, info.pes) == \
+        (PROTOCOL_VERSION, 10, 3, 8, 8, 2, 2)
+    assert info.design_id == design_id(network, 2)
+
+
+def test_mam_then_mac_network_bit_exact_and_cycle_exact():
+    network, x = _layers(dict(n_in=16, n_out=8, density=0.3, relu=True), dict(kind="mac", n_in=8, n_out=4,
+                                                                                 density=0.6), batch=3)
+    assert_batch_exact(network, x, 2)
+
+
+@pytest.mark.parametrize("widths", [(12, 16, 20), (16, 9, 32)])
+def test_wide_values_take_several_bytes_little_endian(widths):
+    # 2-byte inputs; 3- or 4-byte outputs, sign-extended.
+    w_in, w_mid, w_out = widths
+    base = dict(w_bits=8, n_empty=0, n_dense=1, sign_mode="extremes", relu=False, scale="saturating", batch=1)
+    network, x = make_network_and_inputs(dict(
+        layers=[dict(base, kind="mam", in_bits=w_in, out_bits=w_mid, n_in=6, n_out=5, density=0.7, seed=1),
+                dict(base, kind="mac", in_bits=w_mid, out_bits=w_out, n_in=5, n_out=3, density=1.0, seed=2)],
+        x_mode="extremes", batch=2, seed=4))
+    _, res = assert_batch_exact(network, x, 1)
+    assert np.any(res.outputs < -128) or np.any(res.outputs > 127)
+
+
+@settings(max_examples=3, deadline=None)
+@given(networks_and_inputs(max_layers=2, max_in=12, max_width=8, max_entries=60, bits=(4, 8, 9)),
+       st.sampled_from([1, 2, 3]))
+def test_random_networks(case, pes):
+    assert_batch_exact(*case, pes)
+
+
+def _loaded(pes=2):
+    """A device with x0 loaded and run; x1 gives other outputs."""
+    network, x = _layers(dict(n_in=8, n_out=5, density=0.6), batch=2, seed=11)
+    golden = network_forward(network, x)
+    assert not np.array_equal(golden[0], golden[1])
+    dev, link = _device(network, pes)
+    dev.write_inputs(x[0])
+    dev.run()
+    return network, x, golden, dev, link
+
+
+def _still_x0(dev, golden, network, pes=2):
+    assert dev.run() == _model(network, pes).total
+    np.testing.assert_array_equal(dev.read_outputs(), golden[0])
+
+
+def test_corrupted_payload_is_refused_and_not_applied():
+    network, x, golden, dev, _ = _loaded()
+    frame = bytearray(encode_frame(Command.WRITE_INPUTS, encode_values(x[1], 8)))
+    frame[6] ^= 0x10                                     # a payload byte; the CRC no longer matches
+    assert _status(dev.exchange(bytes(frame)), Command.WRITE_INPUTS) == Status.BAD_CHECKSUM
+    _still_x0(dev, golden, network)
+    dev.write_inputs(x[1])                               # and a good frame still goes through
+    dev.run()
+    np.testing.assert_array_equal(dev.read_outputs(), golden[1])
+
+
+def test_wrong_length_is_refused_and_not_applied():
+    network, x, golden, dev, _ = _loaded()
+    short = encode_frame(Command.WRITE_INPUTS, encode_values(x[1][:-1], 8))
+    assert _status(dev.exchange(short), Command.WRITE_INPUTS) == Status.BAD_LENGTH
+    # A length above anything the design takes: the link drains the line, then answers.
+    huge = bytes([SYNC, Command.WRITE_INPUTS]) + struct.pack("<H", 0x4000) + bytes(20)
+    assert _status(dev.exchange(huge), Command.WRITE_INPUTS) == Status.BAD_LENGTH
+    assert _status(dev.exchange(encode_frame(Command.RUN, b"\x00")), Command.RUN) == Status.BAD_LENGTH
+    _still_x0(dev, golden, network)
+
+
+def test_unknown_and_reserved_commands():
+    network, x, golden, dev, _ = _loaded()
+    for code in (Command.LOAD_WEIGHTS, 0x00, 0x7F, 0x81):
+        assert _status(dev.exchange(encode_frame(code, b"\x01\x02")), code) == Status.UNKNOWN_COMMAND
+    with pytest.raises(LinkError, match="LOAD_WEIGHTS refused: UNKNOWN_COMMAND"):
+        dev.request(Command.LOAD_WEIGHTS)
+    _still_x0(dev, golden, network)
+
+
+def test_truncated_frame_times_out_and_the_link_recovers():
+    network, x, golden, dev, link = _loaded()
+    frame = encode_frame(Command.WRITE_INPUTS, encode_values(x[1], 8))
+    link.reset_input_buffer()
+    link.write(frame[:7])
+    code, payload = dev._read_frame()                    # the link answers once its timeout has passed
+    assert code == Command.WRITE_INPUTS | REPLY and payload == bytes([Status.TIMEOUT])
+    _still_x0(dev, golden, network)
+    # Cut inside the header, before the command byte arrived.
+    link.write(frame[:1])
+    code, payload = dev._read_frame()
+    assert code == REPLY and payload == bytes([Status.TIMEOUT])
+    assert dev.info().n_in == network.n_in
+
+
+def test_lost_byte_is_an_rx_error():
+    network, x, golden, dev, link = _loaded()
+    frame = encode_frame(Command.WRITE_INPUTS, encode_values(x[1], 8))
+    link.reset_input_buffer()
+    levels = []
+    for i, b in enumerate(frame):
+        levels += uart_bits(b, stop=0 if i == 8 else 1) + ([1] if i == 8 else [])
+    link.write_levels(levels)
+    code, payload = dev._read_frame()
+    assert code == Command.WRITE_INPUTS | REPLY and payload == bytes([Status.RX_ERROR])
+    _still_x0(dev, golden, network)
+
+
+def test_noise_before_a_frame_is_skipped():
+    network, x, golden, dev, link = _loaded()
+    link.write(bytes([0x00, 0xFF, 0x5A, 0x13]))         # no SYNC among them
+    info = dev.info()
+    assert info.design_id == design_id(network, 2)
+    _still_x0(dev, golden, network)
+
+
+class _Corrupting:
+    """Flips one bit of the first `n` frames written, as a noisy line would."""
+
+    def __init__(self, inner, n=1):
+        self.inner, self.n = inner, n
+
+    def write(self, data):
+        data = bytearray(data)
+        if self.n:
+            self.n -= 1
+            data[-1] ^= 0x01
+        return self.inner.write(bytes(data))
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_driver_resends_a_request_the_line_corrupted():
+    network, x, golden, dev, link = _loaded()
+    dev.transport = _Corrupting(link, n=2)
+    dev.write_inputs(x[1])                               # BAD_CHECKSUM twice, then accepted
+    dev.run()
+    np.testing.assert_array_equal(dev.read_outputs(), golden[1])
+    dev.transport = _Corrupting(link, n=3)
+    with pytest.raises(LinkError, match=r"^sim: RUN refused: BAD_CHECKSUM \(the frame was corrupted on the line\)$"):
+        dev.run()
+
+
+def test_hardware_crc_matches_the_reference():
+    # Every reply passed decode_frame's CRC check above; this pins the reference itself (CRC-8/SMBUS).
+    assert crc8(b"123456789") == 0xF4

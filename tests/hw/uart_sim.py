@@ -1,0 +1,104 @@
+"""A pyserial-like transport over the rx/tx pins of a design in Amaranth's simulator, for the host driver.
+
+Bytes written are shifted onto ``rx`` as 8N1 frames by a behavioural UART (not the one under test); ``tx`` is
+decoded the same way. Time only moves while the host waits: in ``read`` (up to ``timeout`` seconds of simulated
+time, at ``clk_hz``) and in ``sleep``.
+"""
+
+from collections import deque
+
+from amaranth.sim import Simulator
+
+__all__ = ["SimTransport", "uart_bits"]
+
+
+def uart_bits(byte, stop=1):
+    """Line levels of one 8N1 frame: start bit, data LSB first, stop bit."""
+    return [0] + [(byte >> i) & 1 for i in range(8)] + [stop]
+
+
+class SimTransport:
+    def __init__(self, top, divisor, *, clk_hz=1_000_000, timeout=0.01, gap=0):
+        self.top, self.divisor, self.clk_hz = top, divisor, clk_hz
+        self.timeout = timeout
+        self.gap = gap                          # idle bit times between written bytes
+        self.cycle = 0
+        self.levels = deque()                   # line levels still to drive, one per bit time
+        self.received = bytearray()
+        self.framing_errors = 0
+        self.sim = Simulator(top)
+        self.sim.add_clock(1 / clk_hz)
+        self.sim.add_testbench(self._drive, background=True)
+        self.sim.add_testbench(self._listen, background=True)
+
+    # The pyserial side.
+    def write(self, data):
+        for b in bytes(data):
+            self.levels.extend(uart_bits(b) + [1] * self.gap)
+        return len(data)
+
+    def write_levels(self, levels):
+        """Raw line levels, one per bit time (to send broken frames)."""
+        self.levels.extend(levels)
+
+    def read(self, n):
+        deadline = self.cycle + round(self.timeout * self.clk_hz)
+        while len(self.received) < n and self.cycle < deadline:
+            self._advance(min(10 * self.divisor, deadline - self.cycle))
+        out = bytes(self.received[:n])
+        del self.received[:n]
+        return out
+
+    def reset_input_buffer(self):
+        self.received.clear()
+
+    def sleep(self, seconds):
+        self._advance(round(seconds * self.clk_hz))
+
+    def wait_idle(self):
+        """Run until every written level has gone out."""
+        while self.levels:
+            self._advance(10 * self.divisor)
+
+    def close(self):
+        pass
+
+    # The simulation side.
+    def _advance(self, cycles):
+        self.cycle += max(1, cycles)
+        self.sim.run_until(self.cycle / self.clk_hz)
+
+    @staticmethod
+    async def _ticks(ctx, n):
+        # Not ctx.tick().repeat(n): an abandoned simulation would leave its async generator suspended, and
+        # closing that at garbage collection raises.
+        for _ in range(n):
+            await ctx.tick()
+
+    async def _drive(self, ctx):
+        ctx.set(self.top.rx, 1)
+        while True:
+            if self.levels:
+                ctx.set(self.top.rx, self.levels.popleft())
+                await self._ticks(ctx, self.divisor)
+            else:                               # idle: look again a bit time later
+                ctx.set(self.top.rx, 1)
+                await self._ticks(ctx, self.divisor)
+
+    async def _listen(self, ctx):
+        d = self.divisor
+        while True:
+            # tx is a register: it falls just after a clock edge, so the edges from here count bit times.
+            await ctx.negedge(self.top.tx)
+            await self._ticks(ctx, d // 2)     # middle of the start bit
+            if ctx.get(self.top.tx):
+                raise AssertionError("tx: start bit shorter than half a bit")
+            byte = 0
+            for i in range(8):
+                await self._ticks(ctx, d)
+                byte |= ctx.get(self.top.tx) << i
+            await self._ticks(ctx, d)
+            if ctx.get(self.top.tx):
+                self.received.append(byte)
+            else:
+                self.framing_errors += 1
