@@ -44,7 +44,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .pe import KINDS, entry_layout, pack_entries
-from .stages import config_shapes, delay, fold_stage, requant_constants, requant_stages, signed_bits
+from .stages import FOLD_DELAY, config_shapes, delay, fold_stage, requant_constants, requant_stages, signed_bits
 
 __all__ = ["PESegment", "LayerSpec", "BufferPlan", "EnginePE", "LayerEngine"]
 
@@ -179,7 +179,7 @@ class EnginePE(wiring.Component):
     ``neg_mult``, ``rounding``) must hold the running layer's values from ``start`` to ``done``.
     """
 
-    LATENCY = 14
+    LATENCY = 16
 
     def __init__(self, *, segments, kinds, shifts, clamps, act_bits, w_bits, out_bits, addr_bits, acc_shape, v_shape):
         self.kinds = tuple(sorted(set(kinds)))
@@ -295,8 +295,14 @@ class EnginePE(wiring.Component):
             fold_stage(m, "mam", result=a_mam, **fold)
             fold_stage(m, "mac", result=a_mac, **fold)
             m.d.comb += b_a.eq(Mux(self.mac, a_mac, a_mam))
-        b_valid = delay(m, s_valid, "b_valid")
-        b_bias = delay(m, bias_rd.data, "b_bias")                # read in R with the row's address
+        # The row's value is ready FOLD_DELAY cycles after its last product: its marker and bias wait with it.
+        fold_valids = [s_valid]
+        for i in range(FOLD_DELAY - 1):
+            fold_valids.append(delay(m, fold_valids[-1], f"fold_valid{i + 1}"))
+        b_valid = fold_valids[-1]
+        b_bias = bias_rd.data                                     # read in R with the row's address
+        for i in range(FOLD_DELAY - 1):
+            b_bias = delay(m, b_bias, f"b_bias{i + 1}")
 
         # B: add the bias.
         m_valid = delay(m, b_valid, "m_valid")

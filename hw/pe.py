@@ -6,14 +6,16 @@ row into max and min (mam) or a sum (mac). Each finished row then passes bias, r
 saturation and is written to the output buffer.
 
 Pipeline, one stage per cycle (all stages advance every cycle; nothing stalls). Each stage holds at most one
-memory access, one carry chain or one multiply, so the clock is set by the compare-and-select loop of R:
+memory access, one carry chain or one multiply; the running max and min, a loop, get two cycles to go round:
 
     F   entry address counter -> entry memory (synchronous read)
     E   entry word out, registered
     A   x[index] addressed in the activation buffer
     X   x out, registered beside its weight
     P   product w * x registered (an SB_MAC16 / MULT18X18D)
-    R   reduce: max/min (or sum) of the row; a row end registers them and addresses the bias
+    R   reduce: q = max (min) of this product and the previous one, or the sum; addresses the bias
+    R1  compare q with the running max (min) of two entries back
+    R2  select; a row end registers the row's max and min (hw/stages.py: the loop unrolled by one step)
     S   the row value max + min (or the sum)
     B   v = value + bias
     M1..Q2  requantization (hw/stages.py) -> output buffer; `done` after the last row
@@ -28,7 +30,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .stages import delay, fold_stage, requant_constants, requant_stages, signed_bits
+from .stages import FOLD_DELAY, delay, fold_stage, requant_constants, requant_stages, signed_bits
 
 __all__ = ["PE", "entry_layout", "pack_entries"]
 
@@ -71,9 +73,9 @@ class PE(wiring.Component):
     ``y_valid``/``y_row``/``y_value`` as each row finishes.
     """
 
-    LATENCY = 14
+    LATENCY = 16
     FOLD_AT = 6             # the cycle of a run (1 = the cycle after start) in which entry 0 is folded
-    RESULT_DELAY = 2        # cycles from a row's last fold to its value in the result register
+    RESULT_DELAY = FOLD_DELAY   # cycles from a row's last fold to its value in the result register
 
     def __init__(self, *, kind, in_bits, w_bits, out_bits, mult, shift, relu, n_in,
                  weight, index, last, dense, bias, bias_bits=None, counter_bits=32):
@@ -201,8 +203,14 @@ class PE(wiring.Component):
             with m.If(r.last & (row != last_row)):
                 m.d.sync += row.eq(row + 1)
         self._reduce(m, r_valid, r.last, r.dense, r_p, first, b_a)
-        b_valid = delay(m, s_valid, "b_valid")
-        b_bias = delay(m, bias_rd.data, "b_bias")                # read in R with the row's index
+        # The row's value is ready FOLD_DELAY cycles after its last product: its marker and bias wait with it.
+        fold_valids = [s_valid]
+        for i in range(FOLD_DELAY - 1):
+            fold_valids.append(delay(m, fold_valids[-1], f"fold_valid{i + 1}"))
+        b_valid = fold_valids[-1]
+        b_bias = bias_rd.data                                     # read in R with the row's index
+        for i in range(FOLD_DELAY - 1):
+            b_bias = delay(m, b_bias, f"b_bias{i + 1}")
 
         # B: add the bias.
         m_valid = delay(m, b_valid, "m_valid")
@@ -211,7 +219,7 @@ class PE(wiring.Component):
 
         # M1..Q2: requantize (shared with the layer engine), then write.
         # Valid bits of the stages after R: one per row in flight.
-        row_valids = [s_valid, b_valid, m_valid]
+        row_valids = fold_valids + [m_valid]
         q_valid, y, _ = requant_stages(
             m, valid=m_valid, v=m_v, out_shape=signed(self.out_bits), valids=row_valids,
             **requant_constants(mult=self.mult, shift=self.shift, relu=self.relu, out_bits=self.out_bits))

@@ -4,8 +4,9 @@ Every stage is one register deep, so each clock period holds one carry chain, on
 multiply, never two in series. The R stage folds the products of a row and S finishes the row's value
 (:func:`fold_stage`); after the bias (B), six stages requantize (:func:`requant_stages`):
 
-    R   mam: running max and min (the compare-and-select loop, nothing else); mac: the running sum.
-        A row end registers the row's max and min (or sum).
+    R   mam: q = max (min) of this product and the previous one; mac: the running sum
+    R1  mam: compare q with the running max (min) of two entries back
+    R2  mam: select; a row end registers the row's max and min (or sum, delayed to match)
     S   the row value: max + min (mam) or the sum (mac)
     M1  v = v_hi * 2**16 + v_lo: v_lo * mult in one 16 x 16 unsigned multiplier (an SB_MAC16 or MULT18X18D);
         the few bits of v_hi times mult as a tree of adds in logic, one level per stage over M1..M3 (a second
@@ -21,13 +22,14 @@ from layer to layer (the engine's per-layer registers); the logic is the same.
 
 from amaranth.hdl import Mux, Signal, signed, unsigned
 
-__all__ = ["MULT_BITS", "SPLIT_BITS", "REQUANT_STAGES", "fold_stage", "requant_constants", "requant_stages",
+__all__ = ["MULT_BITS", "SPLIT_BITS", "REQUANT_STAGES", "FOLD_DELAY", "fold_stage", "requant_constants", "requant_stages",
            "config_shapes", "signed_bits", "delay"]
 
 MULT_BITS = 16          # mult in 1 .. 65535
 SPLIT_BITS = 16         # v_lo: the unsigned low part of v that goes through the DSP multiplier
 SMALL_HI_BITS = 8       # up to this many bits of v_hi: a tree of adds; beyond, a second multiplier
 REQUANT_STAGES = 6      # M1..M4, Q1, Q2
+FOLD_DELAY = 4          # R1, R2, the row end register, S
 
 
 def signed_bits(values):
@@ -44,11 +46,16 @@ def delay(m, value, name):
 
 
 def fold_stage(m, kind, *, valid, last, dense, p, first, result, product_shape, acc_shape):
-    """Fold one product `p` into the running row value (R); two cycles after a row end, `result` holds the row's
-    value (S).
+    """Fold one product `p` into the running row value (R, R1, R2); :data:`FOLD_DELAY` cycles after a row's last
+    product, `result` holds the row's value (S).
 
     kind "mac": the sum. kind "mam": max + min, where pruned weights are zeros that still compete, so a row with
     any pruned weight (not `dense`) is seeded with 0. `first` marks the first entry of a row.
+
+    The running max is the design's critical loop, so it is unrolled by one step: with q_t = max(p_{t-1}, p_t)
+    made ahead of the loop, hi_t = max(hi_{t-2}, q_t). That recurrence has two cycles to go round, so the compare
+    (R1) and the select (R2) get a cycle each, over two registers that take even and odd entries in turn; each
+    hi_t is still the max of the whole row so far. The min is the mirror image.
     """
     if kind == "mac":
         acc, total, s_sum = Signal(acc_shape), Signal(acc_shape), Signal(acc_shape)
@@ -57,23 +64,43 @@ def fold_stage(m, kind, *, valid, last, dense, p, first, result, product_shape, 
             m.d.sync += acc.eq(total)
             with m.If(last):
                 m.d.sync += s_sum.eq(total)
-        m.d.sync += result.eq(s_sum)
+        # The same latency as the mam fold: an engine with both kinds selects one of the two results.
+        m.d.sync += result.eq(delay(m, delay(m, s_sum, "mac_sum_r1"), "mac_sum_r2"))
         return
     if kind != "mam":
         raise ValueError(f"unknown kind {kind!r}")
-    hi, lo = Signal(product_shape), Signal(product_shape)
-    new_hi, new_lo = Signal(product_shape), Signal(product_shape)
-    s_hi, s_lo = Signal(product_shape), Signal(product_shape)
-    seed_hi = Mux(dense | (p > 0), p, 0)
-    seed_lo = Mux(dense | (p < 0), p, 0)
-    m.d.comb += [
-        new_hi.eq(Mux(first, seed_hi, Mux(p > hi, p, hi))),
-        new_lo.eq(Mux(first, seed_lo, Mux(p < lo, p, lo))),
-    ]
-    with m.If(valid):
-        m.d.sync += [hi.eq(new_hi), lo.eq(new_lo)]
-        with m.If(last):
-            m.d.sync += [s_hi.eq(new_hi), s_lo.eq(new_lo)]
+    s_hi, s_lo = Signal(product_shape, name="s_hi"), Signal(product_shape, name="s_lo")
+    for name, seed_wins, better, s_out in (("hi", p > 0, lambda a, b: a > b, s_hi),
+                                            ("lo", p < 0, lambda a, b: a < b, s_lo)):
+        # R: q_t, from this product and the previous one (a_prev: p_{t-1}, or its seed if it opened the row).
+        seed = Mux(dense | seed_wins, p, 0)
+        a_prev, first_prev = Signal(product_shape, name=f"{name}_a_prev"), Signal(name=f"{name}_first_prev")
+        with m.If(valid):
+            m.d.sync += [a_prev.eq(Mux(first, seed, p)), first_prev.eq(first)]
+        q = Signal(product_shape, name=f"{name}_q")
+        use_prev = Signal(name=f"{name}_use_prev")           # hi_{t-2} is of this row: t and t-1 continue it
+        r1_valid, r1_last = Signal(name=f"{name}_r1_valid"), Signal(name=f"{name}_r1_last")
+        m.d.sync += [q.eq(Mux(first, seed, Mux(better(p, a_prev), p, a_prev))), use_prev.eq(~first & ~first_prev),
+                     r1_valid.eq(valid), r1_last.eq(last)]
+        # R1: compare with hi_{t-2}, held by the register of this entry's parity.
+        held = [Signal(product_shape, name=f"{name}_held{i}") for i in (0, 1)]
+        r1_par, r2_par = Signal(name=f"{name}_r1_par"), Signal(name=f"{name}_r2_par")
+        with m.If(r1_valid):
+            m.d.sync += r1_par.eq(~r1_par)
+        c = Signal(name=f"{name}_c")
+        m.d.sync += [c.eq(better(q, Mux(r1_par, held[1], held[0]))), r2_par.eq(r1_par)]
+        r2_q, r2_use = delay(m, q, f"{name}_r2_q"), delay(m, use_prev, f"{name}_r2_use")
+        r2_valid, r2_last = delay(m, r1_valid, f"{name}_r2_valid"), delay(m, r1_last, f"{name}_r2_last")
+        # R2: select; a row end registers the row's max (min).
+        prior = Mux(r2_par, held[1], held[0])
+        new = Mux(r2_use & ~c, prior, r2_q)
+        with m.If(r2_valid):
+            with m.If(r2_par):
+                m.d.sync += held[1].eq(new)
+            with m.Else():
+                m.d.sync += held[0].eq(new)
+            with m.If(r2_last):
+                m.d.sync += s_out.eq(new)
     m.d.sync += result.eq(s_hi + s_lo)
 
 

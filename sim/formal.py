@@ -30,7 +30,8 @@ Properties, asserted at every cycle; ``t`` counts the cycles of the current run 
     sum (mac) of the row's products ``weight * x[index]``, with 0 competing in max and min exactly when some
     column of the row has no nonzero weight (computed from the indices and weights, not from ``dense``), i.e.
     max/min over all ``n_in`` columns of the dense weight row as in DESIGN.md section 1; the harness folds it
-    along its own timeline. ``a_rows_in_order``: each ``y_valid`` (only in a run) carries the next row number.
+    along its own timeline. ``a_rows_in_order``, ``a_row_address``: each ``y_valid`` comes in a run and carries the
+    next row number.
     ``a_output_value``: ``y_value`` is DESIGN.md section 2's formula (bias, mult, rounding, arithmetic shift,
     ReLU, saturation) of that row value. ``a_rows_in_flight``: the valid bits of the stages between the reduce
     stage and the output count exactly the rows reduced but not yet written, and are all clear outside a run (an
@@ -308,7 +309,9 @@ class FormalHarness(wiring.Component):
         # stage and the output is one valid bit, and there are none outside a run.
         in_flight = pe.rows_in_flight
         check(m, "a_rows_in_flight", Mux(in_run, in_flight == rows_reduced - rows_out, in_flight == 0))
-        check(m, "a_rows_in_order", _implies(pe.y_valid, in_run & (rows_out < R) & (pe.y_row == rows_out)))
+        # Asserted at every cycle of a run, not only with y_valid: the row address is then an invariant too.
+        check(m, "a_rows_in_order", _implies(pe.y_valid, in_run & (rows_out < R)))
+        check(m, "a_row_address", _implies(in_run & (rows_out < R), pe.y_row == rows_out))
         check(m, "a_output_value", _implies(pe.y_valid, pe.y_value == y_ref))
 
         # Reachability (run as the cover task): a run ends; rows with and without pruned weights are written.
