@@ -27,6 +27,7 @@ class Board:
     baud: int
     platform: str               # amaranth-boards platform class
     uart: str                   # the USB UART chip, for messages
+    engine_mhz: float = 24.0    # `mam build`'s default engine clock: closes timing for the engines we measured
 
     def divisor(self, clk_hz=None):
         """Clock cycles per UART bit at `clk_hz` (default: the board oscillator)."""
@@ -42,11 +43,11 @@ class Board:
 BOARDS = {
     # iCEBreaker: FT2232H channel B; 12 MHz / 3 Mbaud = 4 cycles per bit, exact.
     "icebreaker": Board("icebreaker", "up5k", clk_hz=12_000_000, clk_pin="35", rx_pin="6", tx_pin="9",
-                        baud=3_000_000, platform="ICEBreakerPlatform", uart="FT2232H"),
+                        baud=3_000_000, platform="ICEBreakerPlatform", uart="FT2232H", engine_mhz=24.0),
     # ULX3S: FT231X (3 Mbaud at most, exact rates 3 MHz / n); 25 MHz / 1 Mbaud = 25, exact, where 3 Mbaud
     # would be 8.33 cycles per bit (4% off).
     "ulx3s-85f": Board("ulx3s-85f", "ecp5-85f", clk_hz=25_000_000, clk_pin="G2", rx_pin="M1", tx_pin="L4",
-                       baud=1_000_000, platform="ULX3S_85F_Platform", uart="FT231X"),
+                       baud=1_000_000, platform="ULX3S_85F_Platform", uart="FT231X", engine_mhz=50.0),
 }
 
 

@@ -35,20 +35,22 @@ def synthesize_json(component, family, workdir):
     return os.path.join(workdir, "netlist.json"), {k: v for k, v in cells.items() if not k.startswith("$")}
 
 
-def place_and_route(netlist, target, freq_mhz, seed, workdir):
-    """One nextpnr run; returns {"fmax": MHz, "utilization": {bel: used}, "available": {bel: total}}."""
+def place_and_route(netlist, target, freq_mhz, seed, workdir, extra=()):
+    """One nextpnr run; returns {"fmax": MHz, "utilization": {bel: used}, "available": {bel: total}}.
+
+    `extra`: more nextpnr arguments (pin constraints, the placed design's output file)."""
     # Relative names: the WebAssembly tools see the working folder, not arbitrary absolute paths.
     report = f"report-seed{seed}.json"
     args = [*target.nextpnr_args, "--json", os.path.relpath(netlist, workdir), "--freq", str(freq_mhz), "--seed", str(seed),
             "--report", report, "--timing-allow-fail", "--pcf-allow-unconstrained" if target.family == "ice40"
-            else "--lpf-allow-unconstrained", "-q"]
+            else "--lpf-allow-unconstrained", "-q", *extra]
     run_tool(NEXTPNR[target.family], args, workdir, f"nextpnr-seed{seed}.log")
     with open(os.path.join(workdir, report)) as f:
         rep = json.load(f)
     clocks = [v["achieved"] for k, v in rep["fmax"].items() if "clk" in k and "PACKER" not in k]
     if not clocks:
         raise ToolError(f"nextpnr report {report} has no clock")
-    return {"fmax": min(clocks),
+    return {"fmax": min(clocks), "critical_path": _critical_path(rep),
             "utilization": {k: v["used"] for k, v in rep["utilization"].items()},
             "available": {k: v["available"] for k, v in rep["utilization"].items()}}
 
@@ -66,4 +68,22 @@ def implement(component, target, *, freq_mhz, seeds, workdir, log=None):
     return {"target": target.name, "freq_mhz": freq_mhz, "seeds": seeds, "cells": cells,
             "utilization": runs[0]["utilization"], "available": runs[0]["available"],
             "fmax_mhz": {"median": median, "min": min(fmax), "max": max(fmax), "all": fmax},
+            "critical_path": min(runs, key=lambda r: r["fmax"])["critical_path"],
             "timing_met": median >= freq_mhz}
+
+
+def _critical_path(rep):
+    """The slowest path of nextpnr's report as "from -> to (ns)", cell names shortened."""
+    paths = rep.get("critical_paths") or []
+    if not paths:
+        return None
+    worst = max(paths, key=lambda p: sum(s["delay"] for s in p["path"]))
+    steps = worst["path"]
+    total = sum(s["delay"] for s in steps)
+
+    def name(step, end):
+        cell = step.get(end, {}).get("cell", "?")
+        for cut in ("_SB_", "_TRELLIS", "_DFF", "_LUT4", "_CCU2", "$CARRY"):
+            cell = cell.split(cut)[0]
+        return cell
+    return f"{name(steps[0], 'from')} -> {name(steps[-1], 'to')} ({total:.1f} ns)"

@@ -19,6 +19,7 @@ COMMANDS = {
     "train": (".train_cmd", "cmd_train"),
     "demo": (".demo", "cmd_demo"),
     "run": (".run_cmd", "cmd_run"),
+    "build": (".build_cmd", "cmd_build"),
 }
 
 
@@ -131,6 +132,18 @@ def _build_parser():
     r.add_argument("--report", metavar="R.json", help="write a JSON report")
     r.add_argument("--timeout", type=float, default=2.0, metavar="S",
                    help="seconds to wait for each reply (default: %(default)s)")
+
+    b = sub.add_parser("build", help="a bitstream for a board: the engine behind its UART host link, with a PLL",
+                       description="Synthesize, place and route the network engine and its host link for a board, "
+                       "with a PLL making the engine clock, and write the bitstream (top.bin / top.bit) with the "
+                       "utilization and timing reports. No bitstream is written unless timing closes.")
+    b.add_argument("model", metavar="NETWORK.npz", help="layer or network file")
+    b.add_argument("--board", required=True, help="icebreaker or ulx3s-85f")
+    b.add_argument("-o", "--out-dir", required=True, metavar="DIR", help="build folder (never put it in git)")
+    b.add_argument("--pes", type=int, default=1, metavar="P", help="processing elements, 1..16 (default: 1)")
+    b.add_argument("--freq", type=float, metavar="MHZ", help="engine clock (default: the board's)")
+    b.add_argument("--seeds", type=int, default=3, metavar="N",
+                   help="placement seeds to try until timing closes (default: %(default)s)")
 
     return p
 

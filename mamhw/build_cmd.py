@@ -1,0 +1,64 @@
+"""`mam build`: a bitstream of the network engine and its host link for a board, with its reports."""
+
+import os
+import sys
+
+from .golden import ContractError, load_model
+from .golden.cycles import network_cycles, plan_network
+
+__all__ = ["cmd_build", "format_build"]
+
+
+def format_build(rep):
+    util, avail = rep["utilization"], rep["available"]
+    logic = "ICESTORM_LC" if "ICESTORM_LC" in util else "TRELLIS_COMB"
+    ram = "ICESTORM_RAM" if "ICESTORM_RAM" in util else "DP16KD"
+    dsp = "ICESTORM_DSP" if "ICESTORM_DSP" in util else "MULT18X18D"
+    rows = [
+        ("board", f"{rep['board']} ({rep['target']}), {rep['pes']} PE(s)"),
+        ("logic cells", f"{util.get(logic, 0)} / {avail.get(logic, 0)}"),
+        ("DSPs", f"{util.get(dsp, 0)} / {avail.get(dsp, 0)}"),
+        ("block RAMs", f"{util.get(ram, 0)} / {avail.get(ram, 0)}"),
+        ("engine clock", f"{rep['clock_mhz']:.2f} MHz (PLL from {rep['pll']['f_in_mhz']:g} MHz)"),
+        ("Fmax", f"{rep['fmax_mhz']:.2f} MHz (seed {rep['seed']}, {rep['seeds_tried']} tried): "
+                 + ("timing met" if rep["timing_met"] else "timing NOT met")),
+        ("critical path", rep["critical_path"] or "-"),
+        ("UART", f"{rep['uart']['baud']} baud, {rep['uart']['divisor']} cycles per bit"),
+        ("cycles per inference", f"{rep['cycles']} ({rep['cycles'] / rep['clock_mhz']:.1f} us)"),
+        ("bitstream", rep["bitstream"] or "not written (timing not met)"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def cmd_build(args):
+    from .fpga.boards import get_board
+    from .fpga.build import build_bitstream, check_freq
+    board = get_board(args.board)
+    freq = board.engine_mhz if args.freq is None else args.freq
+    check_freq(freq)
+    if not 1 <= args.pes <= 16:
+        raise ContractError(f"--pes must be in 1..16, got {args.pes}")
+    if args.seeds < 1:
+        raise ContractError(f"--seeds must be >= 1, got {args.seeds}")
+    network = load_model(args.model)
+    if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
+        raise ContractError(f"{args.out_dir} exists and is not a folder")
+    rep = build_bitstream(network, board, pes=args.pes, freq_mhz=freq, out_dir=args.out_dir, seeds=args.seeds,
+                          log=_log)
+    rep["cycles"] = int(network_cycles(plan_network(network, args.pes)).total)
+    from .golden.atomic import save_text
+    import json
+    save_text(os.path.join(args.out_dir, "report.json"), json.dumps(rep, indent=2) + "\n")
+    text = format_build(rep)
+    save_text(os.path.join(args.out_dir, "report.txt"), text + "\n")
+    print(text)
+    if not rep["timing_met"]:
+        print(f"mam: timing not met at {rep['clock_mhz']:.2f} MHz (Fmax {rep['fmax_mhz']:.2f} MHz): "
+              "lower --freq or try more --seeds", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _log(message):
+    print(f"mam: {message}", file=sys.stderr, flush=True)

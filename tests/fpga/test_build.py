@@ -1,0 +1,88 @@
+"""`mam build`: real bitstreams for both boards, the PLL settings behind them, and no bitstream without timing."""
+
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from mamhw.cli import main
+from mamhw.fpga.pll import ecp5_pll, ice40_pll
+from mamhw.golden import save_network
+from tests.cli.test_cli import NETWORK
+from tests.strategies import make_network_and_inputs
+
+# What each packer's file starts with: iCE40 images carry the 0x7EAA997E sync word after a 0xFF pad; ECP5
+# bitstreams open with a comment block (0xFF 0x00 ... 0x00 0xFF) followed by the 0xFFFFBDB3 preamble.
+ICE40_SYNC = bytes.fromhex("7eaa997e")
+ECP5_PREAMBLE = bytes.fromhex("ffffbdb3")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(16e6, 270e6))
+def test_ice40_pll_settings_obey_the_data_sheet_and_make_what_they_claim(f_want):
+    pll = ice40_pll(12e6, f_want)
+    p = pll.params
+    f_pfd = 12e6 / (p["DIVR"] + 1)
+    f_vco = f_pfd * (p["DIVF"] + 1)
+    assert 10e6 <= f_pfd <= 133e6 and 533e6 <= f_vco <= 1066e6 and 1 <= p["DIVQ"] <= 6
+    assert pll.f_out == pytest.approx(f_vco / 2 ** p["DIVQ"], rel=1e-12)
+    assert abs(pll.f_out - f_want) <= 0.05 * f_want
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(20e6, 300e6))
+def test_ecp5_pll_settings_obey_the_data_sheet_and_make_what_they_claim(f_want):
+    pll = ecp5_pll(25e6, f_want)
+    p = pll.params
+    assert pll.f_out == pytest.approx(25e6 * p["CLKFB_DIV"] / p["CLKI_DIV"], rel=1e-12)
+    assert 400e6 <= pll.f_out * p["CLKOP_DIV"] <= 800e6
+    # The phase detector needs >= 3.125 MHz, so the outputs are multiples of 25 MHz / 8 at worst.
+    assert abs(pll.f_out - f_want) <= 25e6 / 8 / 2 + 1
+
+
+def test_exact_clocks_are_found():
+    assert ice40_pll(12e6, 48e6).f_out == 48e6 and ice40_pll(12e6, 24e6).f_out == 24e6
+    assert ecp5_pll(25e6, 50e6).f_out == 50e6 and ecp5_pll(25e6, 150e6).f_out == 150e6
+
+
+@pytest.mark.parametrize("board, bitstream, magic", [("icebreaker", "top.bin", ICE40_SYNC),
+                                                     ("ulx3s-85f", "top.bit", ECP5_PREAMBLE)])
+def test_a_real_bitstream_for_each_board(tmp_path, capsys, board, bitstream, magic):
+    network, _ = make_network_and_inputs(dict(NETWORK, seed=5))
+    save_network(network, tmp_path / "net.npz")
+    out = tmp_path / "build"
+    assert main(["build", str(tmp_path / "net.npz"), "--board", board, "-o", str(out), "--seeds", "2"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["board"] == board and rep["timing_met"] and rep["fmax_mhz"] >= rep["clock_mhz"]
+    data = (out / bitstream).read_bytes()
+    assert len(data) > 50_000 and magic in data[:4096]
+    assert rep["utilization"].get("ICESTORM_PLL", rep["utilization"].get("EHXPLLL")) == 1
+    text = (out / "report.txt").read_text()
+    assert "timing met" in text and bitstream in text
+    assert "timing met" in capsys.readouterr().out
+
+
+def test_no_bitstream_when_timing_does_not_close(tmp_path, capsys):
+    network, _ = make_network_and_inputs(dict(NETWORK, seed=5))
+    save_network(network, tmp_path / "net.npz")
+    out = tmp_path / "build"
+    assert main(["build", str(tmp_path / "net.npz"), "--board", "icebreaker", "-o", str(out), "--seeds", "1",
+                 "--freq", "150"]) == 1
+    assert not (out / "top.bin").exists()
+    rep = json.loads((out / "report.json").read_text())
+    assert not rep["timing_met"] and rep["bitstream"] is None and rep["critical_path"]
+    assert "timing not met" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--board", "nexys"], "unknown board 'nexys'"),
+    (["--board", "icebreaker", "--freq", "0"], "--freq must be within"),
+    (["--board", "icebreaker", "--pes", "17"], "--pes must be in 1..16"),
+    (["--board", "icebreaker", "--freq", "25"], "3000000 baud at 25"),
+])
+def test_bad_build_requests_are_one_line_errors(tmp_path, capsys, args, message):
+    network, _ = make_network_and_inputs(dict(NETWORK, seed=5))
+    save_network(network, tmp_path / "net.npz")
+    assert main(["build", str(tmp_path / "net.npz"), "-o", str(tmp_path / "b"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
