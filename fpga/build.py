@@ -76,7 +76,8 @@ def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None
     family = target.family
     pll = solve_pll(family, board.clk_hz, freq_mhz * 1e6)
     divisor = uart_divisor(pll.f_out, board.baud)
-    link_top = build_link_top(network, pes, divisor=divisor, timeout=max(int(pll.f_out * 0.01), 1))
+    link_top = build_link_top(network, pes, divisor=divisor, timeout=max(int(pll.f_out * 0.01), 1),
+                              unroll=target.unroll_fold)
     top = BoardTop(link_top, pll)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "top.il"), "w") as f:

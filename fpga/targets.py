@@ -16,11 +16,14 @@ class Target:
     bram_bits: int              # bits per block
     spram_blocks: int = 0       # iCE40 UP5K SB_SPRAM256KA (256 kbit, no initial contents)
     io_pins: int = 0
+    # The running max/min unrolled for speed (hw/stages.py): worth its ~100 flip-flops per PE where logic is
+    # plentiful; the UP5K's 5280 cells are not.
+    unroll_fold: bool = True
 
 
 TARGETS = {
     "up5k": Target("up5k", "ice40", ("--up5k", "--package", "sg48"), luts=5280, dsps=8, bram_blocks=30,
-                   bram_bits=4096, spram_blocks=4, io_pins=39),
+                   bram_bits=4096, spram_blocks=4, io_pins=39, unroll_fold=False),
     "ecp5-25f": Target("ecp5-25f", "ecp5", ("--25k", "--package", "CABGA381"), luts=24288, dsps=28,
                        bram_blocks=56, bram_bits=18432, io_pins=197),
     "ecp5-85f": Target("ecp5-85f", "ecp5", ("--85k", "--package", "CABGA381"), luts=83640, dsps=156,

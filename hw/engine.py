@@ -181,7 +181,9 @@ class EnginePE(wiring.Component):
 
     LATENCY = 16
 
-    def __init__(self, *, segments, kinds, shifts, clamps, act_bits, w_bits, out_bits, addr_bits, acc_shape, v_shape):
+    def __init__(self, *, segments, kinds, shifts, clamps, act_bits, w_bits, out_bits, addr_bits, acc_shape, v_shape,
+                 unroll=True):
+        self.unroll = bool(unroll)
         self.kinds = tuple(sorted(set(kinds)))
         self.shifts = [int(s) for s in shifts]
         self.los, self.his = [c["lo"] for c in clamps], [c["hi"] for c in clamps]
@@ -287,7 +289,7 @@ class EnginePE(wiring.Component):
             with m.If(r.last & ~r_end):
                 m.d.sync += brow.eq(brow + 1)
         fold = dict(valid=r_valid, last=r.last, dense=r.dense, p=r_p, first=first,
-                    product_shape=self.product_shape, acc_shape=self.acc_shape)
+                    product_shape=self.product_shape, acc_shape=self.acc_shape, unroll=self.unroll)
         if len(self.kinds) == 1:
             fold_stage(m, self.kinds[0], result=b_a, **fold)
         else:
@@ -336,7 +338,7 @@ class LayerEngine(wiring.Component):
     LATENCY = EnginePE.LATENCY
     OVERHEAD = 0
 
-    def __init__(self, layers, *, counter_bits=32):
+    def __init__(self, layers, *, counter_bits=32, unroll=True):
         layers = list(layers)
         if not layers:
             raise ValueError("need at least one layer")
@@ -371,7 +373,7 @@ class LayerEngine(wiring.Component):
                 clamps=[requant_constants(mult=sp.mult, shift=sp.shift, relu=sp.relu, out_bits=sp.out_bits)
                         for sp in layers],
                 w_bits=self.w_bits, out_bits=self.out_bits,
-                addr_bits=plan.addr_bits, acc_shape=self.acc_shape, v_shape=self.v_shape))
+                addr_bits=plan.addr_bits, acc_shape=self.acc_shape, v_shape=self.v_shape, unroll=unroll))
         # buffers[b][replica][bank]
         self.buffers = [[[Memory(shape=signed(self.act_bits), depth=plan.depth[b], init=[])
                           for _ in range(plan.banks[b])] for _ in range(plan.replicas[b])] for b in (0, 1)]

@@ -65,7 +65,8 @@ class PE(wiring.Component):
 
     kind: "mam" or "mac"; in_bits, w_bits, out_bits: signed widths; mult, shift, relu: requantization;
     weight, index, last, dense: the entry stream (equal-length sequences); bias: one integer per row;
-    n_in: depth of the activation buffer; bias_bits: width of the bias memory (default: what `bias` needs).
+    n_in: depth of the activation buffer; bias_bits: width of the bias memory (default: what `bias` needs);
+    unroll: the running max/min unrolled by one step for a faster clock (hw/stages.py), or compact.
 
     Ports: load ``x`` through ``x_we``/``x_addr``/``x_data``, pulse ``start``; ``busy`` is high for
     ``entries + LATENCY`` cycles, counted in ``cycles``; ``done`` rises once at the end and stays high until the
@@ -78,10 +79,12 @@ class PE(wiring.Component):
     RESULT_DELAY = FOLD_DELAY   # cycles from a row's last fold to its value in the result register
 
     def __init__(self, *, kind, in_bits, w_bits, out_bits, mult, shift, relu, n_in,
-                 weight, index, last, dense, bias, bias_bits=None, counter_bits=32):
+                 weight, index, last, dense, bias, bias_bits=None, counter_bits=32,
+                 unroll=True):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         self.kind = kind
+        self.unroll = bool(unroll)
         self.in_bits, self.w_bits, self.out_bits = in_bits, w_bits, out_bits
         self.mult, self.shift, self.relu = int(mult), int(shift), bool(relu)
         self.n_in = int(n_in)
@@ -237,4 +240,4 @@ class PE(wiring.Component):
     def _reduce(self, m, valid, last, dense, p, first, result):
         """Fold one product into the running row value; on a row end, register the row's result."""
         fold_stage(m, self.kind, valid=valid, last=last, dense=dense, p=p, first=first, result=result,
-                   product_shape=self.product_shape, acc_shape=self.acc_shape)
+                   product_shape=self.product_shape, acc_shape=self.acc_shape, unroll=self.unroll)

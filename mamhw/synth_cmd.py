@@ -60,7 +60,7 @@ def cmd_synth(args):
                             f"{have} bits of block RAM ({target.bram_blocks} x {target.bram_bits})")
     from .fpga.pnr import implement
     from .sim.engine_amaranth import build_network_engine
-    engine, _ = build_network_engine(network, args.pes)
+    engine, _ = build_network_engine(network, args.pes, unroll=target.unroll_fold)
     work = args.out_dir or tempfile.mkdtemp(prefix="mam-synth-")
     _log(f"synthesizing for {target.name} (yosys), work folder {work}")
     rep = implement(engine, target, freq_mhz=args.freq, seeds=args.seeds, workdir=work, log=_log)

@@ -43,16 +43,16 @@ def layer_specs(network, pes):
     return specs, assignments
 
 
-def build_layer_engine(network, pes=1):
+def build_layer_engine(network, pes=1, unroll=True):
     """A LayerEngine holding every layer of `network` on `pes` PEs, and the per-layer assignments."""
     specs, assignments = layer_specs(network, pes)
-    return LayerEngine(specs), assignments
+    return LayerEngine(specs, unroll=unroll), assignments
 
 
-def build_network_engine(network, pes=1):
-    """A NetworkEngine for `network` on `pes` PEs, and the per-layer assignments."""
+def build_network_engine(network, pes=1, unroll=True):
+    """A NetworkEngine for `network` on `pes` PEs, and the per-layer assignments. `unroll`: see hw/stages.py."""
     specs, assignments = layer_specs(network, pes)
-    return NetworkEngine(specs), assignments
+    return NetworkEngine(specs, unroll=unroll), assignments
 
 
 @dataclass
@@ -145,7 +145,7 @@ def _run(top, engine, x, timeout, per_layer, vcd, progress, layer=None):
     return outputs, cycles, counter, layer_cycles
 
 
-def simulate_network(network, x, pes=1, vcd=None, progress=None):
+def simulate_network(network, x, pes=1, vcd=None, progress=None, unroll=True):
     """Run every sample of x ([batch, in] or [in]) through `network` (a golden Network, or a Layer: a one-layer
     network) on the NetworkEngine with `pes` PEs.
 
@@ -153,20 +153,20 @@ def simulate_network(network, x, pes=1, vcd=None, progress=None):
     """
     network = _as_network(network)
     x = check_inputs(x, network.n_in, network.in_bits)
-    top, assignments = build_network_engine(network, pes)
+    top, assignments = build_network_engine(network, pes, unroll=unroll)
     model = network_cycles(assignments, top.LATENCY)
     outputs, cycles, counter, layer_cycles = _run(top, top.engine, x, 4 * model.total + 64, True, vcd, progress)
     return EngineSimResult(outputs=outputs, cycles=cycles, counter=counter, layer_cycles=layer_cycles,
                            model=model, pes=int(pes))
 
 
-def simulate_layer_engine(layer, x, pes=1, vcd=None, progress=None):
+def simulate_layer_engine(layer, x, pes=1, vcd=None, progress=None, unroll=True):
     """Run a single layer on the LayerEngine alone (no sequencer); layer_cycles holds the engine's counter."""
     network = _as_network(layer)
     if len(network) != 1:
         raise ValueError("simulate_layer_engine runs one layer; use simulate_network for networks")
     x = check_inputs(x, network.n_in, network.in_bits)
-    top, assignments = build_layer_engine(network, pes)
+    top, assignments = build_layer_engine(network, pes, unroll=unroll)
     model = network_cycles(assignments, top.LATENCY)
     outputs, cycles, counter, _ = _run(top, top, x, 4 * model.total + 64, False, vcd, progress, layer=0)
     return EngineSimResult(outputs=outputs, cycles=cycles, counter=counter, layer_cycles=counter[:, None].copy(),

@@ -17,8 +17,8 @@ BASE = dict(kind="mam", in_bits=8, w_bits=8, out_bits=8, n_empty=0, n_dense=0, s
             scale="fit", batch=2, seed=11)
 
 
-def assert_exact(layer, x, pes):
-    res = simulate_layer_engine(layer, x, pes)
+def assert_exact(layer, x, pes, unroll=True):
+    res = simulate_layer_engine(layer, x, pes, unroll=unroll)
     np.testing.assert_array_equal(res.outputs, forward(layer, x))
     assert res.cycles.tolist() == [res.model_cycles] * x.shape[0]
     assert res.counter.tolist() == res.cycles.tolist()
@@ -32,9 +32,9 @@ def test_constants_are_the_contract():
 
 
 @settings(max_examples=20)
-@given(layers_and_inputs(max_in=800, max_out=24, max_entries=500, max_batch=2), ENGINE_PES)
-def test_random_layers_bit_exact_and_cycle_exact(case, pes):
-    assert_exact(*case, pes)
+@given(layers_and_inputs(max_in=800, max_out=24, max_entries=500, max_batch=2), ENGINE_PES, st.booleans())
+def test_random_layers_bit_exact_and_cycle_exact(case, pes, unroll):
+    assert_exact(*case, pes, unroll)
 
 
 @settings(max_examples=8)

@@ -8,6 +8,7 @@ import pytest
 
 from mamhw.fpga.toolchain import ToolError
 from mamhw.golden import Layer
+from mamhw.hw.pe import PE
 from mamhw.sim.formal import PEConfig, formal_tools, prove_pe
 from tests.faulty import DropLastEntryOfRowPE, DropLastEntryOfRunPE, SeedWithFirstProductPE
 
@@ -59,6 +60,18 @@ def test_broken_pe_fails_the_proof(tools, tmp_path, broken, kind, caught_by):
     assert not result.passed
     assert result.status == {"prove": "FAIL"}            # a real trace from reset, not an induction artefact
     assert any(f.startswith(f"{caught_by}: fails") for f in result.failures), str(result)
+
+
+class CompactPE(PE):
+    """The PE with the running max/min not unrolled (what `mam build` uses on a full UP5K)."""
+
+    def __init__(self, **params):
+        super().__init__(**params, unroll=False)
+
+
+def test_compact_fold_proved(tools, tmp_path):
+    cfg = PEConfig.symbolic(kind="mam", in_bits=4, w_bits=4, n_in=3, entries=4, rows=2)
+    assert_proved(prove_pe(cfg, tmp_path, pe_class=CompactPE, timeout=300))
 
 
 def test_the_same_harness_proves_the_real_pe(tools, tmp_path):
