@@ -276,12 +276,12 @@ class EnginePE(wiring.Component):
         p_x = delay(m, self.act_data, "p_x")
         r_valid, r_end, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_end, "r_end"), delay(m, p_entry, "r_entry")
         r = data.View(self.entry_shape, r_entry)
-        r_p = Signal(self.product_shape)
+        r_p = Signal(self.product_shape, reset_less=True)
         m.d.sync += r_p.eq(data.View(self.entry_shape, p_entry).weight * p_x)
 
         # R: fold the row (mam, mac, or either, chosen by the layer's `mac` bit). S: the row value.
         s_valid = Signal()
-        b_a = Signal(self.acc_shape)
+        b_a = Signal(self.acc_shape, reset_less=True)
         m.d.comb += bias_rd.addr.eq(brow)
         m.d.sync += s_valid.eq(r_valid & r.last)
         with m.If(r_valid):
@@ -293,7 +293,7 @@ class EnginePE(wiring.Component):
         if len(self.kinds) == 1:
             fold_stage(m, self.kinds[0], result=b_a, **fold)
         else:
-            a_mam, a_mac = Signal(self.acc_shape), Signal(self.acc_shape)
+            a_mam, a_mac = Signal(self.acc_shape, reset_less=True), Signal(self.acc_shape, reset_less=True)
             fold_stage(m, "mam", result=a_mam, **fold)
             fold_stage(m, "mac", result=a_mac, **fold)
             m.d.comb += b_a.eq(Mux(self.mac, a_mac, a_mam))
@@ -308,7 +308,7 @@ class EnginePE(wiring.Component):
 
         # B: add the bias.
         m_valid = delay(m, b_valid, "m_valid")
-        m_v = Signal(self.v_shape)
+        m_v = Signal(self.v_shape, reset_less=True)
         m.d.sync += m_v.eq(b_a + b_bias)
 
         # M1..Q2: requantize with the layer's parameters; the row result goes out to the engine.

@@ -188,7 +188,7 @@ class PE(wiring.Component):
         pe_ = data.View(self.entry_shape, p_entry)
         r_valid, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_entry, "r_entry")
         r = data.View(self.entry_shape, r_entry)
-        r_p = Signal(self.product_shape)
+        r_p = Signal(self.product_shape, reset_less=True)
         m.d.sync += r_p.eq(pe_.weight * p_x)
 
         # R: fold the row. `first` marks that the next entry opens a row. S: the row value.
@@ -196,7 +196,7 @@ class PE(wiring.Component):
         row = Signal(range(max(2, self.n_rows)))                  # the row being folded (its bias address)
         out_row = Signal.like(row)                                # rows leave in order: a counter
         s_valid = Signal()
-        b_a = Signal(self.acc_shape)
+        b_a = Signal(self.acc_shape, reset_less=True)
         m.d.comb += bias_rd.addr.eq(row)
         m.d.sync += s_valid.eq(r_valid & r.last)
         with m.If(self.start & ~self.busy):
@@ -217,7 +217,7 @@ class PE(wiring.Component):
 
         # B: add the bias.
         m_valid = delay(m, b_valid, "m_valid")
-        m_v = Signal(signed(max(self.acc_shape.width, len(b_bias)) + 1))
+        m_v = Signal(signed(max(self.acc_shape.width, len(b_bias)) + 1), reset_less=True)
         m.d.sync += m_v.eq(b_a + b_bias)
 
         # M1..Q2: requantize (shared with the layer engine), then write.

@@ -39,8 +39,9 @@ def signed_bits(values):
 
 
 def delay(m, value, name):
-    """`value` registered once."""
-    reg = Signal.like(value, name=name)
+    """`value` registered once. Multi-bit values are data, valid only beside a valid bit: their registers take no
+    reset, which keeps the reset net's fanout (a critical path of its own on the ECP5) to the control bits."""
+    reg = Signal.like(value, name=name, reset_less=len(value) > 1)
     m.d.sync += reg.eq(value)
     return reg
 
@@ -60,7 +61,8 @@ def fold_stage(m, kind, *, valid, last, dense, p, first, result, product_shape, 
     (what a full UP5K needs), a slower clock, the same latency.
     """
     if kind == "mac":
-        acc, total, s_sum = Signal(acc_shape), Signal(acc_shape), Signal(acc_shape)
+        acc, total = Signal(acc_shape, reset_less=True), Signal(acc_shape)
+        s_sum = Signal(acc_shape, reset_less=True)
         m.d.comb += total.eq(Mux(first, 0, acc) + p)
         with m.If(valid):
             m.d.sync += acc.eq(total)
@@ -75,21 +77,23 @@ def fold_stage(m, kind, *, valid, last, dense, p, first, result, product_shape, 
         _fold_mam_compact(m, valid=valid, last=last, dense=dense, p=p, first=first, result=result,
                           product_shape=product_shape)
         return
-    s_hi, s_lo = Signal(product_shape, name="s_hi"), Signal(product_shape, name="s_lo")
+    s_hi = Signal(product_shape, name="s_hi", reset_less=True)
+    s_lo = Signal(product_shape, name="s_lo", reset_less=True)
     for name, seed_wins, better, s_out in (("hi", p > 0, lambda a, b: a > b, s_hi),
                                             ("lo", p < 0, lambda a, b: a < b, s_lo)):
         # R: q_t, from this product and the previous one (a_prev: p_{t-1}, or its seed if it opened the row).
         seed = Mux(dense | seed_wins, p, 0)
-        a_prev, first_prev = Signal(product_shape, name=f"{name}_a_prev"), Signal(name=f"{name}_first_prev")
+        a_prev = Signal(product_shape, name=f"{name}_a_prev", reset_less=True)
+        first_prev = Signal(name=f"{name}_first_prev")
         with m.If(valid):
             m.d.sync += [a_prev.eq(Mux(first, seed, p)), first_prev.eq(first)]
-        q = Signal(product_shape, name=f"{name}_q")
+        q = Signal(product_shape, name=f"{name}_q", reset_less=True)
         use_prev = Signal(name=f"{name}_use_prev")           # hi_{t-2} is of this row: t and t-1 continue it
         r1_valid, r1_last = Signal(name=f"{name}_r1_valid"), Signal(name=f"{name}_r1_last")
         m.d.sync += [q.eq(Mux(first, seed, Mux(better(p, a_prev), p, a_prev))), use_prev.eq(~first & ~first_prev),
                      r1_valid.eq(valid), r1_last.eq(last)]
         # R1: compare with hi_{t-2}, held by the register of this entry's parity.
-        held = [Signal(product_shape, name=f"{name}_held{i}") for i in (0, 1)]
+        held = [Signal(product_shape, name=f"{name}_held{i}", reset_less=True) for i in (0, 1)]
         r1_par, r2_par = Signal(name=f"{name}_r1_par"), Signal(name=f"{name}_r2_par")
         with m.If(r1_valid):
             m.d.sync += r1_par.eq(~r1_par)
@@ -112,9 +116,10 @@ def fold_stage(m, kind, *, valid, last, dense, p, first, result, product_shape, 
 
 def _fold_mam_compact(m, *, valid, last, dense, p, first, result, product_shape):
     """The mam fold with the compare and the select in one cycle; the row value waits to match the unrolled one."""
-    hi, lo = Signal(product_shape, name="hi"), Signal(product_shape, name="lo")
+    hi, lo = Signal(product_shape, name="hi", reset_less=True), Signal(product_shape, name="lo", reset_less=True)
     new_hi, new_lo = Signal(product_shape, name="new_hi"), Signal(product_shape, name="new_lo")
-    s_hi, s_lo = Signal(product_shape, name="s_hi"), Signal(product_shape, name="s_lo")
+    s_hi = Signal(product_shape, name="s_hi", reset_less=True)
+    s_lo = Signal(product_shape, name="s_lo", reset_less=True)
     m.d.comb += [
         new_hi.eq(Mux(first, Mux(dense | (p > 0), p, 0), Mux(p > hi, p, hi))),
         new_lo.eq(Mux(first, Mux(dense | (p < 0), p, 0), Mux(p < lo, p, lo))),
@@ -123,7 +128,7 @@ def _fold_mam_compact(m, *, valid, last, dense, p, first, result, product_shape)
         m.d.sync += [hi.eq(new_hi), lo.eq(new_lo)]
         with m.If(last):
             m.d.sync += [s_hi.eq(new_hi), s_lo.eq(new_lo)]
-    value = Signal.like(result, name="row_value")
+    value = Signal.like(result, name="row_value", reset_less=True)
     m.d.sync += value.eq(s_hi + s_lo)
     m.d.sync += result.eq(delay(m, value, "row_value_d1"))            # two cycles later than without R1, R2
 
@@ -156,7 +161,7 @@ def requant_stages(m, *, valid, v, mult, rounding, shift, lo, hi, out_shape, car
         return reg, [delay(m, c, f"{tag}_{c.name}") for c in carry]
 
     def register(expr, name):
-        reg = Signal(expr.shape(), name=name)
+        reg = Signal(expr.shape(), name=name, reset_less=True)
         m.d.sync += reg.eq(expr)
         return reg
 
@@ -198,7 +203,7 @@ def requant_stages(m, *, valid, v, mult, rounding, shift, lo, hi, out_shape, car
     m4_valid, carry = advance(m3_valid, carry, "m4")
 
     # Q1: arithmetic shift (floor): a mux of constant shifts.
-    q1 = Signal(signed(max(len(m4) - min(shifts), 2)))
+    q1 = Signal(signed(max(len(m4) - min(shifts), 2)), reset_less=True)
     if shift_select is None:
         m.d.sync += q1.eq(m4 >> shift)
     else:
@@ -209,7 +214,7 @@ def requant_stages(m, *, valid, v, mult, rounding, shift, lo, hi, out_shape, car
     q1_valid, carry = advance(m4_valid, carry, "q1")
 
     # Q2: saturate, against constants too (a compare with a constant needs no carry chain).
-    y = Signal(out_shape)
+    y = Signal(out_shape, reset_less=True)
     if shift_select is None:
         m.d.sync += y.eq(Mux(q1 < lo, lo, Mux(q1 > hi, hi, q1)))
     else:
