@@ -11,7 +11,9 @@ __all__ = ["BACKENDS", "RtlRun", "run_rtl"]
 
 BACKENDS = {
     "amaranth": "Amaranth's Python simulator",
-    "compiled": "Yosys CXXRTL + g++, native code, cached per design",
+    "compiled": "native code, cached per design: a cycle model of the Yosys netlist (several samples at once), "
+                "or CXXRTL for a design it does not model",
+    "compiled-cxxrtl": "Yosys CXXRTL + g++, native code, cached per design",
     "icarus": "cocotb + Icarus Verilog on the emitted Verilog",
     "netlist-ice40": "cocotb + Icarus on the iCE40 netlist synthesized by Yosys (SB_MAC16, block RAM models)",
     "netlist-ecp5": "cocotb + Icarus on the ECP5 netlist synthesized by Yosys (MULT18X18D, LUT RAM models)",
@@ -28,6 +30,7 @@ class RtlRun:
     counter: np.ndarray         # int64 [batch]: the engine's own cycle counter
     layer_cycles: np.ndarray    # int64 [batch, layers]: the engine's per-layer counters
     model: NetworkCycles
+    stats: dict = None          # compiled backends: the native driver's own figures (CompiledDesign.stats)
 
 
 def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, log=None):
@@ -48,13 +51,16 @@ def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, l
     counters = (("cycles", 1), ("layer_cycles", len(network)))
     timeout = 4 * model.total + 64
     n_out = network.n_out
-    if backend == "compiled":
-        from .sim.cxxrtl import build_compiled
+    stats = None
+    if backend in ("compiled", "compiled-cxxrtl"):
+        from .sim.compiled import build_compiled
         design = build_compiled(engine, n_in=network.n_in, n_out=n_out, x_bits=network.in_bits,
-                                y_bits=network[-1].out_bits, counters=counters, timeout=timeout, log=log)
+                                y_bits=network[-1].out_bits, counters=counters, timeout=timeout, log=log,
+                                engine="auto" if backend == "compiled" else "cxxrtl")
         if log and design.cached:
             log("compiled simulator found in the cache")
         outputs, cycles, counts = design.run(x, progress=progress)
+        stats = dict(design.stats or {}, engine=design.engine, cached=design.cached)
     elif backend == "icarus":
         from .sim.icarus import run_icarus
         outputs, cycles, counts = run_icarus(engine, x, n_out=n_out, counters=counters, timeout=timeout)
@@ -62,4 +68,4 @@ def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, l
         from .sim.netlist import run_netlist
         outputs, cycles, counts = run_netlist(engine, x, family=backend.split("-", 1)[1], n_out=n_out,
                                               counters=counters, timeout=timeout)
-    return RtlRun(backend, pes, outputs, cycles, counts[:, 0], counts[:, 1:], model)
+    return RtlRun(backend, pes, outputs, cycles, counts[:, 0], counts[:, 1:], model, stats)

@@ -1,0 +1,267 @@
+"""The cycle-model generator (sim/cyclesim.py) against Amaranth's own simulator, cycle by cycle, on random
+circuits: every operator the generator models, signed and unsigned, 1 to 100 bits, registers with enables and
+resets, switches, memories with synchronous, transparent and asynchronous read ports and bytewise write enables;
+and the lane model (several copies, some inputs per copy) against the one-lane model."""
+
+import functools
+import operator
+import os
+import random
+import subprocess
+
+import numpy as np
+import pytest
+from amaranth.back import rtlil
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.sim import Simulator
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mamhw.fpga.toolchain import run_tool
+from mamhw.sim import cyclesim
+
+
+class RandomCircuit(wiring.Component):
+    """A random synchronous circuit, the same for the same seed."""
+
+    def __init__(self, seed):
+        self.rng = rng = random.Random(seed)
+        self.in_shapes = [self._shape(rng.randint(1, 20)) for _ in range(rng.randint(2, 5))]
+        if rng.random() < 0.3:
+            self.in_shapes.append(self._shape(rng.randint(40, 64)))
+        self.n_out = rng.randint(3, 8)
+        self.out_shapes = [self._shape(rng.choice([rng.randint(1, 24), rng.randint(1, 64), rng.randint(65, 100)]))
+                           for _ in range(self.n_out)] + [unsigned(100)]     # the last: all values xored
+        super().__init__({**{f"in{i}": In(s) for i, s in enumerate(self.in_shapes)},
+                          **{f"out{i}": Out(s) for i, s in enumerate(self.out_shapes)}})
+
+    def _shape(self, width):
+        return signed(width) if self.rng.random() < 0.5 else unsigned(width)
+
+    def elaborate(self, platform):
+        rng = self.rng
+        m = Module()
+        pool = [getattr(self, f"in{i}") for i in range(len(self.in_shapes))]
+
+        def pick(max_width=64):
+            fits = [v for v in pool if len(v) <= max_width]
+            return rng.choice(fits) if fits else rng.choice(pool)[:max_width]
+
+        def small(width=3):
+            return pick()[:width]
+
+        def select():                                  # two bits, for switches
+            return Cat(small(1), small(1))
+
+        def named(value):
+            width = max(1, min(len(value), 100))
+            sig = Signal(signed(width) if rng.random() < 0.5 else unsigned(width))
+            m.d.comb += sig.eq(value)
+            pool.append(sig)
+            return sig
+
+        def value_of(shape):
+            v = rng.getrandbits(shape.width)
+            return v - (1 << shape.width) if shape.signed and v >> (shape.width - 1) else v
+
+        regs = []
+        for _ in range(rng.randint(1, 5)):
+            shape = self._shape(rng.randint(1, 48))
+            reg = Signal(shape, init=value_of(shape), reset_less=rng.random() < 0.2)
+            regs.append(reg)
+            pool.append(reg)
+
+        mems = []
+        for _ in range(rng.randint(0, 2)):
+            shape, depth = self._shape(rng.randint(1, 20)), rng.randint(2, 12)
+            width = shape.width
+            mem = Memory(shape=shape, depth=depth,
+                         init=[value_of(shape) for _ in range(depth)] if rng.random() < 0.7 else [])
+            m.submodules[f"mem{len(mems)}"] = mem
+            divisors = [g for g in range(1, width) if width % g == 0]
+            gran = rng.choice([None, None, rng.choice(divisors)]) if divisors and not shape.signed else None
+            wp = mem.write_port(granularity=gran)
+            mems.append((mem, wp))
+            for _ in range(rng.randint(1, 2)):
+                kind = rng.choice(["sync", "transparent", "comb"])
+                if kind == "comb":
+                    rp = mem.read_port(domain="comb")
+                else:
+                    rp = mem.read_port(transparent_for=[wp] if kind == "transparent" else ())
+                    m.d.comb += rp.en.eq(1 if rng.random() < 0.6 else small(1))
+                m.d.comb += rp.addr.eq(small(4))        # before its data joins the pool: no loop
+                pool.append(rp.data)
+            m.d.comb += [wp.addr.eq(small(4)), wp.data.eq(pick()), wp.en.eq(pick()[:len(wp.en)])]
+
+        ops = [
+            lambda: pick(60) + pick(60), lambda: pick(60) - pick(60), lambda: pick(30) * pick(30),
+            lambda: pick() & pick(), lambda: pick() | pick(), lambda: pick() ^ pick(), lambda: ~pick(),
+            lambda: -pick(60), lambda: pick(56) << rng.randint(0, 8), lambda: pick() >> rng.randint(0, 8),
+            lambda: pick(56) << small(3), lambda: pick() >> small(4), lambda: pick() == pick(),
+            lambda: pick() != pick(), lambda: pick() < pick(), lambda: pick() <= pick(),
+            lambda: pick() > pick(), lambda: pick() >= pick(), lambda: Mux(small(1), pick(), pick()),
+            lambda: pick().bool(), lambda: pick().any(), lambda: pick().all(), lambda: pick().xor(),
+            lambda: Cat(pick(30), pick(30)), lambda: pick().as_signed(), lambda: pick().as_unsigned(),
+            lambda: abs(pick(60)), lambda: pick().rotate_left(rng.randint(0, 5)),
+            lambda: pick(20).replicate(rng.randint(1, 3)), lambda: Array([pick(), pick(), pick()])[select()],
+            lambda: pick()[rng.randint(0, 3):], lambda: pick(100) + pick(100), lambda: pick(100) ^ pick(100),
+            lambda: pick(100) < pick(100), lambda: pick(64) * pick(64), lambda: pick(100) >> small(3),
+            lambda: Cat(pick(64), pick(64))[:rng.randint(65, 100)],
+        ]
+        for _ in range(rng.randint(8, 24)):
+            named(rng.choice(ops)())
+        for _ in range(rng.randint(0, 2)):             # a switch: a parallel mux
+            sig = Signal(self._shape(rng.randint(1, 30)))
+            with m.Switch(select()):
+                for case in rng.sample(range(4), rng.randint(1, 3)):
+                    with m.Case(case):
+                        m.d.comb += sig.eq(pick())
+                with m.Default():
+                    if rng.random() < 0.5:
+                        m.d.comb += sig.eq(pick())
+            pool.append(sig)
+        for reg in regs:                               # next values: plain, with an enable, or a switch
+            how = rng.choice(["plain", "enable", "switch"])
+            if how == "plain":
+                m.d.sync += reg.eq(pick())
+            elif how == "enable":
+                with m.If(small(1)):
+                    m.d.sync += reg.eq(pick())
+            else:
+                with m.Switch(select()):
+                    with m.Case(0):
+                        m.d.sync += reg.eq(pick())
+                    with m.Case(1, 2):
+                        m.d.sync += reg.eq(pick())
+        for i in range(self.n_out):
+            src = rng.choice(regs) if i < len(regs) else rng.choice(pool)
+            m.d.comb += getattr(self, f"out{i}").eq(src)
+        m.d.comb += getattr(self, f"out{self.n_out}").eq(functools.reduce(operator.xor, pool))   # all stay live
+        return m
+
+
+def _netlist(design, work):
+    with open(os.path.join(work, "top.il"), "w") as f:
+        f.write(rtlil.convert(design, name="top"))
+    run_tool("YOSYS", ["-q", "-p", f"read_rtlil top.il; {cyclesim.YOSYS_PASSES}; write_json net.json"], work,
+             "yosys.log")
+    with open(os.path.join(work, "net.json")) as f:
+        return f.read()
+
+
+def _harness(design, lanes, lane_inputs):
+    """C++ main: per cycle, read every input (all its lanes), tick, print every output (all lanes)."""
+    lines = ['#include <cstdio>\n#include "model.h"\nusing namespace cyclesim;\nstatic Model top;\n',
+             "static U lane(U v, int) { return v; }\n"]
+    if lanes > 1:
+        lines.append("static U lane(W v, int k) { return v[k]; }\n")
+    lines.append("int main() {\n    long cycles;\n    if (scanf(\"%ld\", &cycles) != 1) return 1;\n"
+                 "    for (long t = 0; t < cycles; t++) {\n        unsigned long long v[LANES];\n")
+    for i in range(len(design.in_shapes)):
+        lines.append("        for (int k = 0; k < LANES; k++) if (scanf(\"%llu\", &v[k]) != 1) return 1;\n")
+        if f"in{i}" in lane_inputs:
+            lines.append(f"        {{ W w; for (int k = 0; k < LANES; k++) w[k] = v[k]; top.i_in{i} = w; }}\n")
+        else:
+            lines.append(f"        top.i_in{i} = v[0];\n")
+    lines.append("        top.tick<false>();\n")
+    for i, shape in enumerate(design.out_shapes):
+        n = (shape.width + 31) // 32
+        lines.append(f"        {{ W c[{n}]; top.o_out{i}_chunks(c); for (int k = 0; k < LANES; k++) "
+                     f"for (int j = 0; j < {n}; j++) printf(\"%llu \", (unsigned long long)lane(c[j], k)); }}\n")
+    lines.append("        printf(\"\\n\");\n    }\n    return 0;\n}\n")
+    return "".join(lines)
+
+
+def _build_model(design, netlist, folder, lanes=1, lane_inputs=()):
+    os.makedirs(folder)
+    with open(os.path.join(folder, "model.h"), "w") as f:
+        f.write(cyclesim.generate(netlist, lanes=lanes, lane_inputs=lane_inputs))
+    with open(os.path.join(folder, "main.cc"), "w") as f:
+        f.write(_harness(design, lanes, lane_inputs))
+    subprocess.run(["g++", "-std=c++14", "-O1", "-march=native", "-o", "sim", "main.cc"], cwd=folder, check=True)
+    return folder
+
+
+def _run_model(design, folder, stimulus, lanes):
+    """Outputs [cycles][lane][output] (unsigned ints) of a built model on stimulus [cycles][lane][input]."""
+    text = f"{len(stimulus)}\n" + "".join(
+        " ".join(str(stimulus[t][k][i]) for i in range(len(design.in_shapes)) for k in range(lanes)) + "\n"
+        for t in range(len(stimulus)))
+    out = subprocess.run(["./sim"], cwd=folder, input=text, capture_output=True, text=True, check=True).stdout
+    result = []
+    for line in out.splitlines():
+        words = [int(w) for w in line.split()]
+        per_lane, pos = [[] for _ in range(lanes)], 0
+        for shape in design.out_shapes:
+            n = (shape.width + 31) // 32
+            for k in range(lanes):
+                per_lane[k].append(sum(words[pos + k * n + j] << (32 * j) for j in range(n)))
+            pos += n * lanes
+        result.append(per_lane)
+    return result
+
+
+def _run_amaranth(seed, stimulus, lane):
+    design = RandomCircuit(seed)
+    got = []
+
+    async def testbench(ctx):
+        for t in range(len(stimulus)):
+            for i, shape in enumerate(design.in_shapes):
+                v = stimulus[t][lane][i]
+                if shape.signed and v >> (shape.width - 1):
+                    v -= 1 << shape.width
+                ctx.set(getattr(design, f"in{i}"), v)
+            await ctx.tick()
+            got.append([ctx.get(getattr(design, f"out{i}")) & ((1 << s.width) - 1)
+                        for i, s in enumerate(design.out_shapes)])
+
+    sim = Simulator(design)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    return got
+
+
+@settings(max_examples=12)
+@given(st.integers(0, 2**32 - 1))
+def test_random_circuits_match_amaranth_cycle_by_cycle(tmp_path_factory, seed):
+    work = str(tmp_path_factory.mktemp("circuit"))
+    rng = random.Random(seed ^ 0x5EED)
+    cycles, lanes = 24, 4
+    design = RandomCircuit(seed)
+    netlist = _netlist(design, work)
+    lane_inputs = [f"in{i}" for i in range(len(design.in_shapes)) if rng.random() < 0.6]
+    shared = [[rng.getrandbits(s.width) for s in design.in_shapes] for _ in range(cycles)]
+    stimulus = [[[rng.getrandbits(s.width) if f"in{i}" in lane_inputs else shared[t][i]
+                  for i, s in enumerate(design.in_shapes)] for _ in range(lanes)] for t in range(cycles)]
+    try:
+        one = _build_model(design, netlist, os.path.join(work, "one"))
+    except cyclesim.Unsupported as e:
+        pytest.fail(f"the generator refused a circuit it should model: {e}")
+    solo = [[c[0] for c in _run_model(design, one, [[stimulus[t][k]] for t in range(cycles)], 1)]
+            for k in range(lanes)]
+    for k in range(2):
+        assert solo[k] == _run_amaranth(seed, stimulus, k), f"stimulus {k}"
+    try:
+        many = _build_model(design, netlist, os.path.join(work, "many"), lanes, lane_inputs)
+    except cyclesim.Unsupported as e:
+        assert e.lanes_only
+        return
+    got = _run_model(design, many, stimulus, lanes)
+    for k in range(lanes):
+        assert [c[k] for c in got] == solo[k], f"lane {k} of {lanes}"
+
+
+def test_refuses_what_it_does_not_model():
+    with pytest.raises(cyclesim.Unsupported, match="no module"):
+        cyclesim.generate({"modules": {}})
+    netlist = {"modules": {"top": {"ports": {"clk": {"direction": "input", "bits": [2]}},
+                                   "cells": {"d": {"type": "$divfloor", "parameters": {}, "connections": {}}},
+                                   "netnames": {}}}}
+    with pytest.raises(cyclesim.Unsupported, match="divfloor"):
+        cyclesim.generate(netlist)
+    np.testing.assert_equal(cyclesim._int("01x1"), 0b0101)
