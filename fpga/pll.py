@@ -55,7 +55,7 @@ def ecp5_pll(f_in, f_want):
         f_pfd = f_in / clki
         if f_pfd < 3.125e6:
             break
-        for clkfb in range(1, 81):
+        for clkfb in range(1, 129):
             f_out = f_pfd * clkfb
             if not 3.125e6 <= f_out <= 400e6:
                 continue

@@ -160,8 +160,8 @@ def requant_stages(m, *, valid, v, mult, rounding, shift, lo, hi, out_shape, car
             valids.append(reg)
         return reg, [delay(m, c, f"{tag}_{c.name}") for c in carry]
 
-    def register(expr, name):
-        reg = Signal(expr.shape(), name=name, reset_less=True)
+    def register(expr, name, reset_less=True):
+        reg = Signal(expr.shape(), name=name, reset_less=reset_less)
         m.d.sync += reg.eq(expr)
         return reg
 
@@ -188,7 +188,9 @@ def requant_stages(m, *, valid, v, mult, rounding, shift, lo, hi, out_shape, car
     m1_valid, carry = advance(valid, carry, "m1")
 
     # M2: the rounding constant; the tree's next level.
-    m2_lo = register(m1_lo + rounding, "m2_lo")
+    # With a reset: without one, Yosys's ice40_dsp folds this add into the SB_MAC16 accumulator and then fails on
+    # the carry-out bit ("connected to constants").
+    m2_lo = register(m1_lo + rounding, "m2_lo", reset_less=False)
     hi_terms = pair_up(hi_terms, "m2")
     m2_valid, carry = advance(m1_valid, carry, "m2")
 
