@@ -20,6 +20,9 @@ COMMANDS = {
     "demo": (".demo", "cmd_demo"),
     "run": (".run_cmd", "cmd_run"),
     "build": (".build_cmd", "cmd_build"),
+    "estimate": (".estimate_cmd", "cmd_estimate"),
+    "compare": (".estimate_cmd", "cmd_compare"),
+    "sweep": (".estimate_cmd", "cmd_sweep"),
 }
 
 
@@ -145,6 +148,54 @@ def _build_parser():
     b.add_argument("--seeds", type=int, default=3, metavar="N",
                    help="placement seeds to try until timing closes (default: %(default)s)")
 
+    def estimate_options(q):
+        q.add_argument("--target", required=True, help="up5k, ecp5-25f or ecp5-85f")
+        q.add_argument("--pes", type=int, default=1, metavar="P", help="processing elements, 1..16 (default: 1)")
+        q.add_argument("--freq", type=float, metavar="MHZ",
+                       help="clock for latency and throughput (default: the estimated Fmax)")
+
+    def density_options(q):
+        q.add_argument("--mam-density", metavar="D",
+                       help="prune the MAM variant's hidden layers to D (e.g. 0.03 or 3%%)")
+        q.add_argument("--mac-density", metavar="D", help="prune the MAC variant's hidden layers to D")
+        q.add_argument("--prune-layers", default="hidden", choices=["hidden", "all"],
+                       help="layers the densities apply to (default: %(default)s; a one-layer file: that layer)")
+
+    es = sub.add_parser("estimate", help="cycles, memory, block RAMs, DSPs, LUTs and Fmax of the engine (no synthesis)",
+                        description="Estimate what the engine of a layer or network costs on a target without running "
+                        "any tool: exact cycles (cycle model), memory bits, block RAMs and DSPs (as Yosys maps them), "
+                        "LUTs, flip-flops, logic cells and Fmax from a model calibrated on real synthesis runs.")
+    es.add_argument("model", metavar="LAYER_OR_NETWORK.npz", help="layer or network file")
+    estimate_options(es)
+    es.add_argument("--vs-mac", action="store_true", help="side by side: the file as MAM and as MAC (mam compare)")
+    density_options(es)
+    es.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
+    es.add_argument("--report", metavar="R.json", help="write the JSON report")
+
+    co = sub.add_parser("compare", help="MAM against MAC of the same layer sizes, each at its own density",
+                        description="Estimates side by side: the layer sizes of one file as MAM (hidden layers MAM) "
+                        "and as MAC (every layer MAC), each pruned by magnitude to its own density; or two files.")
+    co.add_argument("model", metavar="LAYER_OR_NETWORK.npz", help="layer or network file (the MAM side)")
+    co.add_argument("other", nargs="?", metavar="OTHER.npz", help="a second file to put beside the first, as is")
+    estimate_options(co)
+    density_options(co)
+    co.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
+    co.add_argument("--report", metavar="R.json", help="write the JSON report")
+
+    sw = sub.add_parser("sweep", help="estimates over densities, MAM and MAC: JSON, CSV and plots",
+                        description="For each density, prune the hidden layers by magnitude (random weights with "
+                        "--shape), estimate the MAM and the MAC network, and write sweep.json, sweep.csv and plots of "
+                        "cycles, weight memory and LUTs against remaining interconnections (cycles.png, memory.png, "
+                        "luts.png).")
+    sw.add_argument("model", nargs="?", metavar="LAYER_OR_NETWORK.npz", help="layer or network file (or --shape)")
+    sw.add_argument("--shape", metavar="W0,W1,...", help="layer widths of a random network, e.g. 784,256,10")
+    sw.add_argument("--seed", type=int, default=0, help="seed of the random weights of --shape (default: 0)")
+    sw.add_argument("--densities", nargs="+", required=True, metavar="D",
+                    help="fractions of the interconnections to keep, e.g. 0.001 0.01 0.1 or 0.1%%,1%%,10%%")
+    estimate_options(sw)
+    sw.add_argument("--prune-layers", default="hidden", choices=["hidden", "all"],
+                    help="layers the densities apply to (default: %(default)s; a one-layer file: that layer)")
+    sw.add_argument("-o", "--out-dir", required=True, metavar="DIR", help="folder for the JSON, CSV and PNG files")
     return p
 
 

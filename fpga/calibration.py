@@ -1,0 +1,233 @@
+"""Engine configurations synthesized to calibrate the area model, and the cached measurements of them.
+
+A configuration is a small dict (PEs, input width, and per layer: kind, outputs, density, weight and output bits)
+that :func:`config_network` turns into a deterministic random network. :func:`measure` runs the same flow as
+`mam synth` (fpga/pnr.py: Yosys, then nextpnr with one seed when the design fits the device) and caches the raw
+results in a JSON file keyed by the configuration, the target, the tools and a digest of the hardware sources,
+so that a rerun synthesizes only what changed. scripts/fit_area.py fits on GRID; bench/estimate_accuracy.py
+checks the fit on HELD_OUT, which shares no configuration with GRID.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+
+import numpy as np
+
+from ..golden import Layer, Network
+from ..golden.atomic import save_text
+
+__all__ = ["FIT_TARGETS", "PNR_FREQ", "GRID", "HELD_OUT", "sampled_configs", "config_network", "config_key",
+           "source_digest", "tool_versions", "ResultCache", "measure", "measured_quantities"]
+
+# One device per family for place and route (the area counts are Yosys's and hold for the whole family).
+FIT_TARGETS = {"ice40": "up5k", "ecp5": "ecp5-25f"}
+PNR_FREQ = {"ice40": 48.0, "ecp5": 150.0}       # the project's clock goals, as `mam synth --freq`
+
+
+def _cfg(name, pes, n_in, layers, in_bits=8, seed=0, pnr=True):
+    cfg = {"name": name, "pes": pes, "n_in": n_in, "in_bits": in_bits, "seed": seed,
+           "layers": [dict(zip(("kind", "n_out", "density", "w_bits", "out_bits"), spec)) for spec in layers]}
+    if not pnr:
+        cfg["pnr"] = False                          # area only: place and route is what makes a fit run long
+    return cfg
+
+
+def sampled_configs(n, seed, prefix):
+    """`n` random configurations over the same space as the hand-picked ones (P 1..8, 1-3 layers of 16..128
+    inputs, mam/mac, 4..12-bit widths, densities 2%..100%), for Yosys only."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        pes = int(rng.choice([1, 2, 3, 4, 6, 8]))
+        n_layers = int(rng.choice([1, 1, 2, 2, 3]))
+        n_in = int(rng.integers(16, 129))
+        in_bits = int(rng.choice([4, 6, 8, 8, 10, 12]))
+        layers = []
+        for _ in range(n_layers):
+            bits = int(rng.choice([4, 6, 8, 8, 10, 12]))
+            layers.append((str(rng.choice(["mam", "mac"])), int(rng.integers(8, 65)),
+                           float(rng.choice([0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0])), bits, bits))
+        out.append(_cfg(f"{prefix}{i:02d}-p{pes}", pes, n_in, layers, in_bits=in_bits, seed=seed * 1000 + i,
+                        pnr=False))
+    return out
+
+
+# The fit grid: P 1/2/4/8, mam/mac/mixed, 4/8/12-bit widths, 1-3 layers of 16..128 inputs, densities from a few
+# entries per row (ROMs in logic) to dense (ROMs in block RAM); placed and routed (for Fmax and logic cells) but
+# for the five largest, whose nextpnr runs take many minutes. Then random configurations over the same space,
+# synthesized only (LUTs, flip-flops): synthesis takes seconds, place and route most of the run time.
+GRID = [
+    _cfg("p1-mam-8", 1, 64, [("mam", 32, 0.1, 8, 8)], seed=1),
+    _cfg("p1-mac-8", 1, 64, [("mac", 32, 0.1, 8, 8)], seed=2),
+    _cfg("p1-mam-4", 1, 32, [("mam", 16, 0.3, 4, 4)], in_bits=4, seed=3),
+    _cfg("p1-mac-12", 1, 48, [("mac", 24, 0.3, 12, 12)], in_bits=12, seed=4),
+    _cfg("p1-mix-2l", 1, 128, [("mam", 32, 0.05, 8, 8), ("mac", 10, 0.5, 8, 8)], seed=5),
+    _cfg("p1-mam-dense", 1, 64, [("mam", 24, 1.0, 8, 8)], seed=6),
+    _cfg("p1-mix-3l", 1, 32, [("mam", 24, 0.2, 8, 8), ("mam", 16, 0.2, 8, 8), ("mac", 8, 0.5, 8, 8)], seed=7),
+    _cfg("p2-mam-8", 2, 64, [("mam", 32, 0.1, 8, 8)], seed=8),
+    _cfg("p2-mac-8", 2, 96, [("mac", 16, 0.2, 8, 8)], seed=9),
+    _cfg("p2-mam-12", 2, 32, [("mam", 16, 0.3, 12, 12)], in_bits=12, seed=10),
+    _cfg("p2-mix-2l", 2, 128, [("mam", 48, 0.03, 8, 8), ("mac", 10, 0.3, 8, 8)], seed=11),
+    _cfg("p2-mac-4-3l", 2, 48, [("mac", 24, 0.2, 4, 4), ("mac", 16, 0.3, 4, 4), ("mac", 8, 0.5, 4, 4)],
+         in_bits=4, seed=12),
+    _cfg("p2-mam-dense", 2, 48, [("mam", 32, 0.7, 8, 8)], seed=13),
+    _cfg("p4-mam-8", 4, 64, [("mam", 32, 0.1, 8, 8)], seed=14),
+    _cfg("p4-mac-8", 4, 64, [("mac", 32, 0.1, 8, 8)], seed=15),
+    _cfg("p4-mam-4", 4, 128, [("mam", 64, 0.02, 4, 4)], in_bits=4, seed=16),
+    _cfg("p4-mix-2l", 4, 96, [("mam", 32, 0.05, 8, 8), ("mac", 12, 0.4, 8, 8)], seed=17, pnr=False),
+    _cfg("p4-mac-12-2l", 4, 32, [("mac", 24, 0.3, 12, 12), ("mac", 8, 0.5, 12, 12)], in_bits=12, seed=18,
+         pnr=False),
+    _cfg("p4-mam-3l", 4, 64, [("mam", 32, 0.1, 8, 8), ("mam", 16, 0.2, 8, 8), ("mam", 10, 0.3, 8, 8)], seed=19,
+         pnr=False),
+    _cfg("p8-mam-8", 8, 64, [("mam", 32, 0.1, 8, 8)], seed=20),
+    _cfg("p8-mac-4", 8, 32, [("mac", 32, 0.2, 4, 4)], in_bits=4, seed=21),
+    _cfg("p8-mix-2l", 8, 128, [("mam", 64, 0.02, 8, 8), ("mac", 10, 0.3, 8, 8)], seed=22, pnr=False),
+    _cfg("p8-mam-12", 8, 32, [("mam", 16, 0.2, 12, 12)], in_bits=12, seed=23, pnr=False),
+    _cfg("p3-mix-8", 3, 80, [("mam", 30, 0.1, 8, 8), ("mac", 12, 0.3, 8, 8)], seed=24),
+] + sampled_configs(20, 7, "s")
+
+# Held out of the fit: other sizes, P, widths and mixes.
+HELD_OUT = [
+    _cfg("h-p1-mam-6", 1, 100, [("mam", 40, 0.05, 6, 6)], in_bits=6, seed=101),
+    _cfg("h-p2-mix-2l", 2, 80, [("mam", 24, 0.1, 8, 8), ("mac", 10, 0.5, 8, 8)], seed=102),
+    _cfg("h-p3-mac-8", 3, 40, [("mac", 24, 0.2, 8, 8)], seed=103),
+    _cfg("h-p4-mam-10", 4, 56, [("mam", 28, 0.15, 10, 10)], in_bits=10, seed=104),
+    _cfg("h-p6-mix-3l", 6, 64, [("mam", 36, 0.05, 8, 8), ("mam", 18, 0.2, 8, 8), ("mac", 10, 0.4, 8, 8)],
+         seed=105),
+    _cfg("h-p8-mac-8", 8, 48, [("mac", 40, 0.1, 8, 8)], seed=106),
+    _cfg("h-p2-mam-dense", 2, 24, [("mam", 20, 1.0, 8, 8)], seed=107),
+    _cfg("h-p5-mam-4", 5, 112, [("mam", 50, 0.03, 4, 4)], in_bits=4, seed=108),
+]
+
+
+def config_network(cfg):
+    """The deterministic random network of a configuration: weights of both signs within w_bits, pruned to the
+    density at random, biases within +-2**12, requantization that spreads values over the output range."""
+    rng = np.random.default_rng(cfg["seed"])
+    n_in, in_bits, layers = cfg["n_in"], cfg["in_bits"], []
+    for spec in cfg["layers"]:
+        wb, n_out = spec["w_bits"], spec["n_out"]
+        lim = (1 << (wb - 1)) - 1
+        w = rng.integers(-lim, lim + 1, (n_out, n_in))
+        w[rng.random(w.shape) >= spec["density"]] = 0
+        bias = rng.integers(-(1 << 12), 1 << 12, n_out)
+        layers.append(Layer.build(kind=spec["kind"], weight=w, bias=bias, mult=int(rng.integers(1 << 8, 1 << 16)),
+                                  shift=int(rng.integers(8, 24)), relu=bool(rng.integers(2)), in_bits=in_bits,
+                                  w_bits=wb, out_bits=spec["out_bits"]))
+        n_in, in_bits = n_out, spec["out_bits"]
+    return Network(layers)
+
+
+def config_key(cfg):
+    return json.dumps({k: cfg[k] for k in sorted(cfg) if k != "name"}, sort_keys=True)
+
+
+def source_digest():
+    """A digest of every source that decides what is synthesized: the gateware, the golden encoding and row
+    assignment it is built from, the engine builder and the synthesis flow."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    h = hashlib.sha256()
+    for folder in ("hw", "golden"):
+        for name in sorted(os.listdir(os.path.join(root, folder))):
+            if name.endswith(".py"):
+                with open(os.path.join(root, folder, name), "rb") as f:
+                    h.update(name.encode() + b"\0" + f.read())
+    for rel in ("sim/engine_amaranth.py", "fpga/pnr.py", "fpga/observe.py", "fpga/targets.py"):
+        with open(os.path.join(root, rel), "rb") as f:
+            h.update(rel.encode() + b"\0" + f.read())
+    return h.hexdigest()[:16]
+
+
+def tool_versions():
+    from .toolchain import tool
+    out = {}
+    for var in ("YOSYS", "NEXTPNR_ICE40", "NEXTPNR_ECP5"):
+        try:
+            proc = subprocess.run([tool(var), "--version"], capture_output=True, text=True, timeout=120)
+            out[var] = (proc.stdout or proc.stderr).strip().splitlines()[0] if (proc.stdout or proc.stderr) else "?"
+        except Exception as e:                      # a missing tool is reported by the synthesis run itself
+            out[var] = f"unavailable ({e})"
+    return out
+
+
+class ResultCache:
+    """Raw synthesis results in one JSON file: {key: result}. Written atomically after every new result."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self.data = {}
+        if os.path.exists(self.path):
+            with open(self.path) as f:
+                self.data = json.load(f)
+
+    def get(self, key):
+        return self.data.get(key)
+
+    def put(self, key, result):
+        self.data[key] = result
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        save_text(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
+
+
+def _cache_key(cfg, family, digest, versions):
+    return hashlib.sha256(json.dumps([config_key(cfg), family, FIT_TARGETS[family], PNR_FREQ[family], digest,
+                                      versions], sort_keys=True).encode()).hexdigest()[:24]
+
+
+def measure(cfg, family, *, cache, workdir, digest, versions, log=None):
+    """Synthesize (and place and route, when it fits the family's device) one configuration; cached.
+
+    Returns {"cells": Yosys cell counts, "fmax": MHz or None, "utilization": nextpnr's or None, "fits": bool,
+    "placed": bool, "seconds": wall time of the tools, "cached": bool}."""
+    from ..sim.engine_amaranth import build_network_engine
+    from .estimate import estimate
+    from .pnr import place_and_route, synthesize_json
+    from .structure import engine_options
+    from .targets import TARGETS
+
+    key = _cache_key(cfg, family, digest, versions)
+    hit = cache.get(key)
+    if hit is not None:
+        return dict(hit, cached=True)
+    network = config_network(cfg)
+    target = TARGETS[FIT_TARGETS[family]]
+    pre = estimate(network, cfg["pes"], target.name)
+    work = os.path.join(workdir, f"{cfg['name']}-{family}")
+    t0 = time.monotonic()
+    engine, _ = build_network_engine(network, cfg["pes"], **engine_options(target))
+    netlist, cells = synthesize_json(engine, family, work)
+    fits = pre["dsps"] <= target.dsps and pre["block_rams"] <= target.bram_blocks and \
+        _luts(cells, family) <= 0.9 * target.luts
+    placed = fits and cfg.get("pnr", True)
+    res = {"name": cfg["name"], "family": family, "target": target.name, "cells": cells, "fits": bool(fits),
+           "placed": bool(placed), "fmax": None, "utilization": None}
+    if placed:
+        if log:
+            log(f"{cfg['name']} on {target.name}: nextpnr")
+        pnr = place_and_route(netlist, target, PNR_FREQ[family], 1, work)
+        res.update(fmax=pnr["fmax"], utilization=pnr["utilization"])
+    res["seconds"] = round(time.monotonic() - t0, 1)
+    cache.put(key, res)
+    return dict(res, cached=False)
+
+
+def _luts(cells, family):
+    if family == "ice40":
+        return cells.get("SB_LUT4", 0)
+    return cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0)
+
+
+def measured_quantities(res, family):
+    """The quantities the model predicts, from one measurement: luts, ffs, dsps, block_rams, lut_rams and, after
+    place and route, logic_cells and fmax (None otherwise)."""
+    cells = res["cells"]
+    ffs = sum(n for c, n in cells.items() if c.startswith(("SB_DFF", "TRELLIS_FF")))
+    util = res.get("utilization") or {}
+    logic = util.get("ICESTORM_LC" if family == "ice40" else "TRELLIS_COMB")
+    return {"luts": _luts(cells, family), "ffs": ffs,
+            "dsps": cells.get("SB_MAC16", 0) + cells.get("MULT18X18D", 0),
+            "block_rams": cells.get("SB_RAM40_4K", 0) + cells.get("DP16KD", 0),
+            "lut_rams": cells.get("TRELLIS_DPR16X4", 0), "logic_cells": logic, "fmax": res.get("fmax")}

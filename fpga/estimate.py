@@ -1,0 +1,244 @@
+"""What a network would cost in hardware, without running any tool: cycles, memory, area and clock rate.
+
+Exact parts: cycles (the golden cycle model), memory bits, block RAMs and LUT RAMs (fpga/memory_map.py: the
+decisions Yosys makes for each memory) and DSPs (fpga/dsp_map.py). Calibrated parts: LUTs, flip-flops, logic
+cells and Fmax (fpga/area_model.py, coefficients fitted to synthesis runs by scripts/fit_area.py). Everything is
+read from the engine objects the hardware would be built from (fpga/structure.py), so the estimate follows the
+hardware when it changes; only the calibration needs a refit.
+"""
+
+import numpy as np
+
+from ..golden import ContractError, Layer, Network
+from ..golden.cycles import network_cycles
+from ..golden.encode import entry_bits
+from .area_model import AREA_QUANTITIES, design_features, load_model
+from .dsp_map import engine_dsps
+from .memory_map import BLOCK_CELLS, map_engine
+from .structure import build_structure, engine_options
+from .targets import get_target
+
+__all__ = ["EXACT", "estimate", "format_estimate", "format_side_by_side", "magnitude_prune", "kind_variant",
+           "random_network", "prunable_layers"]
+
+EXACT = ("cycles", "weight_memory_bits", "block_rams", "lut_rams", "dsps")
+
+
+def _as_network(model):
+    if isinstance(model, Network):
+        return model
+    if isinstance(model, Layer):
+        return Network([model])
+    return Network(list(model))
+
+
+def estimate(network, pes, target, freq_mhz=None, model=None):
+    """The estimate of `network` on `pes` PEs for `target` (a name from fpga/targets.py), as a JSON-able dict.
+
+    `freq_mhz`: the clock to compute latency and throughput at (default: the estimated Fmax)."""
+    network = _as_network(network)
+    target = get_target(target) if isinstance(target, str) else target
+    if not 1 <= int(pes) <= 16:
+        raise ContractError(f"--pes must be in 1..16, got {pes}")
+    if freq_mhz is not None and not freq_mhz > 0:
+        raise ContractError(f"--freq must be > 0, got {freq_mhz}")
+    family = target.family
+    structure = build_structure(network, pes, **engine_options(target))
+    cyc = network_cycles(structure.assignments)
+    memories = map_engine(structure, family)
+    dsp = engine_dsps(structure, family)
+    feats = design_features(structure, family, memories, dsp)
+
+    entry = [(m, mp) for m, mp in memories if m.role == "entry"]
+    bias = [(m, mp) for m, mp in memories if m.role == "bias"]
+    buffers = [(m, mp) for m, mp in memories if m.role == "buffer" and mp.style != "removed"]
+    block = sum(mp.cells for _, mp in memories if mp.style == "block")
+    rep = {
+        "target": target.name, "family": family, "pes": int(pes),
+        "layers": [{"kind": layer.kind, "n_in": layer.n_in, "n_out": layer.n_out,
+                    "weights": int(np.count_nonzero(layer.weight)),
+                    "density": float(np.count_nonzero(layer.weight)) / layer.weight.size,
+                    "entries": int(a.entries), "load": [int(x) for x in a.load], "cycles": int(c)}
+                   for layer, a, c in zip(network, structure.assignments, cyc.per_layer)],
+        "cycles": int(cyc.total), "entries": int(cyc.entries.sum()), "efficiency": float(cyc.efficiency),
+        "weight_memory_bits": int(sum(m.bits for m, _ in entry)),
+        "encoded_weight_bits": int(sum(int(a.entries) * entry_bits(layer)
+                                       for layer, a in zip(network, structure.assignments))),
+        "bias_memory_bits": int(sum(m.bits for m, _ in bias)),
+        "activation_buffer_bits": int(sum(m.bits for m, _ in buffers)),
+        "block_rams": int(block), "block_ram_cell": BLOCK_CELLS[family],
+        "block_rams_by_role": {role: int(sum(mp.cells for m, mp in memories if m.role == role and
+                                             mp.style == "block")) for role in ("entry", "bias", "buffer")},
+        "lut_rams": int(sum(mp.cells for _, mp in memories if mp.style == "distributed")),
+        "dsps": int(dsp["dsps"]), "dsp_cell": dsp["cell"],
+        "available": {"luts": target.luts, "dsps": target.dsps, "block_rams": target.bram_blocks},
+        "exact": list(EXACT),
+        "features": {k: float(v) for k, v in feats.items()},
+    }
+    area = load_model() if model is None else model
+    for q in AREA_QUANTITIES:
+        rep[q] = int(round(area.predict(family, q, feats))) if area.has(family, q) else None
+    fmax = area.fmax(family, feats) if area.has(family, "period") else None
+    rep["fmax_mhz"] = None if fmax is None else round(float(fmax), 1)
+    rep["model_error"] = {q: area.stats(family, q) for q in AREA_QUANTITIES + ("period",) if area.has(family, q)}
+    clock = freq_mhz if freq_mhz is not None else rep["fmax_mhz"]
+    rep["clock_mhz"] = clock
+    rep["clock_from"] = "given" if freq_mhz is not None else ("estimated Fmax" if clock else None)
+    if clock:
+        rep["latency_us"] = rep["cycles"] / clock
+        rep["inferences_per_s"] = clock * 1e6 / rep["cycles"]
+    else:
+        rep["latency_us"] = rep["inferences_per_s"] = None
+    rep["does_not_fit"] = _misfits(rep, target)
+    rep["fits"] = not rep["does_not_fit"]
+    return rep
+
+
+def _misfits(rep, target):
+    out = []
+    if rep["block_rams"] > target.bram_blocks:
+        out.append(f"{rep['block_rams']} block RAMs > {target.bram_blocks}")
+    if rep["dsps"] > target.dsps:
+        out.append(f"{rep['dsps']} DSPs > {target.dsps}")
+    logic = rep.get("logic_cells") or rep.get("luts")
+    if logic is not None and logic > target.luts:
+        out.append(f"~{logic} logic cells > {target.luts}")
+    return out
+
+
+def _fmt_int(v):
+    return "n/a" if v is None else f"{v:,}"
+
+
+def _rows(rep):
+    avail = rep["available"]
+    err = rep.get("model_error", {})
+
+    def calibrated(q, v, total=None):
+        if v is None:
+            return "n/a (no calibration for this family)"
+        e = err.get(q, {}).get("loo_mean_abs_rel_err")
+        s = f"~{v:,}" + (f" / {total:,}" if total else "")
+        return s + (f"  (model error ~{100 * e:.0f}%)" if e is not None else "")
+
+    fmax = rep["fmax_mhz"]
+    f_err = err.get("period", {}).get("loo_mean_abs_rel_err")
+    rows = [
+        ("cycles / inference", f"{rep['cycles']:,} (exact; {rep['entries']:,} entries, efficiency "
+                               f"{rep['efficiency']:.3f})"),
+    ]
+    if rep["clock_mhz"]:
+        rows += [(f"latency at {rep['clock_mhz']:.1f} MHz", f"{rep['latency_us']:.2f} us ({rep['clock_from']})"),
+                 ("inferences / s", f"{rep['inferences_per_s']:,.0f}")]
+    rows += [
+        ("weight memory", f"{rep['weight_memory_bits']:,} bits in entry memories (exact; encoding "
+                          f"{rep['encoded_weight_bits']:,} bits)"),
+        ("bias / buffer memory", f"{rep['bias_memory_bits']:,} / {rep['activation_buffer_bits']:,} bits"),
+        ("block RAMs", f"{rep['block_rams']} / {avail['block_rams']} {rep['block_ram_cell']} (exact)"
+                       + (f", {rep['lut_rams']} LUT RAMs" if rep["lut_rams"] else "")),
+        ("DSPs", f"{rep['dsps']} / {avail['dsps']} {rep['dsp_cell']} (exact)"),
+        ("LUTs", calibrated("luts", rep["luts"])),
+        ("flip-flops", calibrated("ffs", rep["ffs"])),
+        ("logic cells", calibrated("logic_cells", rep["logic_cells"], avail["luts"])),
+        ("Fmax", "n/a (no calibration)" if fmax is None else
+         f"~{fmax:.1f} MHz" + (f"  (model error ~{100 * f_err:.0f}%)" if f_err is not None else "")),
+        ("fits " + rep["target"], "yes" if rep["fits"] else "NO: " + "; ".join(rep["does_not_fit"])),
+    ]
+    return rows
+
+
+def format_estimate(rep, title=None):
+    rows = _rows(rep)
+    width = max(len(k) for k, _ in rows)
+    head = title or f"{rep['target']}, {rep['pes']} PE(s): " + ", ".join(
+        f"{layer['kind']} {layer['n_in']}x{layer['n_out']} {100 * layer['density']:.3g}%" for layer in rep["layers"])
+    return "\n".join([head] + [f"  {k:<{width}}  {v}" for k, v in rows])
+
+
+_SIDE = [("layers", lambda r: " + ".join(f"{x['kind']} {100 * x['density']:.3g}%" for x in r["layers"])),
+         ("weights kept", lambda r: f"{sum(x['weights'] for x in r['layers']):,}"),
+         ("cycles / inference", lambda r: f"{r['cycles']:,}"),
+         ("weight memory (bits)", lambda r: f"{r['weight_memory_bits']:,}"),
+         ("block RAMs", lambda r: f"{r['block_rams']} / {r['available']['block_rams']}"),
+         ("DSPs", lambda r: f"{r['dsps']} / {r['available']['dsps']}"),
+         ("LUTs", lambda r: _fmt_int(r["luts"])),
+         ("flip-flops", lambda r: _fmt_int(r["ffs"])),
+         ("logic cells", lambda r: _fmt_int(r["logic_cells"])),
+         ("Fmax (MHz)", lambda r: "n/a" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"),
+         ("latency (us)", lambda r: "n/a" if r["latency_us"] is None else f"{r['latency_us']:.2f}"),
+         ("inferences / s", lambda r: "n/a" if r["inferences_per_s"] is None else f"{r['inferences_per_s']:,.0f}"),
+         ("fits", lambda r: "yes" if r["fits"] else "NO")]
+
+
+def format_side_by_side(named_reports):
+    """A table with one column per (name, report)."""
+    names = [n for n, _ in named_reports]
+    rows = [("", names)] + [(label, [f(r) for _, r in named_reports]) for label, f in _SIDE]
+    lw = max(len(label) for label, _ in rows)
+    cw = [max(len(str(vals[i])) for _, vals in rows) for i in range(len(names))]
+    return "\n".join(f"{label:<{lw}}  " + "  ".join(f"{v:>{cw[i]}}" for i, v in enumerate(vals))
+                     for label, vals in rows)
+
+
+def magnitude_prune(layer, density, kind=None):
+    """`layer` with only its round(density * out * in) largest-magnitude weights kept (ties: lower flat index
+    first); a layer that already has fewer keeps them all. `kind` changes the neuron kind too."""
+    if not 0.0 <= density <= 1.0:
+        raise ContractError(f"density must be in [0, 1], got {density}")
+    w = layer.weight
+    keep = int(round(density * w.size))
+    flat = np.abs(w).ravel()
+    order = np.argsort(-flat, kind="stable")
+    mask = np.zeros(w.size, dtype=bool)
+    mask[order[:keep]] = True
+    new = np.where(mask.reshape(w.shape), w, 0)
+    return Layer.build(kind=kind or layer.kind, weight=new, bias=layer.bias, mult=layer.mult, shift=layer.shift,
+                       relu=layer.relu, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits)
+
+
+def prunable_layers(network, which="hidden"):
+    """Indices of the layers a sweep prunes: the hidden layers (all but the output layer; the one layer of a
+    single-layer file), or all."""
+    n = len(network)
+    if which == "all" or n == 1:
+        return list(range(n))
+    if which == "hidden":
+        return list(range(n - 1))
+    raise ContractError(f"unknown layer selection {which!r} (hidden or all)")
+
+
+def kind_variant(network, kind, density=None, which="hidden"):
+    """The network with its prunable layers made `kind` ("mam": only those; "mac": every layer, the output layer
+    included, as a MAC network is built) and pruned by magnitude to `density` (None: as they are)."""
+    network = _as_network(network)
+    chosen = set(prunable_layers(network, which))
+    layers = []
+    for k, layer in enumerate(network):
+        new_kind = kind if (k in chosen or kind == "mac") else layer.kind
+        if k in chosen and density is not None:
+            layers.append(magnitude_prune(layer, density, kind=new_kind))
+        elif new_kind != layer.kind:
+            layers.append(magnitude_prune(layer, 1.0, kind=new_kind))
+        else:
+            layers.append(layer)
+    return Network(layers)
+
+
+def random_network(shape, *, kinds=None, bits=8, seed=0):
+    """A dense network of random weights of the given widths (e.g. [784, 256, 10]): what a sweep prunes when the
+    weights are not known (magnitude pruning of random weights is random pruning)."""
+    shape = [int(s) for s in shape]
+    if len(shape) < 2 or min(shape) < 1:
+        raise ContractError(f"--shape needs at least two positive widths, got {shape}")
+    n = len(shape) - 1
+    kinds = kinds or (["mam"] * (n - 1) + ["mac"] if n > 1 else ["mam"])
+    rng = np.random.default_rng(seed)
+    lim = (1 << (bits - 1)) - 1
+    layers = []
+    for k in range(n):
+        w = rng.integers(-lim, lim + 1, (shape[k + 1], shape[k]))
+        w[w == 0] = 1
+        layers.append(Layer.build(kind=kinds[k], weight=w, bias=rng.integers(-(1 << 12), 1 << 12, shape[k + 1]),
+                                  mult=int(rng.integers(1 << 8, 1 << 16)), shift=16, relu=k < n - 1,
+                                  in_bits=bits, w_bits=bits, out_bits=bits))
+    return Network(layers)

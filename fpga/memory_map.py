@@ -1,0 +1,281 @@
+"""Which memories of the engine become block RAMs, LUT RAMs or plain logic, decided exactly as Yosys decides.
+
+Yosys (`memory_libmap`, 0.5x-0.70) prices every way to build a memory and takes the cheapest: soft logic costs
+``width * depth`` (a RAM) or ``width * depth / 16`` (a ROM), a block RAM its library cost per cell plus penalties for
+the address decoding and emulation logic it needs. Before that, `opt_mem` drops every data lane that is constant
+over the contents and all writes, and a memory whose lanes are all constant disappears. This module repeats that
+computation for the two kinds of memory the engine has (a ROM with one synchronous read port; a RAM with one
+write port and one non-transparent synchronous read port at another address, same clock) against the cell
+libraries Yosys uses for each family (`ice40/brams.txt`; `lattice/lutrams_trellis.txt` then `brams_16kd.txt`),
+and enumerates the memories from the engine objects themselves (fpga/structure.py). Tests hold the counts to
+Yosys's own `stat`.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["RamDef", "LIBRARIES", "BLOCK_CELLS", "MemoryInfo", "Mapping", "map_memory", "engine_memories",
+           "map_engine", "memory_blocks"]
+
+# memory_libmap's weights of emulation logic (FACTOR_MUX, FACTOR_DEMUX, FACTOR_EMU) and soft-logic costs.
+FACTOR_MUX, FACTOR_DEMUX, FACTOR_EMU = 0.5, 0.5, 2
+LOGIC_COST_RAM, LOGIC_COST_ROM = 1.0, 1.0 / 16.0
+
+
+@dataclass(frozen=True)
+class RamDef:
+    """One RAM cell variant of a Yosys memory library, reduced to what matters for non-wide ports."""
+
+    name: str
+    kind: str                   # "block" or "distributed"
+    abits: int
+    dbits: tuple                # data widths, one per address-bit step
+    cost: int
+    byte: int                   # write-enable granularity (0: whole word)
+    wr_widths: tuple            # indices into dbits the write port allows
+    rd_widths: tuple            # indices into dbits the read port allows
+    rd_sync: bool               # False: asynchronous read port (a synchronous one is emulated with a register)
+    prune_rom: bool = False     # never used for a memory without write ports
+    wrtrans_old: bool = False   # a write port that guarantees read-old-data on a collision (none of these do)
+
+
+def _all(n):
+    return tuple(range(n))
+
+
+LIBRARIES = {
+    # techlibs/ice40/brams.txt: SB_RAM40_4K, its option HAS_BE giving two variants of the write port.
+    "ice40": (
+        RamDef("SB_RAM40_4K", "block", 11, (2, 4, 8, 16), 64, 0, (0, 1, 2), _all(4), True),
+        RamDef("SB_RAM40_4K", "block", 11, (2, 4, 8, 16), 64, 1, (3,), _all(4), True),
+    ),
+    # techlibs/lattice/lutrams_trellis.txt, then brams_16kd.txt (DP16KD and its pseudo-dual-port form).
+    "ecp5": (
+        RamDef("TRELLIS_DPR16X4", "distributed", 4, (4,), 4, 0, (0,), (0,), False, prune_rom=True),
+        RamDef("DP16KD", "block", 14, (1, 2, 4, 9, 18), 128, 9, _all(5), _all(5), True),
+        RamDef("DP16KD", "block", 14, (1, 2, 4, 9, 18, 36), 128, 9, (5,), _all(6), True),
+    ),
+}
+BLOCK_CELLS = {"ice40": "SB_RAM40_4K", "ecp5": "DP16KD"}
+
+
+@dataclass(frozen=True)
+class MemoryInfo:
+    """One memory of the engine as Yosys will see it."""
+
+    name: str
+    role: str                   # "entry", "bias" or "buffer"
+    depth: int
+    width: int                  # declared
+    lanes: int                  # after dropping constant lanes (0: the memory disappears)
+    writable: bool              # a RAM with a live write port, else a ROM
+    read: bool = True           # something reads it (else Yosys removes it)
+
+    @property
+    def bits(self):
+        return self.depth * self.width
+
+
+@dataclass(frozen=True)
+class Mapping:
+    style: str                  # "block", "distributed", "logic" or "removed"
+    cell: str                   # the primitive, "" for logic / removed
+    cells: int
+    cost: float
+
+
+def _geometry(ram, depth, width, rom, score_emu):
+    """memory_libmap's handle_geom for a memory with no wide ports: the cheapest base width, (cost, cells)."""
+    best = None
+    byte_width_log2 = len(ram.dbits) - 1 if ram.byte == 0 else \
+        max([i for i, d in enumerate(ram.dbits) if ram.byte >= d], default=0)
+    for base in range(len(ram.dbits)):
+        unit = base
+        if not rom:
+            unit = min(unit, max(ram.wr_widths))
+        unit = min(unit, max(ram.rd_widths))
+        if unit != base and best is not None:
+            break
+        unit_width = ram.dbits[unit]
+        if not rom and base < min(ram.wr_widths) and base < byte_width_log2:
+            continue                                   # the write port cannot be this narrow
+        eff_byte = 1 if rom else (unit_width if ram.byte == 0 or ram.byte > unit_width else ram.byte)
+        swizzle = -(-width // eff_byte) * eff_byte
+        addrs = 1 << (ram.abits - base)
+        mult_a = (depth - 1) // addrs + 1
+        cells = -(-(mult_a * swizzle) // unit_width)
+        score_demux = 0 if rom or mult_a == 1 else mult_a
+        score_mux = (mult_a - 1) * width
+        cost = ram.cost * cells + score_mux * FACTOR_MUX + score_demux * FACTOR_DEMUX + score_emu * FACTOR_EMU
+        if best is None or cost < best[0]:
+            best = (cost, cells)
+    return best
+
+
+def _candidates(ram, rom):
+    """Emulation scores of the configurations that survive port assignment and the transparency rules."""
+    if rom:
+        return [] if ram.prune_rom else [1]            # 1: a read port not shared with a write port
+    scores = []
+    if not ram.rd_sync or ram.wrtrans_old:
+        scores.append(1)                               # async read port + register, or a read-old-data cap
+    # Read-first emulation: the write delayed a cycle (3 per write port) plus soft transparency (3).
+    scores.append(1 + 3 + 3)
+    return scores
+
+
+def map_memory(depth, lanes, writable, family):
+    """How Yosys builds a memory of `depth` words of `lanes` (non-constant) bits for `family`."""
+    if lanes <= 0 or depth <= 0:
+        return Mapping("removed", "", 0, 0.0)
+    rom = not writable
+    best_by_kind = {}
+    for ram in LIBRARIES[family]:
+        for score in _candidates(ram, rom):
+            cost, cells = _geometry(ram, depth, lanes, rom, score)
+            if ram.kind not in best_by_kind or cost < best_by_kind[ram.kind][0]:
+                best_by_kind[ram.kind] = (cost, cells, ram)
+    logic = lanes * depth * (LOGIC_COST_ROM if rom else LOGIC_COST_RAM)
+    best, choice = int(logic), None                    # Yosys compares against the truncated logic cost
+    for cost, cells, ram in best_by_kind.values():
+        if cost < best:
+            best, choice = cost, (cost, cells, ram)
+    if choice is None:
+        return Mapping("logic", "", 0, logic)
+    cost, cells, ram = choice
+    return Mapping(ram.kind, ram.name, cells, cost)
+
+
+def _lanes(words, width):
+    """Data lanes that are not the same in every word."""
+    if width == 0:
+        return 0
+    if not words:
+        return 0                                       # contents all 0 and never written: all lanes constant
+    mask = (1 << width) - 1
+    if width <= 62:
+        a = np.asarray(words, dtype=np.int64) & mask
+        ones, zeros = int(np.bitwise_and.reduce(a)), int(np.bitwise_or.reduce(a))
+    else:
+        ones, zeros = mask, 0
+        for w in words:
+            ones &= w & mask
+            zeros |= w & mask
+    varying = zeros & ~ones
+    return bin(varying).count("1")
+
+
+def _padded(mem):
+    words = [int(w) for w in mem.init]
+    return words + [0] * (mem.depth - len(words))
+
+
+def _zero_lanes(words, width):
+    """The lanes that are 0 in every word (a lane that is always 1 is not constant downstream: the registers it
+    feeds start at 0)."""
+    mask = (1 << width) - 1
+    seen = 0
+    for w in words:
+        seen |= int(w) & mask
+    return mask & ~seen
+
+
+def _reachable_banks(words, offset, bits, banks):
+    """Banks a fetch can select when the bank field (`bits` bits at `offset` of every word) has lanes that are 0
+    in every word: Yosys drops those lanes, the bank select sees constant zeros, and the memories of the banks it
+    can never select lose their readers."""
+    if bits == 0:
+        return set(range(banks))
+    zero = _zero_lanes([int(w) >> offset for w in words], bits)
+    return {w for w in range(banks) if not w & zero}
+
+
+def _fetch_banks(pe, plan, banks):
+    """The banks PE `pe` can fetch from, from the bank field of its entry words (all banks when the word layout
+    is not the one expected)."""
+    layout = getattr(pe, "entry_shape", None)
+    try:
+        field = layout["index"]
+    except (TypeError, KeyError):
+        return set(range(banks))
+    return _reachable_banks(_padded(pe.entry_mem), field.offset + plan.local_bits, plan.bank_bits, banks)
+
+
+def engine_memories(structure):
+    """Every memory of the engine, with its depth, declared width and the lanes Yosys keeps.
+
+    PE memories are ROMs (contents = their init). A buffer memory buffers[b][replica][bank] is read by PE `replica`
+    when buffer b is some layer's input and that PE can select the bank (see :func:`_reachable_banks`), and by the
+    host (replica 0 of the output buffer, banks holding output rows); it is written by PE `bank` when buffer b is
+    some layer's output, and by the host when b = 0. A memory nobody reads is removed, one nobody writes keeps
+    its all-zero contents and so has only constant lanes.
+    """
+    eng, plan = structure.engine, structure.plan
+    out = []
+    for p, pe in enumerate(eng.pe):
+        if pe is None:
+            continue
+        for role, mem in (("entry", pe.entry_mem), ("bias", pe.bias_mem)):
+            width = _width(mem)
+            out.append(MemoryInfo(f"pe{p}.{role}_mem", role, mem.depth, width,
+                                  _lanes(_padded(mem), width), writable=False))
+    host_banks = set()
+    if getattr(eng, "y_map", None) is not None:
+        host_banks = _reachable_banks([int(a) for a in eng.y_map], plan.local_bits, plan.bank_bits,
+                                      plan.banks[plan.output_buffer])
+    for b in (0, 1):
+        for r, replica in enumerate(eng.buffers[b]):
+            reader = eng.pe[r] if plan.read[b] and r < len(eng.pe) else None
+            fetched = _fetch_banks(reader, plan, len(replica)) if reader is not None else set()
+            if b == plan.output_buffer and r == 0:
+                fetched |= host_banks if getattr(eng, "y_map", None) is not None else set(range(len(replica)))
+            for w, mem in enumerate(replica):
+                written = b == 0 or (plan.written[b] and w < len(eng.pe) and eng.pe[w] is not None)
+                read = w in fetched
+                width = _width(mem)
+                lanes = width if written else _lanes(_padded(mem), width)
+                out.append(MemoryInfo(f"buf{b}_r{r}_b{w}", "buffer", mem.depth, width, lanes if read else 0,
+                                      writable=written, read=read))
+    return out
+
+
+def _width(mem):
+    from amaranth.hdl import Shape
+    return Shape.cast(mem.shape).width
+
+
+def map_engine(structure, family):
+    """[(MemoryInfo, Mapping)] for every memory of the engine."""
+    return [(m, map_memory(m.depth, m.lanes, m.writable, family)) for m in engine_memories(structure)]
+
+
+def memory_blocks(network_or_specs, pes, family, **options):
+    """Block RAMs (and LUT RAM cells, and memory bits left to logic) the engine of a network needs on `family`.
+
+    `network_or_specs`: a golden Network / Layer / list of layers, the hw LayerSpecs of one (sim.engine_amaranth.
+    layer_specs), or an EngineStructure already built; `options`: the engine's build options (structure.
+    engine_options(target); they do not change the memories today). Nothing is elaborated; milliseconds. Returns a
+    dict: ``block_rams`` (SB_RAM40_4K or DP16KD cells), ``block_cell``, ``lut_rams`` (TRELLIS_DPR16X4 cells),
+    ``logic_rom_bits`` / ``logic_ram_bits`` (memory bits built from LUTs and FFs), ``by_role`` (block RAMs per
+    kind of memory) and ``memories`` (one entry per memory: name, depth, width, lanes, style, cells).
+    """
+    from .structure import EngineStructure, build_structure
+    if family not in LIBRARIES:
+        raise ValueError(f"unknown family {family!r}; known: {', '.join(LIBRARIES)}")
+    structure = network_or_specs if isinstance(network_or_specs, EngineStructure) else \
+        build_structure(network_or_specs, pes, **options)
+    res = {"family": family, "block_cell": BLOCK_CELLS[family], "block_rams": 0, "lut_rams": 0,
+           "logic_rom_bits": 0, "logic_ram_bits": 0, "by_role": {}, "memories": []}
+    for m, mp in map_engine(structure, family):
+        if mp.style == "block":
+            res["block_rams"] += mp.cells
+            res["by_role"][m.role] = res["by_role"].get(m.role, 0) + mp.cells
+        elif mp.style == "distributed":
+            res["lut_rams"] += mp.cells
+        elif mp.style == "logic":
+            res["logic_rom_bits" if not m.writable else "logic_ram_bits"] += m.depth * m.lanes
+        res["memories"].append({"name": m.name, "role": m.role, "depth": m.depth, "width": m.width,
+                                "lanes": m.lanes, "style": mp.style, "cells": mp.cells})
+    return res
+

@@ -1,0 +1,216 @@
+"""`mam estimate`, `mam compare`, `mam sweep`: cycles, memory, area and clock of a network in hardware, MAM
+against MAC, without running any tool (fpga/estimate.py)."""
+
+import csv
+import io
+import json
+import os
+import sys
+
+import numpy as np
+
+from .golden import ContractError, load_model
+from .golden.atomic import atomic_write, save_text
+
+__all__ = ["cmd_estimate", "cmd_compare", "cmd_sweep", "parse_densities"]
+
+
+def _estimate(network, args):
+    from .fpga.estimate import estimate
+    return estimate(network, args.pes, args.target, freq_mhz=args.freq)
+
+
+def _emit(args, payload, text):
+    """The table on stdout (or the JSON with --json), and the JSON in --report when given."""
+    if getattr(args, "report", None):
+        save_text(args.report, json.dumps(payload, indent=2) + "\n")
+    print(json.dumps(payload, indent=2) if getattr(args, "json", False) else text)
+
+
+def _density(value, option):
+    if value is None:
+        return None
+    d = parse_densities([value], option)[0]
+    return d
+
+
+def cmd_estimate(args):
+    from .fpga.estimate import format_estimate
+    network = load_model(args.model)
+    if args.vs_mac:
+        return _compare_variants(args, network, args.mam_density, args.mac_density)
+    if args.mam_density is not None or args.mac_density is not None:
+        raise ContractError("--mam-density and --mac-density go with --vs-mac")
+    rep = _estimate(network, args)
+    rep["model"] = os.fspath(args.model)
+    _emit(args, rep, format_estimate(rep, title=f"{args.model} on {rep['target']}, {rep['pes']} PE(s)"))
+    return 0
+
+
+def cmd_compare(args):
+    if args.other:
+        if args.mam_density is not None or args.mac_density is not None:
+            raise ContractError("give either two files or one file with --mam-density/--mac-density, not both")
+        a, b = load_model(args.model), load_model(args.other)
+        names = [os.path.basename(os.fspath(args.model)), os.path.basename(os.fspath(args.other))]
+        return _side_by_side(args, [(names[0], a), (names[1], b)])
+    return _compare_variants(args, load_model(args.model), args.mam_density, args.mac_density)
+
+
+def _compare_variants(args, network, mam_density, mac_density):
+    from .fpga.estimate import kind_variant
+    which = getattr(args, "prune_layers", "hidden")
+    mam = kind_variant(network, "mam", _density(mam_density, "--mam-density"), which)
+    mac = kind_variant(network, "mac", _density(mac_density, "--mac-density"), which)
+    return _side_by_side(args, [("MAM", mam), ("MAC", mac)])
+
+
+def _side_by_side(args, named):
+    from .fpga.estimate import format_side_by_side
+    reps = [(name, _estimate(net, args)) for name, net in named]
+    text = format_side_by_side(reps)
+    (na, ra), (nb, rb) = reps
+    ratios = []
+    for label, key in (("cycles", "cycles"), ("weight memory", "weight_memory_bits"), ("LUTs", "luts")):
+        if ra.get(key) and rb.get(key):
+            ratios.append(f"{label} x{rb[key] / ra[key]:.2f}")
+    if ratios:
+        text += f"\n{nb} / {na}: " + ", ".join(ratios)
+    _emit(args, {"target": ra["target"], "pes": ra["pes"], "columns": [{"name": n, **r} for n, r in reps]}, text)
+    return 0
+
+
+def parse_densities(values, option="--densities"):
+    """Densities from arguments like ``0.01 0.03``, ``0.01,0.03`` or ``1% 3%``: fractions in (0, 1]."""
+    out = []
+    for v in values:
+        for part in str(v).replace(",", " ").split():
+            try:
+                d = float(part[:-1]) / 100 if part.endswith("%") else float(part)
+            except ValueError:
+                raise ContractError(f"{option}: not a number: {part!r}") from None
+            if not 0.0 < d <= 1.0 or not np.isfinite(d):
+                raise ContractError(f"{option}: densities must be in (0, 1] (or 0%..100%), got {part}")
+            out.append(d)
+    if not out:
+        raise ContractError(f"{option}: give at least one density")
+    return out
+
+
+SWEEP_COLUMNS = ("density", "kind", "remaining", "total", "cycles", "weight_memory_bits", "encoded_weight_bits",
+                 "block_rams", "lut_rams", "dsps", "luts", "ffs", "logic_cells", "fmax_mhz", "latency_us", "fits")
+PLOTS = (("cycles.png", "cycles", "cycles per inference"),
+         ("memory.png", "weight_memory_bits", "weight memory (bits)"),
+         ("luts.png", "luts", "LUTs (estimated)"))
+
+
+def cmd_sweep(args):
+    from .fpga.estimate import kind_variant, prunable_layers, random_network
+    from .progress import Progress
+    densities = parse_densities(args.densities)
+    if (args.model is None) == (args.shape is None):
+        raise ContractError("give a layer or network file, or --shape (random weights), not both")
+    if args.model is not None:
+        network, source = load_model(args.model), os.fspath(args.model)
+    else:
+        shape = _shape(args.shape)
+        network, source = random_network(shape, seed=args.seed), f"random {'-'.join(map(str, shape))}"
+    plt = _pyplot()
+    chosen = prunable_layers(network, args.prune_layers)
+    total = int(sum(network[k].weight.size for k in chosen))
+    rows = []
+    progress = Progress("sweep")
+    steps = [(d, kind) for d in densities for kind in ("mam", "mac")]
+    for i, (d, kind) in enumerate(steps):
+        variant = kind_variant(network, kind, d, args.prune_layers)
+        rep = _estimate(variant, args)
+        remaining = int(sum(np.count_nonzero(variant[k].weight) for k in chosen))
+        rows.append({"density": d, "kind": kind, "remaining": remaining, "total": total,
+                     **{c: rep[c] for c in SWEEP_COLUMNS if c in rep}})
+        progress(i + 1, len(steps))
+    have = int(sum(np.count_nonzero(network[k].weight) for k in chosen))
+    if max(densities) * total > have + 0.5:
+        print(f"mam: note: {source} keeps {have} of {total} interconnections ({100 * have / total:.3g}%); "
+              "magnitude pruning cannot add any, so higher densities give its own weights", file=sys.stderr)
+    meta = {"source": source, "target": args.target, "pes": args.pes, "freq_mhz": args.freq,
+            "pruned_layers": chosen, "rows": rows}
+    files = _sweep_files(meta, rows, plt)
+    os.makedirs(args.out_dir, exist_ok=True)
+    for name, write in files.items():
+        atomic_write(os.path.join(args.out_dir, name), write)
+    _print_sweep(rows, source, args)
+    print(f"wrote {', '.join(sorted(files))} to {args.out_dir}")
+    return 0
+
+
+def _shape(text):
+    try:
+        return [int(s) for s in str(text).replace("-", ",").replace("x", ",").split(",") if s.strip()]
+    except ValueError:
+        raise ContractError(f"--shape: expected widths like 784,256,10, got {text!r}") from None
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ContractError("mam sweep draws its plots with matplotlib: pip install matplotlib") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _sweep_files(meta, rows, plt):
+    """Every output of a sweep as {file name: writer}, all computed before any is written."""
+    files = {"sweep.json": _bytes(json.dumps(meta, indent=2) + "\n")}
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=SWEEP_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in SWEEP_COLUMNS})
+    files["sweep.csv"] = _bytes(buf.getvalue())
+    for name, key, label in PLOTS:
+        files[name] = _bytes(_plot(plt, rows, key, label, meta))
+    return files
+
+
+def _bytes(data):
+    data = data.encode() if isinstance(data, str) else data
+    return lambda f: f.write(data)
+
+
+def _plot(plt, rows, key, label, meta):
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    series = []
+    for kind, style in (("mam", "o-"), ("mac", "s--")):
+        pts = sorted((r["remaining"], r[key]) for r in rows if r["kind"] == kind and r.get(key) is not None)
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=kind.upper())
+            series.append(kind.upper())
+    ax.set_xscale("log")
+    ax.set_xlabel("remaining interconnections (pruned layers)")
+    ax.set_ylabel(label)
+    ax.set_title(f"{meta['source']} on {meta['target']}, {meta['pes']} PE(s)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    if series:
+        ax.legend()
+    fig.tight_layout()
+    out = io.BytesIO()
+    # The series names travel in the PNG's text chunks, so a reader can tell what the plot holds.
+    fig.savefig(out, format="png", metadata={"Title": label, "Description": "series: " + ", ".join(series)})
+    plt.close(fig)
+    return out.getvalue()
+
+
+def _print_sweep(rows, source, args):
+    print(f"{source} on {args.target}, {args.pes} PE(s)")
+    head = ("density", "kind", "remaining", "cycles", "weight bits", "BRAMs", "DSPs", "LUTs", "Fmax")
+    table = [head]
+    for r in rows:
+        table.append((f"{100 * r['density']:.3g}%", r["kind"], f"{r['remaining']:,}", f"{r['cycles']:,}",
+                      f"{r['weight_memory_bits']:,}", str(r["block_rams"]), str(r["dsps"]),
+                      "n/a" if r.get("luts") is None else f"{r['luts']:,}",
+                      "n/a" if r.get("fmax_mhz") is None else f"{r['fmax_mhz']:.1f}"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        print("  ".join(v.rjust(widths[i]) for i, v in enumerate(row)))

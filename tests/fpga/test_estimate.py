@@ -1,0 +1,127 @@
+"""Estimates without synthesis: cycles equal the RTL's to the cycle, block RAMs / LUT RAMs / DSPs equal Yosys's,
+and an estimate of a 784-256-10 network takes well under a second."""
+
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mamhw.fpga.calibration import GRID, HELD_OUT, config_key, config_network
+from mamhw.fpga.dsp_map import Multiplier, dsp_pieces
+from mamhw.fpga.estimate import estimate, kind_variant, magnitude_prune, random_network
+from mamhw.fpga.memory_map import map_memory, memory_blocks
+from mamhw.fpga.structure import engine_options
+from mamhw.fpga.targets import get_target
+from mamhw.golden import ContractError, Layer
+from mamhw.sim.engine_amaranth import simulate_network
+from tests.strategies import networks_and_inputs
+
+
+@settings(max_examples=8, suppress_health_check=[HealthCheck.too_slow])
+@given(networks_and_inputs(max_layers=3, max_in=40, max_width=12, max_entries=120, max_batch=1),
+       st.integers(1, 4), st.sampled_from(["up5k", "ecp5-85f"]))
+def test_estimated_cycles_equal_rtl_simulation(case, pes, target):
+    network, x = case
+    rep = estimate(network, pes, target)
+    sim = simulate_network(network, x, pes=pes, **engine_options(get_target(target)))
+    assert sim.cycles.tolist() == [rep["cycles"]] * len(x)
+    assert [layer["cycles"] for layer in rep["layers"]] == sim.layer_cycles[0].tolist()
+
+
+def test_estimate_of_784_256_10_takes_well_under_a_second():
+    network = kind_variant(random_network([784, 256, 10]), "mam", 0.03)
+    estimate(network, 4, "up5k")                          # imports and first conversion out of the way
+    times = []
+    for pes in (1, 4, 16):
+        t = time.perf_counter()
+        rep = estimate(network, pes, "ecp5-85f")
+        times.append(time.perf_counter() - t)
+        assert rep["cycles"] > 0 and rep["block_rams"] > 0
+    print(f"784-256-10 estimate: {', '.join(f'{t * 1000:.0f} ms' for t in times)}")
+    assert max(times) < 5.0                               # generous: the machine is shared
+
+
+@pytest.mark.parametrize("depth, lanes, writable, family, expected", [
+    # Decisions observed in Yosys 0.70 runs of the engine (memory_libmap's log).
+    (16, 8, True, "ice40", ("block", 1)),                 # activation buffer bank: 128 bits > 66 for a block
+    (6, 8, True, "ice40", ("logic", 0)),                  # 48 bits: cheaper in flip-flops
+    (60, 14, False, "ice40", ("logic", 0)),               # ROM: 60*14/16 < 64 + emulation
+    (16, 8, True, "ecp5", ("distributed", 2)),            # TRELLIS_DPR16X4 x 2 beats a DP16KD
+    (0, 8, True, "ecp5", ("removed", 0)),
+    (40, 0, False, "ice40", ("removed", 0)),              # every lane constant: the memory disappears
+])
+def test_single_memory_decisions(depth, lanes, writable, family, expected):
+    m = map_memory(depth, lanes, writable, family)
+    assert (m.style, m.cells) == expected
+
+
+@pytest.mark.parametrize("mul, family, dsps", [
+    (Multiplier(8, True, 8, True, 16), "ice40", 1),
+    (Multiplier(4, True, 4, True, 8), "ice40", 0),        # an 8-bit product stays in logic on iCE40
+    (Multiplier(4, True, 4, True, 8), "ecp5", 1),
+    (Multiplier(33, True, 17, True, 50), "ice40", 2),     # two 16-bit slices of A; 1-bit slices go to logic
+    (Multiplier(16, False, 16, False, 32), "ecp5", 1),
+    (Multiplier(36, True, 20, True, 56), "ecp5", 4),
+])
+def test_multiplier_pieces(mul, family, dsps):
+    assert dsp_pieces(mul, family)[0] == dsps
+
+
+def test_memory_blocks_is_the_estimates_count():
+    network = config_network(GRID[10])
+    for family, target in (("ice40", "up5k"), ("ecp5", "ecp5-85f")):
+        res = memory_blocks(network, 2, family)
+        rep = estimate(network, 2, target)
+        assert res["block_rams"] == rep["block_rams"] and res["lut_rams"] == rep["lut_rams"]
+        assert sum(m["cells"] for m in res["memories"] if m["style"] == "block") == res["block_rams"]
+
+
+def test_held_out_configurations_are_not_in_the_fit_grid():
+    assert not {config_key(c) for c in GRID} & {config_key(c) for c in HELD_OUT}
+
+
+def test_magnitude_pruning_keeps_the_largest_weights():
+    w = np.array([[5, -7, 1, 0], [2, -3, 0, 9]])
+    layer = Layer.build(kind="mam", weight=w, bias=[0, 0], mult=1, shift=0, relu=False)
+    kept = magnitude_prune(layer, 3 / 8, kind="mac")
+    assert kept.kind == "mac"
+    assert kept.weight.tolist() == [[5, -7, 0, 0], [0, 0, 0, 9]]
+    assert np.array_equal(magnitude_prune(layer, 1.0).weight, w)
+    with pytest.raises(ContractError):
+        magnitude_prune(layer, 1.5)
+
+
+def test_mac_variant_makes_every_layer_mac_and_mam_variant_only_hidden_ones():
+    net = random_network([20, 8, 4])
+    assert [layer.kind for layer in kind_variant(net, "mac", 0.1)] == ["mac", "mac"]
+    mam = kind_variant(net, "mam", 0.1)
+    assert [layer.kind for layer in mam] == ["mam", "mac"]
+    assert np.count_nonzero(mam[0].weight) == 16 and np.count_nonzero(mam[1].weight) == 32
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family, target", [("ice40", "up5k"), ("ecp5", "ecp5-25f")])
+@pytest.mark.parametrize("cfg", [GRID[10], GRID[13], HELD_OUT[6]], ids=lambda c: c["name"])
+def test_block_rams_lut_rams_and_dsps_equal_yosys(tmp_path, cfg, family, target):
+    from mamhw.fpga.calibration import measured_quantities
+    from mamhw.fpga.pnr import synthesize_json
+    from mamhw.sim.engine_amaranth import build_network_engine
+    network = config_network(cfg)
+    rep = estimate(network, cfg["pes"], target)
+    engine, _ = build_network_engine(network, cfg["pes"], **engine_options(get_target(target)))
+    _, cells = synthesize_json(engine, family, str(tmp_path))
+    got = measured_quantities({"cells": cells}, family)
+    assert (rep["block_rams"], rep["lut_rams"], rep["dsps"]) == (got["block_rams"], got["lut_rams"], got["dsps"])
+
+
+def test_fit_recovers_non_negative_coefficients():
+    from mamhw.fpga.area_model import fit_linear
+    rng = np.random.default_rng(1)
+    rows = [{"one": 1.0, "a": float(a), "b": float(b), "y": 50 + 3 * a + 0.5 * b}
+            for a, b in rng.integers(1, 100, (12, 2))]
+    model = fit_linear(rows, "y", ("one", "a", "b"))
+    assert np.allclose(model.coef, (50, 3, 0.5), rtol=1e-6)
+    assert model.stats["loo_max_abs_rel_err"] < 1e-9
+    assert model.predict({"one": 1, "a": 10, "b": 20}) == pytest.approx(90)
