@@ -27,7 +27,7 @@ from .rtl import MAX_PES
 
 __all__ = ["cmd_demo", "Preset", "FULL", "QUICK", "run_demo"]
 
-ESTIMATES = "n/a (estimates: issue 7)"
+ESTIMATE_TARGET = "ecp5-85f"    # a 784-input network on 4 PEs needs more block RAM than the UP5K has
 NETWORKS = (("MAM", "mam"), ("MAC", "mac"))       # name, hidden-layer kind (the output layer is MAC in both)
 
 
@@ -123,6 +123,17 @@ def _prepare_out_dir(folder):
     os.makedirs(folder, exist_ok=True)
 
 
+def _estimate(network, pes):
+    """`mam estimate`'s figures for the demo's table (no synthesis: exact DSPs and block RAMs, fitted LUTs)."""
+    from .fpga.estimate import estimate
+    rep = estimate(network, pes, ESTIMATE_TARGET)
+    return {k: rep[k] for k in ("luts", "dsps", "block_rams", "fmax_mhz", "fits")}
+
+
+def _estimate_text(est):
+    return f"{est['luts']:,} / {est['dsps']} / {est['block_rams']}"
+
+
 def run_demo(out_dir, *, preset, seed, backend, pes, tolerance, samples=None, log=_log):
     """The whole demo; writes every file into out_dir and returns (report, rule, table, result lines)."""
     t_start = time.monotonic()
@@ -163,6 +174,7 @@ def run_demo(out_dir, *, preset, seed, backend, pes, tolerance, samples=None, lo
         net["out_bits"] = q.network[-1].out_bits
         net["nnz"] = [layer.nnz for layer in q.network]
         net["hardware"] = hardware_figures(q.network, pes)
+        net["estimate"] = _estimate(q.network, pes)
         save_network(q.network, os.path.join(out_dir, f"{name.lower()}.npz"))
         t0 = time.monotonic()
         which = f"all {x_rtl.shape[0]}" if samples is None else f"the first {x_rtl.shape[0]}"
@@ -198,7 +210,7 @@ def run_demo(out_dir, *, preset, seed, backend, pes, tolerance, samples=None, lo
             f"the unpruned network's. Accuracies in the table are on the {split.sizes()['test']} test samples.")
     header = ["network", "float acc", "int8 acc", "remaining interconnections (hidden)", "weight memory",
               f"cycles/inference, model (P={pes})", f"cycles/inference, RTL ({backend})",
-              "est. LUTs/DSPs/BRAMs"]
+              f"est. LUTs/DSPs/BRAMs ({ESTIMATE_TARGET})"]
     rows = []
     for name, net in nets.items():
         hw, rtl = net["hardware"], net["rtl"]
@@ -206,7 +218,7 @@ def run_demo(out_dir, *, preset, seed, backend, pes, tolerance, samples=None, lo
                      _pct(net["int8_acc"]), f"{net['kept']} / {net['total']} ({_pct(net['kept'] / net['total'], 2)})",
                      f"{hw['weight_memory_bits']:,} bits ({hw['entries']} entries)", str(hw["cycles"]),
                      _spread_text([rtl["check"]["cycles_per_sample"]["min"], rtl["check"]["cycles_per_sample"]["max"]]),
-                     ESTIMATES])
+                     _estimate_text(net["estimate"])])
     table = _table(header, rows)
     mam, mac = nets["MAM"], nets["MAC"]
     agree = []
