@@ -70,7 +70,8 @@ def _constraints(board, family):
 
 
 def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None):
-    """Build the bitstream of `network` on `pes` PEs for `board` at `freq_mhz`; returns the report dict."""
+    """Build the bitstream of `network` on `pes` PEs for `board` at `freq_mhz`; returns the report dict (the
+    caller writes it, with what it adds)."""
     log = log or (lambda msg: None)
     target = get_target(board.target)
     family = target.family
@@ -122,7 +123,6 @@ def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None
         args = [placed, BITSTREAM[family]] if family == "ice40" else ["--input", placed, "--bit", BITSTREAM[family]]
         run_tool(tool, args, out_dir, "pack.log")
         report["bitstream"] = os.path.join(out_dir, BITSTREAM[family])
-    save_text(os.path.join(out_dir, "report.json"), json.dumps(report, indent=2) + "\n")
     return report
 
 

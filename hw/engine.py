@@ -44,7 +44,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .pe import KINDS, entry_layout, pack_entries
-from .stages import FOLD_DELAY, config_shapes, delay, fold_stage, requant_constants, requant_stages, signed_bits
+from .stages import config_shapes, delay, fold_stage, wait_for_fold, requant_constants, requant_stages, signed_bits
 
 __all__ = ["PESegment", "LayerSpec", "BufferPlan", "EnginePE", "LayerEngine"]
 
@@ -298,13 +298,8 @@ class EnginePE(wiring.Component):
             fold_stage(m, "mac", result=a_mac, **fold)
             m.d.comb += b_a.eq(Mux(self.mac, a_mac, a_mam))
         # The row's value is ready FOLD_DELAY cycles after its last product: its marker and bias wait with it.
-        fold_valids = [s_valid]
-        for i in range(FOLD_DELAY - 1):
-            fold_valids.append(delay(m, fold_valids[-1], f"fold_valid{i + 1}"))
+        fold_valids, b_bias = wait_for_fold(m, s_valid, bias_rd.data)    # bias read in R with the row's address
         b_valid = fold_valids[-1]
-        b_bias = bias_rd.data                                     # read in R with the row's address
-        for i in range(FOLD_DELAY - 1):
-            b_bias = delay(m, b_bias, f"b_bias{i + 1}")
 
         # B: add the bias.
         m_valid = delay(m, b_valid, "m_valid")
@@ -355,7 +350,6 @@ class LayerEngine(wiring.Component):
         self.w_bits = max(sp.w_bits for sp in layers)
         self.out_bits = max(sp.out_bits for sp in layers)
         kinds = {sp.kind for sp in layers}
-        prod = self.act_bits + self.w_bits
         acc_bound, v_bound = _value_bounds(layers, self.act_bits)
         self.acc_shape = signed(signed_bits([-acc_bound, acc_bound]))
         self.v_shape = signed(signed_bits([-v_bound, v_bound]))

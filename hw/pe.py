@@ -24,13 +24,13 @@ So a run of E entries takes E + LATENCY cycles of `busy`, LATENCY being :data:`P
 """
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .stages import FOLD_DELAY, delay, fold_stage, requant_constants, requant_stages, signed_bits
+from .stages import FOLD_DELAY, delay, fold_stage, wait_for_fold, requant_constants, requant_stages, signed_bits
 
 __all__ = ["PE", "entry_layout", "pack_entries"]
 
@@ -207,13 +207,8 @@ class PE(wiring.Component):
                 m.d.sync += row.eq(row + 1)
         self._reduce(m, r_valid, r.last, r.dense, r_p, first, b_a)
         # The row's value is ready FOLD_DELAY cycles after its last product: its marker and bias wait with it.
-        fold_valids = [s_valid]
-        for i in range(FOLD_DELAY - 1):
-            fold_valids.append(delay(m, fold_valids[-1], f"fold_valid{i + 1}"))
+        fold_valids, b_bias = wait_for_fold(m, s_valid, bias_rd.data)    # bias read in R with the row's index
         b_valid = fold_valids[-1]
-        b_bias = bias_rd.data                                     # read in R with the row's index
-        for i in range(FOLD_DELAY - 1):
-            b_bias = delay(m, b_bias, f"b_bias{i + 1}")
 
         # B: add the bias.
         m_valid = delay(m, b_valid, "m_valid")

@@ -22,7 +22,8 @@ from layer to layer (the engine's per-layer registers); the logic is the same.
 
 from amaranth.hdl import Mux, Signal, signed, unsigned
 
-__all__ = ["MULT_BITS", "SPLIT_BITS", "REQUANT_STAGES", "FOLD_DELAY", "fold_stage", "requant_constants", "requant_stages",
+__all__ = ["MULT_BITS", "SPLIT_BITS", "REQUANT_STAGES", "FOLD_DELAY", "wait_for_fold",
+           "fold_stage", "requant_constants", "requant_stages",
            "config_shapes", "signed_bits", "delay"]
 
 MULT_BITS = 16          # mult in 1 .. 65535
@@ -44,6 +45,16 @@ def delay(m, value, name):
     reg = Signal.like(value, name=name, reset_less=len(value) > 1)
     m.d.sync += reg.eq(value)
     return reg
+
+
+def wait_for_fold(m, marker, bias):
+    """Delay a row-end `marker` (registered after R) and the row's `bias` (read in R) until the row's value leaves
+    :func:`fold_stage`. Returns (the marker's registers, oldest first; the last is B's valid) and B's bias."""
+    markers = [marker]
+    for i in range(FOLD_DELAY - 1):
+        markers.append(delay(m, markers[-1], f"fold_valid{i + 1}"))
+        bias = delay(m, bias, f"b_bias{i + 1}")
+    return markers, bias
 
 
 def fold_stage(m, kind, *, valid, last, dense, p, first, result, product_shape, acc_shape, unroll=True):

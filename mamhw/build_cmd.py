@@ -1,9 +1,11 @@
 """`mam build`: a bitstream of the network engine and its host link for a board, with its reports."""
 
+import json
 import os
 import sys
 
 from .golden import ContractError, load_model
+from .golden.atomic import save_text
 from .golden.cycles import network_cycles, plan_network
 
 __all__ = ["cmd_build", "format_build"]
@@ -47,8 +49,6 @@ def cmd_build(args):
     rep = build_bitstream(network, board, pes=args.pes, freq_mhz=freq, out_dir=args.out_dir, seeds=args.seeds,
                           log=_log)
     rep["cycles"] = int(network_cycles(plan_network(network, args.pes)).total)
-    from .golden.atomic import save_text
-    import json
     save_text(os.path.join(args.out_dir, "report.json"), json.dumps(rep, indent=2) + "\n")
     text = format_build(rep)
     save_text(os.path.join(args.out_dir, "report.txt"), text + "\n")

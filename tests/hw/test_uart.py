@@ -13,6 +13,17 @@ from mamhw.hw.uart import UartRx, UartTx
 from tests.hw.uart_sim import uart_bits
 
 
+def _sender(tx, data):
+    """A testbench that hands `data` to the transmitter's stream, one byte per handshake."""
+    async def feed(ctx):
+        for b in data:
+            ctx.set(tx.i.payload, b)
+            ctx.set(tx.i.valid, 1)
+            await ctx.tick().until(tx.i.ready)
+        ctx.set(tx.i.valid, 0)
+    return feed
+
+
 def _run(dut, *benches):
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -129,12 +140,7 @@ def test_transmitter_bit_timing_is_exact(data, divisor):
     line = []
     n_cycles = 10 * divisor * len(data) + 8
 
-    async def feed(ctx):
-        for b in data:
-            ctx.set(tx.i.payload, b)
-            ctx.set(tx.i.valid, 1)
-            await ctx.tick().until(tx.i.ready)
-        ctx.set(tx.i.valid, 0)
+    feed = _sender(tx, data)
 
     async def watch(ctx):
         for _ in range(n_cycles):
@@ -159,12 +165,7 @@ def test_loopback(data, divisor):
     m.d.comb += rx.rx.eq(tx.tx)
     out, errors = [], []
 
-    async def feed(ctx):
-        for b in data:
-            ctx.set(tx.i.payload, b)
-            ctx.set(tx.i.valid, 1)
-            await ctx.tick().until(tx.i.ready)
-        ctx.set(tx.i.valid, 0)
+    feed = _sender(tx, data)
 
     async def collect(ctx):
         ctx.set(rx.o.ready, 1)
