@@ -94,6 +94,20 @@ def estimate(network, pes, target, freq_mhz=None, model=None):
     return rep
 
 
+def check_fit(network, pes, target, name, warn=None):
+    """Refuse (ContractError, one line with the numbers) a network whose engine on `pes` PEs needs more block RAMs
+    or DSPs than `target` has: both are exact counts, known before any tool runs. An estimated logic overflow is
+    only passed to `warn`: the estimate has an error bar. Returns the estimate."""
+    target = get_target(target) if isinstance(target, str) else target
+    rep = estimate(network, pes, target)
+    exact = [m for m in rep["does_not_fit"] if "logic cells" not in m]
+    if exact:
+        raise ContractError(f"{name}: does not fit {target.name} with {pes} PE(s): {'; '.join(exact)}")
+    if rep["does_not_fit"] and warn is not None:
+        warn(f"estimated {rep['does_not_fit'][0]} on {target.name}: place and route will likely fail")
+    return rep
+
+
 def _misfits(rep, target):
     out = []
     if rep["block_rams"] > target.bram_blocks:

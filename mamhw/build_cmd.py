@@ -46,6 +46,8 @@ def cmd_build(args):
     network = load_model(args.model)
     if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
         raise ContractError(f"{args.out_dir} exists and is not a folder")
+    from .fpga.estimate import check_fit
+    check_fit(network, args.pes, board.target, args.model, warn=_log)
     rep = build_bitstream(network, board, pes=args.pes, freq_mhz=freq, out_dir=args.out_dir, seeds=args.seeds,
                           log=_log)
     rep["cycles"] = int(network_cycles(plan_network(network, args.pes)).total)

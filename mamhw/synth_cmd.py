@@ -54,10 +54,8 @@ def cmd_synth(args):
     network = load_model(args.model)
     assignments = plan_network(network, args.pes)
     need = weight_memory_bits(network, assignments)
-    have = target.bram_blocks * target.bram_bits
-    if need > have:
-        raise ContractError(f"{args.model}: does not fit {target.name}: {need} bits of weight memory, "
-                            f"{have} bits of block RAM ({target.bram_blocks} x {target.bram_bits})")
+    from .fpga.estimate import check_fit
+    check_fit(network, args.pes, target, args.model, warn=_log)
     from .fpga.pnr import implement
     from .sim.engine_amaranth import build_network_engine
     engine, _ = build_network_engine(network, args.pes, unroll=target.unroll_fold)

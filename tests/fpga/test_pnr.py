@@ -34,3 +34,15 @@ def test_a_layer_too_big_for_the_target_is_refused_before_any_tool(tmp_path, cap
     err = capsys.readouterr().err
     assert "does not fit up5k" in err and err.count("\n") == 1
     assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize("command", [["synth", "--target", "up5k"], ["build", "--board", "icebreaker"]])
+def test_more_dsps_than_the_target_has_are_refused_before_any_tool(tmp_path, capsys, command):
+    """Eight PEs need 16 multipliers; the UP5K has 8. The weights alone would fit, so the count must be exact."""
+    network, _ = make_network_and_inputs(dict(NETWORK, seed=4))
+    save_network(network, tmp_path / "net.npz")
+    assert main([command[0], str(tmp_path / "net.npz"), *command[1:], "--pes", "8",
+                 "-o", str(tmp_path / "work")]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit up5k with 8 PE(s): 16 DSPs > 8" in err and err.count("\n") == 1
+    assert not (tmp_path / "work").exists()
