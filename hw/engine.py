@@ -44,7 +44,8 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .pe import KINDS, entry_layout, pack_entries
-from .stages import config_shapes, delay, fold_stage, wait_for_fold, requant_constants, requant_stages, signed_bits
+from .stages import (config_shapes, delay, fold_stage, multiply, wait_for_fold, requant_constants, requant_stages,
+                     signed_bits)
 
 __all__ = ["PESegment", "LayerSpec", "BufferPlan", "EnginePE", "LayerEngine"]
 
@@ -276,8 +277,7 @@ class EnginePE(wiring.Component):
         p_x = delay(m, self.act_data, "p_x")
         r_valid, r_end, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_end, "r_end"), delay(m, p_entry, "r_entry")
         r = data.View(self.entry_shape, r_entry)
-        r_p = Signal(self.product_shape, reset_less=True)
-        m.d.sync += r_p.eq(data.View(self.entry_shape, p_entry).weight * p_x)
+        r_p, r_signs = multiply(m, data.View(self.entry_shape, p_entry).weight, p_x, self.product_shape)
 
         # R: fold the row (mam, mac, or either, chosen by the layer's `mac` bit). S: the row value.
         s_valid = Signal()
@@ -288,7 +288,7 @@ class EnginePE(wiring.Component):
             m.d.sync += first.eq(r.last)
             with m.If(r.last & ~r_end):
                 m.d.sync += brow.eq(brow + 1)
-        fold = dict(valid=r_valid, last=r.last, dense=r.dense, p=r_p, first=first,
+        fold = dict(valid=r_valid, last=r.last, dense=r.dense, p=r_p, signs=r_signs, first=first,
                     product_shape=self.product_shape, acc_shape=self.acc_shape, unroll=self.unroll)
         if len(self.kinds) == 1:
             fold_stage(m, self.kinds[0], result=b_a, **fold)

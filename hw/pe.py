@@ -30,7 +30,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .stages import FOLD_DELAY, delay, fold_stage, wait_for_fold, requant_constants, requant_stages, signed_bits
+from .stages import (FOLD_DELAY, delay, fold_stage, multiply, wait_for_fold, requant_constants, requant_stages,
+                     signed_bits)
 
 __all__ = ["PE", "entry_layout", "pack_entries"]
 
@@ -188,8 +189,7 @@ class PE(wiring.Component):
         pe_ = data.View(self.entry_shape, p_entry)
         r_valid, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_entry, "r_entry")
         r = data.View(self.entry_shape, r_entry)
-        r_p = Signal(self.product_shape, reset_less=True)
-        m.d.sync += r_p.eq(pe_.weight * p_x)
+        r_p, r_signs = multiply(m, pe_.weight, p_x, self.product_shape)
 
         # R: fold the row. `first` marks that the next entry opens a row. S: the row value.
         first = Signal(init=1)
@@ -205,7 +205,7 @@ class PE(wiring.Component):
             m.d.sync += first.eq(r.last)
             with m.If(r.last & (row != last_row)):
                 m.d.sync += row.eq(row + 1)
-        self._reduce(m, r_valid, r.last, r.dense, r_p, first, b_a)
+        self._reduce(m, r_valid, r.last, r.dense, r_p, r_signs, first, b_a)
         # The row's value is ready FOLD_DELAY cycles after its last product: its marker and bias wait with it.
         fold_valids, b_bias = wait_for_fold(m, s_valid, bias_rd.data)    # bias read in R with the row's index
         b_valid = fold_valids[-1]
@@ -232,7 +232,7 @@ class PE(wiring.Component):
         m.d.comb += self.rows_in_flight.eq(sum(v.as_unsigned() for v in row_valids))
         return m
 
-    def _reduce(self, m, valid, last, dense, p, first, result):
+    def _reduce(self, m, valid, last, dense, p, signs, first, result):
         """Fold one product into the running row value; on a row end, register the row's result."""
-        fold_stage(m, self.kind, valid=valid, last=last, dense=dense, p=p, first=first, result=result,
+        fold_stage(m, self.kind, valid=valid, last=last, dense=dense, p=p, signs=signs, first=first, result=result,
                    product_shape=self.product_shape, acc_shape=self.acc_shape, unroll=self.unroll)

@@ -22,7 +22,7 @@ from layer to layer (the engine's per-layer registers); the logic is the same.
 
 from amaranth.hdl import Mux, Signal, signed, unsigned
 
-__all__ = ["MULT_BITS", "SPLIT_BITS", "REQUANT_STAGES", "FOLD_DELAY", "wait_for_fold",
+__all__ = ["MULT_BITS", "SPLIT_BITS", "REQUANT_STAGES", "FOLD_DELAY", "multiply", "wait_for_fold",
            "fold_stage", "requant_constants", "requant_stages",
            "config_shapes", "signed_bits", "delay"]
 
@@ -47,6 +47,18 @@ def delay(m, value, name):
     return reg
 
 
+def multiply(m, weight, x, shape):
+    """P: the product of `weight` and `x`, registered, and its sign flags (p > 0, p < 0) registered beside it. The
+    flags come from the operands' signs and zero tests, beside the multiplier, so the fold's seed choice does not
+    wait for a test of the whole product."""
+    p = Signal(shape, name="r_p", reset_less=True)
+    pos, neg = Signal(name="r_p_pos", reset_less=True), Signal(name="r_p_neg", reset_less=True)
+    nonzero = weight.any() & x.any()
+    differ = (weight < 0) ^ (x < 0)
+    m.d.sync += [p.eq(weight * x), pos.eq(nonzero & ~differ), neg.eq(nonzero & differ)]
+    return p, (pos, neg)
+
+
 def wait_for_fold(m, marker, bias):
     """Delay a row-end `marker` (registered after R) and the row's `bias` (read in R) until the row's value leaves
     :func:`fold_stage`. Returns (the marker's registers, oldest first; the last is B's valid) and B's bias."""
@@ -57,9 +69,9 @@ def wait_for_fold(m, marker, bias):
     return markers, bias
 
 
-def fold_stage(m, kind, *, valid, last, dense, p, first, result, product_shape, acc_shape, unroll=True):
+def fold_stage(m, kind, *, valid, last, dense, p, signs, first, result, product_shape, acc_shape, unroll=True):
     """Fold one product `p` into the running row value (R, R1, R2); :data:`FOLD_DELAY` cycles after a row's last
-    product, `result` holds the row's value (S).
+    product, `result` holds the row's value (S). `signs` is (p > 0, p < 0), from :func:`multiply`.
 
     kind "mac": the sum. kind "mam": max + min, where pruned weights are zeros that still compete, so a row with
     any pruned weight (not `dense`) is seeded with 0. `first` marks the first entry of a row.
@@ -85,24 +97,23 @@ def fold_stage(m, kind, *, valid, last, dense, p, first, result, product_shape, 
     if kind != "mam":
         raise ValueError(f"unknown kind {kind!r}")
     if not unroll:
-        _fold_mam_compact(m, valid=valid, last=last, dense=dense, p=p, first=first, result=result,
+        _fold_mam_compact(m, valid=valid, last=last, dense=dense, p=p, signs=signs, first=first, result=result,
                           product_shape=product_shape)
         return
     s_hi = Signal(product_shape, name="s_hi", reset_less=True)
     s_lo = Signal(product_shape, name="s_lo", reset_less=True)
-    for name, seed_wins, better, s_out in (("hi", p > 0, lambda a, b: a > b, s_hi),
-                                            ("lo", p < 0, lambda a, b: a < b, s_lo)):
+    for name, seed_wins, better, s_out in (("hi", signs[0], lambda a, b: _greater(a, b), s_hi),
+                                            ("lo", signs[1], lambda a, b: _greater(b, a), s_lo)):
         # R: q_t, from this product and the previous one (a_prev: p_{t-1}, or its seed if it opened the row).
-        seed = Mux(dense | seed_wins, p, 0)
         a_prev = Signal(product_shape, name=f"{name}_a_prev", reset_less=True)
         first_prev = Signal(name=f"{name}_first_prev")
         with m.If(valid):
-            m.d.sync += [a_prev.eq(Mux(first, seed, p)), first_prev.eq(first)]
+            m.d.sync += [a_prev.eq(Mux(first & ~(dense | seed_wins), 0, p)), first_prev.eq(first)]
         q = Signal(product_shape, name=f"{name}_q", reset_less=True)
         use_prev = Signal(name=f"{name}_use_prev")           # hi_{t-2} is of this row: t and t-1 continue it
         r1_valid, r1_last = Signal(name=f"{name}_r1_valid"), Signal(name=f"{name}_r1_last")
-        m.d.sync += [q.eq(Mux(first, seed, Mux(better(p, a_prev), p, a_prev))), use_prev.eq(~first & ~first_prev),
-                     r1_valid.eq(valid), r1_last.eq(last)]
+        m.d.sync += [q.eq(_pick(m, f"{name}_q", p, a_prev, first, dense | seed_wins, better(p, a_prev))),
+                     use_prev.eq(~first & ~first_prev), r1_valid.eq(valid), r1_last.eq(last)]
         # R1: compare with hi_{t-2}, held by the register of this entry's parity.
         held = [Signal(product_shape, name=f"{name}_held{i}", reset_less=True) for i in (0, 1)]
         r1_par, r2_par = Signal(name=f"{name}_r1_par"), Signal(name=f"{name}_r2_par")
@@ -125,15 +136,32 @@ def fold_stage(m, kind, *, valid, last, dense, p, first, result, product_shape, 
     m.d.sync += result.eq(s_hi + s_lo)
 
 
-def _fold_mam_compact(m, *, valid, last, dense, p, first, result, product_shape):
+def _greater(a, b):
+    """a > b for two signed values of one shape, as an unsigned compare of their offset-binary forms: the carry
+    chain's carry-out is the answer, where a signed compare needs a LUT after the chain to fix up the sign."""
+    flip = 1 << (len(a) - 1)
+    return (a.as_unsigned() ^ flip) > (b.as_unsigned() ^ flip)
+
+
+def _pick(m, name, p, held, first, seed_wins, wins):
+    """p if it wins (against `held`, or as the seed when it opens a row), else `held` (0 when it opens a row).
+
+    Written as one select after one win bit, so the compare's carry chain reaches the register through two
+    LUT levels: left as nested muxes, synthesis puts three in series."""
+    win = Signal(name=f"{name}_win")
+    m.d.comb += win.eq(Mux(first, seed_wins, wins))
+    return Mux(win, p, Mux(first, 0, held))
+
+
+def _fold_mam_compact(m, *, valid, last, dense, p, signs, first, result, product_shape):
     """The mam fold with the compare and the select in one cycle; the row value waits to match the unrolled one."""
     hi, lo = Signal(product_shape, name="hi", reset_less=True), Signal(product_shape, name="lo", reset_less=True)
     new_hi, new_lo = Signal(product_shape, name="new_hi"), Signal(product_shape, name="new_lo")
     s_hi = Signal(product_shape, name="s_hi", reset_less=True)
     s_lo = Signal(product_shape, name="s_lo", reset_less=True)
     m.d.comb += [
-        new_hi.eq(Mux(first, Mux(dense | (p > 0), p, 0), Mux(p > hi, p, hi))),
-        new_lo.eq(Mux(first, Mux(dense | (p < 0), p, 0), Mux(p < lo, p, lo))),
+        new_hi.eq(_pick(m, "hi", p, hi, first, dense | signs[0], _greater(p, hi))),
+        new_lo.eq(_pick(m, "lo", p, lo, first, dense | signs[1], _greater(lo, p))),
     ]
     with m.If(valid):
         m.d.sync += [hi.eq(new_hi), lo.eq(new_lo)]
