@@ -111,7 +111,7 @@ def design_features(structure, family, memories=None, dsp=None):
     memories = map_engine(structure, family) if memories is None else memories
     dsp = engine_dsps(structure, family) if dsp is None else dsp
     ops = rtlil_operator_bits(pe_rtlil(structure))
-    eng, plan = structure.engine, structure.plan
+    plan = structure.plan
     n = len(structure.built_pes)
     act = plan.act_bits
     read_buffers = [b for b in (0, 1) if plan.read[b]]

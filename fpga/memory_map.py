@@ -66,7 +66,7 @@ class MemoryInfo:
 
     name: str
     role: str                   # "entry", "bias" or "buffer"
-    depth: int
+    depth: int                  # words its readers can reach (for a buffer; all of them otherwise)
     width: int                  # declared
     lanes: int                  # after dropping constant lanes (0: the memory disappears)
     writable: bool              # a RAM with a live write port, else a ROM
@@ -191,15 +191,45 @@ def _reachable_banks(words, offset, bits, banks):
     return {w for w in range(banks) if not w & zero}
 
 
-def _fetch_banks(pe, plan, banks):
-    """The banks PE `pe` can fetch from, from the bank field of its entry words (all banks when the word layout
-    is not the one expected)."""
-    layout = getattr(pe, "entry_shape", None)
+def _index_field(pe):
+    """(offset, width) of the index field in PE `pe`'s entry words, or None when the layout is not the expected."""
     try:
-        field = layout["index"]
-    except (TypeError, KeyError):
+        field = pe.entry_shape["index"]
+    except (AttributeError, TypeError, KeyError):
+        return None
+    return field.offset, field.width
+
+
+def _fetch_banks(pe, plan, banks):
+    """The banks PE `pe` can fetch from, from the bank field of its entry words."""
+    field = _index_field(pe)
+    if field is None:
         return set(range(banks))
-    return _reachable_banks(_padded(pe.entry_mem), field.offset + plan.local_bits, plan.bank_bits, banks)
+    return _reachable_banks(_padded(pe.entry_mem), field[0] + plan.local_bits, plan.bank_bits, banks)
+
+
+def _fetch_positions(pe, plan):
+    """The word-address lanes PE `pe` can drive (the low local_bits of its entries' indices)."""
+    field = _index_field(pe)
+    mask = (1 << plan.local_bits) - 1
+    if field is None:
+        return mask
+    return mask & ~_zero_lanes([int(w) >> field[0] for w in _padded(pe.entry_mem)], plan.local_bits)
+
+
+def _readable_words(depth, lanes_mask):
+    """Words a read port can reach when its address lanes outside `lanes_mask` are always 0: Yosys drops those
+    address bits, and the memory shrinks to the words left."""
+    a = np.arange(depth)
+    return int(np.count_nonzero((a & ~lanes_mask) == 0))
+
+
+def _port_width(component, name):
+    try:
+        from amaranth.hdl import Shape
+        return Shape.cast(component.signature.members[name].shape).width
+    except (AttributeError, KeyError, TypeError):
+        return None
 
 
 def engine_memories(structure):
@@ -208,8 +238,13 @@ def engine_memories(structure):
     PE memories are ROMs (contents = their init). A buffer memory buffers[b][replica][bank] is read by PE `replica`
     when buffer b is some layer's input and that PE can select the bank (see :func:`_reachable_banks`), and by the
     host (replica 0 of the output buffer, banks holding output rows); it is written by PE `bank` when buffer b is
-    some layer's output, and by the host when b = 0. A memory nobody reads is removed, one nobody writes keeps
-    its all-zero contents and so has only constant lanes.
+    some layer's output, and by the host when b = 0. What Yosys then makes of it:
+
+    - a memory nobody reads is removed; one nobody writes keeps its all-zero contents, all lanes constant;
+    - its lanes are the bits its readers use: a PE all of its activation input, the host only the last layer's
+      output width (the lanes above, unread, are dropped);
+    - its depth is the words its readers can address: an index lane that is 0 in all of a reader's entries is
+      an address bit Yosys drops.
     """
     eng, plan = structure.engine, structure.plan
     out = []
@@ -220,22 +255,33 @@ def engine_memories(structure):
             width = _width(mem)
             out.append(MemoryInfo(f"pe{p}.{role}_mem", role, mem.depth, width,
                                   _lanes(_padded(mem), width), writable=False))
-    host_banks = set()
-    if getattr(eng, "y_map", None) is not None:
-        host_banks = _reachable_banks([int(a) for a in eng.y_map], plan.local_bits, plan.bank_bits,
-                                      plan.banks[plan.output_buffer])
+    has_map = getattr(eng, "y_map", None) is not None
+    local = (1 << plan.local_bits) - 1
+    host_banks, host_pos = set(), local
+    if has_map:
+        y_map = [int(a) for a in eng.y_map]
+        host_banks = _reachable_banks(y_map, plan.local_bits, plan.bank_bits, plan.banks[plan.output_buffer])
+        host_pos = local & ~_zero_lanes(y_map, plan.local_bits)
     for b in (0, 1):
         for r, replica in enumerate(eng.buffers[b]):
             reader = eng.pe[r] if plan.read[b] and r < len(eng.pe) else None
-            fetched = _fetch_banks(reader, plan, len(replica)) if reader is not None else set()
+            fetched, positions, used = set(), 0, []
+            if reader is not None:
+                fetched, positions = _fetch_banks(reader, plan, len(replica)), _fetch_positions(reader, plan)
+                used.append(_port_width(reader, "act_data"))
             if b == plan.output_buffer and r == 0:
-                fetched |= host_banks if getattr(eng, "y_map", None) is not None else set(range(len(replica)))
+                fetched |= host_banks if has_map else set(range(len(replica)))
+                positions |= host_pos
+                used.append(_port_width(eng, "y_data"))
             for w, mem in enumerate(replica):
                 written = b == 0 or (plan.written[b] and w < len(eng.pe) and eng.pe[w] is not None)
-                read = w in fetched
                 width = _width(mem)
                 lanes = width if written else _lanes(_padded(mem), width)
-                out.append(MemoryInfo(f"buf{b}_r{r}_b{w}", "buffer", mem.depth, width, lanes if read else 0,
+                if used and None not in used:
+                    lanes = min(lanes, max(used))
+                read = w in fetched
+                depth = _readable_words(mem.depth, positions) if read else mem.depth
+                out.append(MemoryInfo(f"buf{b}_r{r}_b{w}", "buffer", depth, width, lanes if read else 0,
                                       writable=written, read=read))
     return out
 

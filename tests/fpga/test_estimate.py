@@ -103,7 +103,9 @@ def test_mac_variant_makes_every_layer_mac_and_mam_variant_only_hidden_ones():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family, target", [("ice40", "up5k"), ("ecp5", "ecp5-25f")])
-@pytest.mark.parametrize("cfg", [GRID[10], GRID[13], HELD_OUT[6]], ids=lambda c: c["name"])
+# s15-p4: output narrower than input, a sparse index set: Yosys drops unread lanes and address bits of the buffers
+@pytest.mark.parametrize("cfg", [GRID[10], GRID[13], HELD_OUT[6]] + [c for c in GRID if c["name"] == "s15-p4"],
+                         ids=lambda c: c["name"])
 def test_block_rams_lut_rams_and_dsps_equal_yosys(tmp_path, cfg, family, target):
     from mamhw.fpga.calibration import measured_quantities
     from mamhw.fpga.pnr import synthesize_json
