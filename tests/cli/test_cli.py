@@ -1,7 +1,6 @@
 """The `mam` command: golden and sim agree bit for bit, reports, and one-line errors with exit status 2."""
 
 import json
-import os
 import subprocess
 import sys
 

@@ -6,7 +6,7 @@ import pytest
 from mamhw.golden.errors import ContractError
 from mamhw.golden.prune import (fine_tune, global_magnitude_prune, iterative_magnitude_prune, mam_aware_prune,
                                 remaining, remaining_fraction, selection_counts)
-from mamhw.golden.train import forward, mam_forward, mlp, train
+from mamhw.golden.train import forward, mlp, train
 from tests.golden.synthetic import blobs
 
 
