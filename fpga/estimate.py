@@ -81,6 +81,8 @@ def estimate(network, pes, target, freq_mhz=None, model=None):
     fmax = area.fmax(family, feats) if area.has(family, "period") else None
     rep["fmax_mhz"] = None if fmax is None else round(float(fmax), 1)
     rep["model_error"] = {q: area.stats(family, q) for q in AREA_QUANTITIES + ("period",) if area.has(family, q)}
+    rep["model_sources"] = area.data.get("source_digest")
+    rep["model_current"] = rep["model_sources"] == _hardware_digest()
     clock = freq_mhz if freq_mhz is not None else rep["fmax_mhz"]
     rep["clock_mhz"] = clock
     rep["clock_from"] = "given" if freq_mhz is not None else ("estimated Fmax" if clock else None)
@@ -92,6 +94,19 @@ def estimate(network, pes, target, freq_mhz=None, model=None):
     rep["does_not_fit"] = _misfits(rep, target)
     rep["fits"] = not rep["does_not_fit"]
     return rep
+
+
+_digest = []
+_STALE = ("STALE area model: fitted to other hardware sources than these; LUTs, flip-flops and Fmax may be off "
+          "until scripts/fit_area.py refits it")
+
+
+def _hardware_digest():
+    """The digest of the hardware sources as they are now (read once per process; milliseconds)."""
+    if not _digest:
+        from .calibration import source_digest
+        _digest.append(source_digest())
+    return _digest[0]
 
 
 def check_fit(network, pes, target, name, warn=None):
@@ -158,6 +173,8 @@ def _rows(rep):
          f"~{fmax:.1f} MHz" + (f"  (model error ~{100 * f_err:.0f}%)" if f_err is not None else "")),
         ("fits " + rep["target"], "yes" if rep["fits"] else "NO: " + "; ".join(rep["does_not_fit"])),
     ]
+    if not rep.get("model_current", True):
+        rows.append(("area model", _STALE))
     return rows
 
 
@@ -190,8 +207,11 @@ def format_side_by_side(named_reports):
     rows = [("", names)] + [(label, [f(r) for _, r in named_reports]) for label, f in _SIDE]
     lw = max(len(label) for label, _ in rows)
     cw = [max(len(str(vals[i])) for _, vals in rows) for i in range(len(names))]
-    return "\n".join(f"{label:<{lw}}  " + "  ".join(f"{v:>{cw[i]}}" for i, v in enumerate(vals))
-                     for label, vals in rows)
+    table = "\n".join(f"{label:<{lw}}  " + "  ".join(f"{v:>{cw[i]}}" for i, v in enumerate(vals))
+                      for label, vals in rows)
+    if not all(r.get("model_current", True) for _, r in named_reports):
+        table += "\n" + _STALE
+    return table
 
 
 def magnitude_prune(layer, density, kind=None):

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mamhw.fpga.calibration import GRID, HELD_OUT, config_key, config_network
+from mamhw.fpga.calibration import GRID, HELD_OUT, config_key, config_network, source_digest
 from mamhw.fpga.dsp_map import Multiplier, dsp_pieces
-from mamhw.fpga.estimate import estimate, kind_variant, magnitude_prune, random_network
+from mamhw.fpga.estimate import (estimate, format_estimate, format_side_by_side, kind_variant, magnitude_prune,
+                                 random_network)
 from mamhw.fpga.memory_map import map_memory, memory_blocks
 from mamhw.fpga.structure import engine_options
 from mamhw.fpga.targets import get_target
@@ -28,6 +29,17 @@ def test_estimated_cycles_equal_rtl_simulation(case, pes, target):
     sim = simulate_network(network, x, pes=pes, **engine_options(get_target(target)))
     assert sim.cycles.tolist() == [rep["cycles"]] * len(x)
     assert [layer["cycles"] for layer in rep["layers"]] == sim.layer_cycles[0].tolist()
+
+
+def test_an_area_model_fitted_to_other_hardware_sources_is_flagged(monkeypatch):
+    network = random_network([16, 8])
+    rep = estimate(network, 1, "up5k")
+    assert rep["model_current"] == (rep["model_sources"] == source_digest())
+    monkeypatch.setattr("mamhw.fpga.estimate._digest", ["not-the-fitted-sources"])
+    stale = estimate(network, 1, "up5k")
+    assert stale["model_current"] is False
+    assert "STALE" in format_estimate(stale) and ("STALE" in format_estimate(rep)) == (not rep["model_current"])
+    assert "STALE" in format_side_by_side([("a", rep), ("b", stale)])
 
 
 def test_estimate_of_784_256_10_takes_well_under_a_second():
