@@ -318,8 +318,8 @@ class EnginePE(wiring.Component):
             m.d.sync += out_row.eq(out_row + 1)
             with m.If(out_row == out_last):
                 m.d.sync += [self.done.eq(1), self.busy.eq(0)]
-        # What `done` holds next cycle unless `start` clears it: the engine registers its all-done from it.
-        m.d.comb += self.done_next.eq(self.done | row_out_last)
+        # What `done` holds next cycle: the engine registers its all-done from it, a cycle ahead.
+        m.d.comb += self.done_next.eq(Mux(row_out_last, 1, Mux(self.start, 0, self.done)))
         return m
 
 
@@ -403,17 +403,18 @@ class LayerEngine(wiring.Component):
         shapes = config_shapes([sp.shift for sp in self.layers])
         cfg = {"mac": Signal()} | {k: Signal(v, name=f"cfg_{k}") for k, v in shapes.items()}
         go = Signal()
-        active_new, active_cur = Signal(pes), Signal(pes)
-        for sel, mask in ((self.layer, active_new), (cur, active_cur)):
+        cur_next = Signal.like(cur)
+        m.d.comb += cur_next.eq(Mux(go, self.layer, cur))
+        active_new, active_next = Signal(pes), Signal(pes)
+        for sel, mask in ((self.layer, active_new), (cur_next, active_next)):
             with m.Switch(sel):
                 for k in range(n):
                     with m.Case(k):
                         m.d.comb += mask.eq(sum(1 << p for p in range(pes) if self.active[k][p]))
 
-        # "Every PE of the running layer is done", registered a cycle ahead from the PEs' next `done`: the same
-        # value as the combinational AND of their `done`, without that AND tree in series with the start of the
-        # next layer (the hand-over was the critical path on both families). After `go` it is 0: every layer has
-        # a PE with rows, and starting clears its `done`.
+        # "Every PE of the running layer is done", registered from the PEs' next `done` and the next layer: the
+        # same value as the combinational AND of their `done`, without that AND tree in series with the start of
+        # the next layer (the hand-over was the critical path on both families).
         pe_done_next = Signal(pes)
         for p, pe in enumerate(self.pe):
             if pe is None:
@@ -422,7 +423,7 @@ class LayerEngine(wiring.Component):
             m.d.comb += [getattr(pe, k).eq(v) for k, v in cfg.items()]
             m.d.comb += [pe_done_next[p].eq(pe.done_next), pe.layer.eq(self.layer)]
         all_done = Signal(init=not any(self.active[0]))
-        m.d.sync += all_done.eq(~go & ((pe_done_next | ~active_cur) == (1 << pes) - 1))
+        m.d.sync += all_done.eq((pe_done_next | ~active_next) == (1 << pes) - 1)
         finish = Signal()
         m.d.comb += finish.eq(running & all_done)
         m.d.comb += go.eq(self.start & (~running | finish))
