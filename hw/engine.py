@@ -221,7 +221,6 @@ class EnginePE(wiring.Component):
             "rounding": In(shapes["rounding"]),
             "busy": Out(1),
             "done": Out(1),
-            "done_next": Out(1),
             "act_valid": Out(1),
             "act_addr": Out(addr_bits),
             "act_data": In(signed(act_bits)),
@@ -313,13 +312,10 @@ class EnginePE(wiring.Component):
             mult=self.mult, neg_mult=self.neg_mult, rounding=self.rounding, lo=self.los, hi=self.his,
             shift=self.shifts, shift_select=cur)
         m.d.comb += [self.y_valid.eq(q_valid), self.y_row.eq(out_row), self.y_value.eq(y)]
-        row_out_last = q_valid & (out_row == out_last)
         with m.If(q_valid):
             m.d.sync += out_row.eq(out_row + 1)
             with m.If(out_row == out_last):
                 m.d.sync += [self.done.eq(1), self.busy.eq(0)]
-        # What `done` holds next cycle: the engine registers its all-done from it, a cycle ahead.
-        m.d.comb += self.done_next.eq(Mux(row_out_last, 1, Mux(self.start, 0, self.done)))
         return m
 
 
@@ -402,30 +398,24 @@ class LayerEngine(wiring.Component):
         # Per-layer configuration, loaded at start and held until the next.
         shapes = config_shapes([sp.shift for sp in self.layers])
         cfg = {"mac": Signal()} | {k: Signal(v, name=f"cfg_{k}") for k, v in shapes.items()}
-        go = Signal()
-        cur_next = Signal.like(cur)
-        m.d.comb += cur_next.eq(Mux(go, self.layer, cur))
-        active_new, active_next = Signal(pes), Signal(pes)
-        for sel, mask in ((self.layer, active_new), (cur_next, active_next)):
+        active_new, active_cur = Signal(pes), Signal(pes)
+        for sel, mask in ((self.layer, active_new), (cur, active_cur)):
             with m.Switch(sel):
                 for k in range(n):
                     with m.Case(k):
                         m.d.comb += mask.eq(sum(1 << p for p in range(pes) if self.active[k][p]))
 
-        # "Every PE of the running layer is done", registered from the PEs' next `done` and the next layer: the
-        # same value as the combinational AND of their `done`, without that AND tree in series with the start of
-        # the next layer (the hand-over was the critical path on both families).
-        pe_done_next = Signal(pes)
+        pe_done = Signal(pes)
         for p, pe in enumerate(self.pe):
             if pe is None:
                 continue
             m.submodules[f"pe{p}"] = pe
             m.d.comb += [getattr(pe, k).eq(v) for k, v in cfg.items()]
-            m.d.comb += [pe_done_next[p].eq(pe.done_next), pe.layer.eq(self.layer)]
-        all_done = Signal(init=not any(self.active[0]))
-        m.d.sync += all_done.eq((pe_done_next | ~active_next) == (1 << pes) - 1)
+            m.d.comb += [pe_done[p].eq(pe.done), pe.layer.eq(self.layer)]
+        all_done = ((pe_done | ~active_cur) == (1 << pes) - 1)
         finish = Signal()
         m.d.comb += finish.eq(running & all_done)
+        go = Signal()
         m.d.comb += go.eq(self.start & (~running | finish))
         for p, pe in enumerate(self.pe):
             if pe is not None:

@@ -165,14 +165,11 @@ def _fold_mam_compact(m, *, valid, last, dense, p, signs, first, result, product
     ]
     with m.If(valid):
         m.d.sync += [hi.eq(new_hi), lo.eq(new_lo)]
-    # The row's max and min are taken from hi and lo a cycle after its last product, not from the loop's
-    # combinational output: the capture registers stay off the compare-and-select loop.
-    row_end = delay(m, valid & last, "row_end")
-    with m.If(row_end):
-        m.d.sync += [s_hi.eq(hi), s_lo.eq(lo)]
+        with m.If(last):
+            m.d.sync += [s_hi.eq(new_hi), s_lo.eq(new_lo)]
     value = Signal.like(result, name="row_value", reset_less=True)
     m.d.sync += value.eq(s_hi + s_lo)
-    m.d.sync += result.eq(value)                        # as many cycles after the last product as the unrolled fold
+    m.d.sync += result.eq(delay(m, value, "row_value_d1"))            # two cycles later than without R1, R2
 
 
 def requant_constants(*, mult, shift, relu, out_bits):
