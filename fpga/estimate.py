@@ -7,6 +7,8 @@ read from the engine objects the hardware would be built from (fpga/structure.py
 hardware when it changes; only the calibration needs a refit.
 """
 
+import functools
+
 import numpy as np
 
 from ..golden import ContractError, Layer, Network
@@ -96,17 +98,15 @@ def estimate(network, pes, target, freq_mhz=None, model=None):
     return rep
 
 
-_digest = []
 _STALE = ("STALE area model: fitted to other hardware sources than these; LUTs, flip-flops and Fmax may be off "
           "until scripts/fit_area.py refits it")
 
 
+@functools.cache
 def _hardware_digest():
     """The digest of the hardware sources as they are now (read once per process; milliseconds)."""
-    if not _digest:
-        from .calibration import source_digest
-        _digest.append(source_digest())
-    return _digest[0]
+    from .calibration import source_digest
+    return source_digest()
 
 
 def check_fit(network, pes, target, name, warn=None):

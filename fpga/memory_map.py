@@ -181,40 +181,23 @@ def _zero_lanes(words, width):
     return mask & ~seen
 
 
-def _reachable_banks(words, offset, bits, banks):
-    """Banks a fetch can select when the bank field (`bits` bits at `offset` of every word) has lanes that are 0
-    in every word: Yosys drops those lanes, the bank select sees constant zeros, and the memories of the banks it
-    can never select lose their readers."""
-    if bits == 0:
-        return set(range(banks))
-    zero = _zero_lanes([int(w) >> offset for w in words], bits)
-    return {w for w in range(banks) if not w & zero}
+def _reach(addresses, plan, banks):
+    """(banks, position lanes) that physical `addresses` (bank above local_bits, position below; None: unknown, so
+    all) can select. An address lane that is 0 in every address is one Yosys drops: the bank select sees constant
+    zeros there, so the banks it can never select lose this reader, and the position lanes left decide the words
+    it can reach."""
+    zero = 0 if addresses is None else _zero_lanes(addresses, plan.local_bits + plan.bank_bits)
+    bank_zero = zero >> plan.local_bits
+    return {w for w in range(banks) if not w & bank_zero}, ((1 << plan.local_bits) - 1) & ~zero
 
 
-def _index_field(pe):
-    """(offset, width) of the index field in PE `pe`'s entry words, or None when the layout is not the expected."""
+def _fetch_addresses(pe):
+    """The physical indices in PE `pe`'s entry words, or None when the word layout is not the expected one."""
     try:
         field = pe.entry_shape["index"]
     except (AttributeError, TypeError, KeyError):
         return None
-    return field.offset, field.width
-
-
-def _fetch_banks(pe, plan, banks):
-    """The banks PE `pe` can fetch from, from the bank field of its entry words."""
-    field = _index_field(pe)
-    if field is None:
-        return set(range(banks))
-    return _reachable_banks(_padded(pe.entry_mem), field[0] + plan.local_bits, plan.bank_bits, banks)
-
-
-def _fetch_positions(pe, plan):
-    """The word-address lanes PE `pe` can drive (the low local_bits of its entries' indices)."""
-    field = _index_field(pe)
-    mask = (1 << plan.local_bits) - 1
-    if field is None:
-        return mask
-    return mask & ~_zero_lanes([int(w) >> field[0] for w in _padded(pe.entry_mem)], plan.local_bits)
+    return [w >> field.offset for w in _padded(pe.entry_mem)]
 
 
 def _readable_words(depth, lanes_mask):
@@ -236,7 +219,7 @@ def engine_memories(structure):
     """Every memory of the engine, with its depth, declared width and the lanes Yosys keeps.
 
     PE memories are ROMs (contents = their init). A buffer memory buffers[b][replica][bank] is read by PE `replica`
-    when buffer b is some layer's input and that PE can select the bank (see :func:`_reachable_banks`), and by the
+    when buffer b is some layer's input and that PE can select the bank (see :func:`_reach`), and by the
     host (replica 0 of the output buffer, banks holding output rows); it is written by PE `bank` when buffer b is
     some layer's output, and by the host when b = 0. What Yosys then makes of it:
 
@@ -255,24 +238,18 @@ def engine_memories(structure):
             width = _width(mem)
             out.append(MemoryInfo(f"pe{p}.{role}_mem", role, mem.depth, width,
                                   _lanes(_padded(mem), width), writable=False))
-    has_map = getattr(eng, "y_map", None) is not None
-    local = (1 << plan.local_bits) - 1
-    host_banks, host_pos = set(), local
-    if has_map:
-        y_map = [int(a) for a in eng.y_map]
-        host_banks = _reachable_banks(y_map, plan.local_bits, plan.bank_bits, plan.banks[plan.output_buffer])
-        host_pos = local & ~_zero_lanes(y_map, plan.local_bits)
+    y_map = getattr(eng, "y_map", None)
     for b in (0, 1):
         for r, replica in enumerate(eng.buffers[b]):
             reader = eng.pe[r] if plan.read[b] and r < len(eng.pe) else None
             fetched, positions, used = set(), 0, []
-            if reader is not None:
-                fetched, positions = _fetch_banks(reader, plan, len(replica)), _fetch_positions(reader, plan)
-                used.append(_port_width(reader, "act_data"))
+            readers = [] if reader is None else [(_fetch_addresses(reader), _port_width(reader, "act_data"))]
             if b == plan.output_buffer and r == 0:
-                fetched |= host_banks if has_map else set(range(len(replica)))
-                positions |= host_pos
-                used.append(_port_width(eng, "y_data"))
+                readers.append((None if y_map is None else [int(a) for a in y_map], _port_width(eng, "y_data")))
+            for addresses, bits in readers:
+                banks, reached = _reach(addresses, plan, len(replica))
+                fetched, positions = fetched | banks, positions | reached
+                used.append(bits)
             for w, mem in enumerate(replica):
                 written = b == 0 or (plan.written[b] and w < len(eng.pe) and eng.pe[w] is not None)
                 width = _width(mem)

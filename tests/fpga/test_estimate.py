@@ -35,7 +35,7 @@ def test_an_area_model_fitted_to_other_hardware_sources_is_flagged(monkeypatch):
     network = random_network([16, 8])
     rep = estimate(network, 1, "up5k")
     assert rep["model_current"] == (rep["model_sources"] == source_digest())
-    monkeypatch.setattr("mamhw.fpga.estimate._digest", ["not-the-fitted-sources"])
+    monkeypatch.setattr("mamhw.fpga.estimate._hardware_digest", lambda: "not-the-fitted-sources")
     stale = estimate(network, 1, "up5k")
     assert stale["model_current"] is False
     assert "STALE" in format_estimate(stale) and ("STALE" in format_estimate(rep)) == (not rep["model_current"])
