@@ -13,8 +13,10 @@ layer k+1 (ping-pong):
     cycles(layer k) = engine cycles of layer k + NETWORK_LAYER_OVERHEAD
     cycles          = sum over layers of cycles(layer k) + NETWORK_OVERHEAD
 
-The layer overhead is the cycle in which the sequencer sees the engine's (registered) done and starts the next
-layer; the last layer spends it registering the network's done.
+The engine overhead is two registers on the hand-over, one cycle each: the start reaches the PEs a cycle after
+``start``, and the PEs' done flags are gathered into one register before ``done`` (they keep the hand-over out of
+the clock's critical path). The layer overhead is the cycle in which the sequencer sees the engine's done and
+starts the next layer; the last layer spends it registering the network's done.
 """
 
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from .encode import PE_LATENCY
 __all__ = ["ENGINE_OVERHEAD", "NETWORK_LAYER_OVERHEAD", "NETWORK_OVERHEAD", "engine_cycles",
            "NetworkCycles", "network_cycles", "plan_network"]
 
-ENGINE_OVERHEAD = 0
+ENGINE_OVERHEAD = 2
 NETWORK_LAYER_OVERHEAD = 1
 NETWORK_OVERHEAD = 0
 

@@ -177,7 +177,8 @@ class EnginePE(wiring.Component):
 
     segments: per layer, ``(weight, address, last, dense, bias)`` (address = physical index), or None when this
     PE has no rows in that layer (it must not be started for it). The configuration inputs (``mac``, ``mult``,
-    ``neg_mult``, ``rounding``) must hold the running layer's values from ``start`` to ``done``.
+    ``neg_mult``, ``rounding``) must hold the running layer's values from ``start`` to ``done`` (``mult`` is taken
+    at ``start``, so from there on).
     """
 
     LATENCY = 16
@@ -289,6 +290,7 @@ class EnginePE(wiring.Component):
             with m.If(r.last & ~r_end):
                 m.d.sync += brow.eq(brow + 1)
         fold = dict(valid=r_valid, last=r.last, dense=r.dense, p=r_p, signs=r_signs, first=first,
+                    next_dense=data.View(self.entry_shape, p_entry).dense,
                     product_shape=self.product_shape, acc_shape=self.acc_shape, unroll=self.unroll)
         if len(self.kinds) == 1:
             fold_stage(m, self.kinds[0], result=b_a, **fold)
@@ -306,10 +308,17 @@ class EnginePE(wiring.Component):
         m_v = Signal(self.v_shape, reset_less=True)
         m.d.sync += m_v.eq(b_a + b_bias)
 
-        # M1..Q2: requantize with the layer's parameters; the row result goes out to the engine.
+        # M1..Q2: requantize with the layer's parameters; the row result goes out to the engine. The multiplier's
+        # operand is this PE's own copy of `mult`: the engine's register is shared by every PE (and Yosys merges
+        # it with any register of equal inputs), too far from most DSPs for a DSP's clock period. The copy follows
+        # `mult` while this PE is idle and holds while it runs: an enable of this PE's own (`busy`), so that Yosys
+        # does not merge the copies of PEs that start together.
+        mult = Signal.like(self.mult, name="mult_copy", reset_less=True)
+        with m.If(~self.busy):
+            m.d.sync += mult.eq(self.mult)
         q_valid, y, _ = requant_stages(
             m, valid=m_valid, v=m_v, out_shape=signed(self.out_bits),
-            mult=self.mult, neg_mult=self.neg_mult, rounding=self.rounding, lo=self.los, hi=self.his,
+            mult=mult, neg_mult=self.neg_mult, rounding=self.rounding, lo=self.los, hi=self.his,
             shift=self.shifts, shift_select=cur)
         m.d.comb += [self.y_valid.eq(q_valid), self.y_row.eq(out_row), self.y_value.eq(y)]
         with m.If(q_valid):
@@ -323,15 +332,16 @@ class LayerEngine(wiring.Component):
     """P PEs running one layer of `layers` (a list of LayerSpec, all with the same number of PEs) at a time.
 
     Ports: load the first layer's inputs with ``x_we``/``x_addr``/``x_data`` (``x_addr`` = input number); set
-    ``layer`` and pulse ``start`` (taken when idle, or in the cycle ``done`` rises); ``done`` rises in the cycle
-    after the last row of the layer is stored and holds until the next ``start``; ``cycles`` counts
+    ``layer`` and pulse ``start`` (taken when idle, or in the cycle ``done`` rises); ``done`` rises two cycles
+    after the last row of the layer is stored (the PE's done, then all PEs' done, registered) and holds until the
+    next ``start``; ``cycles`` counts
     ``max over PEs of entries + LATENCY + OVERHEAD`` from start to done. Layer k reads buffer k % 2 and writes
     buffer (k+1) % 2, so running layers 0, 1, ... in order runs the network. ``y_addr`` = output row of the last
     layer, read on ``y_data`` one cycle later.
     """
 
     LATENCY = EnginePE.LATENCY
-    OVERHEAD = 0
+    OVERHEAD = 2
 
     def __init__(self, layers, *, counter_bits=32, unroll=True):
         layers = list(layers)
@@ -405,21 +415,25 @@ class LayerEngine(wiring.Component):
                     with m.Case(k):
                         m.d.comb += mask.eq(sum(1 << p for p in range(pes) if self.active[k][p]))
 
+        # The hand-over from one layer to the next is registered at both ends, a cycle each (OVERHEAD): the PEs'
+        # done flags are gathered into `all_done`, and `go` reaches the PEs as a registered start, so neither the
+        # gathering nor the PEs' start logic shares a clock period with the sequencer's decision.
         pe_done = Signal(pes)
+        go, all_done = Signal(), Signal()
         for p, pe in enumerate(self.pe):
             if pe is None:
                 continue
             m.submodules[f"pe{p}"] = pe
             m.d.comb += [getattr(pe, k).eq(v) for k, v in cfg.items()]
-            m.d.comb += [pe_done[p].eq(pe.done), pe.layer.eq(self.layer)]
-        all_done = ((pe_done | ~active_cur) == (1 << pes) - 1)
+            m.d.comb += [pe_done[p].eq(pe.done), pe.layer.eq(cur)]
+            m.d.sync += pe.start.eq(go & active_new[p])
+        # Held low in the cycle of `go` and the next (the PEs' start): the done flags of the layer before are still
+        # high in those two cycles.
+        starting = delay(m, go, "starting")
+        m.d.sync += all_done.eq(~go & ~starting & ((pe_done | ~active_cur) == (1 << pes) - 1))
         finish = Signal()
         m.d.comb += finish.eq(running & all_done)
-        go = Signal()
         m.d.comb += go.eq(self.start & (~running | finish))
-        for p, pe in enumerate(self.pe):
-            if pe is not None:
-                m.d.comb += pe.start.eq(go & active_new[p])
 
         m.d.comb += [self.done.eq(finish | done_r), self.busy.eq(running & ~finish)]
         with m.If(running & ~finish):

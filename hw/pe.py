@@ -205,7 +205,7 @@ class PE(wiring.Component):
             m.d.sync += first.eq(r.last)
             with m.If(r.last & (row != last_row)):
                 m.d.sync += row.eq(row + 1)
-        self._reduce(m, r_valid, r.last, r.dense, r_p, r_signs, first, b_a)
+        self._reduce(m, r_valid, r.last, r.dense, r_p, r_signs, first, b_a, pe_.dense)
         # The row's value is ready FOLD_DELAY cycles after its last product: its marker and bias wait with it.
         fold_valids, b_bias = wait_for_fold(m, s_valid, bias_rd.data)    # bias read in R with the row's index
         b_valid = fold_valids[-1]
@@ -232,7 +232,9 @@ class PE(wiring.Component):
         m.d.comb += self.rows_in_flight.eq(sum(v.as_unsigned() for v in row_valids))
         return m
 
-    def _reduce(self, m, valid, last, dense, p, signs, first, result):
-        """Fold one product into the running row value; on a row end, register the row's result."""
+    def _reduce(self, m, valid, last, dense, p, signs, first, result, next_dense):
+        """Fold one product into the running row value; on a row end, register the row's result. `next_dense`:
+        the dense flag of the entry behind (in P)."""
         fold_stage(m, self.kind, valid=valid, last=last, dense=dense, p=p, signs=signs, first=first, result=result,
-                   product_shape=self.product_shape, acc_shape=self.acc_shape, unroll=self.unroll)
+                   product_shape=self.product_shape, acc_shape=self.acc_shape, unroll=self.unroll,
+                   next_dense=next_dense)

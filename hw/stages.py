@@ -13,8 +13,9 @@ multiply, never two in series. The R stage folds the products of a row and S fin
         DSP per PE would not fit the UP5K's eight at P = 4)
     M2  + rounding
     M4  + (v_hi * mult) << 16, giving v * mult + rounding
-    Q1  arithmetic shift (a mux of the layers' constant shifts: cheaper and faster than a barrel shifter)
-    Q2  clamp to [lo, hi] (ReLU is lo = 0; a mux of constant compares), registered
+    Q1  arithmetic shift (a mux of the layers' constant shifts: cheaper and faster than a barrel shifter), and the
+        tests against the clamp bounds (ReLU is lo = 0), registered
+    Q2  clamp to [lo, hi]: a select by those tests, registered
 
 The requantization parameters are Python integers when baked in (the single-layer PE) or Values when they change
 from layer to layer (the engine's per-layer registers); the logic is the same.
@@ -69,12 +70,14 @@ def wait_for_fold(m, marker, bias):
     return markers, bias
 
 
-def fold_stage(m, kind, *, valid, last, dense, p, signs, first, result, product_shape, acc_shape, unroll=True):
+def fold_stage(m, kind, *, valid, last, dense, p, signs, first, result, product_shape, acc_shape, unroll=True,
+               next_dense=None):
     """Fold one product `p` into the running row value (R, R1, R2); :data:`FOLD_DELAY` cycles after a row's last
     product, `result` holds the row's value (S). `signs` is (p > 0, p < 0), from :func:`multiply`.
 
     kind "mac": the sum. kind "mam": max + min, where pruned weights are zeros that still compete, so a row with
-    any pruned weight (not `dense`) is seeded with 0. `first` marks the first entry of a row.
+    any pruned weight (not `dense`) is seeded with 0. `first` marks the first entry of a row. `next_dense` is the
+    dense flag of the entry one stage behind (the compact fold seeds a row a cycle ahead).
 
     The running max is the design's critical loop, so it is unrolled by one step: with q_t = max(p_{t-1}, p_t)
     made ahead of the loop, hi_t = max(hi_{t-2}, q_t). That recurrence has two cycles to go round, so the compare
@@ -97,7 +100,7 @@ def fold_stage(m, kind, *, valid, last, dense, p, signs, first, result, product_
     if kind != "mam":
         raise ValueError(f"unknown kind {kind!r}")
     if not unroll:
-        _fold_mam_compact(m, valid=valid, last=last, dense=dense, p=p, signs=signs, first=first, result=result,
+        _fold_mam_compact(m, valid=valid, last=last, next_dense=next_dense, p=p, result=result,
                           product_shape=product_shape)
         return
     s_hi = Signal(product_shape, name="s_hi", reset_less=True)
@@ -153,22 +156,31 @@ def _pick(m, name, p, held, first, seed_wins, wins):
     return Mux(win, p, Mux(first, 0, held))
 
 
-def _fold_mam_compact(m, *, valid, last, dense, p, signs, first, result, product_shape):
-    """The mam fold with the compare and the select in one cycle; the row value waits to match the unrolled one."""
-    hi, lo = Signal(product_shape, name="hi", reset_less=True), Signal(product_shape, name="lo", reset_less=True)
-    new_hi, new_lo = Signal(product_shape, name="new_hi"), Signal(product_shape, name="new_lo")
-    s_hi = Signal(product_shape, name="s_hi", reset_less=True)
-    s_lo = Signal(product_shape, name="s_lo", reset_less=True)
-    m.d.comb += [
-        new_hi.eq(_pick(m, "hi", p, hi, first, dense | signs[0], _greater(p, hi))),
-        new_lo.eq(_pick(m, "lo", p, lo, first, dense | signs[1], _greater(lo, p))),
-    ]
-    with m.If(valid):
-        m.d.sync += [hi.eq(new_hi), lo.eq(new_lo)]
-        with m.If(last):
-            m.d.sync += [s_hi.eq(new_hi), s_lo.eq(new_lo)]
+def _fold_mam_compact(m, *, valid, last, next_dense, p, result, product_shape):
+    """The mam fold with the compare and the select in one cycle; the row value waits to match the unrolled one.
+
+    The loop is hi <- max(hi, p) with nothing else in it: a row's seed is loaded into hi one cycle ahead, while
+    the entry before it (a row end, or none) is in R, from the dense flag of the entry behind it (`next_dense`,
+    the P stage's). A dense row is seeded with the most negative value, which every product beats; a row with a
+    pruned weight with 0, so max(0, p) is the pruned zeros competing. (Choosing the seed in the loop, from a
+    `first` flag and the product's sign, put one more LUT level between the compare and the register.)"""
+    lowest, highest = -(1 << (product_shape.width - 1)), (1 << (product_shape.width - 1)) - 1
     value = Signal.like(result, name="row_value", reset_less=True)
-    m.d.sync += value.eq(s_hi + s_lo)
+    ends = []
+    for name, seed, wins in (("hi", lowest, lambda held: _greater(p, held)),
+                             ("lo", highest, lambda held: _greater(held, p))):
+        held = Signal(product_shape, name=name, reset_less=True)
+        new = Signal(product_shape, name=f"new_{name}")
+        end = Signal(product_shape, name=f"s_{name}", reset_less=True)
+        m.d.comb += new.eq(Mux(wins(held), p, held))
+        with m.If(valid & ~last):
+            m.d.sync += held.eq(new)
+        with m.Else():
+            m.d.sync += held.eq(Mux(next_dense, seed, 0))
+        with m.If(valid & last):
+            m.d.sync += end.eq(new)
+        ends.append(end)
+    m.d.sync += value.eq(ends[0] + ends[1])
     m.d.sync += result.eq(delay(m, value, "row_value_d1"))            # two cycles later than without R1, R2
 
 
@@ -243,26 +255,33 @@ def requant_stages(m, *, valid, v, mult, rounding, shift, lo, hi, out_shape, car
     m4 = register(m3_lo + (hi_terms[0] << SPLIT_BITS), "m4")
     m4_valid, carry = advance(m3_valid, carry, "m4")
 
-    # Q1: arithmetic shift (floor): a mux of constant shifts.
+    # Q1: arithmetic shift (floor): a mux of constant shifts. The saturation tests are made here too, on m4's bits
+    # above the shift (floor(m4 / 2**s) < lo is m4 >> s < lo): each test is one carry chain between two registers,
+    # which leaves Q2 a bare select.
     q1 = Signal(signed(max(len(m4) - min(shifts), 2)), reset_less=True)
+    under, over = Signal(name="q1_under", reset_less=True), Signal(name="q1_over", reset_less=True)
+
+    def shift_and_test(s, lo_k, hi_k):
+        m.d.sync += [q1.eq(m4 >> s), under.eq((m4 >> s) < lo_k), over.eq((m4 >> s) > hi_k)]
+
     if shift_select is None:
-        m.d.sync += q1.eq(m4 >> shift)
+        shift_and_test(shift, lo, hi)
     else:
         with m.Switch(shift_select):
-            for k, s in enumerate(shifts):
+            for k, (s, lo_k, hi_k) in enumerate(zip(shifts, lo, hi)):
                 with m.Case(k):
-                    m.d.sync += q1.eq(m4 >> s)
+                    shift_and_test(s, lo_k, hi_k)
     q1_valid, carry = advance(m4_valid, carry, "q1")
 
-    # Q2: saturate, against constants too (a compare with a constant needs no carry chain).
+    # Q2: saturate: the bound the test chose, or q1's low bits.
     y = Signal(out_shape, reset_less=True)
     if shift_select is None:
-        m.d.sync += y.eq(Mux(q1 < lo, lo, Mux(q1 > hi, hi, q1)))
+        m.d.sync += y.eq(Mux(under, lo, Mux(over, hi, q1)))
     else:
         with m.Switch(shift_select):
             for k, (lo_k, hi_k) in enumerate(zip(lo, hi)):
                 with m.Case(k):
-                    m.d.sync += y.eq(Mux(q1 < lo_k, lo_k, Mux(q1 > hi_k, hi_k, q1)))
+                    m.d.sync += y.eq(Mux(under, lo_k, Mux(over, hi_k, q1)))
     q2_valid, carry = advance(q1_valid, carry, "q2")
     return q2_valid, y, carry
 

@@ -181,10 +181,10 @@ class _Observed:
         self.obs_p = Signal(self.product_shape)
         self.obs_result = Signal(self.acc_shape)
 
-    def _reduce(self, m, valid, last, dense, p, signs, first, result):
+    def _reduce(self, m, valid, last, dense, p, signs, first, result, next_dense):
         m.d.comb += [self.obs_valid.eq(valid), self.obs_last.eq(last), self.obs_dense.eq(dense),
                      self.obs_first.eq(first), self.obs_p.eq(p), self.obs_result.eq(result)]
-        super()._reduce(m, valid, last, dense, p, signs, first, result)
+        super()._reduce(m, valid, last, dense, p, signs, first, result, next_dense)
 
 
 class FormalHarness(wiring.Component):

@@ -11,9 +11,9 @@ class SeedWithFirstProductPE(PE):
     """Seeds max and min with a row's first product even when the row has a pruned weight: the pruned zeros no
     longer compete (the bug DESIGN.md section 1 warns about)."""
 
-    def _reduce(self, m, valid, last, dense, p, signs, first, result):
+    def _reduce(self, m, valid, last, dense, p, signs, first, result, next_dense):
         fold_stage(m, self.kind, valid=valid, last=last, dense=Const(1), p=p, signs=signs, first=first, result=result,
-                   product_shape=self.product_shape, acc_shape=self.acc_shape)
+                   product_shape=self.product_shape, acc_shape=self.acc_shape, next_dense=Const(1))
 
 
 class DropLastEntryOfRunPE(PE):
@@ -27,13 +27,13 @@ class DropLastEntryOfRunPE(PE):
 class DropLastEntryOfRowPE(PE):
     """A row's last product (in rows of two or more entries) is replaced by the one before it."""
 
-    def _reduce(self, m, valid, last, dense, p, signs, first, result):
+    def _reduce(self, m, valid, last, dense, p, signs, first, result, next_dense):
         prev, prev_signs = Signal.like(p), [Signal(), Signal()]
         with m.If(valid):
             m.d.sync += [prev.eq(p), prev_signs[0].eq(signs[0]), prev_signs[1].eq(signs[1])]
         drop = last & ~first
         super()._reduce(m, valid, last, dense, Mux(drop, prev, p),
-                        [Mux(drop, ps, s) for ps, s in zip(prev_signs, signs)], first, result)
+                        [Mux(drop, ps, s) for ps, s in zip(prev_signs, signs)], first, result, next_dense)
 
 
 FAULTS = {
