@@ -175,6 +175,7 @@ class HostLink(wiring.Component):
         bsel = Signal(range(max(self.in_bytes, self.out_bytes)))  # byte within the value
         acc = Signal(8 * self.in_bytes)                  # an input value being assembled
         timer = Signal(range(self.timeout + 1))
+        expired = Signal()                               # timer == timeout, registered beside it (a short path)
         settle = Signal()                                # y_addr changed last cycle: y_data not yet valid
 
         # UART errors mark the frame; a SYNC starts a clean one.
@@ -220,35 +221,44 @@ class HostLink(wiring.Component):
             with m.Case(Command.READ_OUTPUTS):
                 m.d.comb += body.eq(y_ext.word_select(bsel, 8) if self.out_bytes > 1 else y_ext)
         m.d.sync += settle.eq(0)
-        # One CRC step on whatever byte is offered, shared by all reply states (and one for received bytes).
-        tx_crc_next, rx_crc_next = Signal(8), Signal(8)
-        m.d.comb += [tx_crc_next.eq(_crc8_step(tx_crc, self.tx.payload)), rx_crc_next.eq(_crc8_step(crc, byte))]
+        # A byte the transmitter takes is folded into the reply's CRC in the next cycle, from a register: the byte
+        # choice and the CRC step in one clock period were the host link's longest path.
+        sent, sent_pend = Signal(8), Signal()
+        m.d.sync += sent_pend.eq(0)
+        with m.If(sent_pend):
+            m.d.sync += tx_crc.eq(_crc8_step(tx_crc, sent))
+        rx_crc_next = Signal(8)
+        m.d.comb += rx_crc_next.eq(_crc8_step(crc, byte))
 
         def send(value, then):
             """Offer `value` to the transmitter; when taken, fold it into the CRC and go on."""
             m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(value)]
             with m.If(self.tx.ready):
-                m.d.sync += tx_crc.eq(tx_crc_next)
+                m.d.sync += [sent.eq(value), sent_pend.eq(1)]
                 m.next = then
 
         def reply(code):
             m.d.sync += status.eq(code)
             m.next = "REPLY_SYNC"
 
+        def tick():
+            """One more cycle without a byte."""
+            m.d.sync += [timer.eq(timer + 1), expired.eq(timer == self.timeout - 1)]
+
         def frame_byte(then):
             """Take a byte of the frame into the CRC; abandon the frame after the timeout."""
             with m.If(got):
-                m.d.sync += [crc.eq(rx_crc_next), timer.eq(0)]
+                m.d.sync += [crc.eq(rx_crc_next), timer.eq(0), expired.eq(0)]
                 m.next = then
-            with m.Elif(timer == self.timeout):
+            with m.Elif(expired):
                 reply(Mux(bad_rx, Status.RX_ERROR, Status.TIMEOUT))
             with m.Else():
-                m.d.sync += timer.eq(timer + 1)
+                tick()
 
         with m.FSM():
             with m.State("HUNT"):
                 with m.If(got & (byte == SYNC)):
-                    m.d.sync += [crc.eq(0), bad_rx.eq(0), timer.eq(0), cmd.eq(0), body_len.eq(0)]
+                    m.d.sync += [crc.eq(0), bad_rx.eq(0), timer.eq(0), expired.eq(0), cmd.eq(0), body_len.eq(0)]
                     m.next = "CMD"
             with m.State("CMD"):
                 with m.If(got):
@@ -306,11 +316,11 @@ class HostLink(wiring.Component):
                                 m.next = "REPLY_SYNC"
             with m.State("DRAIN"):
                 with m.If(got):
-                    m.d.sync += timer.eq(0)
-                with m.Elif(timer == self.timeout):
+                    m.d.sync += [timer.eq(0), expired.eq(0)]
+                with m.Elif(expired):
                     reply(Status.BAD_LENGTH)
                 with m.Else():
-                    m.d.sync += timer.eq(timer + 1)
+                    tick()
 
             with m.State("COMMIT"):
                 m.d.sync += [wr_pend.eq(1), wr_addr.eq(cidx), cidx.eq(cidx + 1)]
@@ -352,7 +362,8 @@ class HostLink(wiring.Component):
                         with m.Else():
                             m.d.sync += bsel.eq(bsel + 1)
             with m.State("REPLY_CRC"):
-                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(tx_crc)]
-                with m.If(self.tx.ready):
+                # Waits out the last byte's CRC step (a transmitter that takes a byte every cycle gets here first).
+                m.d.comb += [self.tx.valid.eq(~sent_pend), self.tx.payload.eq(tx_crc)]
+                with m.If(self.tx.ready & ~sent_pend):
                     m.next = "HUNT"
         return m
