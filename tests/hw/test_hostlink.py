@@ -207,3 +207,33 @@ def test_driver_resends_a_request_the_line_corrupted():
 def test_hardware_crc_matches_the_reference():
     # Every reply passed decode_frame's CRC check above; this pins the reference itself (CRC-8/SMBUS).
     assert crc8(b"123456789") == 0xF4
+
+
+def test_reply_crc_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
+    # The link folds a sent byte into the CRC a cycle after it leaves; REPLY_CRC must wait for the last fold.
+    from amaranth.sim import Simulator
+
+    from mamhw.fpga.host import decode_frame
+    from mamhw.hw.hostlink import HostLink
+    link = HostLink(n_in=3, in_bits=8, n_out=2, out_bits=8, n_layers=1, pes=1, design_id=0x12345678, timeout=50)
+    sent = []
+
+    async def bench(ctx):
+        ctx.set(link.tx.ready, 1)
+        for byte in encode_frame(Command.INFO):
+            ctx.set(link.rx.valid, 1)
+            ctx.set(link.rx.payload, byte)
+            await ctx.tick()
+        ctx.set(link.rx.valid, 0)
+        for _ in range(200):
+            if ctx.get(link.tx.valid):
+                sent.append(ctx.get(link.tx.payload))
+            await ctx.tick()
+
+    sim = Simulator(link)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    code, payload = decode_frame(bytes(sent))               # raises on a bad CRC
+    assert code == Command.INFO | REPLY and payload[0] == Status.OK
+    assert struct.unpack("<BHHBBBBI", payload[1:]) == (PROTOCOL_VERSION, 3, 2, 8, 8, 1, 1, 0x12345678)
