@@ -1,8 +1,8 @@
 """The calibrated part of the estimates: LUTs, flip-flops, logic cells and Fmax from features of the design.
 
 Features come from the live design, not from a description of it: the operators of one PE as Amaranth hands
-them to Yosys (bits of adders, comparators, multiplexers, registers and variable shifts in its RTLIL, times the
-number of PEs), the memory decisions of :mod:`.memory_map` (memory bits left to logic, block RAMs that need
+them to Yosys (bits of adders, comparators, multiplexers, registers and variable shifts in its RTLIL, and the
+register bits synthesis keeps, from :mod:`.registers`; times the number of PEs), the memory decisions of :mod:`.memory_map` (memory bits left to logic, block RAMs that need
 read-first emulation, LUT RAMs), the multiplier pieces :mod:`.dsp_map` leaves to logic, and the engine's own
 wiring from its BufferPlan and ports. A linear model per family and quantity maps features to Yosys's counts;
 its coefficients are fitted (non-negative least squares on relative error) to real synthesis runs by
@@ -20,7 +20,7 @@ import numpy as np
 
 from .dsp_map import engine_dsps
 from .memory_map import map_engine
-from .structure import pe_rtlil
+from .structure import pe_live_registers, pe_rtlil
 
 __all__ = ["MODEL_PATH", "AREA_QUANTITIES", "FEATURES", "FMAX_FEATURES", "rtlil_operator_bits",
            "design_features", "LinearModel", "AreaModel", "load_model", "nnls", "fit_linear", "select_features"]
@@ -28,9 +28,9 @@ __all__ = ["MODEL_PATH", "AREA_QUANTITIES", "FEATURES", "FMAX_FEATURES", "rtlil_
 MODEL_PATH = os.path.join(os.path.dirname(__file__), "area_model.json")
 AREA_QUANTITIES = ("luts", "ffs", "logic_cells")
 
-FEATURES = ("one", "pes", "mam_pes", "mac_pes", "pe_arith", "pe_mux", "pe_dff", "pe_shift", "pe_softmul", "dsps",
-            "bank_mux", "buffer_ports", "logic_rom_bits", "logic_ram_bits", "logic_mem_lanes", "bram_emu_bits",
-            "lut_rams", "config_bits", "io_bits")
+FEATURES = ("one", "pes", "mam_pes", "mac_pes", "pe_arith", "pe_mux", "pe_dff", "pe_live_dff", "pe_shift",
+            "pe_softmul", "dsps", "bank_mux", "buffer_ports", "logic_rom_bits", "logic_ram_bits", "logic_mem_lanes",
+            "bram_emu_bits", "lut_rams", "config_bits", "io_bits")
 FMAX_FEATURES = ("one", "max_carry", "bank_levels", "log2_pes", "pes", "layers", "has_mam", "has_mac")
 
 _CELL = re.compile(r"  cell (\S+) \S+\n(.*?)\n  end", re.S)
@@ -120,7 +120,8 @@ def design_features(structure, family, memories=None, dsp=None):
     f = dict.fromkeys(FEATURES, 0.0)
     kinds = {sp.kind for sp in structure.specs}
     f.update(one=1.0, pes=n, mam_pes=n * ("mam" in kinds), mac_pes=n * ("mac" in kinds), pe_arith=n * ops["arith"],
-             pe_mux=n * ops["mux"], pe_dff=n * ops["dff"], pe_shift=n * ops["shift"],
+             pe_mux=n * ops["mux"], pe_dff=n * ops["dff"], pe_live_dff=n * pe_live_registers(structure),
+             pe_shift=n * ops["shift"],
              pe_softmul=n * dsp["soft_bits"], dsps=dsp["dsps"], bank_mux=bank_mux, buffer_ports=buffer_ports)
     for m, mp in memories:
         if mp.style == "logic":

@@ -15,7 +15,7 @@ from amaranth.hdl import Elaboratable, Shape
 from amaranth.lib.memory import Memory
 
 __all__ = ["RecordedMemory", "EngineStructure", "engine_options", "build_structure", "real_memory", "silence",
-           "pe_rtlil"]
+           "pe_rtlil", "pe_live_registers"]
 
 _patch_lock = threading.Lock()
 
@@ -136,20 +136,37 @@ def silence(obj, _seen=None):
             silence(child, seen)
 
 
+def _smallest_pe(structure):
+    """One PE of the engine (the one with the fewest entries: all PEs share their widths and logic, only their
+    memory contents and counter widths differ)."""
+    return min(structure.built_pes, key=lambda pe: getattr(pe, "n_entries", 0))
+
+
+def _with_stand_ins(pe, convert):
+    """`convert(pe)` with the PE's memories replaced by two-word stand-ins: the operators are what is wanted, and
+    the contents would cost seconds on big layers."""
+    recorded = {k: v for k, v in vars(pe).items() if isinstance(v, RecordedMemory)}
+    for name, value in recorded.items():
+        setattr(pe, name, real_memory(value, contents=False))
+    try:
+        return convert(pe)
+    finally:
+        silence(pe)
+        for name, value in recorded.items():
+            setattr(pe, name, value)
+
+
 def pe_rtlil(structure):
-    """RTLIL text of one PE of the engine (the one with the fewest entries: all PEs share their widths and logic,
-    only their memory contents and counter widths differ), converted once per structure. Its memories are
-    two-word stand-ins: the operators are what is wanted, and the contents would cost seconds on big layers."""
+    """RTLIL text of one PE of the engine, converted once per structure."""
     if "pe_rtlil" not in structure.cache:
         from amaranth.back import rtlil
-        pe = min(structure.built_pes, key=lambda pe: getattr(pe, "n_entries", 0))
-        recorded = {k: v for k, v in vars(pe).items() if isinstance(v, RecordedMemory)}
-        for name, value in recorded.items():
-            setattr(pe, name, real_memory(value, contents=False))
-        try:
-            structure.cache["pe_rtlil"] = rtlil.convert(pe, name="pe")
-        finally:
-            silence(pe)
-            for name, value in recorded.items():
-                setattr(pe, name, value)
+        structure.cache["pe_rtlil"] = _with_stand_ins(_smallest_pe(structure), lambda pe: rtlil.convert(pe, name="pe"))
     return structure.cache["pe_rtlil"]
+
+
+def pe_live_registers(structure):
+    """Register bits of one PE that synthesis keeps (fpga/registers.py), counted once per structure."""
+    if "pe_live_registers" not in structure.cache:
+        from .registers import live_register_bits
+        structure.cache["pe_live_registers"] = _with_stand_ins(_smallest_pe(structure), live_register_bits)
+    return structure.cache["pe_live_registers"]

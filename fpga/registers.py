@@ -1,0 +1,145 @@
+"""Register bits that survive synthesis, counted on Amaranth's own bit-level netlist (no tool run).
+
+Amaranth declares more register bits than Yosys keeps: a pipeline carries whole entry words of which later stages
+read only a few fields (Yosys drops the unread bits), the two halves of a fold keep twin copies of the same valid
+and row-end bits (Yosys merges registers with equal inputs), and some bits hold a constant. The area model's
+flip-flop count follows Yosys better from the bits that remain after those three rules than from the declared
+ones (fpga/area_model.py's ``pe_live_dff``).
+
+The rules, as Yosys's ``opt_clean``, ``opt_merge`` and ``opt_dff`` apply them:
+
+- a bit is kept only if something the design drives out (a port, a memory write) depends on it, followed bit by
+  bit through registers and bitwise logic (:meth:`Cell.comb_edges_to`), and whole-word through everything else;
+- a bit whose next value is a constant equal to its initial value is a constant;
+- bits with the same next value, initial value, clock and reset are one register (to a fixed point, so chains of
+  twins merge all along).
+"""
+
+from amaranth.hdl import _ir, _nir
+
+__all__ = ["live_register_bits"]
+
+
+def _netlist(component):
+    """Amaranth's netlist of `component`, its ports those of its signature (as ``rtlil.convert`` makes them)."""
+    from amaranth.lib import wiring
+    ports = {}
+    for path, member, value in component.signature.flatten(component):
+        direction = _ir.PortDirection.Input if member.flow == wiring.In else _ir.PortDirection.Output
+        ports["__".join(map(str, path))] = (value.as_value() if hasattr(value, "as_value") else value, direction)
+    return _ir.build_netlist(_ir.Fragment.get(component, None), ports=ports, name="top")
+
+
+def _const_shift(cell):
+    """The amount of a shift by a constant (wiring once Yosys has run), else None."""
+    if not (isinstance(cell, _nir.Operator) and cell.operator in ("<<", "u>>", "s>>")):
+        return None
+    amount = cell.inputs[1]
+    if not all(n.is_const for n in amount):
+        return None
+    return sum(n.const << i for i, n in enumerate(amount))
+
+
+def _drivers(cell, idx):
+    """For each output net of `cell`: the nets it depends on."""
+    if isinstance(cell, _nir.FlipFlop):
+        return {_nir.Net.from_cell(idx, i): (d, cell.clk, cell.arst) for i, d in enumerate(cell.data)}
+    shift = _const_shift(cell)
+    if shift is not None:
+        a = cell.inputs[0]
+        src = [i - shift for i in range(len(a))] if cell.operator == "<<" else \
+            [min(i + shift, len(a) - 1) if cell.operator == "s>>" else i + shift for i in range(len(a))]
+        return {_nir.Net.from_cell(idx, i): ((a[j],) if 0 <= j < len(a) else ()) for i, j in enumerate(src)}
+    outs = cell.output_nets(idx)
+    if hasattr(cell, "comb_edges_to") and not isinstance(cell, (_nir.SyncReadPort, _nir.Instance)):
+        try:
+            return {net: tuple(n for n, _ in cell.comb_edges_to(net.bit)) for net in outs}
+        except (NotImplementedError, AssertionError, TypeError):
+            pass
+    ins = tuple(cell.input_nets())
+    return {net: ins for net in outs}
+
+
+def _signed_width(value):
+    """Bits of `value` below its sign extension: its top bits repeat one net (a sign bit or a constant 0)."""
+    k = len(value)
+    while k > 1 and value[k - 2] == value[k - 1]:
+        k -= 1
+    return k
+
+
+def _aliases(cell, idx):
+    """Output bits of an adder or multiplier above the width its operands can reach: copies of the sign bit
+    (Yosys's ``wreduce`` cuts them, and registers of them merge)."""
+    if not isinstance(cell, _nir.Operator) or cell.operator not in ("+", "-", "*"):
+        return {}
+    widths = [_signed_width(v) for v in cell.inputs]
+    reach = sum(widths) if cell.operator == "*" else max(widths) + 1
+    sign = _nir.Net.from_cell(idx, reach - 1)
+    return {_nir.Net.from_cell(idx, i): sign for i in range(reach, cell.width)}
+
+
+def live_register_bits(component):
+    """The register bits of `component` that Yosys keeps after dropping unread, constant and twin bits."""
+    nl = _netlist(component)
+    deps, roots, flops, alias = {}, set(), [], {}
+    for idx, cell in enumerate(nl.cells):
+        if isinstance(cell, _nir.Top):
+            roots |= cell.input_nets()                      # the output ports' values
+            continue
+        if isinstance(cell, _nir.FlipFlop):
+            flops.append((idx, cell))
+        alias.update(_aliases(cell, idx))
+        outs = cell.output_nets(idx)
+        if outs:
+            deps.update(_drivers(cell, idx))
+        else:
+            roots |= cell.input_nets()                      # memory writes, prints, properties
+    live, stack = set(), [n for n in roots if n.is_cell]
+    while stack:
+        net = stack.pop()
+        if net in live:
+            continue
+        live.add(net)
+        stack.extend(n for n in deps.get(net, ()) if n.is_cell and n not in live)
+
+    bits = []                                               # (output net, data net, init bit, clk, arst)
+    for idx, ff in flops:
+        for i, d in enumerate(ff.data):
+            q = _nir.Net.from_cell(idx, i)
+            if q in live:
+                bits.append((q, d, (ff.init >> i) & 1, ff.clk, ff.arst))
+    cells = nl.cells
+    # Twins: one representative per (next value, init, clock, reset), next values compared structurally through
+    # the processes' assignment lists (a synchronous reset is one); repeat until the representatives settle.
+    rep = {}
+    while True:
+        memo, table = {}, {}
+
+        def canon(net):
+            net = alias.get(net, net)
+            net = rep.get(net, net)
+            if not net.is_cell or not isinstance(cells[net.cell], _nir.AssignmentList):
+                return net
+            if net not in memo:
+                cell, bit = cells[net.cell], net.bit
+                default = canon(cell.default[bit])
+                arms = tuple((canon(a.cond), canon(a.value[bit - a.start])) for a in cell.assignments
+                             if a.start <= bit < a.start + len(a.value))
+                if all(v == default for _, v in arms):
+                    memo[net] = default                     # every arm gives the same value
+                else:
+                    memo[net] = table.setdefault((default, arms), net)
+            return memo[net]
+
+        seen, new_rep = {}, {}
+        for q, d, init, clk, arst in bits:
+            d = canon(d)
+            if d.is_const and d.const == init:
+                new_rep[q] = d                              # a constant
+                continue
+            new_rep[q] = seen.setdefault((d, init, clk, arst), q)
+        if new_rep == rep:
+            break
+        rep = new_rep
+    return len({r for r in rep.values() if r.is_cell})
