@@ -8,6 +8,7 @@ so that a rerun synthesizes only what changed. scripts/fit_area.py fits on GRID;
 checks the fit on HELD_OUT, which shares no configuration with GRID.
 """
 
+import ast
 import hashlib
 import json
 import os
@@ -125,19 +126,28 @@ def config_key(cfg):
     return json.dumps({k: cfg[k] for k in sorted(cfg) if k != "name"}, sort_keys=True)
 
 
+def _code_of(source):
+    """A Python source as its syntax tree without docstrings: comments, docstrings and layout do not change what is
+    synthesized, so they do not change the digest either."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree).encode()
+
+
 def source_digest():
-    """A digest of every source that decides what is synthesized: the gateware, the golden encoding and row
-    assignment it is built from, the engine builder and the synthesis flow."""
+    """A digest of the code of every source that decides what is synthesized: the gateware, the golden encoding and
+    row assignment it is built from, the engine builder and the synthesis flow."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rels = [f"{folder}/{name}" for folder in ("hw", "golden")
+            for name in sorted(os.listdir(os.path.join(root, folder))) if name.endswith(".py")]
     h = hashlib.sha256()
-    for folder in ("hw", "golden"):
-        for name in sorted(os.listdir(os.path.join(root, folder))):
-            if name.endswith(".py"):
-                with open(os.path.join(root, folder, name), "rb") as f:
-                    h.update(name.encode() + b"\0" + f.read())
-    for rel in ("sim/engine_amaranth.py", "fpga/pnr.py", "fpga/observe.py", "fpga/targets.py"):
+    for rel in rels + ["sim/engine_amaranth.py", "fpga/pnr.py", "fpga/observe.py", "fpga/targets.py"]:
         with open(os.path.join(root, rel), "rb") as f:
-            h.update(rel.encode() + b"\0" + f.read())
+            h.update(rel.encode() + b"\0" + _code_of(f.read()))
     return h.hexdigest()[:16]
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mamhw.fpga.calibration import GRID, HELD_OUT, config_key, config_network, source_digest
+from mamhw.fpga.calibration import GRID, HELD_OUT, _code_of, config_key, config_network, source_digest
 from mamhw.fpga.dsp_map import Multiplier, dsp_pieces
 from mamhw.fpga.estimate import (estimate, format_estimate, format_side_by_side, kind_variant, magnitude_prune,
                                  random_network)
@@ -139,3 +139,10 @@ def test_fit_recovers_non_negative_coefficients():
     assert np.allclose(model.coef, (50, 3, 0.5), rtol=1e-6)
     assert model.stats["loo_max_abs_rel_err"] < 1e-9
     assert model.predict({"one": 1, "a": 10, "b": 20}) == pytest.approx(90)
+
+
+def test_the_hardware_digest_follows_code_not_comments_or_docstrings():
+    code = _code_of(b"x = 1\n\ndef f():\n    return x\n")
+    assert _code_of(b'"""A module."""\nx = 1  # one\n\n\ndef f():\n    """Docs."""\n    return x\n') == code
+    assert _code_of(b"x = 2\n\ndef f():\n    return x\n") != code
+    assert _code_of(b'def f():\n    """Only a docstring."""\n') == _code_of(b"def f():\n    pass\n")
