@@ -334,10 +334,9 @@ class LayerEngine(wiring.Component):
     Ports: load the first layer's inputs with ``x_we``/``x_addr``/``x_data`` (``x_addr`` = input number); set
     ``layer`` and pulse ``start`` (taken when idle, or in the cycle ``done`` rises); ``done`` rises two cycles
     after the last row of the layer is stored (the PE's done, then all PEs' done, registered) and holds until the
-    next ``start``; ``cycles`` counts
-    ``max over PEs of entries + LATENCY + OVERHEAD`` from start to done. Layer k reads buffer k % 2 and writes
-    buffer (k+1) % 2, so running layers 0, 1, ... in order runs the network. ``y_addr`` = output row of the last
-    layer, read on ``y_data`` one cycle later.
+    next ``start``; ``cycles`` counts ``max over PEs of entries + LATENCY + OVERHEAD`` from start to done. Layer k
+    reads buffer k % 2 and writes buffer (k+1) % 2, so running layers 0, 1, ... in order runs the network.
+    ``y_addr`` = output row of the last layer, read on ``y_data`` one cycle later.
     """
 
     LATENCY = EnginePE.LATENCY
