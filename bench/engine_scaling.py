@@ -8,8 +8,8 @@ random pruning) and single 512x512 MAM layers at 1% and 10%. The cycle model (go
 RTL run at the end shows it for one configuration (Amaranth's simulator, so it is kept small).
 
 Target: cycles <= 1.03 x ceil(entries / P) + L for layers of 2000+ entries, i.e. ratio = (cycles - L) /
-ceil(entries / P) <= 1.03. "layer" is the layer engine alone; "in network" adds the sequencer's one cycle per
-layer.
+ceil(entries / P) <= 1.03. "layer" is the layer engine alone (its 2 hand-over cycles included); "in network" adds
+the sequencer's one cycle per layer.
 """
 
 import argparse
@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from mamhw.golden import PE_LATENCY, Layer, Network, forward, network_forward
-from mamhw.golden.cycles import NETWORK_LAYER_OVERHEAD, network_cycles, plan_network
+from mamhw.golden.cycles import ENGINE_OVERHEAD, NETWORK_LAYER_OVERHEAD, network_cycles, plan_network
 from mamhw.sim.engine_amaranth import simulate_network
 
 TARGET = 1.03
@@ -89,7 +89,8 @@ def main():
     ap.add_argument("--no-verify", action="store_true")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
-    print(f"L = {PE_LATENCY} (PE pipeline latency), network overhead {NETWORK_LAYER_OVERHEAD} cycle per layer; "
+    print(f"L = {PE_LATENCY} (PE pipeline latency), engine hand-over {ENGINE_OVERHEAD} and network "
+          f"{NETWORK_LAYER_OVERHEAD} cycles per layer; "
           f"ratio = (cycles - L) / ceil(entries / P), target <= {TARGET} for layers of {BIG}+ entries")
     loads = list(workloads(rng, args.samples))
     small = []
@@ -99,7 +100,8 @@ def main():
     if small:
         print("\nSmall layers (< 2000 entries) fall short of the target as P grows: rows are dealt whole, so a layer")
         print("cannot finish before its heaviest row and a layer with fewer rows than PEs leaves PEs idle; their")
-        print("efficiency also pays the fixed L + 1 cycles per layer, which a few-cycle layer cannot amortize.")
+        print(f"efficiency also pays the fixed L + {ENGINE_OVERHEAD + NETWORK_LAYER_OVERHEAD} cycles per layer, which a "
+              "few-cycle layer cannot amortize.")
         for name, pes, k, e, load, even, active, ratio in small:
             if pes > 1:
                 print(f"  {name} layer {k} on {pes} PEs: {e} entries, {active} PEs busy, heaviest PE {load} "
