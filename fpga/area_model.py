@@ -185,6 +185,19 @@ class AreaModel:
     def stats(self, family, quantity):
         return self.models[family][quantity].stats
 
+    def outside(self, family, feats, slack=0.1):
+        """The features of `feats` beyond the range of the configurations the model was fitted on (by more than
+        `slack` of that range's top), as "name value > top" strings: the estimate there is an extrapolation."""
+        ranges = self.data.get("families", {}).get(family, {}).get("ranges", {})
+        out = []
+        for name, (lo, hi) in sorted(ranges.items()):
+            v = float(feats.get(name, 0.0))
+            if v > hi + slack * abs(hi):
+                out.append(f"{name} {v:g} > {hi:g}")
+            elif v < lo - slack * abs(hi):
+                out.append(f"{name} {v:g} < {lo:g}")
+        return out
+
 
 _cache = {}
 

@@ -85,6 +85,7 @@ def estimate(network, pes, target, freq_mhz=None, model=None):
     rep["model_error"] = {q: area.stats(family, q) for q in AREA_QUANTITIES + ("period",) if area.has(family, q)}
     rep["model_sources"] = area.data.get("source_digest")
     rep["model_current"] = rep["model_sources"] == _hardware_digest()
+    rep["outside_fit"] = area.outside(family, feats)
     clock = freq_mhz if freq_mhz is not None else rep["fmax_mhz"]
     rep["clock_mhz"] = clock
     rep["clock_from"] = "given" if freq_mhz is not None else ("estimated Fmax" if clock else None)
@@ -175,6 +176,10 @@ def _rows(rep):
     ]
     if not rep.get("model_current", True):
         rows.append(("area model", _STALE))
+    if rep.get("outside_fit"):
+        rows.append(("area model", "beyond the fitted configurations (" + ", ".join(rep["outside_fit"][:3])
+                     + (", ..." if len(rep["outside_fit"]) > 3 else "") + "): LUTs, flip-flops and Fmax are "
+                     "extrapolated and may be far off"))
     return rows
 
 
@@ -211,6 +216,10 @@ def format_side_by_side(named_reports):
                       for label, vals in rows)
     if not all(r.get("model_current", True) for _, r in named_reports):
         table += "\n" + _STALE
+    beyond = [n for n, r in named_reports if r.get("outside_fit")]
+    if beyond:
+        table += (f"\n{', '.join(beyond)}: beyond the fitted configurations; LUTs, flip-flops and Fmax are "
+                  "extrapolated and may be far off")
     return table
 
 

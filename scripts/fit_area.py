@@ -106,8 +106,11 @@ def main(argv=None):
         save_text(os.path.join(os.path.dirname(os.path.abspath(args.cache)), f"rows-{fam}.json"),
                   json.dumps(rows, indent=1) + "\n")
         models = fit_family(rows)
+        # The span of every feature over the fitted configurations: estimates beyond it are flagged as extrapolated.
+        ranges = {f: [min(float(r[f]) for r in rows), max(float(r[f]) for r in rows)]
+                  for f in dict.fromkeys(FEATURES + FMAX_FEATURES)}
         out["families"][fam] = {"target": FIT_TARGETS[fam], "freq_mhz": PNR_FREQ[fam], "configurations": len(rows),
-                                "exact_mismatches": mismatches, "models": models}
+                                "exact_mismatches": mismatches, "models": models, "ranges": ranges}
         print(f"{fam}: {len(rows)} configurations, {time.monotonic() - t0:.0f} s")
         for m in mismatches:
             print(f"  EXACT COUNT MISMATCH {m}")

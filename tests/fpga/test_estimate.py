@@ -146,3 +146,12 @@ def test_the_hardware_digest_follows_code_not_comments_or_docstrings():
     assert _code_of(b'"""A module."""\nx = 1  # one\n\n\ndef f():\n    """Docs."""\n    return x\n') == code
     assert _code_of(b"x = 2\n\ndef f():\n    return x\n") != code
     assert _code_of(b'def f():\n    """Only a docstring."""\n') == _code_of(b"def f():\n    pass\n")
+
+
+def test_a_design_beyond_the_fitted_configurations_is_flagged_as_extrapolated():
+    inside = estimate(config_network(GRID[0]), GRID[0]["pes"], "ecp5-25f")
+    assert inside["outside_fit"] == [] and "extrapolated" not in format_estimate(inside)
+    big = estimate(kind_variant(random_network([784, 256, 10]), "mam", 0.03), 4, "ecp5-85f")
+    assert big["outside_fit"] and all(" > " in x or " < " in x for x in big["outside_fit"])
+    assert "beyond the fitted configurations" in format_estimate(big)
+    assert "extrapolated" in format_side_by_side([("in", inside), ("big", big)])
