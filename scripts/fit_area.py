@@ -24,7 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from mamhw.fpga.area_model import AREA_QUANTITIES, FEATURES, FMAX_FEATURES, MODEL_PATH, select_features  # noqa: E402
+from mamhw.fpga.area_model import (AREA_QUANTITIES, FEATURES, FF_FEATURES, FMAX_FEATURES, MODEL_PATH,  # noqa: E402
+                                   select_features)
 from mamhw.fpga.calibration import (FIT_TARGETS, GRID, PNR_FREQ, ResultCache, config_network,  # noqa: E402
                                     measure, measured_quantities, source_digest, tool_versions)
 from mamhw.fpga.estimate import EXACT, estimate  # noqa: E402
@@ -67,7 +68,7 @@ def fit_family(rows):
     for q in AREA_QUANTITIES:
         usable = [r for r in rows if r.get(q) is not None]
         if len(usable) >= 4:
-            models[q] = select_features(usable, q, FEATURES).to_json()
+            models[q] = select_features(usable, q, FF_FEATURES if q == "ffs" else FEATURES).to_json()
     timed = [r for r in rows if r.get("period")]
     if len(timed) >= 4:
         models["period"] = select_features(timed, "period", FMAX_FEATURES).to_json()
