@@ -2,9 +2,8 @@
 
 Amaranth declares more register bits than Yosys keeps: a pipeline carries whole entry words of which later stages
 read only a few fields (Yosys drops the unread bits), the two halves of a fold keep twin copies of the same valid
-and row-end bits (Yosys merges registers with equal inputs), and some bits hold a constant. The area model's
-flip-flop count follows Yosys better from the bits that remain after those three rules than from the declared
-ones (fpga/area_model.py's ``pe_live_dff``).
+and row-end bits (Yosys merges registers with equal inputs), and some bits hold a constant. The area model fits
+flip-flops on the bits that remain after the rules below (fpga/area_model.py's ``pe_live_dff``).
 
 The rules, as Yosys's ``opt_clean``, ``opt_merge`` and ``opt_dff`` apply them:
 
@@ -12,7 +11,11 @@ The rules, as Yosys's ``opt_clean``, ``opt_merge`` and ``opt_dff`` apply them:
   bit through registers and bitwise logic (:meth:`Cell.comb_edges_to`), and whole-word through everything else;
 - a bit whose next value is a constant equal to its initial value is a constant;
 - bits with the same next value, initial value, clock and reset are one register (to a fixed point, so chains of
-  twins merge all along).
+  twins merge all along); an adder's or multiplier's output bits above the width its operands can reach count as
+  copies of its sign bit (Yosys's ``wreduce``).
+
+What it does not see: registers Yosys narrows by the values they can hold, and registers packed into DSPs. It
+reads Amaranth 0.5's internal netlist (``amaranth.hdl._nir``), which pyproject.toml's ``amaranth>=0.5,<0.6`` pins.
 """
 
 from amaranth.hdl import _ir, _nir
