@@ -23,17 +23,23 @@ def write_verilog(component, path):
 def run_icarus(component, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 30):
     """Simulate `component` (engine port convention) on x [batch, in]; returns (outputs, cycles, counters)."""
     text = verilog.convert(component, name="top")
-    folder = os.path.join(cache_dir("icarus"), design_key("1", text))
+    folder = os.path.join(cache_dir("icarus"), design_key("2", text))
     os.makedirs(folder, exist_ok=True)
     src = os.path.join(folder, "top.v")
     if not os.path.exists(src):
         with open(src, "w") as f:
             f.write(text)
-    return run_icarus_sources([src], x, n_out=n_out, counters=counters, timeout=timeout)
+    # Compiled as Verilog-2005, the language Yosys writes. Under SystemVerilog rules (the runner's -g2012) a
+    # variable's initializer raises no event, so an `always @*` block whose inputs all sit at their initial values
+    # is never run: its output stays X (a decode of a register that starts at 0 and is loaded with 0), and X can
+    # circulate through registers the hardware starts at known values.
+    return run_icarus_sources([src], x, n_out=n_out, counters=counters, timeout=timeout, build_args=["-g2005"])
 
 
-def run_icarus_sources(sources, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 30, defines=None):
-    """Run the cocotb engine testbench on Verilog `sources` whose top module is `top`."""
+def run_icarus_sources(sources, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 30, defines=None,
+                       build_args=()):
+    """Run the cocotb engine testbench on Verilog `sources` whose top module is `top`; `build_args` go to
+    iverilog."""
     if shutil.which("iverilog") is None:
         raise ToolError("the icarus backend needs Icarus Verilog: iverilog not found (apt-get install iverilog)")
     try:
@@ -48,7 +54,7 @@ def run_icarus_sources(sources, x, *, n_out, counters=(("cycles", 1),), timeout=
                  counters=np.array([(str(n), str(c)) for n, c in counters], dtype=str))
         runner.build(sources=sources, hdl_toplevel="top", build_dir=build, timescale=("1ns", "1ps"),
                      defines=dict(defines or {}), includes=sorted({os.path.dirname(p) for p in sources}),
-                     log_file=os.path.join(tmp, "build.log"))
+                     build_args=list(build_args), log_file=os.path.join(tmp, "build.log"))
         try:
             runner.test(hdl_toplevel="top", test_module="mamhw.sim.cocotb_engine", build_dir=build,
                         test_dir=tmp, extra_env={"MAMHW_COCOTB_IN": job, "MAMHW_COCOTB_OUT": result},
