@@ -100,8 +100,9 @@ def main():
     if small:
         print("\nSmall layers (< 2000 entries) fall short of the target as P grows: rows are dealt whole, so a layer")
         print("cannot finish before its heaviest row and a layer with fewer rows than PEs leaves PEs idle; their")
-        print(f"efficiency also pays the fixed L + {ENGINE_OVERHEAD + NETWORK_LAYER_OVERHEAD} cycles per layer, which a "
-              "few-cycle layer cannot amortize.")
+        overhead = ENGINE_OVERHEAD + NETWORK_LAYER_OVERHEAD
+        print(f"efficiency also pays the fixed L + {overhead} cycles per layer, which a few-cycle layer cannot "
+              "amortize.")
         for name, pes, k, e, load, even, active, ratio in small:
             if pes > 1:
                 print(f"  {name} layer {k} on {pes} PEs: {e} entries, {active} PEs busy, heaviest PE {load} "

@@ -101,6 +101,7 @@ def estimate(network, pes, target, freq_mhz=None, model=None):
 
 _STALE = ("STALE area model: fitted to other hardware sources than these; LUTs, flip-flops and Fmax may be off "
           "until scripts/fit_area.py refits it")
+_BEYOND = "beyond the fitted configurations; LUTs, flip-flops and Fmax are extrapolated and may be far off"
 
 
 @functools.cache
@@ -177,9 +178,8 @@ def _rows(rep):
     if not rep.get("model_current", True):
         rows.append(("area model", _STALE))
     if rep.get("outside_fit"):
-        rows.append(("area model", "beyond the fitted configurations (" + ", ".join(rep["outside_fit"][:3])
-                     + (", ..." if len(rep["outside_fit"]) > 3 else "") + "): LUTs, flip-flops and Fmax are "
-                     "extrapolated and may be far off"))
+        rows.append(("area model", _BEYOND + " (" + ", ".join(rep["outside_fit"][:3])
+                     + (", ..." if len(rep["outside_fit"]) > 3 else "") + ")"))
     return rows
 
 
@@ -218,8 +218,7 @@ def format_side_by_side(named_reports):
         table += "\n" + _STALE
     beyond = [n for n, r in named_reports if r.get("outside_fit")]
     if beyond:
-        table += (f"\n{', '.join(beyond)}: beyond the fitted configurations; LUTs, flip-flops and Fmax are "
-                  "extrapolated and may be far off")
+        table += f"\n{', '.join(beyond)}: {_BEYOND}"
     return table
 
 
