@@ -8,7 +8,8 @@ from mamhw.fpga.registers import live_register_bits
 
 
 class Pipe(wiring.Component):
-    """a: 8 bits in; y: 4 bits out. Declares 8 + 8 + 8 + 1 + 1 + 12 + 3 = 41 register bits."""
+    """a: 8 bits in; y: 4 bits out. Declares 8 (r1) + 8 (r2) + 4 (y) + 8 (wide) + 2 (twins) + 12 (total) + 3 (const)
+    = 45 register bits."""
 
     def __init__(self):
         super().__init__({"a": In(signed(8)), "en": In(1), "y": Out(signed(4)), "v": Out(2), "s": Out(signed(12))})
