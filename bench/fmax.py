@@ -17,6 +17,7 @@ import numpy as np
 
 from mamhw.fpga.boards import build_link_top
 from mamhw.fpga.pnr import implement
+from mamhw.fpga.structure import engine_options
 from mamhw.fpga.targets import get_target
 from mamhw.golden import Layer, Network
 from mamhw.sim.engine_amaranth import build_network_engine
@@ -45,16 +46,17 @@ def designs():
     for kind in ("mam", "mac"):
         layer = random_layer(np.random.default_rng(1), 64, 32, 0.2, kind)
         for target in ("up5k", "ecp5-25f"):
-            out[f"{kind} PE {target}"] = (target, lambda layer=layer: build_pe(layer))
+            dsp = get_target(target).dsp        # the bare PE keeps its unrolled fold on both families
+            out[f"{kind} PE {target}"] = (target, lambda layer=layer, dsp=dsp: build_pe(layer, dsp=dsp))
         for target, pes in (("up5k", 4), ("ecp5-85f", 8)):
-            unroll = get_target(target).unroll_fold
+            opts = engine_options(get_target(target))
             out[f"{kind} engine P={pes} {target}"] = (
-                target, lambda kind=kind, pes=pes, unroll=unroll: build_network_engine(network(kind), pes, unroll)[0])
+                target, lambda kind=kind, pes=pes, opts=opts: build_network_engine(network(kind), pes, **opts)[0])
     for target, pes in (("up5k", 4), ("ecp5-85f", 8)):
-        unroll = get_target(target).unroll_fold
+        opts = engine_options(get_target(target))
         out[f"mam engine+link P={pes} {target}"] = (
-            target, lambda pes=pes, unroll=unroll: build_link_top(network("mam"), pes, divisor=16, timeout=100000,
-                                                                   unroll=unroll))
+            target, lambda pes=pes, opts=opts: build_link_top(network("mam"), pes, divisor=16, timeout=100000,
+                                                               **opts))
     return out
 
 

@@ -18,6 +18,7 @@ from ..golden.atomic import save_text
 from .boards import build_link_top, uart_divisor
 from .pll import solve_pll
 from .pnr import SYNTH_SCRIPTS, place_and_route
+from .structure import engine_options
 from .targets import get_target
 from .toolchain import run_tool
 
@@ -78,7 +79,7 @@ def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None
     pll = solve_pll(family, board.clk_hz, freq_mhz * 1e6)
     divisor = uart_divisor(pll.f_out, board.baud)
     link_top = build_link_top(network, pes, divisor=divisor, timeout=max(int(pll.f_out * 0.01), 1),
-                              unroll=target.unroll_fold)
+                              **engine_options(target))
     top = BoardTop(link_top, pll)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "top.il"), "w") as f:

@@ -70,13 +70,16 @@ def dsp_pieces(mul, family):
 
 
 _MUL = re.compile(r"cell \$mul \S+\n((?:\s+parameter .*\n)+)")
+_DSP_INSTANCE = re.compile(r"cell \\MULT18X18D ")         # hw/dsp.py: a product built as an ECP5 DSP
 _PARAM = re.compile(r"parameter \\(\w+) (\S+)")
 
 
 def pe_multipliers(structure):
-    """The multipliers of one PE of the engine, from its RTLIL."""
-    muls = []
-    for m in _MUL.finditer(pe_rtlil(structure)):
+    """The multipliers of one PE of the engine, from its RTLIL: Yosys maps each ``$mul``; a DSP instance is one
+    18 x 18 multiplier already mapped."""
+    text = pe_rtlil(structure)
+    muls = [Multiplier(18, True, 18, True, 36) for _ in _DSP_INSTANCE.finditer(text)]
+    for m in _MUL.finditer(text):
         p = {k: int(v) for k, v in _PARAM.findall(m.group(1)) if v.lstrip("-").isdigit()}
         muls.append(Multiplier(p["A_WIDTH"], bool(p["A_SIGNED"]), p["B_WIDTH"], bool(p["B_SIGNED"]),
                                p["Y_WIDTH"]))

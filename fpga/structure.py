@@ -64,8 +64,9 @@ def _hw_modules():
 
 
 def engine_options(target):
-    """The engine's build options a target decides, as `mam synth` passes them (today: the running max/min unrolled
-    or compact, ``unroll=target.unroll_fold``); only options the engine takes."""
+    """The engine's build options a target decides, as `mam synth` passes them: the running max/min unrolled or
+    compact (``unroll=target.unroll_fold``) and the DSP primitive (``dsp=target.dsp``); only options the engine
+    takes."""
     import inspect
 
     from ..hw.network import NetworkEngine
@@ -73,6 +74,8 @@ def engine_options(target):
     opts = {}
     if "unroll" in params and hasattr(target, "unroll_fold"):
         opts["unroll"] = bool(target.unroll_fold)
+    if "dsp" in params and getattr(target, "dsp", None):
+        opts["dsp"] = target.dsp
     return opts
 
 

@@ -43,6 +43,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from .dsp import check_dsp
 from .pe import KINDS, entry_layout, pack_entries
 from .stages import (config_shapes, delay, fold_stage, multiply, wait_for_fold, requant_constants, requant_stages,
                      signed_bits)
@@ -184,8 +185,9 @@ class EnginePE(wiring.Component):
     LATENCY = 16
 
     def __init__(self, *, segments, kinds, shifts, clamps, act_bits, w_bits, out_bits, addr_bits, acc_shape, v_shape,
-                 unroll=True):
+                 unroll=True, dsp=None):
         self.unroll = bool(unroll)
+        self.dsp = check_dsp(dsp)
         self.kinds = tuple(sorted(set(kinds)))
         self.shifts = [int(s) for s in shifts]
         self.los, self.his = [c["lo"] for c in clamps], [c["hi"] for c in clamps]
@@ -278,7 +280,7 @@ class EnginePE(wiring.Component):
         p_x = delay(m, self.act_data, "p_x")
         r_valid, r_end, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_end, "r_end"), delay(m, p_entry, "r_entry")
         r = data.View(self.entry_shape, r_entry)
-        r_p, r_signs = multiply(m, data.View(self.entry_shape, p_entry).weight, p_x, self.product_shape)
+        r_p, r_signs = multiply(m, data.View(self.entry_shape, p_entry).weight, p_x, self.dsp)
 
         # R: fold the row (mam, mac, or either, chosen by the layer's `mac` bit). S: the row value.
         s_valid = Signal()
@@ -319,7 +321,7 @@ class EnginePE(wiring.Component):
         q_valid, y, _ = requant_stages(
             m, valid=m_valid, v=m_v, out_shape=signed(self.out_bits),
             mult=mult, neg_mult=self.neg_mult, rounding=self.rounding, lo=self.los, hi=self.his,
-            shift=self.shifts, shift_select=cur)
+            shift=self.shifts, shift_select=cur, dsp=self.dsp)
         m.d.comb += [self.y_valid.eq(q_valid), self.y_row.eq(out_row), self.y_value.eq(y)]
         with m.If(q_valid):
             m.d.sync += out_row.eq(out_row + 1)
@@ -342,7 +344,7 @@ class LayerEngine(wiring.Component):
     LATENCY = EnginePE.LATENCY
     OVERHEAD = 2
 
-    def __init__(self, layers, *, counter_bits=32, unroll=True):
+    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None):
         layers = list(layers)
         if not layers:
             raise ValueError("need at least one layer")
@@ -376,7 +378,8 @@ class LayerEngine(wiring.Component):
                 clamps=[requant_constants(mult=sp.mult, shift=sp.shift, relu=sp.relu, out_bits=sp.out_bits)
                         for sp in layers],
                 w_bits=self.w_bits, out_bits=self.out_bits,
-                addr_bits=plan.addr_bits, acc_shape=self.acc_shape, v_shape=self.v_shape, unroll=unroll))
+                addr_bits=plan.addr_bits, acc_shape=self.acc_shape, v_shape=self.v_shape, unroll=unroll,
+                dsp=dsp))
         # buffers[b][replica][bank]
         self.buffers = [[[Memory(shape=signed(self.act_bits), depth=plan.depth[b], init=[])
                           for _ in range(plan.banks[b])] for _ in range(plan.replicas[b])] for b in (0, 1)]

@@ -36,8 +36,8 @@ class NetworkEngine(wiring.Component):
     LAYER_OVERHEAD = 1
     OVERHEAD = 0
 
-    def __init__(self, layers, *, counter_bits=32, unroll=True):
-        self.engine = LayerEngine(layers, counter_bits=counter_bits, unroll=unroll)
+    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None):
+        self.engine = LayerEngine(layers, counter_bits=counter_bits, unroll=unroll, dsp=dsp)
         self.n_layers = n = len(self.engine.layers)
         eng = self.engine.signature.members
         super().__init__({

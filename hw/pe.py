@@ -30,6 +30,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from .dsp import check_dsp
 from .stages import (FOLD_DELAY, delay, fold_stage, multiply, wait_for_fold, requant_constants, requant_stages,
                      signed_bits)
 
@@ -67,7 +68,8 @@ class PE(wiring.Component):
     kind: "mam" or "mac"; in_bits, w_bits, out_bits: signed widths; mult, shift, relu: requantization;
     weight, index, last, dense: the entry stream (equal-length sequences); bias: one integer per row;
     n_in: depth of the activation buffer; bias_bits: width of the bias memory (default: what `bias` needs);
-    unroll: the running max/min unrolled by one step for a faster clock (hw/stages.py), or compact.
+    unroll: the running max/min unrolled by one step for a faster clock (hw/stages.py), or compact; dsp: the DSP
+    primitive the multipliers are built as (hw/dsp.py; None: plain multiplies, what simulation runs).
 
     Ports: load ``x`` through ``x_we``/``x_addr``/``x_data``, pulse ``start``; ``busy`` is high for
     ``entries + LATENCY`` cycles, counted in ``cycles``; ``done`` rises once at the end and stays high until the
@@ -81,11 +83,12 @@ class PE(wiring.Component):
 
     def __init__(self, *, kind, in_bits, w_bits, out_bits, mult, shift, relu, n_in,
                  weight, index, last, dense, bias, bias_bits=None, counter_bits=32,
-                 unroll=True):
+                 unroll=True, dsp=None):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         self.kind = kind
         self.unroll = bool(unroll)
+        self.dsp = check_dsp(dsp)
         self.in_bits, self.w_bits, self.out_bits = in_bits, w_bits, out_bits
         self.mult, self.shift, self.relu = int(mult), int(shift), bool(relu)
         self.n_in = int(n_in)
@@ -189,7 +192,7 @@ class PE(wiring.Component):
         pe_ = data.View(self.entry_shape, p_entry)
         r_valid, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_entry, "r_entry")
         r = data.View(self.entry_shape, r_entry)
-        r_p, r_signs = multiply(m, pe_.weight, p_x, self.product_shape)
+        r_p, r_signs = multiply(m, pe_.weight, p_x, self.dsp)
 
         # R: fold the row. `first` marks that the next entry opens a row. S: the row value.
         first = Signal(init=1)
@@ -219,7 +222,7 @@ class PE(wiring.Component):
         # Valid bits of the stages after R: one per row in flight.
         row_valids = fold_valids + [m_valid]
         q_valid, y, _ = requant_stages(
-            m, valid=m_valid, v=m_v, out_shape=signed(self.out_bits), valids=row_valids,
+            m, valid=m_valid, v=m_v, out_shape=signed(self.out_bits), valids=row_valids, dsp=self.dsp,
             **requant_constants(mult=self.mult, shift=self.shift, relu=self.relu, out_bits=self.out_bits))
         m.d.comb += [
             out_wr.en.eq(q_valid), out_wr.addr.eq(out_row), out_wr.data.eq(y),

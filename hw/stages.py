@@ -23,6 +23,8 @@ from layer to layer (the engine's per-layer registers); the logic is the same.
 
 from amaranth.hdl import Mux, Signal, signed, unsigned
 
+from .dsp import registered_product
+
 __all__ = ["MULT_BITS", "SPLIT_BITS", "REQUANT_STAGES", "FOLD_DELAY", "multiply", "wait_for_fold",
            "fold_stage", "requant_constants", "requant_stages",
            "config_shapes", "signed_bits", "delay"]
@@ -48,15 +50,15 @@ def delay(m, value, name):
     return reg
 
 
-def multiply(m, weight, x, shape):
+def multiply(m, weight, x, dsp=None):
     """P: the product of `weight` and `x`, registered, and its sign flags (p > 0, p < 0) registered beside it. The
     flags come from the operands' signs and zero tests, beside the multiplier, so the fold's seed choice does not
-    wait for a test of the whole product."""
-    p = Signal(shape, name="r_p", reset_less=True)
+    wait for a test of the whole product. `dsp`: the DSP primitive to build it as (hw/dsp.py)."""
+    p = registered_product(m, weight, x, "r_p", dsp)
     pos, neg = Signal(name="r_p_pos", reset_less=True), Signal(name="r_p_neg", reset_less=True)
     nonzero = weight.any() & x.any()
     differ = (weight < 0) ^ (x < 0)
-    m.d.sync += [p.eq(weight * x), pos.eq(nonzero & ~differ), neg.eq(nonzero & differ)]
+    m.d.sync += [pos.eq(nonzero & ~differ), neg.eq(nonzero & differ)]
     return p, (pos, neg)
 
 
@@ -192,7 +194,7 @@ def requant_constants(*, mult, shift, relu, out_bits):
 
 
 def requant_stages(m, *, valid, v, mult, rounding, shift, lo, hi, out_shape, carry=(), shift_select=None,
-                   neg_mult=None, valids=None):
+                   neg_mult=None, valids=None, dsp=None):
     """Add the M1..Q2 stages to module `m`.
 
     `valid` and `v` (the biased row value) are the B-stage outputs; `carry` are more B-stage signals to delay
@@ -200,7 +202,8 @@ def requant_stages(m, *, valid, v, mult, rounding, shift, lo, hi, out_shape, car
     still while rows pass; `shift`, `lo` and `hi` are integers, or lists of integers (one per layer) chosen by
     `shift_select`, which must hold still too. Returns ``(q_valid, y,
     q_carry)``, registered :data:`REQUANT_STAGES` cycles after `valid`. The stages' valid registers are appended to
-    the list `valids` if one is given (the formal harness counts the rows in flight with them).
+    the list `valids` if one is given (the formal harness counts the rows in flight with them). `dsp`: the DSP
+    primitive M1's multiplier is built as (hw/dsp.py).
     """
     carry = list(carry)
     shifts = [shift] if shift_select is None else [int(s) for s in shift]
@@ -234,7 +237,7 @@ def requant_stages(m, *, valid, v, mult, rounding, shift, lo, hi, out_shape, car
         terms = [Mux(v_hi[i], mult, 0) << i for i in range(h - 1)] + [Mux(v_hi[h - 1], neg_mult, 0) << (h - 1)]
     else:
         terms = [v_hi.as_signed() * mult]                          # a wide v: a second multiplier
-    m1_lo = register(v_lo * mult, "m1_lo")
+    m1_lo = registered_product(m, v_lo, mult, "m1_lo", dsp)
     hi_terms = pair_up(terms, "m1")
     m1_valid, carry = advance(valid, carry, "m1")
 

@@ -19,9 +19,9 @@ class LinkTop(wiring.Component):
     """`layers`: the LayerSpecs, as NetworkEngine takes them. `divisor`: clock cycles per UART bit. `design_id`:
     the 32-bit id INFO reports (fpga/design_id.py). `timeout`: cycles without a byte that abandon a frame."""
 
-    def __init__(self, layers, *, divisor, design_id, timeout, counter_bits=32, unroll=True):
+    def __init__(self, layers, *, divisor, design_id, timeout, counter_bits=32, unroll=True, dsp=None):
         layers = list(layers)
-        self.engine = NetworkEngine(layers, counter_bits=counter_bits, unroll=unroll)
+        self.engine = NetworkEngine(layers, counter_bits=counter_bits, unroll=unroll, dsp=dsp)
         self.link = HostLink(n_in=layers[0].n_in, in_bits=layers[0].in_bits, n_out=layers[-1].n_out,
                              out_bits=layers[-1].out_bits, n_layers=len(layers), pes=layers[0].pes,
                              design_id=design_id, timeout=timeout, counter_bits=counter_bits)

@@ -58,7 +58,8 @@ def cmd_synth(args):
     check_fit(network, args.pes, target, args.model, warn=_log)
     from .fpga.pnr import implement
     from .sim.engine_amaranth import build_network_engine
-    engine, _ = build_network_engine(network, args.pes, unroll=target.unroll_fold)
+    from .fpga.structure import engine_options
+    engine, _ = build_network_engine(network, args.pes, **engine_options(target))
     work = args.out_dir or tempfile.mkdtemp(prefix="mam-synth-")
     _log(f"synthesizing for {target.name} (yosys), work folder {work}")
     rep = implement(engine, target, freq_mhz=args.freq, seeds=args.seeds, workdir=work, log=_log)

@@ -43,16 +43,18 @@ def layer_specs(network, pes):
     return specs, assignments
 
 
-def build_layer_engine(network, pes=1, unroll=True):
-    """A LayerEngine holding every layer of `network` on `pes` PEs, and the per-layer assignments."""
+def build_layer_engine(network, pes=1, **options):
+    """A LayerEngine holding every layer of `network` on `pes` PEs, and the per-layer assignments. `options`: the
+    engine's build options (``unroll``, hw/stages.py; ``dsp``, hw/dsp.py)."""
     specs, assignments = layer_specs(network, pes)
-    return LayerEngine(specs, unroll=unroll), assignments
+    return LayerEngine(specs, **options), assignments
 
 
-def build_network_engine(network, pes=1, unroll=True):
-    """A NetworkEngine for `network` on `pes` PEs, and the per-layer assignments. `unroll`: see hw/stages.py."""
+def build_network_engine(network, pes=1, **options):
+    """A NetworkEngine for `network` on `pes` PEs, and the per-layer assignments; `options` as
+    :func:`build_layer_engine` takes them."""
     specs, assignments = layer_specs(network, pes)
-    return NetworkEngine(specs, unroll=unroll), assignments
+    return NetworkEngine(specs, **options), assignments
 
 
 @dataclass

@@ -9,6 +9,7 @@ from amaranth.back import verilog
 
 from ..fpga.toolchain import ToolError
 from .cache import cache_dir, design_key
+from .dsp_model import mult18x18d_model_file
 
 __all__ = ["run_icarus", "run_icarus_sources", "write_verilog"]
 
@@ -33,7 +34,10 @@ def run_icarus(component, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 3
     # variable's initializer raises no event, so an `always @*` block whose inputs all sit at their initial values
     # is never run: its output stays X (a decode of a register that starts at 0 and is loaded with 0), and X can
     # circulate through registers the hardware starts at known values.
-    return run_icarus_sources([src], x, n_out=n_out, counters=counters, timeout=timeout, build_args=["-g2005"])
+    # A design with ECP5 DSP instances (hw/dsp.py) runs against their model.
+    models = [mult18x18d_model_file()] if "MULT18X18D" in text else []
+    return run_icarus_sources([src, *models], x, n_out=n_out, counters=counters, timeout=timeout,
+                              build_args=["-g2005"])
 
 
 def run_icarus_sources(sources, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 30, defines=None,

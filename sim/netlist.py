@@ -12,6 +12,7 @@ from amaranth.back import rtlil
 
 from ..fpga.toolchain import ToolError, run_tool
 from .cache import cache_dir, design_key
+from .dsp_model import mult18x18d_model_file
 from .icarus import run_icarus_sources
 
 __all__ = ["cell_models", "synthesize_netlist", "run_netlist"]
@@ -41,33 +42,12 @@ def _yosys_share(family):
     return path
 
 
-def _mult18x18d_model():
-    """ECP5's MULT18X18D has no simulation model in Yosys (only a blackbox). synth_ecp5 instantiates it with
-    default parameters, i.e. no input/output registers: P = A * B, each operand signed when SIGNEDx is high."""
-    ins = ([f"A{i}" for i in range(18)] + [f"B{i}" for i in range(18)] + [f"C{i}" for i in range(18)]
-           + ["SIGNEDA", "SIGNEDB", "SOURCEA", "SOURCEB"])
-    outs = [f"P{i}" for i in range(36)]
-    a = "{" + ", ".join(f"A{i}" for i in reversed(range(18))) + "}"
-    b = "{" + ", ".join(f"B{i}" for i in reversed(range(18))) + "}"
-    p = "{" + ", ".join(outs[::-1]) + "}"
-    return (
-        "// Written by mamhw.sim.netlist: combinational MULT18X18D, as synth_ecp5 instantiates it.\n"
-        f"module MULT18X18D(input {', '.join(ins)}, output {', '.join(outs)});\n"
-        f"  wire [17:0] a = {a};\n  wire [17:0] b = {b};\n"
-        "  wire signed [36:0] sa = SIGNEDA ? {{19{a[17]}}, a} : {19'b0, a};\n"
-        "  wire signed [36:0] sb = SIGNEDB ? {{19{b[17]}}, b} : {19'b0, b};\n"
-        "  wire signed [73:0] prod = sa * sb;\n"
-        f"  assign {p} = prod[35:0];\n"
-        "endmodule\n"
-    )
-
-
 def cell_models(family):
     """Verilog sources of Yosys's simulation models for `family`, patched where Icarus 11 cannot read them."""
     share = _yosys_share(family)
     if family == "ice40":
         return [os.path.join(share, "cells_sim.v")]
-    folder = os.path.join(cache_dir("cellmodels"), design_key("2", family, share))
+    folder = os.path.join(cache_dir("cellmodels"), design_key("3", family, share))
     if not os.path.exists(os.path.join(folder, "cells_sim.v")):
         work = folder + ".tmp"
         shutil.rmtree(work, ignore_errors=True)
@@ -84,11 +64,9 @@ def cell_models(family):
                       '(WREMUX == "INV") ? ~WRE : WRE;', text, flags=re.S)
         with open(common, "w") as f:
             f.write(text)
-        with open(os.path.join(work, "mult18x18d_sim.v"), "w") as f:
-            f.write(_mult18x18d_model())
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(work, folder)
-    return [os.path.join(folder, "cells_sim.v"), os.path.join(folder, "mult18x18d_sim.v")]
+    return [os.path.join(folder, "cells_sim.v"), mult18x18d_model_file()]
 
 
 def synthesize_netlist(component, family):

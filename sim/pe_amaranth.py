@@ -13,12 +13,14 @@ __all__ = ["build_pe", "SimResult", "simulate_pe"]
 CLOCK_PERIOD = 1e-8        # 100 MHz, only for the time axis of waveforms
 
 
-def build_pe(layer, encoding=None):
-    """Elaborate-ready PE for a validated layer, weights baked in from the sparse encoding."""
+def build_pe(layer, encoding=None, **options):
+    """Elaborate-ready PE for a validated layer, weights baked in from the sparse encoding; `options` go to the PE
+    (``unroll``, ``dsp``)."""
     enc = encode(layer) if encoding is None else encoding
     return PE(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
               mult=layer.mult, shift=layer.shift, relu=layer.relu, n_in=layer.n_in,
-              weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense, bias=layer.bias)
+              weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense, bias=layer.bias,
+              **options)
 
 
 @dataclass

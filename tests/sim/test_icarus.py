@@ -37,11 +37,26 @@ def test_icarus_matches_golden_and_amaranth(params):
     assert cycles.tolist() == ref.cycles.tolist()
 
 
+@pytest.mark.parametrize("params", [
+    dict(kind="mam", n_in=40, n_out=10, density=0.1, sign_mode="extremes", seed=4),
+    dict(kind="mac", n_in=30, n_out=6, density=0.5, sign_mode="extremes", seed=5),
+], ids=["mam", "mac"])
+def test_icarus_pe_with_dsp_instances(params):
+    """The ECP5 build's multipliers are MULT18X18D instances with the product register inside (hw/dsp.py): the
+    same outputs and cycles against the DSP's model, with extreme weights and inputs through both products."""
+    layer, x = make_layer_and_inputs(BASE | params)
+    pe = build_pe(layer, dsp="MULT18X18D")
+    outputs, cycles, _ = run_icarus(pe, x, n_out=layer.n_out)
+    np.testing.assert_array_equal(outputs, forward(layer, x))
+    assert cycles.tolist() == [pe_cycles(encode(layer).row_nnz, PE_LATENCY)] * x.shape[0]
+
+
 @settings(max_examples=6, deadline=None)
-@given(networks_and_inputs(max_layers=3, max_in=120, max_width=12, max_entries=200), st.sampled_from([1, 2, 3]))
-def test_icarus_on_random_networks(case, pes):
+@given(networks_and_inputs(max_layers=3, max_in=120, max_width=12, max_entries=200), st.sampled_from([1, 2, 3]),
+       st.sampled_from([None, "MULT18X18D"]))
+def test_icarus_on_random_networks(case, pes, dsp):
     network, x = case
-    engine, assignments = build_network_engine(network, pes)
+    engine, assignments = build_network_engine(network, pes, dsp=dsp)
     model = network_cycles(assignments)
     outputs, cycles, counters = run_icarus(engine, x, n_out=network.n_out, timeout=4 * model.total + 64,
                                            counters=(("cycles", 1), ("layer_cycles", len(network))))
