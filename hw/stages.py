@@ -79,14 +79,14 @@ def fold_stage(m, kind, *, valid, last, dense, p, signs, first, result, product_
 
     kind "mac": the sum. kind "mam": max + min, where pruned weights are zeros that still compete, so a row with
     any pruned weight (not `dense`) is seeded with 0. `first` marks the first entry of a row. `next_dense` is the
-    dense flag of the entry one stage behind (the compact fold seeds a row a cycle ahead).
+    dense flag of the entry one stage behind (both mam folds seed a row a cycle ahead).
 
     The running max is the design's critical loop, so it is unrolled by one step: with q_t = max(p_{t-1}, p_t)
     made ahead of the loop, hi_t = max(hi_{t-2}, q_t). That recurrence has two cycles to go round, so the compare
-    (R1) and the select (R2) get a cycle each, over two registers that take even and odd entries in turn; each
-    hi_t is still the max of the whole row so far. The min is the mirror image. With ``unroll=False`` the loop
-    compares and selects in one cycle and the row value waits two cycles instead: ~100 fewer flip-flops per PE
-    (what a full UP5K needs), a slower clock, the same latency.
+    (R1) and the select (R2) get a cycle each, over one register of results; each hi_t is still the max of the
+    whole row so far. The min is the mirror image. With ``unroll=False`` the loop compares and selects in one cycle
+    and the row value waits two cycles instead: ~80 fewer flip-flops per PE (what a full UP5K needs), a slower
+    clock, the same latency.
     """
     if kind == "mac":
         acc, total = Signal(acc_shape, reset_less=True), Signal(acc_shape)
@@ -101,61 +101,57 @@ def fold_stage(m, kind, *, valid, last, dense, p, signs, first, result, product_
         return
     if kind != "mam":
         raise ValueError(f"unknown kind {kind!r}")
+    if next_dense is None:
+        raise ValueError("the mam fold needs next_dense, the dense flag of the entry in P")
     if not unroll:
         _fold_mam_compact(m, valid=valid, last=last, next_dense=next_dense, p=p, result=result,
                           product_shape=product_shape)
         return
     s_hi = Signal(product_shape, name="s_hi", reset_less=True)
     s_lo = Signal(product_shape, name="s_lo", reset_less=True)
-    for name, seed_wins, better, s_out in (("hi", signs[0], lambda a, b: _greater(a, b), s_hi),
-                                            ("lo", signs[1], lambda a, b: _greater(b, a), s_lo)):
-        # R: q_t, from this product and the previous one (a_prev: p_{t-1}, or its seed if it opened the row).
-        a_prev = Signal(product_shape, name=f"{name}_a_prev", reset_less=True)
+    lowest, highest = -(1 << (product_shape.width - 1)), (1 << (product_shape.width - 1)) - 1
+    opens = ~valid | last                                   # the entry behind (in P) opens a row
+    for name, seed_wins, extreme, better, s_out in (("hi", signs[0], lowest, lambda a, b: _greater(a, b), s_hi),
+                                                     ("lo", signs[1], highest, lambda a, b: _greater(b, a), s_lo)):
+        # R: q_t = max(p_t, cmp). `cmp` is made a cycle ahead: the previous product (max'd with its row's seed if it
+        # opened the row), or this row's seed if p_t opens it (the most negative value for a dense row, which any
+        # product matches or beats; 0 for a row with a pruned weight). So R is a compare and a select of p_t,
+        # which arrives from the DSP on a long route, with nothing else in the way.
+        cmp = Signal(product_shape, name=f"{name}_cmp", reset_less=True)
+        m.d.sync += cmp.eq(Mux(opens, Mux(next_dense, extreme, 0), Mux(first & ~(dense | seed_wins), 0, p)))
         first_prev = Signal(name=f"{name}_first_prev")
         with m.If(valid):
-            m.d.sync += [a_prev.eq(Mux(first & ~(dense | seed_wins), 0, p)), first_prev.eq(first)]
+            m.d.sync += first_prev.eq(first)
         q = Signal(product_shape, name=f"{name}_q", reset_less=True)
         use_prev = Signal(name=f"{name}_use_prev")           # hi_{t-2} is of this row: t and t-1 continue it
         r1_valid, r1_last = Signal(name=f"{name}_r1_valid"), Signal(name=f"{name}_r1_last")
-        m.d.sync += [q.eq(_pick(m, f"{name}_q", p, a_prev, first, dense | seed_wins, better(p, a_prev))),
+        m.d.sync += [q.eq(Mux(better(p, cmp), p, cmp)),
                      use_prev.eq(~first & ~first_prev), r1_valid.eq(valid), r1_last.eq(last)]
-        # R1: compare with hi_{t-2}, held by the register of this entry's parity.
-        held = [Signal(product_shape, name=f"{name}_held{i}", reset_less=True) for i in (0, 1)]
-        r1_par, r2_par = Signal(name=f"{name}_r1_par"), Signal(name=f"{name}_r2_par")
-        with m.If(r1_valid):
-            m.d.sync += r1_par.eq(~r1_par)
+        # R1: compare with hi_{t-2}. Entries of a run are in R on consecutive cycles, so when t uses hi_{t-2} (t-1
+        # and t-2 are of its row), R2 stored hi_{t-2} in the cycle before: one register, `recent`, where a pair
+        # indexed by parity put a mux in front of the compare.
+        recent = Signal(product_shape, name=f"{name}_recent", reset_less=True)
         c = Signal(name=f"{name}_c")
-        m.d.sync += [c.eq(better(q, Mux(r1_par, held[1], held[0]))), r2_par.eq(r1_par)]
+        m.d.sync += c.eq(better(q, recent))
         r2_q, r2_use = delay(m, q, f"{name}_r2_q"), delay(m, use_prev, f"{name}_r2_use")
         r2_valid, r2_last = delay(m, r1_valid, f"{name}_r2_valid"), delay(m, r1_last, f"{name}_r2_last")
-        # R2: select; a row end registers the row's max (min).
-        prior = Mux(r2_par, held[1], held[0])
-        new = Mux(r2_use & ~c, prior, r2_q)
+        # R2: select; a row end registers the row's max (min). When q_t does not beat hi_{t-2}, hi_t = hi_{t-2};
+        # `recent` now holds hi_{t-1}, which is the same value then: it covers hi_{t-2}, and p_{t-1} <= q_t.
+        new = Mux(r2_use & ~c, recent, r2_q)
         with m.If(r2_valid):
-            with m.If(r2_par):
-                m.d.sync += held[1].eq(new)
-            with m.Else():
-                m.d.sync += held[0].eq(new)
+            m.d.sync += recent.eq(new)
             with m.If(r2_last):
                 m.d.sync += s_out.eq(new)
     m.d.sync += result.eq(s_hi + s_lo)
 
 
 def _greater(a, b):
-    """a > b for two signed values of one shape, as an unsigned compare of their offset-binary forms: the carry
-    chain's carry-out is the answer, where a signed compare needs a LUT after the chain to fix up the sign."""
-    flip = 1 << (len(a) - 1)
-    return (a.as_unsigned() ^ flip) > (b.as_unsigned() ^ flip)
-
-
-def _pick(m, name, p, held, first, seed_wins, wins):
-    """p if it wins (against `held`, or as the seed when it opens a row), else `held` (0 when it opens a row).
-
-    Written as one select after one win bit, so the compare's carry chain reaches the register through two
-    LUT levels: left as nested muxes, synthesis puts three in series."""
-    win = Signal(name=f"{name}_win")
-    m.d.comb += win.eq(Mux(first, seed_wins, wins))
-    return Mux(win, p, Mux(first, 0, held))
+    """a > b for two signed values of one shape: the bits below the sign compared unsigned on the carry chain, whose
+    carry-out decides when the signs are equal, and the sign bits in the one LUT after it. Nothing stands before
+    the chain: the product comes from the DSP, a long route already (an offset-binary compare put a LUT there)."""
+    n = len(a) - 1
+    low = a.as_unsigned()[:n] > b.as_unsigned()[:n]
+    return (~a[n] & b[n]) | (~(a[n] ^ b[n]) & low)
 
 
 def _fold_mam_compact(m, *, valid, last, next_dense, p, result, product_shape):
