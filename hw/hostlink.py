@@ -165,11 +165,13 @@ class HostLink(wiring.Component):
         max_body = max(self.body_len.values())
         len_lo = Signal(8)
         length = Signal(range(max_len + 1))              # a longer frame is drained, never counted
+        length_last = Signal.like(length)                # length - 1, registered: counting ends on a compare
         count = Signal(range(max(max_len, max_body) + 1))   # payload bytes received; reply bytes sent
         crc = Signal(8)
         bad_rx = Signal()
         status = Signal(8)
         body_len = Signal(range(max_body + 1))
+        body_last = Signal.like(body_len)                # body_len - 1, set beside it
         reply_len = Signal(16)
         vidx = Signal(range(max(self.n_in, self.n_out) + 1))   # value number (inputs in, outputs out)
         bsel = Signal(range(max(self.in_bytes, self.out_bytes)))  # byte within the value
@@ -270,7 +272,8 @@ class HostLink(wiring.Component):
                 frame_byte("LEN_HI")
             with m.State("LEN_HI"):
                 with m.If(got):
-                    m.d.sync += [length.eq(Cat(len_lo, byte)), count.eq(0), vidx.eq(0), bsel.eq(0)]
+                    m.d.sync += [length.eq(Cat(len_lo, byte)), length_last.eq(Cat(len_lo, byte) - 1), count.eq(0),
+                                 vidx.eq(0), bsel.eq(0)]
                 frame_byte("PAYLOAD")
                 with m.If(got):
                     with m.If(Cat(len_lo, byte) > max_len):
@@ -281,7 +284,7 @@ class HostLink(wiring.Component):
                 frame_byte("PAYLOAD")
                 with m.If(got):
                     m.d.sync += count.eq(count + 1)
-                    with m.If(count == length - 1):
+                    with m.If(count == length_last):
                         m.next = "CHECK"
                     with m.If(write_ok):
                         with m.If(bsel == self.in_bytes - 1):
@@ -305,7 +308,7 @@ class HostLink(wiring.Component):
                         with m.Switch(cmd):
                             for c, n in self.body_len.items():
                                 with m.Case(c):
-                                    m.d.sync += body_len.eq(n)
+                                    m.d.sync += [body_len.eq(n), body_last.eq(max(n - 1, 0))]
                         m.d.sync += cidx.eq(0)
                         with m.Switch(cmd):
                             with m.Case(Command.WRITE_INPUTS):
@@ -355,7 +358,7 @@ class HostLink(wiring.Component):
                     send(body, "REPLY_BODY")
                     with m.If(self.tx.ready):
                         m.d.sync += count.eq(count + 1)
-                        with m.If(count == body_len - 1):
+                        with m.If(count == body_last):
                             m.next = "REPLY_CRC"
                         with m.If(bsel == self.out_bytes - 1):
                             m.d.sync += [bsel.eq(0), vidx.eq(vidx + 1), settle.eq(1)]
