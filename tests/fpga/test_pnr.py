@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mamhw.cli import main
+from mamhw.fpga.pnr import _critical_path
 from mamhw.golden import Layer, save_layer, save_network
 from tests.cli.test_cli import NETWORK
 from tests.strategies import make_network_and_inputs
@@ -24,6 +25,20 @@ def test_synth_reports_utilization_and_fmax(tmp_path, target, capsys):
     logic = "ICESTORM_LC" if target == "up5k" else "TRELLIS_COMB"
     assert 0 < rep["utilization"][logic] < rep["available"][logic]
     assert "Fmax (MHz)" in capsys.readouterr().out
+    assert rep["critical_path"] and "$tr_io" not in rep["critical_path"]     # a clocked path, not a pin's
+    if target.startswith("ecp5"):
+        # hw/dsp.py: the requantization product's register is the DSP's own output register.
+        cells = json.loads((tmp_path / "work" / "netlist.json").read_text())["modules"]["top"]["cells"]
+        regs = [c["parameters"].get("REG_OUTPUT_CLK") for c in cells.values() if c["type"] == "MULT18X18D"]
+        assert "CLK0" in regs
+
+
+def test_the_reported_critical_path_is_a_clocked_one():
+    def path(frm, to, delays):
+        return {"from": frm, "to": to, "path": [{"type": "logic", "delay": d, "from": {"cell": f"{frm}_c"},
+                                                   "to": {"cell": f"{to}_c"}} for d in delays]}
+    rep = {"critical_paths": [path("<async>", "posedge clk", [6.0, 3.0]), path("posedge clk", "posedge clk", [4.0])]}
+    assert _critical_path(rep) == "posedge clk_c -> posedge clk_c (4.0 ns)"
 
 
 def test_a_layer_too_big_for_the_target_is_refused_before_any_tool(tmp_path, capsys):
