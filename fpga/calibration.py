@@ -21,7 +21,7 @@ from ..golden import Layer, Network
 from ..golden.atomic import save_text
 
 __all__ = ["FIT_TARGETS", "PNR_FREQ", "GRID", "HELD_OUT", "sampled_configs", "config_network", "config_key",
-           "source_digest", "tool_versions", "ResultCache", "measure", "measured_quantities"]
+           "source_digest", "digest_sources", "tool_versions", "ResultCache", "measure", "measured_quantities"]
 
 # One device per family for place and route (the area counts are Yosys's and hold for the whole family).
 FIT_TARGETS = {"ice40": "up5k", "ecp5": "ecp5-25f"}
@@ -138,14 +138,60 @@ def _code_of(source):
     return ast.dump(tree).encode()
 
 
+# The files a synthesized engine is built from start here; the digest covers them and every module of this package
+# they import, found in their syntax trees (so the host link, the UART and the training code are not in it: an
+# edit there does not make the model stale).
+_DIGEST_ROOTS = ("hw/network.py", "sim/engine_amaranth.py", "fpga/pnr.py", "fpga/observe.py", "fpga/targets.py")
+
+
+def _package_root():
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _imports(rel, tree):
+    """Files of this package that the module at `rel` (a path below the package root) imports."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = os.path.dirname(rel)
+                for _ in range(node.level - 1):
+                    base = os.path.dirname(base)
+                parts = [base] + (node.module.split(".") if node.module else [])
+            elif node.module and node.module.split(".")[0] == "mamhw":
+                parts = node.module.split(".")[1:]
+            else:
+                continue
+            target = os.path.join(*parts) if any(parts) else ""
+            out += [target + ".py", os.path.join(target, "__init__.py")]
+            out += [os.path.join(target, a.name + ".py") for a in node.names]       # `from . import x`
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] == "mamhw":
+                    target = os.path.join(*a.name.split(".")[1:])
+                    out += [target + ".py", os.path.join(target, "__init__.py")]
+    return out
+
+
+def digest_sources():
+    """The files :func:`source_digest` covers: :data:`_DIGEST_ROOTS` and what they import, sorted."""
+    root, seen, todo = _package_root(), set(), list(_DIGEST_ROOTS)
+    while todo:
+        rel = os.path.normpath(todo.pop())
+        if rel in seen or not os.path.isfile(os.path.join(root, rel)):
+            continue
+        seen.add(rel)
+        with open(os.path.join(root, rel), "rb") as f:
+            todo += _imports(rel, ast.parse(f.read()))
+    return sorted(seen)
+
+
 def source_digest():
     """A digest of the code of every source that decides what is synthesized: the gateware, the golden encoding and
-    row assignment it is built from, the engine builder and the synthesis flow."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    rels = [f"{folder}/{name}" for folder in ("hw", "golden")
-            for name in sorted(os.listdir(os.path.join(root, folder))) if name.endswith(".py")]
+    row assignment it is built from, the engine builder and the synthesis flow (:func:`digest_sources`)."""
+    root = _package_root()
     h = hashlib.sha256()
-    for rel in rels + ["sim/engine_amaranth.py", "fpga/pnr.py", "fpga/observe.py", "fpga/targets.py"]:
+    for rel in digest_sources():
         with open(os.path.join(root, rel), "rb") as f:
             h.update(rel.encode() + b"\0" + _code_of(f.read()))
     return h.hexdigest()[:16]

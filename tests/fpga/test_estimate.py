@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mamhw.fpga.calibration import GRID, HELD_OUT, _code_of, config_key, config_network, source_digest
+from mamhw.fpga.calibration import (GRID, HELD_OUT, _code_of, config_key, config_network, digest_sources,
+                                    source_digest)
 from mamhw.fpga.dsp_map import Multiplier, dsp_pieces
 from mamhw.fpga.estimate import (estimate, format_estimate, format_side_by_side, kind_variant, magnitude_prune,
                                  random_network)
@@ -147,6 +148,15 @@ def test_the_hardware_digest_follows_code_not_comments_or_docstrings():
     assert _code_of(b'"""A module."""\nx = 1  # one\n\n\ndef f():\n    """Docs."""\n    return x\n') == code
     assert _code_of(b"x = 2\n\ndef f():\n    return x\n") != code
     assert _code_of(b'def f():\n    """Only a docstring."""\n') == _code_of(b"def f():\n    pass\n")
+
+
+def test_the_hardware_digest_covers_what_the_engine_is_built_from_and_no_more():
+    files = digest_sources()
+    for needed in ("hw/network.py", "hw/engine.py", "hw/pe.py", "hw/stages.py", "hw/dsp.py", "golden/encode.py",
+                   "golden/assign.py", "sim/engine_amaranth.py", "fpga/pnr.py"):
+        assert needed in files
+    for unrelated in ("hw/hostlink.py", "hw/uart.py", "hw/top.py", "golden/train.py", "golden/prune.py"):
+        assert unrelated not in files
 
 
 def test_a_design_beyond_the_fitted_configurations_is_flagged_as_extrapolated():
