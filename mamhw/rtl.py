@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .fpga.targets import TARGETS
 from .golden import ContractError
 from .golden.cycles import NetworkCycles, network_cycles
 
@@ -46,7 +47,10 @@ def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, l
         res = simulate_network(network, x, pes=pes, vcd=vcd, progress=progress)
         return RtlRun(backend, pes, res.outputs, res.cycles, res.counter, res.layer_cycles, res.model)
 
-    engine, assignments = build_network_engine(network, pes)
+    # A netlist backend runs the design its family's flow synthesizes (on the ECP5: DSP instances, hw/dsp.py).
+    family = backend.split("-", 1)[1] if backend.startswith("netlist-") else None
+    dsp = next((t.dsp for t in TARGETS.values() if t.family == family), None)
+    engine, assignments = build_network_engine(network, pes, **({"dsp": dsp} if dsp else {}))
     model = network_cycles(assignments)
     counters = (("cycles", 1), ("layer_cycles", len(network)))
     timeout = 4 * model.total + 64
@@ -66,6 +70,6 @@ def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, l
         outputs, cycles, counts = run_icarus(engine, x, n_out=n_out, counters=counters, timeout=timeout)
     else:
         from .sim.netlist import run_netlist
-        outputs, cycles, counts = run_netlist(engine, x, family=backend.split("-", 1)[1], n_out=n_out,
+        outputs, cycles, counts = run_netlist(engine, x, family=family, n_out=n_out,
                                               counters=counters, timeout=timeout)
     return RtlRun(backend, pes, outputs, cycles, counts[:, 0], counts[:, 1:], model, stats)

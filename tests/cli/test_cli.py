@@ -157,7 +157,7 @@ def test_bad_inputs_and_command_lines(tmp_path, capsys):
 
 
 
-@pytest.mark.parametrize("backend", ["compiled", "icarus"])
+@pytest.mark.parametrize("backend", ["compiled", "icarus", "netlist-ecp5"])
 def test_backends_agree_with_amaranth_on_a_network(tmp_path, backend, monkeypatch):
     """`mam sim --backend X` gives the same outputs and cycle counts as `--backend amaranth`, per layer too."""
     monkeypatch.setenv("MAMHW_CACHE", str(tmp_path / "cache"))
