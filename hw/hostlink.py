@@ -247,10 +247,15 @@ class HostLink(wiring.Component):
             """One more cycle without a byte."""
             m.d.sync += [timer.eq(timer + 1), expired.eq(timer == self.timeout - 1)]
 
+        def restart():
+            """A byte came: the timeout counts from here."""
+            m.d.sync += [timer.eq(0), expired.eq(0)]
+
         def frame_byte(then):
             """Take a byte of the frame into the CRC; abandon the frame after the timeout."""
             with m.If(got):
-                m.d.sync += [crc.eq(rx_crc_next), timer.eq(0), expired.eq(0)]
+                m.d.sync += crc.eq(rx_crc_next)
+                restart()
                 m.next = then
             with m.Elif(expired):
                 reply(Mux(bad_rx, Status.RX_ERROR, Status.TIMEOUT))
@@ -260,7 +265,8 @@ class HostLink(wiring.Component):
         with m.FSM():
             with m.State("HUNT"):
                 with m.If(got & (byte == SYNC)):
-                    m.d.sync += [crc.eq(0), bad_rx.eq(0), timer.eq(0), expired.eq(0), cmd.eq(0), body_len.eq(0)]
+                    m.d.sync += [crc.eq(0), bad_rx.eq(0), cmd.eq(0), body_len.eq(0)]
+                    restart()
                     m.next = "CMD"
             with m.State("CMD"):
                 with m.If(got):
@@ -319,7 +325,7 @@ class HostLink(wiring.Component):
                                 m.next = "REPLY_SYNC"
             with m.State("DRAIN"):
                 with m.If(got):
-                    m.d.sync += [timer.eq(0), expired.eq(0)]
+                    restart()
                 with m.Elif(expired):
                     reply(Status.BAD_LENGTH)
                 with m.Else():
