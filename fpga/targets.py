@@ -16,7 +16,7 @@ class Target:
     bram_bits: int              # bits per block
     spram_blocks: int = 0       # iCE40 UP5K SB_SPRAM256KA (256 kbit, no initial contents)
     io_pins: int = 0
-    # The running max/min unrolled for speed (hw/stages.py): worth its ~100 flip-flops per PE where logic is
+    # The running max/min unrolled for speed (hw/stages.py): worth its ~80 flip-flops per PE where logic is
     # plentiful; the UP5K's 5280 cells are not.
     unroll_fold: bool = True
     # The DSP primitive the multipliers are instantiated as, with the product register inside it (hw/dsp.py):

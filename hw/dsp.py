@@ -6,7 +6,7 @@ Instantiated with its own output register (``REG_OUTPUT_CLK``), the MULT18X18D e
 nextpnr times it at ~5.3 ns. Same operands, same cycle: the design's behaviour does not change.
 
 The Amaranth simulator cannot run an instance, so the plain form is the default, and every Amaranth simulation
-uses it. The instantiated form is simulated from Verilog, against the MULT18X18D model in sim/netlist.py.
+uses it. The instantiated form is simulated from Verilog, against the MULT18X18D model in sim/dsp_model.py.
 """
 
 from amaranth.hdl import ClockSignal, Const, Instance, Signal
@@ -53,4 +53,3 @@ def check_dsp(dsp):
     if dsp is not None and dsp not in DSP_PRIMITIVES:
         raise ValueError(f"unknown DSP primitive {dsp!r}; known: {', '.join(DSP_PRIMITIVES)}")
     return dsp
-
