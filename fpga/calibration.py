@@ -129,7 +129,11 @@ def config_key(cfg):
 def _code_of(source):
     """A Python source as its syntax tree without docstrings: comments, docstrings and layout do not change what is
     synthesized, so they do not change the digest either."""
-    tree = ast.parse(source)
+    return _code_of_tree(ast.parse(source))
+
+
+def _code_of_tree(tree):
+    """:func:`_code_of` for a source already parsed (the tree loses its docstrings)."""
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
@@ -173,27 +177,31 @@ def _imports(rel, tree):
     return out
 
 
-def digest_sources():
-    """The files :func:`source_digest` covers: :data:`_DIGEST_ROOTS` and what they import, sorted."""
-    root, seen, todo = _package_root(), set(), list(_DIGEST_ROOTS)
+def _source_trees():
+    """{path: syntax tree} of :data:`_DIGEST_ROOTS` and every file of this package they import, each parsed once."""
+    root, trees, todo = _package_root(), {}, list(_DIGEST_ROOTS)
     while todo:
         rel = os.path.normpath(todo.pop())
-        if rel in seen or not os.path.isfile(os.path.join(root, rel)):
+        if rel in trees or not os.path.isfile(os.path.join(root, rel)):
             continue
-        seen.add(rel)
         with open(os.path.join(root, rel), "rb") as f:
-            todo += _imports(rel, ast.parse(f.read()))
-    return sorted(seen)
+            trees[rel] = ast.parse(f.read())
+        todo += _imports(rel, trees[rel])
+    return trees
+
+
+def digest_sources():
+    """The files :func:`source_digest` covers: :data:`_DIGEST_ROOTS` and what they import, sorted."""
+    return sorted(_source_trees())
 
 
 def source_digest():
     """A digest of the code of every source that decides what is synthesized: the gateware, the golden encoding and
     row assignment it is built from, the engine builder and the synthesis flow (:func:`digest_sources`)."""
-    root = _package_root()
+    trees = _source_trees()
     h = hashlib.sha256()
-    for rel in digest_sources():
-        with open(os.path.join(root, rel), "rb") as f:
-            h.update(rel.encode() + b"\0" + _code_of(f.read()))
+    for rel in sorted(trees):
+        h.update(rel.encode() + b"\0" + _code_of_tree(trees[rel]))
     return h.hexdigest()[:16]
 
 
