@@ -1,13 +1,13 @@
 """The calibrated part of the estimates: LUTs, flip-flops, logic cells and Fmax from features of the design.
 
-Features come from the live design, not from a description of it: the operators of one PE as Amaranth hands
-them to Yosys (bits of adders, comparators, multiplexers, registers and variable shifts in its RTLIL, and the
-register bits synthesis keeps, from :mod:`.registers`; times the number of PEs), the memory decisions of
-:mod:`.memory_map` (memory bits left to logic, block RAMs that need read-first emulation, LUT RAMs), the multiplier pieces :mod:`.dsp_map` leaves to logic, and the engine's own
-wiring from its BufferPlan and ports. A linear model per family and quantity maps features to Yosys's counts;
-its coefficients are fitted (non-negative least squares on relative error) to real synthesis runs by
-scripts/fit_area.py and stored in area_model.json beside this file. Fmax is modelled as a clock period that
-grows with the longest carry chain, the bank-select depth and the PE count.
+Features come from the live design, not from a description of it: the operators of one PE as Amaranth hands them to
+Yosys (bits of adders, comparators, multiplexers, registers and variable shifts in its RTLIL, and the register bits
+synthesis keeps, from :mod:`.registers`; times the number of PEs), the memory decisions of :mod:`.memory_map`
+(memory bits left to logic, block RAMs that need read-first emulation, LUT RAMs), the multiplier pieces
+:mod:`.dsp_map` leaves to logic, and the engine's own wiring from its BufferPlan and ports. A linear model per
+family and quantity maps features to Yosys's counts; its coefficients are fitted (non-negative least squares on
+relative error) to real synthesis runs by scripts/fit_area.py and stored in area_model.json beside this file. Fmax
+is modelled as a clock period that grows with the longest carry chain, the bank-select depth and the PE count.
 """
 
 import json

@@ -30,7 +30,8 @@ def dsp_of(family):
 @pytest.mark.parametrize("family", ["ice40", "ecp5"])
 def test_netlist_of_the_pe_is_bit_and_cycle_exact(family):
     layer, x = make_layer_and_inputs(LAYER)
-    outputs, cycles, counters = run_netlist(build_pe(layer, dsp=dsp_of(family)), x, family=family, n_out=layer.n_out, timeout=2000)
+    outputs, cycles, counters = run_netlist(build_pe(layer, dsp=dsp_of(family)), x, family=family, n_out=layer.n_out,
+                                            timeout=2000)
     np.testing.assert_array_equal(outputs, forward(layer, x))
     assert cycles.tolist() == counters[:, 0].tolist() == [pe_cycles(encode(layer).row_nnz, PE_LATENCY)] * 3
 
