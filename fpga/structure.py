@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from amaranth.hdl import Elaboratable, Shape
 from amaranth.lib.memory import Memory
 
-__all__ = ["RecordedMemory", "EngineStructure", "engine_options", "build_structure", "real_memory", "silence",
-           "pe_rtlil", "pe_live_registers"]
+__all__ = ["RecordedMemory", "EngineStructure", "engine_options", "family_dsp", "build_structure", "real_memory",
+           "silence", "pe_rtlil", "pe_live_registers"]
 
 _patch_lock = threading.Lock()
 
@@ -77,6 +77,12 @@ def engine_options(target):
     if "dsp" in params and getattr(target, "dsp", None):
         opts["dsp"] = target.dsp
     return opts
+
+
+def family_dsp(family):
+    """The DSP primitive the targets of `family` build their multipliers as (fpga/targets.py), or None."""
+    from .targets import TARGETS
+    return next((t.dsp for t in TARGETS.values() if t.family == family), None)
 
 
 def build_structure(network, pes, **options):

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fpga.targets import TARGETS
 from .golden import ContractError
 from .golden.cycles import NetworkCycles, network_cycles
 
@@ -42,6 +41,7 @@ def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, l
         raise ContractError(f"--pes must be in 1..{MAX_PES}, got {pes}")
     if vcd is not None and backend != "amaranth":
         raise ContractError("--vcd is available with --backend amaranth only")
+    from .fpga.structure import family_dsp
     from .sim.engine_amaranth import build_network_engine, simulate_network
     if backend == "amaranth":
         res = simulate_network(network, x, pes=pes, vcd=vcd, progress=progress)
@@ -49,7 +49,7 @@ def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, l
 
     # A netlist backend runs the design its family's flow synthesizes (on the ECP5: DSP instances, hw/dsp.py).
     family = backend.split("-", 1)[1] if backend.startswith("netlist-") else None
-    dsp = next((t.dsp for t in TARGETS.values() if t.family == family), None)
+    dsp = family_dsp(family)
     engine, assignments = build_network_engine(network, pes, **({"dsp": dsp} if dsp else {}))
     model = network_cycles(assignments)
     counters = (("cycles", 1), ("layer_cycles", len(network)))

@@ -8,7 +8,7 @@ import pytest
 
 from mamhw.golden import PE_LATENCY, encode, forward, network_forward, pe_cycles
 from mamhw.golden.cycles import network_cycles
-from mamhw.fpga.targets import TARGETS
+from mamhw.fpga.structure import family_dsp
 from mamhw.sim.engine_amaranth import build_network_engine
 from mamhw.sim.netlist import run_netlist
 from mamhw.sim.pe_amaranth import build_pe
@@ -23,15 +23,11 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MAMHW_CACHE", str(tmp_path / "cache"))
 
 
-def dsp_of(family):
-    return next(t.dsp for t in TARGETS.values() if t.family == family)
-
-
 @pytest.mark.parametrize("family", ["ice40", "ecp5"])
 def test_netlist_of_the_pe_is_bit_and_cycle_exact(family):
     layer, x = make_layer_and_inputs(LAYER)
-    outputs, cycles, counters = run_netlist(build_pe(layer, dsp=dsp_of(family)), x, family=family, n_out=layer.n_out,
-                                            timeout=2000)
+    pe = build_pe(layer, dsp=family_dsp(family))
+    outputs, cycles, counters = run_netlist(pe, x, family=family, n_out=layer.n_out, timeout=2000)
     np.testing.assert_array_equal(outputs, forward(layer, x))
     assert cycles.tolist() == counters[:, 0].tolist() == [pe_cycles(encode(layer).row_nnz, PE_LATENCY)] * 3
 
@@ -41,7 +37,7 @@ def test_netlist_of_a_network_engine_is_bit_and_cycle_exact(family):
     layers = [dict(LAYER, kind="mam", n_in=20, n_out=10, relu=True, batch=1, seed=1),
               dict(LAYER, kind="mac", n_in=10, n_out=4, density=0.5, batch=1, seed=2)]
     network, x = make_network_and_inputs(dict(layers=layers, x_mode="extremes", batch=2, seed=3))
-    engine, assignments = build_network_engine(network, 2, dsp=dsp_of(family))
+    engine, assignments = build_network_engine(network, 2, dsp=family_dsp(family))
     model = network_cycles(assignments)
     outputs, cycles, counters = run_netlist(engine, x, family=family, n_out=network.n_out,
                                             counters=(("cycles", 1), ("layer_cycles", 2)), timeout=5000)
