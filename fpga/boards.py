@@ -33,11 +33,12 @@ class Board:
         """Clock cycles per UART bit at `clk_hz` (default: the board oscillator)."""
         return uart_divisor(self.clk_hz if clk_hz is None else clk_hz, self.baud)
 
-    def link_top(self, network, pes, clk_hz=None):
-        """The LinkTop of `network` on `pes` PEs for this board, clocked at `clk_hz` (default: the oscillator)."""
+    def link_top(self, network, pes, clk_hz=None, **options):
+        """The LinkTop of `network` on `pes` PEs for this board, clocked at `clk_hz` (default: the oscillator);
+        `options`: the engine's build options."""
         clk_hz = self.clk_hz if clk_hz is None else clk_hz
         return build_link_top(network, pes, divisor=self.divisor(clk_hz),
-                              timeout=max(int(clk_hz * LINK_TIMEOUT_S), 1))
+                              timeout=max(int(clk_hz * LINK_TIMEOUT_S), 1), **options)
 
 
 BOARDS = {

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..golden import ContractError, check_inputs
-from ..hw.hostlink import (COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY, SYNC, Command, Status,
-                           crc8, value_bytes)
+from ..hw.hostlink import (COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY, SYNC, WEIGHT_CHUNK,
+                           WEIGHT_HEADER, Command, Status, crc8, value_bytes)
 from .design_id import design_id
 
-__all__ = ["LinkError", "encode_frame", "decode_frame", "encode_values", "decode_values", "Info", "Device",
-           "BatchResult", "open_serial", "BOARD_HINT"]
+__all__ = ["LinkError", "encode_frame", "decode_frame", "encode_values", "decode_values", "weight_frames", "entry_words", "Info",
+           "Device", "BatchResult", "open_serial", "BOARD_HINT"]
 
 BOARD_HINT = "pip install -e '.[board]'"
 HEADER = 4                      # SYNC, CODE, LEN lo, LEN hi
@@ -32,6 +32,8 @@ EXPLAIN = {
     Status.UNKNOWN_COMMAND: "the design does not implement it",
     Status.TIMEOUT: "the frame stopped short",
     Status.RX_ERROR: "the UART lost bytes (framing error or overrun)",
+    Status.BAD_ADDRESS: "no such PE or entries in this design",
+    Status.NO_INPUTS: "the last inputs were refused; write them again",
 }
 
 
@@ -90,6 +92,18 @@ def decode_values(data, n, bits):
     return np.where(u >= 1 << (8 * nb - 1), u - (1 << (8 * nb)), u)
 
 
+def weight_frames(words, bits):
+    """LOAD_WEIGHTS payloads for one PE's entry words (unsigned, `bits` wide): WEIGHT_CHUNK words each, the last
+    padded with zeros that its count leaves out."""
+    nb = value_bytes(bits)
+    out = []
+    for start in range(0, len(words), WEIGHT_CHUNK):
+        chunk = [int(w) for w in words[start:start + WEIGHT_CHUNK]]
+        padded = chunk + [0] * (WEIGHT_CHUNK - len(chunk))
+        out.append((start, len(chunk), b"".join(w.to_bytes(nb, "little") for w in padded)))
+    return out
+
+
 @dataclass(frozen=True)
 class Info:
     """What the design on the device reports (INFO)."""
@@ -102,6 +116,7 @@ class Info:
     n_layers: int
     pes: int
     design_id: int
+    weight_bits: int            # 0: the weights are in the bitstream; else the entry words' width (LOAD_WEIGHTS)
 
     @classmethod
     def unpack(cls, data):
@@ -219,6 +234,13 @@ class Device:
             raise ContractError(f"the device takes {info.n_in} inputs, got {x.size}")
         self.request(Command.WRITE_INPUTS, encode_values(x, info.in_bits))
 
+    def load_weights(self, words_per_pe, bits):
+        """Write every PE's entry words (`words_per_pe`: one list per PE, empty for a PE not built), WEIGHT_CHUNK
+        words per frame; each frame is applied whole or not at all (and sent again when the line damaged it)."""
+        for pe, words in enumerate(words_per_pe):
+            for start, count, data in weight_frames(words, bits):
+                self.request(Command.LOAD_WEIGHTS, struct.pack(WEIGHT_HEADER, pe, start, count) + data)
+
     def run(self):
         """Run the network on the loaded inputs; returns the engine's cycle count."""
         data = self._expect(Command.RUN, self.request(Command.RUN), COUNTER_BYTES)
@@ -255,9 +277,16 @@ class Device:
         return info
 
     def run_batch(self, network, x, *, pes=None, progress=None, where="network"):
-        """Check the device against `network`, then run every sample of x ([batch, in] or [in])."""
+        """Check the device against `network`, load its weights if the design keeps them in RAM (SPRAM), then run
+        every sample of x ([batch, in] or [in])."""
         x = check_inputs(x, network.n_in, network.in_bits)
         info = self.check_network(network, pes, where)
+        if info.weight_bits:
+            words, bits = entry_words(network, info.pes)
+            if bits != info.weight_bits:
+                raise LinkError(f"{self.name}: the device takes {info.weight_bits}-bit weight words, {where} on "
+                                f"{info.pes} PEs has {bits}-bit ones: rebuild the bitstream or update mamhw")
+            self.load_weights(words, bits)
         batch = x.shape[0]
         outputs = np.zeros((batch, info.n_out), dtype=np.int64)
         cycles = np.zeros(batch, dtype=np.int64)
@@ -272,6 +301,14 @@ class Device:
             if progress is not None:
                 progress(s + 1, batch)
         return BatchResult(info=info, outputs=outputs, cycles=cycles, layer_cycles=layer_cycles)
+
+
+def entry_words(network, pes):
+    """Each PE's entry words as the engine holds them (hw/engine.py EnginePE.entry_words), and their width."""
+    from .structure import build_structure
+    pes_ = build_structure(network, pes, weight_ram="memory").engine.pe
+    words = [[] if pe is None else pe.entry_words for pe in pes_]
+    return words, next(pe for pe in pes_ if pe is not None).entry_shape.size
 
 
 def _describe(n_in, n_out, in_bits, out_bits, n_layers):

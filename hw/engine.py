@@ -47,6 +47,7 @@ from .dsp import check_dsp
 from .pe import KINDS, entry_layout, pack_entries
 from .stages import (config_shapes, delay, fold_stage, multiply, wait_for_fold, requant_constants, requant_stages,
                      signed_bits)
+from .weight_ram import WeightRAM, check_weight_ram
 
 __all__ = ["PESegment", "LayerSpec", "BufferPlan", "EnginePE", "LayerEngine"]
 
@@ -180,14 +181,18 @@ class EnginePE(wiring.Component):
     PE has no rows in that layer (it must not be started for it). The configuration inputs (``mac``, ``mult``,
     ``neg_mult``, ``rounding``) must hold the running layer's values from ``start`` to ``done`` (``mult`` is taken
     at ``start``, so from there on).
+
+    weight_ram: None, the entry words baked into a ROM; "memory" or a primitive (hw/weight_ram.py), a RAM the host
+    fills through ``w_we``/``w_addr``/``w_data`` (the words of :attr:`entry_words`) before the first start.
     """
 
     LATENCY = 16
 
     def __init__(self, *, segments, kinds, shifts, clamps, act_bits, w_bits, out_bits, addr_bits, acc_shape, v_shape,
-                 unroll=True, dsp=None):
+                 unroll=True, dsp=None, weight_ram=None):
         self.unroll = bool(unroll)
         self.dsp = check_dsp(dsp)
+        self.weight_ram = check_weight_ram(weight_ram)
         self.kinds = tuple(sorted(set(kinds)))
         self.shifts = [int(s) for s in shifts]
         self.los, self.his = [c["lo"] for c in clamps], [c["hi"] for c in clamps]
@@ -212,10 +217,17 @@ class EnginePE(wiring.Component):
         if not words:
             raise ValueError("a PE without rows in any layer is not built")
         self.n_entries, self.n_rows = len(words), len(biases)
-        self.entry_mem = Memory(shape=unsigned(self.entry_shape.size), depth=self.n_entries, init=words)
+        self.entry_words = words
+        if weight_ram is None:
+            self.entry_mem = Memory(shape=unsigned(self.entry_shape.size), depth=self.n_entries, init=words)
+            loading = {}
+        else:
+            self.entry_mem = WeightRAM(depth=self.n_entries, width=self.entry_shape.size,
+                                       primitive=None if weight_ram == "memory" else weight_ram)
+            loading = {"w_we": In(1), "w_addr": In(_bits(self.n_entries)), "w_data": In(self.entry_shape.size)}
         self.bias_mem = Memory(shape=signed(signed_bits(biases)), depth=self.n_rows, init=biases)
         shapes = config_shapes(shifts)
-        super().__init__({
+        super().__init__(loading | {
             "start": In(1),
             "layer": In(_bits(self.n_layers)),
             "mac": In(1),
@@ -240,16 +252,23 @@ class EnginePE(wiring.Component):
         m = Module()
         m.submodules.entry_mem = self.entry_mem
         m.submodules.bias_mem = self.bias_mem
-        entry_rd = self.entry_mem.read_port()
         bias_rd = self.bias_mem.read_port()
 
         # F: entry fetch over this layer's segment. Counters stop at their last valid address.
         ea, end = Signal(range(max(2, self.n_entries))), Signal(range(max(2, self.n_entries)))
+        if self.weight_ram is None:
+            entry_rd = self.entry_mem.read_port()
+            m.d.comb += entry_rd.addr.eq(ea)
+            entry_data = entry_rd.data
+        else:                                                     # one port: the host's writes, or the fetch
+            ram = self.entry_mem
+            m.d.comb += [ram.we.eq(self.w_we), ram.wdata.eq(self.w_data),
+                         ram.addr.eq(Mux(self.w_we, self.w_addr, ea))]
+            entry_data = ram.rdata
         brow = Signal(range(max(2, self.n_rows)))                 # bias address of the row being folded
         out_row, out_last = Signal.like(self.y_row), Signal.like(self.y_row)   # rows leave in order: a counter
         cur = Signal(_bits(self.n_layers))                        # the running layer (selects its shift)
         fetching, first = Signal(), Signal(init=1)
-        m.d.comb += entry_rd.addr.eq(ea)
         with m.If(fetching):
             with m.If(ea == end):
                 m.d.sync += fetching.eq(0)
@@ -269,7 +288,7 @@ class EnginePE(wiring.Component):
         # E: the entry word, registered (memory output to memory address is too long a path for one cycle).
         e_valid, e_end = delay(m, fetching, "e_valid"), delay(m, fetching & (ea == end), "e_end")
         a_valid, a_end = delay(m, e_valid, "a_valid"), delay(m, e_end, "a_end")
-        a_entry = delay(m, data.View(self.entry_shape, entry_rd.data).as_value(), "a_entry")
+        a_entry = delay(m, data.View(self.entry_shape, entry_data).as_value(), "a_entry")
 
         # A: its physical index goes out to the activation buffers (data back in X).
         m.d.comb += [self.act_valid.eq(a_valid), self.act_addr.eq(data.View(self.entry_shape, a_entry).index)]
@@ -339,12 +358,15 @@ class LayerEngine(wiring.Component):
     next ``start``; ``cycles`` counts ``max over PEs of entries + LATENCY + OVERHEAD`` from start to done. Layer k
     reads buffer k % 2 and writes buffer (k+1) % 2, so running layers 0, 1, ... in order runs the network.
     ``y_addr`` = output row of the last layer, read on ``y_data`` one cycle later.
+
+    With a `weight_ram` (EnginePE), the host writes PE ``w_pe``'s entry word ``w_addr`` with ``w_we``/``w_data``
+    while the engine is idle (writes during a run are ignored).
     """
 
     LATENCY = EnginePE.LATENCY
     OVERHEAD = 2
 
-    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None):
+    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None, weight_ram=None):
         layers = list(layers)
         if not layers:
             raise ValueError("need at least one layer")
@@ -379,13 +401,18 @@ class LayerEngine(wiring.Component):
                         for sp in layers],
                 w_bits=self.w_bits, out_bits=self.out_bits,
                 addr_bits=plan.addr_bits, acc_shape=self.acc_shape, v_shape=self.v_shape, unroll=unroll,
-                dsp=dsp))
+                dsp=dsp, weight_ram=weight_ram))
         # buffers[b][replica][bank]
         self.buffers = [[[Memory(shape=signed(self.act_bits), depth=plan.depth[b], init=[])
                           for _ in range(plan.banks[b])] for _ in range(plan.replicas[b])] for b in (0, 1)]
         last = layers[-1]
         self.y_map = [int(a) for a in plan.physical(plan.out_bank[-1], plan.out_pos[-1])]
-        super().__init__({
+        self.weight_ram = weight_ram
+        built = [pe for pe in self.pe if pe is not None]
+        loading = {} if weight_ram is None else {
+            "w_we": In(1), "w_pe": In(_bits(pes)), "w_addr": In(_bits(max(pe.n_entries for pe in built))),
+            "w_data": In(built[0].entry_shape.size)}
+        super().__init__(loading | {
             "start": In(1),
             "layer": In(_bits(len(layers))),
             "busy": Out(1),
@@ -428,6 +455,9 @@ class LayerEngine(wiring.Component):
             m.submodules[f"pe{p}"] = pe
             m.d.comb += [getattr(pe, k).eq(v) for k, v in cfg.items()]
             m.d.comb += [pe_done[p].eq(pe.done), pe.layer.eq(cur)]
+            if self.weight_ram is not None:
+                m.d.comb += [pe.w_we.eq(self.w_we & (self.w_pe == p) & ~running), pe.w_addr.eq(self.w_addr),
+                             pe.w_data.eq(self.w_data)]
             m.d.sync += pe.start.eq(go & active_new[p])
         # Held low in the cycle of `go` and the next (the PEs' start): the done flags of the layer before are still
         # high in those two cycles.

@@ -16,7 +16,16 @@ handles one request at a time, and bytes that arrive while it runs the engine or
     RUN          0x03    none                            cycles (u32), sent when the run is done
     READ_OUTPUTS 0x04    none                            n_out values
     READ_CYCLES  0x05    none                            cycles, then each layer's cycles (u32 each)
-    LOAD_WEIGHTS 0x06    reserved (SPRAM weights); this design answers UNKNOWN_COMMAND
+    LOAD_WEIGHTS 0x06    PE (u8), address (u16), count    none
+                         (u8, 1..WEIGHT_CHUNK), then
+                         WEIGHT_CHUNK entry words
+
+LOAD_WEIGHTS exists only in a design whose entry words sit in RAMs without initial contents (the UP5K's SPRAM,
+hw/weight_ram.py; INFO's weight_bits is then their width, 0 otherwise, and a design without them answers
+UNKNOWN_COMMAND). It writes the first `count` words of the frame to entries address .. address + count - 1 of PE
+`PE`; the frame always carries WEIGHT_CHUNK words of ceil(weight_bits / 8) bytes (the unused ones are ignored).
+A PE that does not exist or entries beyond the PE's are refused with BAD_ADDRESS. The host loads every PE's words
+(the engine's EnginePE.entry_words) before the first RUN.
 
 Values are ceil(bits / 8) bytes each, little endian, two's complement (inputs in in_bits, outputs in out_bits);
 multi-byte integers in INFO and the counters are little endian too. Input bytes above in_bits are ignored.
@@ -31,10 +40,15 @@ Status codes (first byte of every reply payload):
     UNKNOWN_COMMAND  3  no such command (or a reserved one)
     TIMEOUT          4  the frame stopped before its end for longer than the inter-byte timeout
     RX_ERROR         5  the UART lost a byte of this frame (framing error or overrun); nothing was applied
+    BAD_ADDRESS      6  LOAD_WEIGHTS names a PE or entries the design does not have; nothing was applied
+    NO_INPUTS        7  RUN after a refused WRITE_INPUTS: the staged inputs are not whole; nothing was run
 
 Failures are checked in that order after the CRC byte (RX_ERROR first); the reply echoes the CODE as received.
-Nothing is half-applied: WRITE_INPUTS lands in a staging memory and is copied into the engine's input buffer only
-after the whole frame checked out. A frame cut short does not wedge the link: after ``timeout`` cycles without a
+Nothing is half-applied: WRITE_INPUTS and LOAD_WEIGHTS land in staging memories and are copied into the engine
+only after the whole frame checked out. RUN copies the staged inputs into the engine again before it starts: a
+network with an even number of layers writes its outputs into its inputs' buffer, and a RUN sent again (the
+driver repeats a request whose reply was lost) must run on the same inputs. A refused WRITE_INPUTS frame leaves
+its bytes in the staging memory, so RUN is then refused (NO_INPUTS) until a WRITE_INPUTS goes through. A frame cut short does not wedge the link: after ``timeout`` cycles without a
 byte the link answers TIMEOUT and hunts for SYNC again; bytes outside a frame are skipped until a SYNC.
 """
 
@@ -47,16 +61,18 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["SYNC", "REPLY", "PROTOCOL_VERSION", "INFO_FORMAT", "COUNTER_BYTES", "MAX_LEN", "Command", "Status",
-           "crc8", "value_bytes", "HostLink"]
+__all__ = ["SYNC", "REPLY", "PROTOCOL_VERSION", "INFO_FORMAT", "COUNTER_BYTES", "MAX_LEN", "WEIGHT_CHUNK",
+           "WEIGHT_HEADER", "Command", "Status", "crc8", "value_bytes", "HostLink"]
 
 SYNC = 0xA5
 REPLY = 0x80
-PROTOCOL_VERSION = 1
-# version, n_in, n_out, in_bits, out_bits, layers, PEs, design id
-INFO_FORMAT = "<BHHBBBBI"
+PROTOCOL_VERSION = 2
+# version, n_in, n_out, in_bits, out_bits, layers, PEs, design id, weight_bits (0: weights baked in)
+INFO_FORMAT = "<BHHBBBBIB"
 COUNTER_BYTES = 4
 MAX_LEN = 0xFFFF
+WEIGHT_CHUNK = 64               # entry words per LOAD_WEIGHTS frame
+WEIGHT_HEADER = "<BHB"          # PE, first address, count
 CRC8_POLY = 0x07
 
 
@@ -66,7 +82,7 @@ class Command(enum.IntEnum):
     RUN = 0x03
     READ_OUTPUTS = 0x04
     READ_CYCLES = 0x05
-    LOAD_WEIGHTS = 0x06         # reserved for loading SPRAM weights; not implemented
+    LOAD_WEIGHTS = 0x06
 
 
 class Status(enum.IntEnum):
@@ -76,6 +92,8 @@ class Status(enum.IntEnum):
     UNKNOWN_COMMAND = 3
     TIMEOUT = 4
     RX_ERROR = 5
+    BAD_ADDRESS = 6
+    NO_INPUTS = 7
 
 
 def crc8(data, crc=0):
@@ -110,13 +128,24 @@ class HostLink(wiring.Component):
     ``timeout``: cycles without a byte after which a frame in progress is abandoned.
     The engine-side ports mirror NetworkEngine's (``start``, ``busy``, ``done``, ``cycles``, ``layer_cycles``,
     ``x_we``/``x_addr``/``x_data``, ``y_addr``/``y_data`` with one cycle read latency).
+
+    `weight_words`: for an engine whose entry words are loaded at run time, the number of entry words of each PE
+    (0 for a PE not built), and `weight_bits` their width; the ports ``w_we``/``w_pe``/``w_addr``/``w_data`` then
+    write them (NetworkEngine's loading ports).
     """
 
-    def __init__(self, *, n_in, in_bits, n_out, out_bits, n_layers, pes, design_id, timeout, counter_bits=32):
+    def __init__(self, *, n_in, in_bits, n_out, out_bits, n_layers, pes, design_id, timeout, counter_bits=32,
+                 weight_words=None, weight_bits=0):
         self.n_in, self.in_bits, self.n_out, self.out_bits = n_in, in_bits, n_out, out_bits
-        self.n_layers, self.timeout = n_layers, timeout
+        self.n_layers, self.timeout, self.pes = n_layers, timeout, pes
         self.in_bytes, self.out_bytes = value_bytes(in_bits), value_bytes(out_bits)
         self.write_len = n_in * self.in_bytes
+        self.weight_words = None if weight_words is None else [int(n) for n in weight_words]
+        if (self.weight_words is None) != (not weight_bits) or \
+                (self.weight_words is not None and len(self.weight_words) != pes):
+            raise ValueError("weight_words (one count per PE) and weight_bits go together")
+        self.weight_bits, self.weight_bytes = int(weight_bits), value_bytes(weight_bits)
+        self.load_len = struct.calcsize(WEIGHT_HEADER) + WEIGHT_CHUNK * self.weight_bytes if weight_bits else 0
         self.body_len = {
             Command.INFO: struct.calcsize(INFO_FORMAT),
             Command.WRITE_INPUTS: 0,
@@ -124,6 +153,8 @@ class HostLink(wiring.Component):
             Command.READ_OUTPUTS: n_out * self.out_bytes,
             Command.READ_CYCLES: COUNTER_BYTES * (1 + n_layers),
         }
+        if weight_bits:
+            self.body_len[Command.LOAD_WEIGHTS] = 0
         if self.write_len > MAX_LEN or 1 + max(self.body_len.values()) > MAX_LEN:
             raise ValueError(f"{n_in} inputs / {n_out} outputs do not fit a frame of {MAX_LEN} bytes")
         if counter_bits > 8 * COUNTER_BYTES:
@@ -133,9 +164,14 @@ class HostLink(wiring.Component):
         if timeout < 1:
             raise ValueError("timeout must be at least one cycle")
         self.info = struct.pack(INFO_FORMAT, PROTOCOL_VERSION, n_in, n_out, in_bits, out_bits, n_layers, pes,
-                                design_id)
+                                design_id, self.weight_bits)
         self.staging = Memory(shape=unsigned(in_bits), depth=n_in, init=[])
-        super().__init__({
+        self.weight_staging = Memory(shape=unsigned(weight_bits), depth=WEIGHT_CHUNK, init=[]) if weight_bits \
+            else None
+        loading = {} if not weight_bits else {
+            "w_we": Out(1), "w_pe": Out(_bits(pes)), "w_addr": Out(_bits(max(self.weight_words))),
+            "w_data": Out(weight_bits)}
+        super().__init__(loading | {
             "rx": In(stream.Signature(8)),
             "rx_error": In(1),
             "tx": Out(stream.Signature(8)),
@@ -161,7 +197,7 @@ class HostLink(wiring.Component):
         m.d.comb += [self.rx.ready.eq(1), got.eq(self.rx.valid)]
 
         cmd = Signal(8)
-        max_len = self.write_len                         # the largest payload any command takes
+        max_len = max(self.write_len, self.load_len)     # the largest payload any command takes
         max_body = max(self.body_len.values())
         len_lo = Signal(8)
         length = Signal(range(max_len + 1))              # a longer frame is drained, never counted
@@ -173,12 +209,13 @@ class HostLink(wiring.Component):
         body_len = Signal(range(max_body + 1))
         body_last = Signal.like(body_len)                # body_len - 1, set beside it
         reply_len = Signal(16)
-        vidx = Signal(range(max(self.n_in, self.n_out) + 1))   # value number (inputs in, outputs out)
-        bsel = Signal(range(max(self.in_bytes, self.out_bytes)))  # byte within the value
-        acc = Signal(8 * self.in_bytes)                  # an input value being assembled
+        vidx = Signal(range(max(self.n_in, self.n_out, WEIGHT_CHUNK) + 1))   # value number (in or out)
+        bsel = Signal(range(max(self.in_bytes, self.out_bytes, self.weight_bytes)))  # byte within the value
+        acc = Signal(8 * max(self.in_bytes, self.weight_bytes))   # a value being assembled
         timer = Signal(range(self.timeout + 1))
         expired = Signal()                               # timer == timeout, registered beside it (a short path)
         settle = Signal()                                # y_addr changed last cycle: y_data not yet valid
+        staged_ok = Signal(init=1)                       # the staging memory holds the last accepted inputs
 
         # UART errors mark the frame; a SYNC starts a clean one.
         with m.If(self.rx_error):
@@ -189,7 +226,8 @@ class HostLink(wiring.Component):
         with m.Switch(cmd):
             for c in self.body_len:
                 with m.Case(c):
-                    m.d.comb += [known.eq(1), expect.eq(self.write_len if c == Command.WRITE_INPUTS else 0)]
+                    m.d.comb += [known.eq(1), expect.eq({Command.WRITE_INPUTS: self.write_len,
+                                                         Command.LOAD_WEIGHTS: self.load_len}.get(c, 0))]
 
         # The staging memory: written while a WRITE_INPUTS frame of the right length comes in (the bits of a
         # value above in_bits are dropped here).
@@ -198,12 +236,35 @@ class HostLink(wiring.Component):
                      st_wr.addr.eq(vidx), st_wr.data.eq(Cat(acc[:8 * (self.in_bytes - 1)], byte))]
 
         # The copy from staging into the engine: address, then data one cycle later.
-        cidx = Signal(range(max(self.n_in, 2)))
+        cidx = Signal(range(max(self.n_in, WEIGHT_CHUNK if self.weight_bits else 0, 2)))
         wr_pend = Signal()
         wr_addr = Signal.like(self.x_addr)
         m.d.sync += wr_pend.eq(0)
         m.d.comb += [st_rd.addr.eq(cidx), self.x_we.eq(wr_pend), self.x_addr.eq(wr_addr),
                      self.x_data.eq(st_rd.data)]
+
+        # LOAD_WEIGHTS: a header, the words into their own staging memory, then the copy into PE `hdr_pe`.
+        loads = self.weight_staging is not None
+        bad_address = Signal()
+        if loads:
+            m.submodules.weight_staging = self.weight_staging
+            wst_wr, wst_rd = self.weight_staging.write_port(), self.weight_staging.read_port()
+            hdr_pe, hdr_addr, hdr_count, hdr_last = Signal(8), Signal(16), Signal(8), Signal(8)
+            load_ok = Signal()
+            limit = Signal(range(max(self.weight_words) + 1))   # the entries of PE hdr_pe; 0 for no such PE
+            with m.Switch(hdr_pe):
+                for p, n in enumerate(self.weight_words):
+                    with m.Case(p):
+                        m.d.comb += limit.eq(n)
+            m.d.comb += [
+                load_ok.eq((cmd == Command.LOAD_WEIGHTS) & (length == self.load_len)),
+                bad_address.eq((hdr_count == 0) | (hdr_count > WEIGHT_CHUNK) | (hdr_addr + hdr_count > limit)),
+                wst_wr.addr.eq(vidx), wst_wr.data.eq(Cat(acc[:8 * (self.weight_bytes - 1)], byte)),
+            ]
+            ww_pend, ww_addr = Signal(), Signal.like(self.w_addr)
+            m.d.sync += ww_pend.eq(0)
+            m.d.comb += [wst_rd.addr.eq(cidx), self.w_we.eq(ww_pend), self.w_pe.eq(hdr_pe),
+                         self.w_addr.eq(ww_addr), self.w_data.eq(wst_rd.data)]
 
         # Reply bytes.
         tx_crc = Signal(8)
@@ -293,11 +354,29 @@ class HostLink(wiring.Component):
                     with m.If(count == length_last):
                         m.next = "CHECK"
                     with m.If(write_ok):
+                        m.d.sync += staged_ok.eq(0)
                         with m.If(bsel == self.in_bytes - 1):
                             m.d.comb += st_wr.en.eq(1)
                             m.d.sync += [vidx.eq(vidx + 1), bsel.eq(0)]
                         with m.Else():
                             m.d.sync += [acc.word_select(bsel, 8).eq(byte), bsel.eq(bsel + 1)]
+                    if loads:
+                        with m.If(load_ok):
+                            with m.If(count < struct.calcsize(WEIGHT_HEADER)):
+                                with m.Switch(count):
+                                    with m.Case(0):
+                                        m.d.sync += hdr_pe.eq(byte)
+                                    with m.Case(1):
+                                        m.d.sync += hdr_addr[:8].eq(byte)
+                                    with m.Case(2):
+                                        m.d.sync += hdr_addr[8:].eq(byte)
+                                    with m.Case(3):
+                                        m.d.sync += [hdr_count.eq(byte), hdr_last.eq(byte - 1)]
+                            with m.Elif(bsel == self.weight_bytes - 1):
+                                m.d.comb += wst_wr.en.eq(1)
+                                m.d.sync += [vidx.eq(vidx + 1), bsel.eq(0)]
+                            with m.Else():
+                                m.d.sync += [acc.word_select(bsel, 8).eq(byte), bsel.eq(bsel + 1)]
             with m.State("CHECK"):
                 frame_byte("CHECK")
                 with m.If(got):
@@ -309,6 +388,10 @@ class HostLink(wiring.Component):
                         reply(Status.UNKNOWN_COMMAND)
                     with m.Elif(length != expect):
                         reply(Status.BAD_LENGTH)
+                    with m.Elif((cmd == Command.LOAD_WEIGHTS) & bad_address):
+                        reply(Status.BAD_ADDRESS)
+                    with m.Elif((cmd == Command.RUN) & ~staged_ok):
+                        reply(Status.NO_INPUTS)
                     with m.Else():
                         m.d.sync += status.eq(Status.OK)
                         with m.Switch(cmd):
@@ -318,9 +401,13 @@ class HostLink(wiring.Component):
                         m.d.sync += cidx.eq(0)
                         with m.Switch(cmd):
                             with m.Case(Command.WRITE_INPUTS):
+                                m.d.sync += staged_ok.eq(1)
                                 m.next = "COMMIT"
                             with m.Case(Command.RUN):
-                                m.next = "RUN"
+                                m.next = "COMMIT"
+                            if loads:
+                                with m.Case(Command.LOAD_WEIGHTS):
+                                    m.next = "COMMIT_WEIGHTS"
                             with m.Default():
                                 m.next = "REPLY_SYNC"
             with m.State("DRAIN"):
@@ -335,8 +422,15 @@ class HostLink(wiring.Component):
                 m.d.sync += [wr_pend.eq(1), wr_addr.eq(cidx), cidx.eq(cidx + 1)]
                 with m.If(cidx == self.n_in - 1):
                     m.next = "COMMIT_LAST"
+            if loads:
+                with m.State("COMMIT_WEIGHTS"):
+                    m.d.sync += [ww_pend.eq(1), ww_addr.eq(hdr_addr + cidx), cidx.eq(cidx + 1)]
+                    with m.If(cidx == hdr_last):
+                        m.next = "COMMIT_LAST"
             with m.State("COMMIT_LAST"):                 # the last value is written in this cycle
                 m.next = "REPLY_SYNC"
+                with m.If(cmd == Command.RUN):
+                    m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += self.start.eq(1)
                 m.next = "WAIT"

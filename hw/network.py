@@ -29,18 +29,20 @@ class NetworkEngine(wiring.Component):
     Ports: ``x_we``/``x_addr``/``x_data`` load the inputs (address = input number), ``start``, ``busy``,
     ``done`` (high from the end of the run until the next start), ``cycles``, ``layer`` (the running layer),
     ``layer_cycles`` (one counter per layer), and ``y_addr``/``y_data`` (output row, one cycle read latency).
-    The layer engine is ``self.engine``; its buffers hold the activations.
+    The layer engine is ``self.engine``; its buffers hold the activations. With a `weight_ram`, ``w_we``/``w_pe``/
+    ``w_addr``/``w_data`` load the PEs' entry words while idle (hw/engine.py).
     """
 
     LATENCY = LayerEngine.LATENCY
     LAYER_OVERHEAD = 1
     OVERHEAD = 0
 
-    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None):
-        self.engine = LayerEngine(layers, counter_bits=counter_bits, unroll=unroll, dsp=dsp)
+    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None, weight_ram=None):
+        self.engine = LayerEngine(layers, counter_bits=counter_bits, unroll=unroll, dsp=dsp, weight_ram=weight_ram)
         self.n_layers = n = len(self.engine.layers)
         eng = self.engine.signature.members
-        super().__init__({
+        loading = {k: In(eng[k].shape) for k in ("w_we", "w_pe", "w_addr", "w_data") if k in eng}
+        super().__init__(loading | {
             "start": In(1),
             "busy": Out(1),
             "done": Out(1),
@@ -66,6 +68,9 @@ class NetworkEngine(wiring.Component):
             eng.x_we.eq(self.x_we & ~self.busy), eng.x_addr.eq(self.x_addr), eng.x_data.eq(self.x_data),
             eng.y_addr.eq(self.y_addr), self.y_data.eq(eng.y_data),
         ]
+        if self.engine.weight_ram is not None:
+            m.d.comb += [eng.w_we.eq(self.w_we & ~self.busy), eng.w_pe.eq(self.w_pe), eng.w_addr.eq(self.w_addr),
+                         eng.w_data.eq(self.w_data)]
 
         launch = Signal()
         advance = Signal()

@@ -17,14 +17,22 @@ __all__ = ["LinkTop"]
 
 class LinkTop(wiring.Component):
     """`layers`: the LayerSpecs, as NetworkEngine takes them. `divisor`: clock cycles per UART bit. `design_id`:
-    the 32-bit id INFO reports (fpga/design_id.py). `timeout`: cycles without a byte that abandon a frame."""
+    the 32-bit id INFO reports (fpga/design_id.py). `timeout`: cycles without a byte that abandon a frame.
+    `unroll`, `dsp`, `weight_ram`: the engine's build options; with a `weight_ram` the host link loads the entry
+    words (LOAD_WEIGHTS)."""
 
-    def __init__(self, layers, *, divisor, design_id, timeout, counter_bits=32, unroll=True, dsp=None):
+    def __init__(self, layers, *, divisor, design_id, timeout, counter_bits=32, unroll=True, dsp=None,
+                 weight_ram=None):
         layers = list(layers)
-        self.engine = NetworkEngine(layers, counter_bits=counter_bits, unroll=unroll, dsp=dsp)
+        self.engine = NetworkEngine(layers, counter_bits=counter_bits, unroll=unroll, dsp=dsp,
+                                    weight_ram=weight_ram)
+        pes = self.engine.engine.pe
+        loading = {} if weight_ram is None else {
+            "weight_words": [0 if pe is None else pe.n_entries for pe in pes],
+            "weight_bits": next(pe for pe in pes if pe is not None).entry_shape.size}
         self.link = HostLink(n_in=layers[0].n_in, in_bits=layers[0].in_bits, n_out=layers[-1].n_out,
                              out_bits=layers[-1].out_bits, n_layers=len(layers), pes=layers[0].pes,
-                             design_id=design_id, timeout=timeout, counter_bits=counter_bits)
+                             design_id=design_id, timeout=timeout, counter_bits=counter_bits, **loading)
         self.uart_rx = UartRx(divisor)
         self.uart_tx = UartTx(divisor)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
@@ -49,4 +57,7 @@ class LinkTop(wiring.Component):
             eng.x_we.eq(link.x_we), eng.x_addr.eq(link.x_addr), eng.x_data.eq(link.x_data),
             eng.y_addr.eq(link.y_addr), link.y_data.eq(eng.y_data),
         ]
+        if self.link.weight_bits:
+            m.d.comb += [eng.w_we.eq(link.w_we), eng.w_pe.eq(link.w_pe), eng.w_addr.eq(link.w_addr),
+                         eng.w_data.eq(link.w_data)]
         return m

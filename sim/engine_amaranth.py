@@ -113,6 +113,20 @@ def fetch_outputs(ctx, engine, out):
         out[r] = ctx.get(banks[bank].data[pos])
 
 
+async def load_weights(ctx, top, engine):
+    """Write every PE's entry words through the engine's loading ports (``w_*``), one word per cycle."""
+    for p, pe in enumerate(engine.pe):
+        if pe is None:
+            continue
+        for a, word in enumerate(pe.entry_words):
+            ctx.set(top.w_we, 1)
+            ctx.set(top.w_pe, p)
+            ctx.set(top.w_addr, a)
+            ctx.set(top.w_data, word)
+            await ctx.tick()
+    ctx.set(top.w_we, 0)
+
+
 def _run(top, engine, x, timeout, per_layer, vcd, progress, layer=None):
     batch, n_layers = x.shape[0], len(engine.layers)
     outputs = np.zeros((batch, engine.layers[-1].n_out), dtype=np.int64)
@@ -121,6 +135,8 @@ def _run(top, engine, x, timeout, per_layer, vcd, progress, layer=None):
     layer_cycles = np.zeros((batch, n_layers), dtype=np.int64)
 
     async def testbench(ctx):
+        if engine.weight_ram is not None:
+            await load_weights(ctx, top, engine)
         for s in range(batch):
             place_inputs(ctx, engine, x[s])
             if layer is not None:
@@ -147,15 +163,17 @@ def _run(top, engine, x, timeout, per_layer, vcd, progress, layer=None):
     return outputs, cycles, counter, layer_cycles
 
 
-def simulate_network(network, x, pes=1, vcd=None, progress=None, unroll=True):
+def simulate_network(network, x, pes=1, vcd=None, progress=None, unroll=True, weight_ram=None):
     """Run every sample of x ([batch, in] or [in]) through `network` (a golden Network, or a Layer: a one-layer
     network) on the NetworkEngine with `pes` PEs.
 
     Inputs are placed in the input buffer directly, in zero cycles; the counted cycles run from start to done.
+    `weight_ram` "memory": the entry words sit in RAMs that the testbench first loads through the engine's ports,
+    as the host link does on a board whose weights are in SPRAM (hw/weight_ram.py).
     """
     network = _as_network(network)
     x = check_inputs(x, network.n_in, network.in_bits)
-    top, assignments = build_network_engine(network, pes, unroll=unroll)
+    top, assignments = build_network_engine(network, pes, unroll=unroll, weight_ram=weight_ram)
     model = network_cycles(assignments, top.LATENCY)
     outputs, cycles, counter, layer_cycles = _run(top, top.engine, x, 4 * model.total + 64, True, vcd, progress)
     return EngineSimResult(outputs=outputs, cycles=cycles, counter=counter, layer_cycles=layer_cycles,

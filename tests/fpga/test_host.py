@@ -154,7 +154,7 @@ class FakeDevice:
         ok = bytes([Status.OK])
         if code == Command.INFO:
             f = dict(version=PROTOCOL_VERSION, n_in=net.n_in, n_out=net.n_out, in_bits=net.in_bits,
-                     out_bits=net[-1].out_bits, n_layers=len(net), pes=self.pes, design_id=self.id)
+                     out_bits=net[-1].out_bits, n_layers=len(net), pes=self.pes, design_id=self.id, weight_bits=0)
             f.update(self.info_fields)
             return ok + struct.pack(INFO_FORMAT, *f.values())
         if code == Command.WRITE_INPUTS:

@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 
 from mamhw.fpga.boards import build_link_top
 from mamhw.fpga.design_id import design_id
-from mamhw.fpga.host import Device, LinkError, encode_frame, encode_values
+from mamhw.fpga.host import Device, LinkError, encode_frame, encode_values, entry_words
 from mamhw.golden import network_forward
 from mamhw.golden.cycles import network_cycles, plan_network
-from mamhw.hw.hostlink import PROTOCOL_VERSION, REPLY, SYNC, Command, Status, crc8
+from mamhw.hw.hostlink import (INFO_FORMAT, PROTOCOL_VERSION, REPLY, SYNC, WEIGHT_CHUNK, WEIGHT_HEADER, Command,
+                               Status, crc8)
 from mamhw.hw.network import NetworkEngine
 from tests.hw.uart_sim import SimTransport, uart_bits
 from tests.strategies import make_network_and_inputs, networks_and_inputs
@@ -31,9 +32,10 @@ def _layers(*specs, seed=7, batch=2, bits=8):
     return make_network_and_inputs(dict(layers=layers, x_mode="any", batch=batch, seed=seed))
 
 
-def _device(network, pes):
-    top = build_link_top(network, pes, divisor=DIVISOR, timeout=LINK_TIMEOUT)
-    link = SimTransport(top, DIVISOR, clk_hz=CLK_HZ, timeout=0.004)
+def _device(network, pes, **options):
+    top = build_link_top(network, pes, divisor=DIVISOR, timeout=LINK_TIMEOUT, **options)
+    # Time runs only while the host reads: long enough for the longest frame (LOAD_WEIGHTS) to go out.
+    link = SimTransport(top, DIVISOR, clk_hz=CLK_HZ, timeout=0.004 if "weight_ram" not in options else 0.012)
     # A resync pause longer than the link's timeout, in simulated time.
     return Device(link, name="sim", sleep=link.sleep, resync=2 * LINK_TIMEOUT / CLK_HZ), link
 
@@ -48,8 +50,8 @@ def _status(reply, command):
     return Status(payload[0])
 
 
-def assert_batch_exact(network, x, pes):
-    dev, _ = _device(network, pes)
+def assert_batch_exact(network, x, pes, **options):
+    dev, _ = _device(network, pes, **options)
     res = dev.run_batch(network, x)
     np.testing.assert_array_equal(res.outputs, network_forward(network, x))
     model = _model(network, pes)
@@ -109,12 +111,31 @@ def _still_x0(dev, golden, network, pes=2):
     np.testing.assert_array_equal(dev.read_outputs(), golden[0])
 
 
+def test_run_sent_again_runs_on_the_same_inputs():
+    """Two layers: the outputs land in the inputs' buffer. A repeated RUN (the driver's retry) must not run on them."""
+    network, x = _layers(dict(n_in=12, n_out=6, density=0.5), dict(n_in=6, n_out=4, density=0.7), seed=5)
+    golden = network_forward(network, x)
+    dev, _ = _device(network, 2)
+    dev.write_inputs(x[0])
+    for _ in range(2):
+        assert dev.run() == _model(network, 2).total
+        np.testing.assert_array_equal(dev.read_outputs(), golden[0])
+
+
+def _inputs_refused(dev, golden):
+    """A refused WRITE_INPUTS applied nothing: the last outputs are still there, and RUN is refused until whole
+    inputs arrive (the staging memory holds the broken frame's bytes)."""
+    np.testing.assert_array_equal(dev.read_outputs(), golden[0])
+    with pytest.raises(LinkError, match="RUN refused: NO_INPUTS"):
+        dev.run()
+
+
 def test_corrupted_payload_is_refused_and_not_applied():
     network, x, golden, dev, _ = _loaded()
     frame = bytearray(encode_frame(Command.WRITE_INPUTS, encode_values(x[1], 8)))
     frame[6] ^= 0x10                                     # a payload byte; the CRC no longer matches
     assert _status(dev.exchange(bytes(frame)), Command.WRITE_INPUTS) == Status.BAD_CHECKSUM
-    _still_x0(dev, golden, network)
+    _inputs_refused(dev, golden)
     dev.write_inputs(x[1])                               # and a good frame still goes through
     dev.run()
     np.testing.assert_array_equal(dev.read_outputs(), golden[1])
@@ -147,7 +168,7 @@ def test_truncated_frame_times_out_and_the_link_recovers():
     link.write(frame[:7])
     code, payload = dev._read_frame()                    # the link answers once its timeout has passed
     assert code == Command.WRITE_INPUTS | REPLY and payload == bytes([Status.TIMEOUT])
-    _still_x0(dev, golden, network)
+    _inputs_refused(dev, golden)
     # Cut inside the header, before the command byte arrived.
     link.write(frame[:1])
     code, payload = dev._read_frame()
@@ -165,6 +186,8 @@ def test_lost_byte_is_an_rx_error():
     link.write_levels(levels)
     code, payload = dev._read_frame()
     assert code == Command.WRITE_INPUTS | REPLY and payload == bytes([Status.RX_ERROR])
+    _inputs_refused(dev, golden)
+    dev.write_inputs(x[0])
     _still_x0(dev, golden, network)
 
 
@@ -236,4 +259,56 @@ def test_reply_crc_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
     sim.run()
     code, payload = decode_frame(bytes(sent))               # raises on a bad CRC
     assert code == Command.INFO | REPLY and payload[0] == Status.OK
-    assert struct.unpack("<BHHBBBBI", payload[1:]) == (PROTOCOL_VERSION, 3, 2, 8, 8, 1, 1, 0x12345678)
+    assert struct.unpack(INFO_FORMAT, payload[1:]) == (PROTOCOL_VERSION, 3, 2, 8, 8, 1, 1, 0x12345678, 0)
+
+
+# Weights in RAM (the UP5K's SPRAM build, hw/weight_ram.py): loaded over the link before the first run.
+def _spram_network(seed=11):
+    return _layers(dict(n_in=30, n_out=9, density=0.5), dict(kind="mac", n_in=9, n_out=4, density=0.6), batch=2,
+                   seed=seed)
+
+
+def test_weights_loaded_over_the_link_bit_exact_and_cycle_exact():
+    network, x = _spram_network()
+    dev, res = assert_batch_exact(network, x, 2, weight_ram="memory")
+    words, bits = entry_words(network, 2)
+    assert res.info.weight_bits == bits and max(map(len, words)) > WEIGHT_CHUNK   # several frames for a PE
+
+
+def _weights_frame(pe, address, words, bits, count=None):
+    nb = (bits + 7) // 8
+    padded = list(words) + [0] * (WEIGHT_CHUNK - len(words))
+    payload = struct.pack(WEIGHT_HEADER, pe, address, len(words) if count is None else count) + \
+        b"".join(int(w).to_bytes(nb, "little") for w in padded)
+    return encode_frame(Command.LOAD_WEIGHTS, payload)
+
+
+def test_bad_weight_frames_are_refused_and_not_applied():
+    network, x = _spram_network()
+    dev, _ = _device(network, 2, weight_ram="memory")
+    golden = network_forward(network, x)
+    dev.run_batch(network, x[:1])                                   # loads the weights, runs x0
+    words, bits = entry_words(network, 2)
+    n0 = len(words[0])
+    # Every weight of PE 0's first words changed (lowest bit flipped: the weight is the word's low field), index
+    # and row marks kept.
+    changed = [w ^ 1 for w in words[0][:WEIGHT_CHUNK]]
+    bad_crc = bytearray(_weights_frame(0, 0, changed, bits))
+    bad_crc[-1] ^= 0xFF
+    cases = [(bytes(bad_crc), Status.BAD_CHECKSUM),
+             (_weights_frame(2, 0, changed[:1], bits), Status.BAD_ADDRESS),          # no PE 2
+             (_weights_frame(0, n0 - 1, changed[:2], bits), Status.BAD_ADDRESS),      # past PE 0's entries
+             (_weights_frame(0, 0, changed, bits, count=0), Status.BAD_ADDRESS),
+             (_weights_frame(0, 0, changed, bits, count=WEIGHT_CHUNK + 1), Status.BAD_ADDRESS),
+             (_weights_frame(0, 0, changed, bits)[:-3] + bytes([0]), Status.BAD_LENGTH)]
+    for frame, status in cases:
+        if status == Status.BAD_LENGTH:                                # re-checksummed after the cut
+            frame = encode_frame(Command.LOAD_WEIGHTS, frame[4:-1])
+        assert _status(dev.exchange(frame), Command.LOAD_WEIGHTS) == status
+    _still_x0(dev, golden, network)
+    # A good frame is applied: the changed weights change the outputs; loading the right ones restores them.
+    assert _status(dev.exchange(_weights_frame(0, 0, changed, bits)), Command.LOAD_WEIGHTS) == Status.OK
+    dev.run()
+    assert not np.array_equal(dev.read_outputs(), golden[0])
+    dev.request(Command.LOAD_WEIGHTS, _weights_frame(0, 0, words[0][:WEIGHT_CHUNK], bits)[4:-1])
+    _still_x0(dev, golden, network)

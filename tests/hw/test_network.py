@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from mamhw.golden import PE_LATENCY, Network, network_forward
 from mamhw.golden.cycles import NETWORK_LAYER_OVERHEAD, NETWORK_OVERHEAD
+from mamhw.fpga.structure import silence
 from mamhw.hw.network import NetworkEngine
 from mamhw.sim.engine_amaranth import build_network_engine, simulate_network
 from tests.strategies import make_layer_and_inputs, make_network_and_inputs, networks_and_inputs
@@ -122,3 +123,21 @@ def test_host_ports_load_inputs_and_read_outputs(pes):
     sim.add_testbench(testbench)
     sim.run()
     np.testing.assert_array_equal(got, expect)
+
+
+@settings(max_examples=8)
+@given(networks_and_inputs(max_layers=3, max_in=120, max_width=16, max_entries=200), st.sampled_from([1, 2, 4]),
+       st.booleans())
+def test_weights_loaded_at_run_time_bit_exact_and_cycle_exact(case, pes, unroll):
+    """Entry words in RAMs the testbench fills through the engine's loading ports first (the SPRAM build)."""
+    assert_exact(*case, pes, unroll=unroll, weight_ram="memory")
+
+
+def test_loaded_weights_are_not_in_the_design():
+    """A weight RAM starts empty (as the SPRAM does): the words come only from the load."""
+    network, _ = _chain(dict(n_in=40, n_out=8, density=0.5))
+    top, _ = build_network_engine(network, 2, weight_ram="memory")
+    for pe in top.engine.pe:
+        assert list(pe.entry_mem.mem.init) == [0] * pe.n_entries
+        assert any(pe.entry_words)
+    silence(top)                                              # built to be inspected, never elaborated

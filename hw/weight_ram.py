@@ -1,0 +1,81 @@
+"""A PE's entry memory as a RAM the host loads at run time: the UP5K's SPRAM, for weights the block RAMs cannot hold.
+
+The SB_SPRAM256KA (16384 words of 16 bits, four per UP5K, 1 Mbit in all against 120 kbit of block RAM) has one
+port, shared by reads and writes, and no initial contents: the weights cannot be baked into the bitstream, so the
+host link writes them after configuration (hw/hostlink.py, LOAD_WEIGHTS). Yosys does not infer it from an
+Amaranth memory (Amaranth gives every memory initial contents, which the SPRAM cannot have), so it is
+instantiated, as many side by side as the entry word needs 16-bit slices.
+
+The Amaranth simulator cannot run an instance: ``primitive=None`` builds the same port behaviour from a plain
+memory (what every Amaranth simulation runs); the instances are simulated from Verilog against Yosys's own model.
+
+Ports: ``addr``; ``we`` with ``wdata`` writes; otherwise ``rdata`` is the word at ``addr`` one cycle later (after a
+write it is not defined, as on the SPRAM).
+"""
+
+from amaranth.hdl import ClockSignal, Const, Instance, Module, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+__all__ = ["SPRAM", "SPRAM_DEPTH", "SPRAM_WIDTH", "WEIGHT_RAM_PRIMITIVES", "check_weight_ram", "spram_cells",
+           "WeightRAM"]
+
+SPRAM = "SB_SPRAM256KA"
+SPRAM_DEPTH, SPRAM_WIDTH = 16384, 16
+WEIGHT_RAM_PRIMITIVES = (SPRAM,)
+
+
+def check_weight_ram(weight_ram):
+    """`weight_ram` as a constructor argument: None (weights baked into a ROM), "memory" (a RAM loaded at run
+    time, built from an Amaranth memory) or a known primitive."""
+    if weight_ram not in (None, "memory") + WEIGHT_RAM_PRIMITIVES:
+        raise ValueError(f"unknown weight RAM {weight_ram!r}; known: memory, {', '.join(WEIGHT_RAM_PRIMITIVES)}")
+    return weight_ram
+
+
+def spram_cells(depth, width):
+    """SPRAMs one weight RAM of `depth` words of `width` bits takes (0 when it needs more words than one SPRAM
+    holds: the caller refuses it)."""
+    if depth > SPRAM_DEPTH:
+        return 0
+    return -(-width // SPRAM_WIDTH)
+
+
+class WeightRAM(wiring.Component):
+    def __init__(self, *, depth, width, primitive=None):
+        if primitive not in (None,) + WEIGHT_RAM_PRIMITIVES:
+            raise ValueError(f"unknown weight RAM primitive {primitive!r}")
+        if primitive == SPRAM and depth > SPRAM_DEPTH:
+            raise ValueError(f"{depth} entries do not fit one {SPRAM} ({SPRAM_DEPTH} words)")
+        self.depth, self.width, self.primitive = int(depth), int(width), primitive
+        # The memory is made only where it is used: an estimate builds the engine with a stand-in for Memory.
+        self.mem = Memory(shape=unsigned(width), depth=depth, init=[]) if primitive is None else None
+        super().__init__({
+            "addr": In(max(1, ceil_log2(max(2, depth)))),
+            "we": In(1),
+            "wdata": In(width),
+            "rdata": Out(width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.primitive is None:
+            m.submodules.mem = self.mem
+            wr, rd = self.mem.write_port(), self.mem.read_port()
+            m.d.comb += [wr.addr.eq(self.addr), wr.en.eq(self.we), wr.data.eq(self.wdata),
+                         rd.addr.eq(self.addr), rd.en.eq(~self.we), self.rdata.eq(rd.data)]
+            return m
+        address = Signal(14)
+        m.d.comb += address.eq(self.addr)
+        for s in range(spram_cells(self.depth, self.width)):
+            lo = s * SPRAM_WIDTH
+            slice_in, slice_out = Signal(SPRAM_WIDTH, name=f"wdata{s}"), Signal(SPRAM_WIDTH, name=f"rdata{s}")
+            m.d.comb += [slice_in.eq(self.wdata[lo:lo + SPRAM_WIDTH]),
+                         self.rdata[lo:lo + SPRAM_WIDTH].eq(slice_out)]
+            m.submodules[f"spram{s}"] = Instance(
+                SPRAM, i_ADDRESS=address, i_DATAIN=slice_in, i_MASKWREN=Const(0b1111, 4), i_WREN=self.we,
+                i_CHIPSELECT=Const(1, 1), i_CLOCK=ClockSignal(), i_STANDBY=Const(0, 1), i_SLEEP=Const(0, 1),
+                i_POWEROFF=Const(1, 1), o_DATAOUT=slice_out)
+        return m
