@@ -70,16 +70,16 @@ def _constraints(board, family):
     return "top.lpf", text + f'FREQUENCY PORT "clk" {board.clk_hz / 1e6:g} MHZ;\n'
 
 
-def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None):
+def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None, spram=False):
     """Build the bitstream of `network` on `pes` PEs for `board` at `freq_mhz`; returns the report dict (the
-    caller writes it, with what it adds)."""
+    caller writes it, with what it adds). `spram`: the entry words in the target's SPRAM, loaded over the link."""
     log = log or (lambda msg: None)
     target = get_target(board.target)
     family = target.family
     pll = solve_pll(family, board.clk_hz, freq_mhz * 1e6)
     divisor = uart_divisor(pll.f_out, board.baud)
     link_top = build_link_top(network, pes, divisor=divisor, timeout=max(int(pll.f_out * 0.01), 1),
-                              **engine_options(target))
+                              **engine_options(target, spram=spram))
     top = BoardTop(link_top, pll)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "top.il"), "w") as f:
@@ -113,7 +113,7 @@ def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None
         "pll": {"f_in_mhz": pll.f_in / 1e6, **pll.params}, "uart": {"baud": board.baud, "divisor": divisor},
         "cells": cells, "utilization": best["utilization"], "available": best["available"],
         "fmax_mhz": best["fmax"], "seed": best["seed"], "seeds_tried": len(runs), "timing_met": met,
-        "critical_path": best["critical_path"], "bitstream": None,
+        "critical_path": best["critical_path"], "bitstream": None, "weights_in": "spram" if spram else "bram",
     }
     if met:
         if best is not runs[-1]:            # the placed design on disk is the last seed's: place the best again

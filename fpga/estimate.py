@@ -16,6 +16,7 @@ from ..golden.cycles import network_cycles
 from ..golden.encode import entry_bits
 from .area_model import AREA_QUANTITIES, design_features, load_model
 from .dsp_map import engine_dsps
+from ..hw.weight_ram import SPRAM_DEPTH
 from .memory_map import BLOCK_CELLS, map_engine
 from .structure import build_structure, engine_options
 from .targets import get_target
@@ -23,7 +24,8 @@ from .targets import get_target
 __all__ = ["EXACT", "estimate", "format_estimate", "format_side_by_side", "magnitude_prune", "kind_variant",
            "random_network", "prunable_layers"]
 
-EXACT = ("cycles", "weight_memory_bits", "block_rams", "lut_rams", "dsps")
+EXACT = ("cycles", "weight_memory_bits", "block_rams", "lut_rams", "sprams", "dsps")
+WEIGHTS = ("auto", "bram", "spram")
 
 
 def _as_network(model):
@@ -34,27 +36,39 @@ def _as_network(model):
     return Network(list(model))
 
 
-def estimate(network, pes, target, freq_mhz=None, model=None):
+def estimate(network, pes, target, freq_mhz=None, model=None, weights="auto"):
     """The estimate of `network` on `pes` PEs for `target` (a name from fpga/targets.py), as a JSON-able dict.
 
-    `freq_mhz`: the clock to compute latency and throughput at (default: the estimated Fmax)."""
+    `freq_mhz`: the clock to compute latency and throughput at (default: the estimated Fmax). `weights`: where the
+    entry words go: "bram" (block RAM, in the bitstream), "spram" (the target's SPRAM, loaded over the host link)
+    or "auto" (block RAM, unless they overflow it and the SPRAM holds them). ``weights_in`` says which."""
     network = _as_network(network)
     target = get_target(target) if isinstance(target, str) else target
     if not 1 <= int(pes) <= 16:
         raise ContractError(f"--pes must be in 1..16, got {pes}")
     if freq_mhz is not None and not freq_mhz > 0:
         raise ContractError(f"--freq must be > 0, got {freq_mhz}")
+    if weights not in WEIGHTS:
+        raise ContractError(f"--weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
     family = target.family
-    structure = build_structure(network, pes, **engine_options(target))
-    cyc = network_cycles(structure.assignments)
+    spram = weights == "spram"
+    structure = build_structure(network, pes, **engine_options(target, spram=spram))
     memories = map_engine(structure, family)
+    spram_misfits = []
+    if weights == "auto" and target.weight_ram and _blocks(memories) > target.bram_blocks:
+        in_spram = build_structure(network, pes, **engine_options(target, spram=True))
+        spram_memories = map_engine(in_spram, family)
+        spram_misfits = _memory_misfits(spram_memories, target)
+        if not spram_misfits:
+            structure, memories, spram = in_spram, spram_memories, True
+    cyc = network_cycles(structure.assignments)
     dsp = engine_dsps(structure, family)
     feats = design_features(structure, family, memories, dsp)
 
     entry = [(m, mp) for m, mp in memories if m.role == "entry"]
     bias = [(m, mp) for m, mp in memories if m.role == "bias"]
     buffers = [(m, mp) for m, mp in memories if m.role == "buffer" and mp.style != "removed"]
-    block = sum(mp.cells for _, mp in memories if mp.style == "block")
+    block = _blocks(memories)
     rep = {
         "target": target.name, "family": family, "pes": int(pes),
         "layers": [{"kind": layer.kind, "n_in": layer.n_in, "n_out": layer.n_out,
@@ -72,8 +86,11 @@ def estimate(network, pes, target, freq_mhz=None, model=None):
         "block_rams_by_role": {role: int(sum(mp.cells for m, mp in memories if m.role == role and
                                              mp.style == "block")) for role in ("entry", "bias", "buffer")},
         "lut_rams": int(sum(mp.cells for _, mp in memories if mp.style == "distributed")),
+        "sprams": int(sum(mp.cells for _, mp in memories if mp.style == "spram")),
+        "weights_in": "spram" if spram else "bram",
         "dsps": int(dsp["dsps"]), "dsp_cell": dsp["cell"],
-        "available": {"luts": target.luts, "dsps": target.dsps, "block_rams": target.bram_blocks},
+        "available": {"luts": target.luts, "dsps": target.dsps, "block_rams": target.bram_blocks,
+                      "sprams": target.spram_blocks},
         "exact": list(EXACT),
         "features": {k: float(v) for k, v in feats.items()},
     }
@@ -85,7 +102,7 @@ def estimate(network, pes, target, freq_mhz=None, model=None):
     rep["model_error"] = {q: area.stats(family, q) for q in AREA_QUANTITIES + ("period",) if area.has(family, q)}
     rep["model_sources"] = area.data.get("source_digest")
     rep["model_current"] = rep["model_sources"] == _hardware_digest()
-    rep["outside_fit"] = area.outside(family, feats)
+    rep["outside_fit"] = area.outside(family, feats) + (["entry words in SPRAM"] if spram else [])
     clock = freq_mhz if freq_mhz is not None else rep["fmax_mhz"]
     rep["clock_mhz"] = clock
     rep["clock_from"] = "given" if freq_mhz is not None else ("estimated Fmax" if clock else None)
@@ -94,7 +111,8 @@ def estimate(network, pes, target, freq_mhz=None, model=None):
         rep["inferences_per_s"] = clock * 1e6 / rep["cycles"]
     else:
         rep["latency_us"] = rep["inferences_per_s"] = None
-    rep["does_not_fit"] = _misfits(rep, target)
+    rep["does_not_fit"] = _memory_misfits(memories, target) + _misfits(rep, target) + \
+        [f"with the entry words in SPRAM: {m}" for m in spram_misfits]
     rep["fits"] = not rep["does_not_fit"]
     return rep
 
@@ -111,12 +129,13 @@ def _hardware_digest():
     return source_digest()
 
 
-def check_fit(network, pes, target, name, warn=None):
-    """Refuse (ContractError, one line with the numbers) a network whose engine on `pes` PEs needs more block RAMs
-    or DSPs than `target` has: both are exact counts, known before any tool runs. An estimated logic overflow is
-    only passed to `warn`: the estimate has an error bar. Returns the estimate."""
+def check_fit(network, pes, target, name, warn=None, weights="auto"):
+    """Refuse (ContractError, one line with the numbers) a network whose engine on `pes` PEs needs more block RAMs,
+    SPRAMs or DSPs than `target` has: exact counts, known before any tool runs. An estimated logic overflow is
+    only passed to `warn`: the estimate has an error bar. Returns the estimate; its ``weights_in`` ("bram" or
+    "spram") is where `weights` (see :func:`estimate`) put the entry words."""
     target = get_target(target) if isinstance(target, str) else target
-    rep = estimate(network, pes, target)
+    rep = estimate(network, pes, target, weights=weights)
     exact = [m for m in rep["does_not_fit"] if "logic cells" not in m]
     if exact:
         raise ContractError(f"{name}: does not fit {target.name} with {pes} PE(s): {'; '.join(exact)}")
@@ -125,10 +144,26 @@ def check_fit(network, pes, target, name, warn=None):
     return rep
 
 
+def _blocks(memories):
+    return sum(mp.cells for _, mp in memories if mp.style == "block")
+
+
+def _memory_misfits(memories, target):
+    """The memories `target` cannot hold: block RAMs, SPRAMs, and an entry memory deeper than one SPRAM."""
+    out = []
+    if _blocks(memories) > target.bram_blocks:
+        out.append(f"{_blocks(memories)} block RAMs > {target.bram_blocks}")
+    sprams = sum(mp.cells for _, mp in memories if mp.style == "spram")
+    if sprams > target.spram_blocks:
+        out.append(f"{sprams} SPRAMs > {target.spram_blocks}")
+    deep = max([m.depth for m, mp in memories if mp.style == "spram" and mp.cells == 0], default=0)
+    if deep:
+        out.append(f"{deep} entries on one PE > {SPRAM_DEPTH} SPRAM words")
+    return out
+
+
 def _misfits(rep, target):
     out = []
-    if rep["block_rams"] > target.bram_blocks:
-        out.append(f"{rep['block_rams']} block RAMs > {target.bram_blocks}")
     if rep["dsps"] > target.dsps:
         out.append(f"{rep['dsps']} DSPs > {target.dsps}")
     logic = rep.get("logic_cells") or rep.get("luts")
@@ -167,6 +202,11 @@ def _rows(rep):
         ("bias / buffer memory", f"{rep['bias_memory_bits']:,} / {rep['activation_buffer_bits']:,} bits"),
         ("block RAMs", f"{rep['block_rams']} / {avail['block_rams']} {rep['block_ram_cell']} (exact)"
                        + (f", {rep['lut_rams']} LUT RAMs" if rep["lut_rams"] else "")),
+    ]
+    if rep["weights_in"] == "spram" or avail["sprams"]:
+        rows.append(("SPRAMs", f"{rep['sprams']} / {avail['sprams']} (exact)" + (
+            "; entry words in SPRAM, loaded over the host link" if rep["weights_in"] == "spram" else "")))
+    rows += [
         ("DSPs", f"{rep['dsps']} / {avail['dsps']} {rep['dsp_cell']} (exact)"),
         ("LUTs", calibrated("luts", rep["luts"])),
         ("flip-flops", calibrated("ffs", rep["ffs"])),

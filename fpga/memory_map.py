@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..hw.weight_ram import WeightRAM, spram_cells
+
 __all__ = ["RamDef", "LIBRARIES", "BLOCK_CELLS", "MemoryInfo", "Mapping", "map_memory", "engine_memories",
            "map_engine", "memory_blocks"]
 
@@ -71,6 +73,7 @@ class MemoryInfo:
     lanes: int                  # after dropping constant lanes (0: the memory disappears)
     writable: bool              # a RAM with a live write port, else a ROM
     read: bool = True           # something reads it (else Yosys removes it)
+    primitive: str = ""         # instantiated as this RAM primitive (hw/weight_ram.py), not left to Yosys
 
     @property
     def bits(self):
@@ -79,7 +82,7 @@ class MemoryInfo:
 
 @dataclass(frozen=True)
 class Mapping:
-    style: str                  # "block", "distributed", "logic" or "removed"
+    style: str                  # "block", "distributed", "logic", "removed" or "spram" (instantiated)
     cell: str                   # the primitive, "" for logic / removed
     cells: int
     cost: float
@@ -192,7 +195,10 @@ def _reach(addresses, plan, banks):
 
 
 def _fetch_addresses(pe):
-    """The physical indices in PE `pe`'s entry words, or None when the word layout is not the expected one."""
+    """The physical indices in PE `pe`'s entry words, or None when the word layout is not the expected one or the
+    words are loaded at run time (then Yosys cannot know them)."""
+    if isinstance(getattr(pe, "entry_mem", None), WeightRAM):
+        return None
     try:
         field = pe.entry_shape["index"]
     except (AttributeError, TypeError, KeyError):
@@ -235,6 +241,10 @@ def engine_memories(structure):
         if pe is None:
             continue
         for role, mem in (("entry", pe.entry_mem), ("bias", pe.bias_mem)):
+            if isinstance(mem, WeightRAM):                 # loaded at run time: every lane varies
+                out.append(MemoryInfo(f"pe{p}.{role}_mem", role, mem.depth, mem.width, mem.width, writable=True,
+                                      primitive=mem.primitive or ""))
+                continue
             width = _width(mem)
             out.append(MemoryInfo(f"pe{p}.{role}_mem", role, mem.depth, width,
                                   _lanes(_padded(mem), width), writable=False))
@@ -270,7 +280,8 @@ def _width(mem):
 
 def map_engine(structure, family):
     """[(MemoryInfo, Mapping)] for every memory of the engine."""
-    return [(m, map_memory(m.depth, m.lanes, m.writable, family)) for m in engine_memories(structure)]
+    return [(m, Mapping("spram", m.primitive, spram_cells(m.depth, m.width), 0.0) if m.primitive else
+             map_memory(m.depth, m.lanes, m.writable, family)) for m in engine_memories(structure)]
 
 
 def memory_blocks(network_or_specs, pes, family, **options):
@@ -280,6 +291,7 @@ def memory_blocks(network_or_specs, pes, family, **options):
     layer_specs), or an EngineStructure already built; `options`: the engine's build options (structure.
     engine_options(target); they do not change the memories today). Nothing is elaborated; milliseconds. Returns a
     dict: ``block_rams`` (SB_RAM40_4K or DP16KD cells), ``block_cell``, ``lut_rams`` (TRELLIS_DPR16X4 cells),
+    ``sprams`` (SB_SPRAM256KA instances holding entry words, engine option ``weight_ram``),
     ``logic_rom_bits`` / ``logic_ram_bits`` (memory bits built from LUTs and FFs), ``by_role`` (block RAMs per
     kind of memory) and ``memories`` (one entry per memory: name, depth, width, lanes, style, cells).
     """
@@ -288,10 +300,12 @@ def memory_blocks(network_or_specs, pes, family, **options):
         raise ValueError(f"unknown family {family!r}; known: {', '.join(LIBRARIES)}")
     structure = network_or_specs if isinstance(network_or_specs, EngineStructure) else \
         build_structure(network_or_specs, pes, **options)
-    res = {"family": family, "block_cell": BLOCK_CELLS[family], "block_rams": 0, "lut_rams": 0,
+    res = {"family": family, "block_cell": BLOCK_CELLS[family], "block_rams": 0, "lut_rams": 0, "sprams": 0,
            "logic_rom_bits": 0, "logic_ram_bits": 0, "by_role": {}, "memories": []}
     for m, mp in map_engine(structure, family):
-        if mp.style == "block":
+        if mp.style == "spram":
+            res["sprams"] += mp.cells
+        elif mp.style == "block":
             res["block_rams"] += mp.cells
             res["by_role"][m.role] = res["by_role"].get(m.role, 0) + mp.cells
         elif mp.style == "distributed":

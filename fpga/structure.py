@@ -63,10 +63,11 @@ def _hw_modules():
             if m is not None and (name == "mamhw.hw" or name.startswith("mamhw.hw."))]
 
 
-def engine_options(target):
+def engine_options(target, spram=False):
     """The engine's build options a target decides, as `mam synth` passes them: the running max/min unrolled or
-    compact (``unroll=target.unroll_fold``) and the DSP primitive (``dsp=target.dsp``); only options the engine
-    takes."""
+    compact (``unroll=target.unroll_fold``) and the DSP primitive (``dsp=target.dsp``); with `spram`, the entry
+    words in the target's weight RAM (``weight_ram=target.weight_ram``, loaded over the host link); only options
+    the engine takes."""
     import inspect
 
     from ..hw.network import NetworkEngine
@@ -76,6 +77,11 @@ def engine_options(target):
         opts["unroll"] = bool(target.unroll_fold)
     if "dsp" in params and getattr(target, "dsp", None):
         opts["dsp"] = target.dsp
+    if spram:
+        if not getattr(target, "weight_ram", None):
+            from ..golden import ContractError
+            raise ContractError(f"{target.name} has no SPRAM for weights; use --weights bram")
+        opts["weight_ram"] = target.weight_ram
     return opts
 
 

@@ -22,11 +22,14 @@ class Target:
     # The DSP primitive the multipliers are instantiated as, with the product register inside it (hw/dsp.py):
     # Yosys leaves that register in the fabric, a path twice as long on the ECP5. None: Yosys maps the multiplies.
     dsp: str = None
+    # The RAM primitive for entry words that the block RAMs cannot hold, loaded over the host link (hw/weight_ram.py).
+    weight_ram: str = None
 
 
 TARGETS = {
     "up5k": Target("up5k", "ice40", ("--up5k", "--package", "sg48"), luts=5280, dsps=8, bram_blocks=30,
-                   bram_bits=4096, spram_blocks=4, io_pins=39, unroll_fold=False),
+                   bram_bits=4096, spram_blocks=4, io_pins=39, unroll_fold=False,
+                   weight_ram="SB_SPRAM256KA"),
     "ecp5-25f": Target("ecp5-25f", "ecp5", ("--25k", "--package", "CABGA381"), luts=24288, dsps=28,
                        bram_blocks=56, bram_bits=18432, io_pins=197, dsp="MULT18X18D"),
     "ecp5-85f": Target("ecp5-85f", "ecp5", ("--85k", "--package", "CABGA381"), luts=83640, dsps=156,

@@ -21,6 +21,8 @@ def format_build(rep):
         ("logic cells", f"{util.get(logic, 0)} / {avail.get(logic, 0)}"),
         ("DSPs", f"{util.get(dsp, 0)} / {avail.get(dsp, 0)}"),
         ("block RAMs", f"{util.get(ram, 0)} / {avail.get(ram, 0)}"),
+    ] + ([("SPRAMs", f"{util.get('ICESTORM_SPRAM', 0)} / {avail.get('ICESTORM_SPRAM', 0)}: the weights, loaded "
+                     "over the host link by `mam run`")] if rep.get("weights_in") == "spram" else []) + [
         ("engine clock", f"{rep['clock_mhz']:.2f} MHz (PLL from {rep['pll']['f_in_mhz']:g} MHz)"),
         ("Fmax", f"{rep['fmax_mhz']:.2f} MHz (seed {rep['seed']}, {rep['seeds_tried']} tried): "
                  + ("timing met" if rep["timing_met"] else "timing NOT met")),
@@ -47,9 +49,12 @@ def cmd_build(args):
     if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
         raise ContractError(f"{args.out_dir} exists and is not a folder")
     from .fpga.estimate import check_fit
-    check_fit(network, args.pes, board.target, args.model, warn=_log)
+    fit = check_fit(network, args.pes, board.target, args.model, warn=_log, weights=args.weights)
+    spram = fit["weights_in"] == "spram"
+    if spram:
+        _log(f"entry words in {fit['sprams']} SPRAM(s), loaded over the host link by `mam run`")
     rep = build_bitstream(network, board, pes=args.pes, freq_mhz=freq, out_dir=args.out_dir, seeds=args.seeds,
-                          log=_log)
+                          log=_log, spram=spram)
     rep["cycles"] = int(network_cycles(plan_network(network, args.pes)).total)
     save_text(os.path.join(args.out_dir, "report.json"), json.dumps(rep, indent=2) + "\n")
     text = format_build(rep)

@@ -35,6 +35,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+WEIGHTS_HELP = ("where the weights go: bram (block RAM, in the bitstream), spram (the UP5K's SPRAM, loaded over "
+                "the host link) or auto (block RAM unless it overflows and the SPRAM holds them; default)")
+
 def _build_parser():
     p = _Parser(prog="mam", description="Hardware for pruned Multiply-And-Max/min neural-network layers.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -67,6 +70,7 @@ def _build_parser():
     y.add_argument("--pes", type=int, default=1, metavar="P", help="processing elements, 1..16 (default: 1)")
     y.add_argument("--freq", type=float, default=48.0, metavar="MHZ", help="clock constraint (default: 48)")
     y.add_argument("--seeds", type=int, default=3, help="nextpnr seeds (default: 3)")
+    y.add_argument("--weights", default="auto", choices=["auto", "bram", "spram"], help=WEIGHTS_HELP)
     y.add_argument("--report", metavar="R.json", help="write the report as JSON")
     y.add_argument("-o", "--out-dir", metavar="DIR", help="keep the work files (netlist, logs) here")
 
@@ -147,12 +151,14 @@ def _build_parser():
     b.add_argument("--freq", type=float, metavar="MHZ", help="engine clock (default: the board's)")
     b.add_argument("--seeds", type=int, default=3, metavar="N",
                    help="placement seeds to try until timing closes (default: %(default)s)")
+    b.add_argument("--weights", default="auto", choices=["auto", "bram", "spram"], help=WEIGHTS_HELP)
 
     def estimate_options(q):
         q.add_argument("--target", required=True, help="up5k, ecp5-25f or ecp5-85f")
         q.add_argument("--pes", type=int, default=1, metavar="P", help="processing elements, 1..16 (default: 1)")
         q.add_argument("--freq", type=float, metavar="MHZ",
                        help="clock for latency and throughput (default: the estimated Fmax)")
+        q.add_argument("--weights", default="auto", choices=["auto", "bram", "spram"], help=WEIGHTS_HELP)
 
     def density_options(q):
         q.add_argument("--mam-density", metavar="D",

@@ -17,7 +17,7 @@ __all__ = ["cmd_estimate", "cmd_compare", "cmd_sweep", "parse_densities"]
 
 def _estimate(network, args):
     from .fpga.estimate import estimate
-    return estimate(network, args.pes, args.target, freq_mhz=args.freq)
+    return estimate(network, args.pes, args.target, freq_mhz=args.freq, weights=getattr(args, "weights", "auto"))
 
 
 def _emit(args, payload, text):

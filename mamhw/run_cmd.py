@@ -38,6 +38,7 @@ def run_report(network, x, result, *, labels=None):
     report = {
         "pes": pes,
         "design_id": f"0x{result.info.design_id:08x}",
+        "weights_loaded": bool(result.info.weight_bits),    # into RAM (SPRAM) over the link before the batch
         "batch": int(x.shape[0]),
         "model_cycles": int(model.total),
         "model_layer_cycles": [int(c) for c in model.per_layer],
@@ -64,6 +65,8 @@ def format_run(report):
     lines = [f"board {report['board']} on {report['port']}, {report['pes']} PE{'s' if report['pes'] > 1 else ''}, "
              f"{report['batch']} sample{'s' if report['batch'] > 1 else ''}",
              f"cycles per sample: {lo if lo == hi else f'{lo}..{hi}'} ({verdict} the model's {report['model_cycles']})"]
+    if report.get("weights_loaded"):
+        lines.insert(1, "weights: loaded into the board's weight RAM (SPRAM) over the link before the batch")
     if report["mismatches"]:
         lines.append(f"MISMATCH: {report['mismatches']} of {n} outputs differ from the golden model")
     else:

@@ -55,15 +55,18 @@ def cmd_synth(args):
     assignments = plan_network(network, args.pes)
     need = weight_memory_bits(network, assignments)
     from .fpga.estimate import check_fit
-    check_fit(network, args.pes, target, args.model, warn=_log)
+    fit = check_fit(network, args.pes, target, args.model, warn=_log, weights=args.weights)
+    spram = fit["weights_in"] == "spram"
+    if spram:
+        _log(f"entry words in {fit['sprams']} SPRAM(s): a bitstream of this design loads them over the host link")
     from .fpga.pnr import implement
     from .sim.engine_amaranth import build_network_engine
     from .fpga.structure import engine_options
-    engine, _ = build_network_engine(network, args.pes, **engine_options(target))
+    engine, _ = build_network_engine(network, args.pes, **engine_options(target, spram=spram))
     work = args.out_dir or tempfile.mkdtemp(prefix="mam-synth-")
     _log(f"synthesizing for {target.name} (yosys), work folder {work}")
     rep = implement(engine, target, freq_mhz=args.freq, seeds=args.seeds, workdir=work, log=_log)
-    rep.update(model=os.fspath(args.model), pes=args.pes, weight_memory_bits=need,
+    rep.update(model=os.fspath(args.model), pes=args.pes, weight_memory_bits=need, weights_in=fit["weights_in"],
                cycles=int(network_cycles(assignments).total))
     if args.report:
         save_text(args.report, json.dumps(rep, indent=2) + "\n")

@@ -1,6 +1,7 @@
-"""cocotb testbench for an engine's emitted Verilog: load each input vector through the write port, start,
-count cycles to `done`, read the results back. Inputs and outputs travel through the .npz files named by the
-environment variables MAMHW_COCOTB_IN and MAMHW_COCOTB_OUT (written by mamhw.sim.icarus)."""
+"""cocotb testbench for an engine's emitted Verilog: load the entry words if the engine takes them at run time,
+then load each input vector through the write port, start, count cycles to `done`, read the results back. Inputs
+and outputs travel through the .npz files named by the environment variables MAMHW_COCOTB_IN and MAMHW_COCOTB_OUT
+(written by mamhw.sim.icarus)."""
 
 import os
 
@@ -33,6 +34,14 @@ async def run_batch(dut):
     await _edge(dut)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
+
+    # Entry words of an engine that loads them at run time (pe, address, word), one per cycle.
+    if len(job["weights"]):
+        dut.w_we.value = 1
+        for pe, address, word in job["weights"].tolist():
+            dut.w_pe.value, dut.w_addr.value, dut.w_data.value = pe, address, word
+            await FallingEdge(dut.clk)
+        dut.w_we.value = 0
 
     for s in range(batch):
         dut.x_we.value = 1

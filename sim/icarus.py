@@ -9,6 +9,7 @@ from amaranth.back import verilog
 
 from ..fpga.toolchain import ToolError
 from .cache import cache_dir, design_key
+from ..hw.weight_ram import SPRAM
 from .dsp_model import mult18x18d_model_file
 
 __all__ = ["run_icarus", "run_icarus_sources", "write_verilog"]
@@ -21,8 +22,10 @@ def write_verilog(component, path):
     return text
 
 
-def run_icarus(component, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 30):
-    """Simulate `component` (engine port convention) on x [batch, in]; returns (outputs, cycles, counters)."""
+def run_icarus(component, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 30, weights=None):
+    """Simulate `component` (engine port convention) on x [batch, in]; returns (outputs, cycles, counters).
+    `weights`: for an engine whose entry words are loaded at run time (hw/weight_ram.py), each PE's words (a list
+    per PE, empty for a PE not built), written through its loading ports before the batch."""
     text = verilog.convert(component, name="top")
     folder = os.path.join(cache_dir("icarus"), design_key("2", text))
     os.makedirs(folder, exist_ok=True)
@@ -34,16 +37,21 @@ def run_icarus(component, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 3
     # variable's initializer raises no event, so an `always @*` block whose inputs all sit at their initial values
     # is never run: its output stays X (a decode of a register that starts at 0 and is loaded with 0), and X can
     # circulate through registers the hardware starts at known values.
-    # A design with ECP5 DSP instances (hw/dsp.py) runs against their model.
-    models = [mult18x18d_model_file()] if "MULT18X18D" in text else []
+    # A design with ECP5 DSP instances (hw/dsp.py) runs against their model, one with SPRAMs (hw/weight_ram.py)
+    # against Yosys's iCE40 cell models.
+    models, defines = [mult18x18d_model_file()] if "MULT18X18D" in text else [], {}
+    if SPRAM in text:
+        from .netlist import CELL_DEFINES, cell_models
+        models += cell_models("ice40")
+        defines.update(CELL_DEFINES["ice40"])
     return run_icarus_sources([src, *models], x, n_out=n_out, counters=counters, timeout=timeout,
-                              build_args=["-g2005"])
+                              build_args=["-g2005"], defines=defines, weights=weights)
 
 
 def run_icarus_sources(sources, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 30, defines=None,
-                       build_args=()):
+                       build_args=(), weights=None):
     """Run the cocotb engine testbench on Verilog `sources` whose top module is `top`; `build_args` go to
-    iverilog."""
+    iverilog; `weights` as :func:`run_icarus` takes them."""
     if shutil.which("iverilog") is None:
         raise ToolError("the icarus backend needs Icarus Verilog: iverilog not found (apt-get install iverilog)")
     try:
@@ -54,8 +62,10 @@ def run_icarus_sources(sources, x, *, n_out, counters=(("cycles", 1),), timeout=
     runner = get_runner("icarus")
     with tempfile.TemporaryDirectory(prefix="mamhw-icarus-") as tmp:
         job, result = os.path.join(tmp, "job.npz"), os.path.join(tmp, "result.npz")
+        loads = [(p, a, w) for p, words in enumerate(weights or []) for a, w in enumerate(words)]
         np.savez(job, x=np.asarray(x, dtype=np.int64), n_out=n_out, timeout=timeout,
-                 counters=np.array([(str(n), str(c)) for n, c in counters], dtype=str))
+                 counters=np.array([(str(n), str(c)) for n, c in counters], dtype=str),
+                 weights=np.array(loads, dtype=np.int64).reshape(-1, 3))
         runner.build(sources=sources, hdl_toplevel="top", build_dir=build, timescale=("1ns", "1ps"),
                      defines=dict(defines or {}), includes=sorted({os.path.dirname(p) for p in sources}),
                      build_args=list(build_args), log_file=os.path.join(tmp, "build.log"))

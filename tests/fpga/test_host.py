@@ -243,14 +243,16 @@ def _one_line_error(capsys, code, pattern):
     assert pattern in err, err
 
 
-def test_mam_run_on_the_simulated_board(files, monkeypatch, capsys):
-    """`mam run` end to end: the driver talks to the LinkTop in Amaranth's simulator through its UART pins."""
+@pytest.mark.parametrize("weight_ram", [None, "memory"])
+def test_mam_run_on_the_simulated_board(files, monkeypatch, capsys, weight_ram):
+    """`mam run` end to end: the driver talks to the LinkTop in Amaranth's simulator through its UART pins. With
+    the weights in RAM (an SPRAM build), `mam run` loads them first."""
     from tests.hw.uart_sim import SimTransport
     network, x, tmp = files
     x = x[:2]
     np.save(tmp / "x.npy", x)
-    top = build_link_top(network, 2, divisor=4, timeout=300)
-    link = SimTransport(top, 4, timeout=0.004)
+    top = build_link_top(network, 2, divisor=4, timeout=300, weight_ram=weight_ram)
+    link = SimTransport(top, 4, timeout=0.012)
     monkeypatch.setattr("mamhw.fpga.host.open_serial", lambda port, baud, timeout: link)
     labels = np.argmax(network_forward(network, x), axis=1)
     np.save(tmp / "y.npy", labels)
@@ -263,7 +265,8 @@ def test_mam_run_on_the_simulated_board(files, monkeypatch, capsys):
     assert report["cycles_per_sample"] == [model.total] * 2 and report["cycles_match_model"]
     assert report["mismatches"] == 0 and report["accuracy"] == 1.0
     assert report["design_id"] == f"0x{design_id(network, 2):08x}"
-    assert "equal the golden model" in out
+    assert report["weights_loaded"] == (weight_ram is not None)
+    assert "equal the golden model" in out and ("loaded into the board's weight RAM" in out) == report["weights_loaded"]
 
 
 def test_mam_run_reports_mismatches_with_exit_1(files, monkeypatch, capsys):

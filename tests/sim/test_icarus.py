@@ -63,3 +63,17 @@ def test_icarus_on_random_networks(case, pes, dsp):
     np.testing.assert_array_equal(outputs, network_forward(network, x))
     assert cycles.tolist() == [model.total] * x.shape[0]
     assert counters[:, 1:].tolist() == [list(model.per_layer)] * x.shape[0]
+
+
+@settings(max_examples=3, deadline=None)
+@given(networks_and_inputs(max_layers=2, max_in=80, max_width=10, max_entries=150), st.sampled_from([1, 2]))
+def test_icarus_engine_with_spram_instances(case, pes):
+    """The UP5K's SPRAM build: every PE's entry words in SB_SPRAM256KA instances (hw/weight_ram.py), simulated
+    against Yosys's model of the cell, loaded through the engine's ports before the batch."""
+    network, x = case
+    engine, assignments = build_network_engine(network, pes, weight_ram="SB_SPRAM256KA", unroll=False)
+    model = network_cycles(assignments)
+    words = [[] if pe is None else pe.entry_words for pe in engine.engine.pe]
+    outputs, cycles, _ = run_icarus(engine, x, n_out=network.n_out, timeout=4 * model.total + 64, weights=words)
+    np.testing.assert_array_equal(outputs, network_forward(network, x))
+    assert cycles.tolist() == [model.total] * x.shape[0]
