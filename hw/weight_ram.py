@@ -47,8 +47,6 @@ class WeightRAM(wiring.Component):
     def __init__(self, *, depth, width, primitive=None):
         if primitive not in (None,) + WEIGHT_RAM_PRIMITIVES:
             raise ValueError(f"unknown weight RAM primitive {primitive!r}")
-        if primitive == SPRAM and depth > SPRAM_DEPTH:
-            raise ValueError(f"{depth} entries do not fit one {SPRAM} ({SPRAM_DEPTH} words)")
         self.depth, self.width, self.primitive = int(depth), int(width), primitive
         # The memory is made only where it is used: an estimate builds the engine with a stand-in for Memory.
         self.mem = Memory(shape=unsigned(width), depth=depth, init=[]) if primitive is None else None
@@ -67,6 +65,8 @@ class WeightRAM(wiring.Component):
             m.d.comb += [wr.addr.eq(self.addr), wr.en.eq(self.we), wr.data.eq(self.wdata),
                          rd.addr.eq(self.addr), rd.en.eq(~self.we), self.rdata.eq(rd.data)]
             return m
+        if self.depth > SPRAM_DEPTH:             # an estimate may describe it (and refuse it); hardware cannot
+            raise ValueError(f"{self.depth} entries do not fit one {SPRAM} ({SPRAM_DEPTH} words)")
         address = Signal(14)
         m.d.comb += address.eq(self.addr)
         for s in range(spram_cells(self.depth, self.width)):

@@ -62,6 +62,21 @@ def test_a_real_bitstream_for_each_board(tmp_path, capsys, board, bitstream, mag
     assert "timing met" in capsys.readouterr().out
 
 
+def test_an_icebreaker_bitstream_with_the_weights_in_spram(tmp_path, capsys):
+    """--weights spram: the entry words in SB_SPRAM256KA cells, placed and packed; `mam run` loads them (the host
+    link's LOAD_WEIGHTS, tested in simulation in tests/hw/test_hostlink.py)."""
+    network, _ = make_network_and_inputs(dict(NETWORK, seed=5))
+    save_network(network, tmp_path / "net.npz")
+    out = tmp_path / "build"
+    assert main(["build", str(tmp_path / "net.npz"), "--board", "icebreaker", "-o", str(out), "--seeds", "2",
+                 "--pes", "2", "--weights", "spram"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["timing_met"] and rep["weights_in"] == "spram"
+    assert rep["utilization"]["ICESTORM_SPRAM"] == rep["cells"]["SB_SPRAM256KA"] >= 2     # one or more per PE
+    assert ICE40_SYNC in (out / "top.bin").read_bytes()[:4096]
+    assert "loaded over the host link" in (out / "report.txt").read_text()
+
+
 def test_no_bitstream_when_timing_does_not_close(tmp_path, capsys):
     network, _ = make_network_and_inputs(dict(NETWORK, seed=5))
     save_network(network, tmp_path / "net.npz")

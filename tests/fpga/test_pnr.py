@@ -48,6 +48,7 @@ def test_a_layer_too_big_for_the_target_is_refused_before_any_tool(tmp_path, cap
     assert main(["synth", str(tmp_path / "big.npz"), "--target", "up5k", "-o", str(tmp_path / "work")]) == 2
     err = capsys.readouterr().err
     assert "does not fit up5k" in err and err.count("\n") == 1
+    assert "with the entry words in SPRAM: 131072 entries on one PE > 16384 SPRAM words" in err
     assert not (tmp_path / "work").exists()
 
 
@@ -61,3 +62,38 @@ def test_more_dsps_than_the_target_has_are_refused_before_any_tool(tmp_path, cap
     err = capsys.readouterr().err
     assert "does not fit up5k with 8 PE(s): 16 DSPs > 8" in err and err.count("\n") == 1
     assert not (tmp_path / "work").exists()
+
+
+def _overflowing_layer(tmp_path):
+    """One MAC layer whose ~7,400 entry words (18 bits) need 36 of the UP5K's 30 block RAMs, or 2 SPRAMs."""
+    rng = np.random.default_rng(3)
+    w = rng.integers(-127, 128, (48, 256)) * (rng.random((48, 256)) < 0.6)
+    save_layer(Layer.build(kind="mac", weight=w, bias=rng.integers(-99, 99, 48), mult=1 << 10, shift=20, relu=True),
+               tmp_path / "wide.npz")
+    return tmp_path / "wide.npz"
+
+
+def test_weights_beyond_block_ram_go_to_spram_on_the_up5k(tmp_path, capsys):
+    """--weights auto: the block RAMs cannot hold the entry words, the SPRAMs can. Yosys's cell counts equal the
+    estimate's exact ones."""
+    path = _overflowing_layer(tmp_path)
+    assert main(["estimate", str(path), "--target", "up5k", "--weights", "bram", "--json"]) == 0
+    bram = json.loads(capsys.readouterr().out)
+    assert not bram["fits"] and bram["block_rams"] > 30
+    assert main(["estimate", str(path), "--target", "up5k", "--json"]) == 0
+    est = json.loads(capsys.readouterr().out)
+    assert est["fits"] and est["weights_in"] == "spram" and est["sprams"] == 2
+    assert main(["synth", str(path), "--target", "up5k", "--seeds", "1", "--freq", "10",
+                 "--report", str(tmp_path / "r.json")]) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["weights_in"] == "spram" and rep["timing_met"]
+    assert rep["cells"].get("SB_SPRAM256KA", 0) == est["sprams"]
+    assert rep["cells"].get("SB_RAM40_4K", 0) == est["block_rams"]
+    assert "SPRAM" in capsys.readouterr().err
+
+
+def test_weights_in_spram_need_a_target_with_spram(tmp_path, capsys):
+    path = _overflowing_layer(tmp_path)
+    assert main(["synth", str(path), "--target", "ecp5-25f", "--weights", "spram"]) == 2
+    err = capsys.readouterr().err
+    assert "ecp5-25f has no SPRAM for weights" in err and err.count("\n") == 1
