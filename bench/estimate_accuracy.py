@@ -21,12 +21,13 @@ sys.path.insert(0, ROOT)
 
 import mamhw.hw.network  # noqa: E402,F401  (loaded before the source digest is taken)
 import mamhw.sim.engine_amaranth  # noqa: E402,F401
-from mamhw.fpga.calibration import (FIT_TARGETS, GRID, HELD_OUT, ResultCache, config_key,  # noqa: E402
-                                    config_network, measure, measured_quantities, source_digest, tool_versions)
+from mamhw.fpga.calibration import (FIT_TARGETS, GRID, HELD_OUT, ResultCache, config_families,  # noqa: E402
+                                    config_key, config_network, config_weights, measure, measured_quantities,
+                                    source_digest, tool_versions)
 from mamhw.fpga.estimate import estimate  # noqa: E402
 
 RUNS = os.path.join(ROOT, "runs", "area-fit")
-EXACT_Q = ("dsps", "block_rams", "lut_rams")
+EXACT_Q = ("dsps", "block_rams", "lut_rams", "sprams")
 TARGETS = {"luts": 0.10, "ffs": 0.10, "logic_cells": 0.10, "fmax": 0.15}
 
 
@@ -47,7 +48,8 @@ def main(argv=None):
     digest, versions = source_digest(), tool_versions()
     for fam in [f.strip() for f in args.families.split(",") if f.strip()]:
         target = FIT_TARGETS[fam]
-        print(f"\n{fam} ({target}), {len(HELD_OUT)} held-out configurations")
+        print(f"\n{fam} ({target}), {len([c for c in HELD_OUT if config_families(c, [fam])])} held-out "
+              "configurations")
         head = f"{'configuration':<16} {'P':>2}  " + "  ".join(f"{q:>22}" for q in
                                                               ("DSPs", "block RAMs", "LUTs", "FFs", "logic cells",
                                                                "Fmax MHz"))
@@ -55,9 +57,11 @@ def main(argv=None):
         errs = {q: [] for q in TARGETS}
         exact = {q: [0, 0] for q in EXACT_Q}
         for cfg in HELD_OUT:
+            if fam not in config_families(cfg, [fam]):
+                continue
             res = measure(cfg, fam, cache=cache, workdir=args.work, digest=digest, versions=versions, log=log)
             got = measured_quantities(res, fam)
-            est = estimate(config_network(cfg), cfg["pes"], target)
+            est = estimate(config_network(cfg), cfg["pes"], target, weights=config_weights(cfg))
             est["fmax"] = est["fmax_mhz"]
             cells = []
             for q in EXACT_Q:

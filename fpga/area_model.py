@@ -191,6 +191,10 @@ class AreaModel:
     def stats(self, family, quantity):
         return self.models[family][quantity].stats
 
+    def fitted_weights(self, family):
+        """Where the fitted configurations kept their entry words ("bram", "spram")."""
+        return self.data.get("families", {}).get(family, {}).get("weights", ["bram"])
+
     def outside(self, family, feats, slack=0.1):
         """The features of `feats` beyond the range of the configurations the model was fitted on (by more than
         `slack` of that range's top), as "name value > top" strings: the estimate there is an extrapolation."""

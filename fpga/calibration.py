@@ -21,6 +21,7 @@ from ..golden import Layer, Network
 from ..golden.atomic import save_text
 
 __all__ = ["FIT_TARGETS", "PNR_FREQ", "GRID", "HELD_OUT", "sampled_configs", "config_network", "config_key",
+           "config_families", "config_weights",
            "source_digest", "digest_sources", "tool_versions", "ResultCache", "measure", "measured_quantities"]
 
 # One device per family for place and route (the area counts are Yosys's and hold for the whole family).
@@ -28,12 +29,24 @@ FIT_TARGETS = {"ice40": "up5k", "ecp5": "ecp5-25f"}
 PNR_FREQ = {"ice40": 48.0, "ecp5": 150.0}       # the project's clock goals, as `mam synth --freq`
 
 
-def _cfg(name, pes, n_in, layers, in_bits=8, seed=0, pnr=True):
+def _cfg(name, pes, n_in, layers, in_bits=8, seed=0, pnr=True, weights=None):
     cfg = {"name": name, "pes": pes, "n_in": n_in, "in_bits": in_bits, "seed": seed,
            "layers": [dict(zip(("kind", "n_out", "density", "w_bits", "out_bits"), spec)) for spec in layers]}
     if not pnr:
         cfg["pnr"] = False                          # area only: place and route is what makes a fit run long
+    if weights:
+        cfg["weights"] = weights                    # "spram": entry words in the UP5K's SPRAM (hw/weight_ram.py)
     return cfg
+
+
+def config_weights(cfg):
+    """Where the configuration's entry words go (estimate's `weights`): block RAM unless it says SPRAM."""
+    return cfg.get("weights", "bram")
+
+
+def config_families(cfg, families):
+    """The families of `families` a configuration is measured on: an SPRAM build only where there is SPRAM."""
+    return [f for f in families if config_weights(cfg) != "spram" or f == "ice40"]
 
 
 def sampled_configs(n, seed, prefix):
@@ -88,6 +101,10 @@ GRID = [
     _cfg("p8-mix-2l", 8, 128, [("mam", 64, 0.02, 8, 8), ("mac", 10, 0.3, 8, 8)], seed=22, pnr=False),
     _cfg("p8-mam-12", 8, 32, [("mam", 16, 0.2, 12, 12)], in_bits=12, seed=23, pnr=False),
     _cfg("p3-mix-8", 3, 80, [("mam", 30, 0.1, 8, 8), ("mac", 12, 0.3, 8, 8)], seed=24),
+    # Entry words in SPRAM (iCE40 only): the loading ports and their address mux instead of ROMs.
+    _cfg("p1-mac-spram", 1, 128, [("mac", 32, 0.5, 8, 8)], seed=25, weights="spram"),
+    _cfg("p2-mam-spram", 2, 64, [("mam", 32, 0.1, 8, 8)], seed=26, weights="spram"),
+    _cfg("p4-mix-spram", 4, 48, [("mam", 24, 0.2, 8, 8), ("mac", 10, 0.5, 8, 8)], seed=27, weights="spram"),
 ] + sampled_configs(20, 7, "s")
 
 # Held out of the fit: other sizes, P, widths and mixes.
@@ -101,6 +118,7 @@ HELD_OUT = [
     _cfg("h-p8-mac-8", 8, 48, [("mac", 40, 0.1, 8, 8)], seed=106),
     _cfg("h-p2-mam-dense", 2, 24, [("mam", 20, 1.0, 8, 8)], seed=107),
     _cfg("h-p5-mam-4", 5, 112, [("mam", 50, 0.03, 4, 4)], in_bits=4, seed=108),
+    _cfg("h-p3-mac-spram", 3, 40, [("mac", 20, 0.3, 6, 6)], in_bits=6, seed=109, weights="spram"),
 ]
 
 
@@ -258,13 +276,14 @@ def measure(cfg, family, *, cache, workdir, digest, versions, log=None):
         return dict(hit, cached=True)
     network = config_network(cfg)
     target = TARGETS[FIT_TARGETS[family]]
-    pre = estimate(network, cfg["pes"], target.name)
+    pre = estimate(network, cfg["pes"], target.name, weights=config_weights(cfg))
     work = os.path.join(workdir, f"{cfg['name']}-{family}")
     t0 = time.monotonic()
-    engine, _ = build_network_engine(network, cfg["pes"], **engine_options(target))
+    engine, _ = build_network_engine(network, cfg["pes"],
+                                     **engine_options(target, spram=pre["weights_in"] == "spram"))
     netlist, cells = synthesize_json(engine, family, work)
     fits = pre["dsps"] <= target.dsps and pre["block_rams"] <= target.bram_blocks and \
-        _luts(cells, family) <= 0.9 * target.luts
+        pre["sprams"] <= target.spram_blocks and _luts(cells, family) <= 0.9 * target.luts
     placed = fits and cfg.get("pnr", True)
     res = {"name": cfg["name"], "family": family, "target": target.name, "cells": cells, "fits": bool(fits),
            "placed": bool(placed), "fmax": None, "utilization": None}
@@ -294,4 +313,5 @@ def measured_quantities(res, family):
     return {"luts": _luts(cells, family), "ffs": ffs,
             "dsps": cells.get("SB_MAC16", 0) + cells.get("MULT18X18D", 0),
             "block_rams": cells.get("SB_RAM40_4K", 0) + cells.get("DP16KD", 0),
-            "lut_rams": cells.get("TRELLIS_DPR16X4", 0), "logic_cells": logic, "fmax": res.get("fmax")}
+            "lut_rams": cells.get("TRELLIS_DPR16X4", 0), "sprams": cells.get("SB_SPRAM256KA", 0),
+            "logic_cells": logic, "fmax": res.get("fmax")}

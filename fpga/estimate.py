@@ -102,7 +102,8 @@ def estimate(network, pes, target, freq_mhz=None, model=None, weights="auto"):
     rep["model_error"] = {q: area.stats(family, q) for q in AREA_QUANTITIES + ("period",) if area.has(family, q)}
     rep["model_sources"] = area.data.get("source_digest")
     rep["model_current"] = rep["model_sources"] == _hardware_digest()
-    rep["outside_fit"] = area.outside(family, feats) + (["entry words in SPRAM"] if spram else [])
+    rep["outside_fit"] = area.outside(family, feats) + (
+        ["entry words in SPRAM"] if spram and "spram" not in area.fitted_weights(family) else [])
     clock = freq_mhz if freq_mhz is not None else rep["fmax_mhz"]
     rep["clock_mhz"] = clock
     rep["clock_from"] = "given" if freq_mhz is not None else ("estimated Fmax" if clock else None)

@@ -109,7 +109,7 @@ def fold_stage(m, kind, *, valid, last, dense, p, signs, first, result, product_
         return
     s_hi = Signal(product_shape, name="s_hi", reset_less=True)
     s_lo = Signal(product_shape, name="s_lo", reset_less=True)
-    lowest, highest = -(1 << (product_shape.width - 1)), (1 << (product_shape.width - 1)) - 1
+    lowest, highest = _extremes(product_shape)
     opens = ~valid | last                                   # the entry behind (in P) opens a row
     for name, seed_wins, extreme, better, s_out in (("hi", signs[0], lowest, lambda a, b: _greater(a, b), s_hi),
                                                      ("lo", signs[1], highest, lambda a, b: _greater(b, a), s_lo)):
@@ -145,6 +145,11 @@ def fold_stage(m, kind, *, valid, last, dense, p, signs, first, result, product_
     m.d.sync += result.eq(s_hi + s_lo)
 
 
+def _extremes(shape):
+    """The most negative and the most positive value of a signed shape: the seeds of a dense row's max and min."""
+    return -(1 << (shape.width - 1)), (1 << (shape.width - 1)) - 1
+
+
 def _greater(a, b):
     """a > b for two signed values of one shape: the bits below the sign compared unsigned on the carry chain, whose
     carry-out decides when the signs are equal, and the sign bits in the one LUT after it. Nothing stands before
@@ -162,7 +167,7 @@ def _fold_mam_compact(m, *, valid, last, next_dense, p, result, product_shape):
     the P stage's). A dense row is seeded with the most negative value, which every product beats; a row with a
     pruned weight with 0, so max(0, p) is the pruned zeros competing. (Choosing the seed in the loop, from a
     `first` flag and the product's sign, put one more LUT level between the compare and the register.)"""
-    lowest, highest = -(1 << (product_shape.width - 1)), (1 << (product_shape.width - 1)) - 1
+    lowest, highest = _extremes(product_shape)
     value = Signal.like(result, name="row_value", reset_less=True)
     ends = []
     for name, seed, wins in (("hi", lowest, lambda held: _greater(p, held)),

@@ -26,8 +26,9 @@ sys.path.insert(0, ROOT)
 
 from mamhw.fpga.area_model import (AREA_QUANTITIES, FEATURES, FF_FEATURES, FMAX_FEATURES, MODEL_PATH,  # noqa: E402
                                    select_features)
-from mamhw.fpga.calibration import (FIT_TARGETS, GRID, PNR_FREQ, ResultCache, config_network,  # noqa: E402
-                                    measure, measured_quantities, source_digest, tool_versions)
+from mamhw.fpga.calibration import (FIT_TARGETS, GRID, PNR_FREQ, ResultCache, config_families,  # noqa: E402
+                                    config_network, config_weights, measure, measured_quantities, source_digest,
+                                    tool_versions)
 from mamhw.fpga.estimate import EXACT, estimate  # noqa: E402
 from mamhw.golden.atomic import save_text  # noqa: E402
 from mamhw.progress import Progress  # noqa: E402
@@ -51,8 +52,8 @@ def collect(configs, family, cache, digest, versions, workdir):
             + ("" if res.get("placed") else " (Yosys only)" if res["fits"] else
                f" (does not fit {res['target']}: Yosys only)"))
         measured = measured_quantities(res, family)
-        est = estimate(config_network(cfg), cfg["pes"], FIT_TARGETS[family])
-        for q in ("block_rams", "lut_rams", "dsps"):
+        est = estimate(config_network(cfg), cfg["pes"], FIT_TARGETS[family], weights=config_weights(cfg))
+        for q in ("block_rams", "lut_rams", "sprams", "dsps"):
             if est[q] != measured[q]:
                 mismatches.append(f"{cfg['name']}: {q} estimated {est[q]}, Yosys {measured[q]}")
         row = dict(est["features"], name=cfg["name"], **measured)
@@ -102,7 +103,8 @@ def main(argv=None):
     for fam in families:
         t0 = time.monotonic()
         log(f"{fam}: synthesizing on {FIT_TARGETS[fam]} at {PNR_FREQ[fam]} MHz")
-        rows, mismatches = collect(configs, fam, cache, digest, versions, args.work)
+        rows, mismatches = collect([c for c in configs if config_families(c, [fam])], fam, cache, digest, versions,
+                                   args.work)
         # The rows (features and measurements) beside the cache, to study the fit without rerunning anything.
         save_text(os.path.join(os.path.dirname(os.path.abspath(args.cache)), f"rows-{fam}.json"),
                   json.dumps(rows, indent=1) + "\n")
@@ -110,8 +112,10 @@ def main(argv=None):
         # The span of every feature over the fitted configurations: estimates beyond it are flagged as extrapolated.
         ranges = {f: [min(float(r[f]) for r in rows), max(float(r[f]) for r in rows)]
                   for f in dict.fromkeys(FEATURES + FMAX_FEATURES)}
+        weights = sorted({config_weights(c) for c in configs if config_families(c, [fam])})
         out["families"][fam] = {"target": FIT_TARGETS[fam], "freq_mhz": PNR_FREQ[fam], "configurations": len(rows),
-                                "exact_mismatches": mismatches, "models": models, "ranges": ranges}
+                                "exact_mismatches": mismatches, "models": models, "ranges": ranges,
+                                "weights": weights}
         print(f"{fam}: {len(rows)} configurations, {time.monotonic() - t0:.0f} s")
         for m in mismatches:
             print(f"  EXACT COUNT MISMATCH {m}")
