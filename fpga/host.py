@@ -215,10 +215,11 @@ class Device:
 
     def info(self):
         data = self.request(Command.INFO)
-        info = Info.unpack(self._expect(Command.INFO, data, struct.calcsize(INFO_FORMAT)))
-        if info.version != PROTOCOL_VERSION:
-            raise LinkError(f"{self.name}: the device speaks host-link protocol version {info.version}, this host "
+        # The version first: another version's INFO may have another length.
+        if data and data[0] != PROTOCOL_VERSION:
+            raise LinkError(f"{self.name}: the device speaks host-link protocol version {data[0]}, this host "
                             f"version {PROTOCOL_VERSION}: rebuild the bitstream or update mamhw")
+        info = Info.unpack(self._expect(Command.INFO, data, struct.calcsize(INFO_FORMAT)))
         self._info = info
         return info
 

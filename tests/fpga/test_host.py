@@ -156,6 +156,8 @@ class FakeDevice:
             f = dict(version=PROTOCOL_VERSION, n_in=net.n_in, n_out=net.n_out, in_bits=net.in_bits,
                      out_bits=net[-1].out_bits, n_layers=len(net), pes=self.pes, design_id=self.id, weight_bits=0)
             f.update(self.info_fields)
+            if f["weight_bits"] is None:                        # protocol version 1 had no weight_bits
+                return ok + struct.pack(INFO_FORMAT[:-1], *list(f.values())[:-1])
             return ok + struct.pack(INFO_FORMAT, *f.values())
         if code == Command.WRITE_INPUTS:
             self.x = decode_values(payload, net.n_in, net.in_bits)
@@ -184,6 +186,7 @@ def test_run_batch_on_the_fake_device():
     (dict(info=dict(n_in=11)), None, r"the device runs a 11-in 3-out .* network, network is 10-in 3-out"),
     (dict(), 3, r"the device has 2 PEs, 3 were asked for"),
     (dict(info=dict(version=PROTOCOL_VERSION + 1)), None, r"protocol version"),
+    (dict(info=dict(version=1, weight_bits=None)), None, r"protocol version 1, this host version 2"),   # shorter
 ])
 def test_device_mismatch_is_one_line(kw, pes, message):
     network, x = _layers(*NET)
