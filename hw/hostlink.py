@@ -430,9 +430,12 @@ class HostLink(wiring.Component):
             with m.State("COMMIT_LAST"):                 # the last value is written in this cycle
                 m.next = "REPLY_SYNC"
                 with m.If(cmd == Command.RUN):
+                    m.d.sync += self.start.eq(1)
                     m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += self.start.eq(1)
+                # `start` is high in this cycle, from a register: the state decode and the engine's start logic
+                # (its counters' resets) were the top level's longest path on the UP5K.
+                m.d.sync += self.start.eq(0)
                 m.next = "WAIT"
             with m.State("WAIT"):
                 with m.If(self.done & ~self.busy):
