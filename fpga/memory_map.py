@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..hw.weight_ram import WeightRAM, spram_cells
+from ..hw.weight_ram import SPRAM_WIDTH, WeightRAM, spram_cells
 
 __all__ = ["RamDef", "LIBRARIES", "BLOCK_CELLS", "MemoryInfo", "Mapping", "map_memory", "engine_memories",
            "map_engine", "memory_blocks"]
@@ -74,6 +74,7 @@ class MemoryInfo:
     writable: bool              # a RAM with a live write port, else a ROM
     read: bool = True           # something reads it (else Yosys removes it)
     primitive: str = ""         # instantiated as this RAM primitive (hw/weight_ram.py), not left to Yosys
+    slices: int = 0             # the primitive's cells side by side whose outputs something reads
 
     @property
     def bits(self):
@@ -242,8 +243,10 @@ def engine_memories(structure):
             continue
         for role, mem in (("entry", pe.entry_mem), ("bias", pe.bias_mem)):
             if isinstance(mem, WeightRAM):                 # loaded at run time: every lane varies
-                out.append(MemoryInfo(f"pe{p}.{role}_mem", role, mem.depth, mem.width, mem.width, writable=True,
-                                      primitive=mem.primitive or ""))
+                used = _used_entry_lanes(pe)
+                out.append(MemoryInfo(f"pe{p}.{role}_mem", role, mem.depth, mem.width, len(used), writable=True,
+                                      primitive=mem.primitive or "",
+                                      slices=len({b // SPRAM_WIDTH for b in used})))
                 continue
             width = _width(mem)
             out.append(MemoryInfo(f"pe{p}.{role}_mem", role, mem.depth, width,
@@ -278,10 +281,21 @@ def _width(mem):
     return Shape.cast(mem.shape).width
 
 
+def _used_entry_lanes(pe):
+    """The bits of an entry word the PE reads: all but the dense flag when no layer is mam (only the mam fold
+    seeds rows by it). A weight RAM cell whose bits are all unread is removed by Yosys, an instance or not."""
+    used = set(range(pe.entry_shape.size))
+    if "mam" not in getattr(pe, "kinds", ("mam",)):
+        dense = pe.entry_shape["dense"]
+        used -= set(range(dense.offset, dense.offset + dense.width))
+    return used
+
+
 def map_engine(structure, family):
     """[(MemoryInfo, Mapping)] for every memory of the engine."""
-    return [(m, Mapping("spram", m.primitive, spram_cells(m.depth, m.width), 0.0) if m.primitive else
-             map_memory(m.depth, m.lanes, m.writable, family)) for m in engine_memories(structure)]
+    return [(m, Mapping("spram", m.primitive, m.slices if spram_cells(m.depth, m.width) else 0, 0.0)
+             if m.primitive else map_memory(m.depth, m.lanes, m.writable, family))
+            for m in engine_memories(structure)]
 
 
 def memory_blocks(network_or_specs, pes, family, **options):
