@@ -132,6 +132,25 @@ def test_block_rams_lut_rams_and_dsps_equal_yosys(tmp_path, cfg, family, target)
     assert (rep["block_rams"], rep["lut_rams"], rep["dsps"]) == (got["block_rams"], got["lut_rams"], got["dsps"])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["p1-mac-spram", "p2-mam-spram"])
+def test_sprams_equal_yosys(tmp_path, name):
+    """SPRAM builds: one SB_SPRAM256KA per 16 bits of entry word that the PE reads (a MAC-only engine never reads
+    the dense flag, and p1-mac-spram's is alone in its slice), and the block RAMs beside them."""
+    from mamhw.fpga.calibration import config_weights, measured_quantities
+    from mamhw.fpga.pnr import synthesize_json
+    from mamhw.sim.engine_amaranth import build_network_engine
+    cfg = next(c for c in GRID if c["name"] == name)
+    network = config_network(cfg)
+    rep = estimate(network, cfg["pes"], "up5k", weights=config_weights(cfg))
+    engine, _ = build_network_engine(network, cfg["pes"], **engine_options(get_target("up5k"), spram=True))
+    _, cells = synthesize_json(engine, "ice40", str(tmp_path))
+    got = measured_quantities({"cells": cells}, "ice40")
+    assert rep["weights_in"] == "spram"
+    assert (rep["sprams"], rep["block_rams"], rep["dsps"]) == (got["sprams"], got["block_rams"], got["dsps"])
+    assert rep["sprams"] == {"p1-mac-spram": 1, "p2-mam-spram": 4}[name]
+
+
 def test_fit_recovers_non_negative_coefficients():
     from mamhw.fpga.area_model import fit_linear
     rng = np.random.default_rng(1)
