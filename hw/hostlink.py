@@ -214,7 +214,7 @@ class HostLink(wiring.Component):
         acc = Signal(8 * max(self.in_bytes, self.weight_bytes))   # a value being assembled
         timer = Signal(range(self.timeout + 1))
         expired = Signal()                               # timer == timeout, registered beside it (a short path)
-        settle = Signal()                                # y_addr changed last cycle: y_data not yet valid
+        settle = Signal(range(3))                        # cycles until body_r holds the next reply byte
         staged_ok = Signal(init=1)                       # the staging memory holds the last accepted inputs
 
         # UART errors mark the frame; a SYNC starts a clean one.
@@ -283,7 +283,11 @@ class HostLink(wiring.Component):
                 m.d.comb += body.eq(counters.word_select(count[:_bits(len(counters) // 8)], 8))
             with m.Case(Command.READ_OUTPUTS):
                 m.d.comb += body.eq(y_ext.word_select(bsel, 8) if self.out_bytes > 1 else y_ext)
-        m.d.sync += settle.eq(0)
+        # The byte is registered before it goes out: the output buffer's bank select -> the byte choice -> the
+        # transmitter's shift register was the ECP5 top level's longest path. After a byte is taken the next one
+        # is in body_r a cycle later, two when it is a new output value (y_data is one cycle behind y_addr).
+        body_r = Signal(8)
+        m.d.sync += [body_r.eq(body), settle.eq(Mux(settle == 0, 0, settle - 1))]
         # A byte the transmitter takes is folded into the reply's CRC in the next cycle, from a register: the byte
         # choice and the CRC step in one clock period were the host link's longest path.
         sent, sent_pend = Signal(8), Signal()
@@ -444,7 +448,7 @@ class HostLink(wiring.Component):
             with m.State("REPLY_SYNC"):
                 m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(SYNC)]
                 with m.If(self.tx.ready):
-                    m.d.sync += [tx_crc.eq(0), count.eq(0), vidx.eq(0), bsel.eq(0), settle.eq(1)]
+                    m.d.sync += [tx_crc.eq(0), count.eq(0), vidx.eq(0), bsel.eq(0), settle.eq(2)]
                     m.next = "REPLY_CODE"
             with m.State("REPLY_CODE"):
                 send(cmd | REPLY, "REPLY_LEN_LO")
@@ -457,14 +461,14 @@ class HostLink(wiring.Component):
                 with m.If(self.tx.ready & (body_len != 0)):
                     m.next = "REPLY_BODY"
             with m.State("REPLY_BODY"):
-                with m.If(~settle):
-                    send(body, "REPLY_BODY")
+                with m.If(settle == 0):
+                    send(body_r, "REPLY_BODY")
                     with m.If(self.tx.ready):
-                        m.d.sync += count.eq(count + 1)
+                        m.d.sync += [count.eq(count + 1), settle.eq(1)]
                         with m.If(count == body_last):
                             m.next = "REPLY_CRC"
                         with m.If(bsel == self.out_bytes - 1):
-                            m.d.sync += [bsel.eq(0), vidx.eq(vidx + 1), settle.eq(1)]
+                            m.d.sync += [bsel.eq(0), vidx.eq(vidx + 1), settle.eq(2)]
                         with m.Else():
                             m.d.sync += bsel.eq(bsel + 1)
             with m.State("REPLY_CRC"):
