@@ -19,8 +19,8 @@ from ..hw.hostlink import (COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION
                            WEIGHT_HEADER, Command, Status, crc8, value_bytes)
 from .design_id import design_id
 
-__all__ = ["LinkError", "encode_frame", "decode_frame", "encode_values", "decode_values", "weight_frames", "entry_words", "Info",
-           "Device", "BatchResult", "open_serial", "BOARD_HINT"]
+__all__ = ["LinkError", "encode_frame", "decode_frame", "encode_values", "decode_values", "weight_frames",
+           "entry_words", "Info", "Device", "BatchResult", "open_serial", "BOARD_HINT"]
 
 BOARD_HINT = "pip install -e '.[board]'"
 HEADER = 4                      # SYNC, CODE, LEN lo, LEN hi

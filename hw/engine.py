@@ -360,7 +360,9 @@ class LayerEngine(wiring.Component):
     ``y_addr`` = output row of the last layer, read on ``y_data`` one cycle later.
 
     With a `weight_ram` (EnginePE), the host writes PE ``w_pe``'s entry word ``w_addr`` with ``w_we``/``w_data``
-    while the engine is idle (writes during a run are ignored).
+    while the engine is idle (writes during a run are ignored). ``w_addr`` must be below that PE's entry count:
+    each PE takes only the address bits it needs, so a write beyond lands on another entry (the host link refuses
+    such a write, BAD_ADDRESS).
     """
 
     LATENCY = EnginePE.LATENCY

@@ -44,12 +44,13 @@ Status codes (first byte of every reply payload):
     NO_INPUTS        7  RUN after a refused WRITE_INPUTS: the staged inputs are not whole; nothing was run
 
 Failures are checked in that order after the CRC byte (RX_ERROR first); the reply echoes the CODE as received.
-Nothing is half-applied: WRITE_INPUTS and LOAD_WEIGHTS land in staging memories and are copied into the engine
-only after the whole frame checked out. RUN copies the staged inputs into the engine again before it starts: a
-network with an even number of layers writes its outputs into its inputs' buffer, and a RUN sent again (the
-driver repeats a request whose reply was lost) must run on the same inputs. A refused WRITE_INPUTS frame leaves
-its bytes in the staging memory, so RUN is then refused (NO_INPUTS) until a WRITE_INPUTS goes through. A frame cut short does not wedge the link: after ``timeout`` cycles without a
-byte the link answers TIMEOUT and hunts for SYNC again; bytes outside a frame are skipped until a SYNC.
+Nothing is half-applied: WRITE_INPUTS and LOAD_WEIGHTS land in staging memories and are copied into the engine only
+after the whole frame checked out. RUN copies the staged inputs into the engine again before it starts: a network
+with an even number of layers writes its outputs into its inputs' buffer, and a RUN sent again (the driver repeats a
+request whose reply was lost) must run on the same inputs. A refused WRITE_INPUTS frame leaves its bytes in the
+staging memory, so RUN is then refused (NO_INPUTS) until a WRITE_INPUTS goes through. A frame cut short does not
+wedge the link: after ``timeout`` cycles without a byte the link answers TIMEOUT and hunts for SYNC again; bytes
+outside a frame are skipped until a SYNC.
 """
 
 import enum
