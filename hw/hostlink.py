@@ -215,7 +215,7 @@ class HostLink(wiring.Component):
         acc = Signal(8 * max(self.in_bytes, self.weight_bytes))   # a value being assembled
         timer = Signal(range(self.timeout + 1))
         expired = Signal()                               # timer == timeout, registered beside it (a short path)
-        settle = Signal(range(3))                        # cycles until body_r holds the next reply byte
+        settle = Signal(range(4))                        # cycles until body_r holds the next reply byte
         staged_ok = Signal(init=1)                       # the staging memory holds the last accepted inputs
 
         # UART errors mark the frame; a SYNC starts a clean one.
@@ -272,8 +272,11 @@ class HostLink(wiring.Component):
         body = Signal(8)
         counters = Cat(*[Cat(v, Const(0, 8 * COUNTER_BYTES - len(v)))
                          for v in [self.cycles] + [self.layer_cycles[k] for k in range(self.n_layers)]])
+        # The output value is registered before its byte is chosen: an engine's output buffer can be a deep LUT RAM
+        # whose read is a mux tree of its own (the demo network's on the ECP5, 784 words).
         y_ext = Signal(signed(8 * self.out_bytes))
-        m.d.comb += [y_ext.eq(self.y_data), self.y_addr.eq(vidx), reply_len.eq(body_len + 1)]
+        m.d.sync += y_ext.eq(self.y_data)
+        m.d.comb += [self.y_addr.eq(vidx), reply_len.eq(body_len + 1)]
         with m.Switch(cmd):
             with m.Case(Command.INFO):
                 with m.Switch(count):
@@ -286,7 +289,8 @@ class HostLink(wiring.Component):
                 m.d.comb += body.eq(y_ext.word_select(bsel, 8) if self.out_bytes > 1 else y_ext)
         # The byte is registered before it goes out: the output buffer's bank select -> the byte choice -> the
         # transmitter's shift register was the ECP5 top level's longest path. After a byte is taken the next one
-        # is in body_r a cycle later, two when it is a new output value (y_data is one cycle behind y_addr).
+        # is in body_r a cycle later, three when it is a new output value (y_data is a cycle behind y_addr, y_ext
+        # one behind y_data).
         body_r = Signal(8)
         m.d.sync += [body_r.eq(body), settle.eq(Mux(settle == 0, 0, settle - 1))]
         # A byte the transmitter takes is folded into the reply's CRC in the next cycle, from a register: the byte
@@ -449,7 +453,7 @@ class HostLink(wiring.Component):
             with m.State("REPLY_SYNC"):
                 m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(SYNC)]
                 with m.If(self.tx.ready):
-                    m.d.sync += [tx_crc.eq(0), count.eq(0), vidx.eq(0), bsel.eq(0), settle.eq(2)]
+                    m.d.sync += [tx_crc.eq(0), count.eq(0), vidx.eq(0), bsel.eq(0), settle.eq(3)]
                     m.next = "REPLY_CODE"
             with m.State("REPLY_CODE"):
                 send(cmd | REPLY, "REPLY_LEN_LO")
@@ -469,7 +473,7 @@ class HostLink(wiring.Component):
                         with m.If(count == body_last):
                             m.next = "REPLY_CRC"
                         with m.If(bsel == self.out_bytes - 1):
-                            m.d.sync += [bsel.eq(0), vidx.eq(vidx + 1), settle.eq(2)]
+                            m.d.sync += [bsel.eq(0), vidx.eq(vidx + 1), settle.eq(3)]
                         with m.Else():
                             m.d.sync += bsel.eq(bsel + 1)
             with m.State("REPLY_CRC"):

@@ -262,6 +262,40 @@ def test_reply_crc_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
     assert struct.unpack(INFO_FORMAT, payload[1:]) == (PROTOCOL_VERSION, 3, 2, 8, 8, 1, 1, 0x12345678, 0)
 
 
+def test_output_bytes_wait_for_the_buffer_read_with_a_transmitter_that_takes_a_byte_every_cycle():
+    """READ_OUTPUTS against an engine whose y_data follows y_addr a cycle later (a synchronous read): each value
+    passes a register before its bytes are chosen and another before they leave, so the link must wait three
+    cycles after moving to the next value; a UART hides that wait, a fast transmitter does not."""
+    from amaranth.sim import Simulator
+
+    from mamhw.fpga.host import decode_frame, decode_values
+    from mamhw.hw.hostlink import HostLink
+    values = [-1500, 2047, 3, -2048, 700]
+    link = HostLink(n_in=3, in_bits=8, n_out=len(values), out_bits=12, n_layers=1, pes=1, design_id=1, timeout=50)
+    sent = []
+
+    async def bench(ctx):
+        ctx.set(link.tx.ready, 1)
+        frame, i, addr = encode_frame(Command.READ_OUTPUTS), 0, 0
+        for _ in range(300):
+            ctx.set(link.y_data, values[addr] if addr < len(values) else 0)     # what was addressed last cycle
+            addr = ctx.get(link.y_addr)
+            ctx.set(link.rx.valid, i < len(frame))
+            ctx.set(link.rx.payload, frame[i] if i < len(frame) else 0)
+            i += 1
+            if ctx.get(link.tx.valid):
+                sent.append(ctx.get(link.tx.payload))
+            await ctx.tick()
+
+    sim = Simulator(link)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    code, payload = decode_frame(bytes(sent))
+    assert code == Command.READ_OUTPUTS | REPLY and payload[0] == Status.OK
+    assert decode_values(payload[1:], len(values), 12).tolist() == values
+
+
 # Weights in RAM (the UP5K's SPRAM build, hw/weight_ram.py): loaded over the link before the first run.
 def _spram_network(seed=11):
     return _layers(dict(n_in=30, n_out=9, density=0.5), dict(kind="mac", n_in=9, n_out=4, density=0.6), batch=2,
