@@ -236,13 +236,14 @@ class HostLink(wiring.Component):
         m.d.comb += [write_ok.eq((cmd == Command.WRITE_INPUTS) & (length == self.write_len)),
                      st_wr.addr.eq(vidx), st_wr.data.eq(Cat(acc[:8 * (self.in_bytes - 1)], byte))]
 
-        # The copy from staging into the engine: address, then data one cycle later.
+        # The copy from staging into the engine: address, data one cycle later, then the write from registers (a
+        # deep staging memory in LUT RAM, read straight into every replica of the engine's input buffer, was the
+        # demo network's longest path on the ECP5).
         cidx = Signal(range(max(self.n_in, WEIGHT_CHUNK if self.weight_bits else 0, 2)))
         wr_pend = Signal()
         wr_addr = Signal.like(self.x_addr)
-        m.d.sync += wr_pend.eq(0)
-        m.d.comb += [st_rd.addr.eq(cidx), self.x_we.eq(wr_pend), self.x_addr.eq(wr_addr),
-                     self.x_data.eq(st_rd.data)]
+        m.d.sync += [wr_pend.eq(0), self.x_we.eq(wr_pend), self.x_addr.eq(wr_addr), self.x_data.eq(st_rd.data)]
+        m.d.comb += st_rd.addr.eq(cidx)
 
         # LOAD_WEIGHTS: a header, the words into their own staging memory, then the copy into PE `hdr_pe`.
         loads = self.weight_staging is not None
@@ -436,7 +437,9 @@ class HostLink(wiring.Component):
                     m.d.sync += [ww_pend.eq(1), ww_addr.eq(hdr_addr + cidx), cidx.eq(cidx + 1)]
                     with m.If(cidx == hdr_last):
                         m.next = "COMMIT_LAST"
-            with m.State("COMMIT_LAST"):                 # the last value is written in this cycle
+            with m.State("COMMIT_LAST"):                 # the last value is read in this cycle
+                m.next = "COMMIT_DONE"
+            with m.State("COMMIT_DONE"):                 # ... and written in this one
                 m.next = "REPLY_SYNC"
                 with m.If(cmd == Command.RUN):
                     m.d.sync += self.start.eq(1)
