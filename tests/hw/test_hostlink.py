@@ -232,10 +232,17 @@ def test_hardware_crc_matches_the_reference():
     assert crc8(b"123456789") == 0xF4
 
 
+def _simulate(link, bench):
+    """A bare HostLink (no UART, no engine) driven by the testbench `bench`."""
+    from amaranth.sim import Simulator
+    sim = Simulator(link)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+
+
 def test_reply_crc_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
     # The link folds a sent byte into the CRC a cycle after it leaves; REPLY_CRC must wait for the last fold.
-    from amaranth.sim import Simulator
-
     from mamhw.fpga.host import decode_frame
     from mamhw.hw.hostlink import HostLink
     link = HostLink(n_in=3, in_bits=8, n_out=2, out_bits=8, n_layers=1, pes=1, design_id=0x12345678, timeout=50)
@@ -253,10 +260,7 @@ def test_reply_crc_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
                 sent.append(ctx.get(link.tx.payload))
             await ctx.tick()
 
-    sim = Simulator(link)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(link, bench)
     code, payload = decode_frame(bytes(sent))               # raises on a bad CRC
     assert code == Command.INFO | REPLY and payload[0] == Status.OK
     assert struct.unpack(INFO_FORMAT, payload[1:]) == (PROTOCOL_VERSION, 3, 2, 8, 8, 1, 1, 0x12345678, 0)
@@ -266,8 +270,6 @@ def test_output_bytes_wait_for_the_buffer_read_with_a_transmitter_that_takes_a_b
     """READ_OUTPUTS against an engine whose y_data follows y_addr a cycle later (a synchronous read): each value
     passes a register before its bytes are chosen and another before they leave, so the link must wait three
     cycles after moving to the next value; a UART hides that wait, a fast transmitter does not."""
-    from amaranth.sim import Simulator
-
     from mamhw.fpga.host import decode_frame, decode_values
     from mamhw.hw.hostlink import HostLink
     values = [-1500, 2047, 3, -2048, 700]
@@ -287,10 +289,7 @@ def test_output_bytes_wait_for_the_buffer_read_with_a_transmitter_that_takes_a_b
                 sent.append(ctx.get(link.tx.payload))
             await ctx.tick()
 
-    sim = Simulator(link)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(link, bench)
     code, payload = decode_frame(bytes(sent))
     assert code == Command.READ_OUTPUTS | REPLY and payload[0] == Status.OK
     assert decode_values(payload[1:], len(values), 12).tolist() == values
