@@ -305,11 +305,11 @@ class Device:
 
 
 def entry_words(network, pes):
-    """Each PE's entry words as the engine holds them (hw/engine.py EnginePE.entry_words), and their width."""
+    """Each PE's entry words as the engine of `network` on `pes` PEs holds them, and their width
+    (hw/top.py weight_image)."""
+    from ..hw.top import weight_image
     from .structure import build_structure
-    pes_ = build_structure(network, pes, weight_ram="memory").engine.pe
-    words = [[] if pe is None else pe.entry_words for pe in pes_]
-    return words, next(pe for pe in pes_ if pe is not None).entry_shape.size
+    return weight_image(build_structure(network, pes, weight_ram="memory").engine)
 
 
 def _describe(n_in, n_out, in_bits, out_bits, n_layers):

@@ -138,7 +138,7 @@ class HostLink(wiring.Component):
     def __init__(self, *, n_in, in_bits, n_out, out_bits, n_layers, pes, design_id, timeout, counter_bits=32,
                  weight_words=None, weight_bits=0):
         self.n_in, self.in_bits, self.n_out, self.out_bits = n_in, in_bits, n_out, out_bits
-        self.n_layers, self.timeout, self.pes = n_layers, timeout, pes
+        self.n_layers, self.timeout = n_layers, timeout
         self.in_bytes, self.out_bytes = value_bytes(in_bits), value_bytes(out_bits)
         self.write_len = n_in * self.in_bytes
         self.weight_words = None if weight_words is None else [int(n) for n in weight_words]

@@ -12,7 +12,14 @@ from .hostlink import HostLink
 from .network import NetworkEngine
 from .uart import UartRx, UartTx
 
-__all__ = ["LinkTop"]
+__all__ = ["LinkTop", "weight_image"]
+
+
+def weight_image(engine):
+    """What the host loads into a LayerEngine built with a `weight_ram`: each PE's entry words (an empty list for
+    a PE not built) and their width in bits."""
+    built = [pe for pe in engine.pe if pe is not None]
+    return [[] if pe is None else pe.entry_words for pe in engine.pe], built[0].entry_shape.size
 
 
 class LinkTop(wiring.Component):
@@ -26,10 +33,10 @@ class LinkTop(wiring.Component):
         layers = list(layers)
         self.engine = NetworkEngine(layers, counter_bits=counter_bits, unroll=unroll, dsp=dsp,
                                     weight_ram=weight_ram)
-        pes = self.engine.engine.pe
-        loading = {} if weight_ram is None else {
-            "weight_words": [0 if pe is None else pe.n_entries for pe in pes],
-            "weight_bits": next(pe for pe in pes if pe is not None).entry_shape.size}
+        loading = {}
+        if weight_ram is not None:
+            words, bits = weight_image(self.engine.engine)
+            loading = {"weight_words": [len(w) for w in words], "weight_bits": bits}
         self.link = HostLink(n_in=layers[0].n_in, in_bits=layers[0].in_bits, n_out=layers[-1].n_out,
                              out_bits=layers[-1].out_bits, n_layers=len(layers), pes=layers[0].pes,
                              design_id=design_id, timeout=timeout, counter_bits=counter_bits, **loading)

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from mamhw.golden import PE_LATENCY, encode, forward, network_forward, pe_cycles
 from mamhw.golden.cycles import network_cycles
+from mamhw.hw.top import weight_image
 from mamhw.sim.engine_amaranth import build_network_engine
 from mamhw.sim.icarus import run_icarus
 from mamhw.sim.pe_amaranth import build_pe, simulate_pe
@@ -73,7 +74,7 @@ def test_icarus_engine_with_spram_instances(case, pes):
     network, x = case
     engine, assignments = build_network_engine(network, pes, weight_ram="SB_SPRAM256KA", unroll=False)
     model = network_cycles(assignments)
-    words = [[] if pe is None else pe.entry_words for pe in engine.engine.pe]
+    words, _ = weight_image(engine.engine)
     outputs, cycles, _ = run_icarus(engine, x, n_out=network.n_out, timeout=4 * model.total + 64, weights=words)
     np.testing.assert_array_equal(outputs, network_forward(network, x))
     assert cycles.tolist() == [model.total] * x.shape[0]
