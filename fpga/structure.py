@@ -65,7 +65,8 @@ def _hw_modules():
 
 def engine_options(target, spram=False):
     """The engine's build options a target decides, as `mam synth` passes them: the running max/min unrolled or
-    compact (``unroll=target.unroll_fold``) and the DSP primitive (``dsp=target.dsp``); with `spram`, the entry
+    compact (``unroll=target.unroll_fold``), the DSP primitive (``dsp=target.dsp``) and the bank select
+    (``onehot_banks``); with `spram`, the entry
     words in the target's weight RAM (``weight_ram=target.weight_ram``, loaded over the host link); only options
     the engine takes."""
     import inspect
@@ -77,6 +78,8 @@ def engine_options(target, spram=False):
         opts["unroll"] = bool(target.unroll_fold)
     if "dsp" in params and getattr(target, "dsp", None):
         opts["dsp"] = target.dsp
+    if "onehot_banks" in params and getattr(target, "onehot_banks", False):
+        opts["onehot_banks"] = True
     if spram:
         if not getattr(target, "weight_ram", None):
             from ..golden import ContractError

@@ -24,6 +24,9 @@ class Target:
     dsp: str = None
     # The RAM primitive for entry words that the block RAMs cannot hold, loaded over the host link (hw/weight_ram.py).
     weight_ram: str = None
+    # A PE's activation word picked from the buffer banks by registered one-hot hits (hw/engine.py): a binary bank
+    # select was the ECP5 engines' slowest path; on the iCE40, Yosys chains the one-hot form five LUTs deep.
+    onehot_banks: bool = False
 
 
 TARGETS = {
@@ -31,9 +34,9 @@ TARGETS = {
                    bram_bits=4096, spram_blocks=4, io_pins=39, unroll_fold=False,
                    weight_ram="SB_SPRAM256KA"),
     "ecp5-25f": Target("ecp5-25f", "ecp5", ("--25k", "--package", "CABGA381"), luts=24288, dsps=28,
-                       bram_blocks=56, bram_bits=18432, io_pins=197, dsp="MULT18X18D"),
+                       bram_blocks=56, bram_bits=18432, io_pins=197, dsp="MULT18X18D", onehot_banks=True),
     "ecp5-85f": Target("ecp5-85f", "ecp5", ("--85k", "--package", "CABGA381"), luts=83640, dsps=156,
-                       bram_blocks=208, bram_bits=18432, io_pins=205, dsp="MULT18X18D"),
+                       bram_blocks=208, bram_bits=18432, io_pins=205, dsp="MULT18X18D", onehot_banks=True),
 }
 
 

@@ -34,7 +34,9 @@ in that PE's row list). The host reads the last layer's output row ``r`` at ``y_
 to its bank and position), one cycle read latency, like the PE.
 """
 
+import operator
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
@@ -254,8 +256,12 @@ class EnginePE(wiring.Component):
         m.submodules.bias_mem = self.bias_mem
         bias_rd = self.bias_mem.read_port()
 
-        # F: entry fetch over this layer's segment. Counters stop at their last valid address.
-        ea, end = Signal(range(max(2, self.n_entries))), Signal(range(max(2, self.n_entries)))
+        # F: entry fetch over this layer's segment. Counters stop at their last valid address. `left` counts the
+        # entries after ea's, minus one, down to -1: its sign bit marks the last fetch, so no compare of ea stands
+        # in the counter's loop (an equality test of ea was the UP5K engine's slowest path).
+        ea = Signal(range(max(2, self.n_entries)))
+        left = Signal(signed(_bits(self.n_entries) + 1))
+        at_end = left[-1]
         if self.weight_ram is None:
             entry_rd = self.entry_mem.read_port()
             m.d.comb += entry_rd.addr.eq(ea)
@@ -270,10 +276,10 @@ class EnginePE(wiring.Component):
         cur = Signal(_bits(self.n_layers))                        # the running layer (selects its shift)
         fetching, first = Signal(), Signal(init=1)
         with m.If(fetching):
-            with m.If(ea == end):
+            with m.If(at_end):
                 m.d.sync += fetching.eq(0)
             with m.Else():
-                m.d.sync += ea.eq(ea + 1)
+                m.d.sync += [ea.eq(ea + 1), left.eq(left - 1)]
         with m.If(self.start):
             m.d.sync += [fetching.eq(1), self.busy.eq(1), self.done.eq(0), first.eq(1), out_row.eq(0),
                          cur.eq(self.layer)]
@@ -281,12 +287,11 @@ class EnginePE(wiring.Component):
                 for k in range(self.n_layers):
                     if self.entry_count[k]:
                         with m.Case(k):
-                            m.d.sync += [ea.eq(self.entry_base[k]),
-                                         end.eq(self.entry_base[k] + self.entry_count[k] - 1),
+                            m.d.sync += [ea.eq(self.entry_base[k]), left.eq(self.entry_count[k] - 2),
                                          brow.eq(self.bias_base[k]), out_last.eq(self.row_count[k] - 1)]
 
         # E: the entry word, registered (memory output to memory address is too long a path for one cycle).
-        e_valid, e_end = delay(m, fetching, "e_valid"), delay(m, fetching & (ea == end), "e_end")
+        e_valid, e_end = delay(m, fetching, "e_valid"), delay(m, fetching & at_end, "e_end")
         a_valid, a_end = delay(m, e_valid, "a_valid"), delay(m, e_end, "a_end")
         a_entry = delay(m, data.View(self.entry_shape, entry_data).as_value(), "a_entry")
 
@@ -296,10 +301,9 @@ class EnginePE(wiring.Component):
 
         # X: the activation registered beside its weight; P: the product.
         p_valid, p_end, p_entry = delay(m, x_valid, "p_valid"), delay(m, x_end, "p_end"), delay(m, x_entry, "p_entry")
-        p_x = delay(m, self.act_data, "p_x")
         r_valid, r_end, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_end, "r_end"), delay(m, p_entry, "r_entry")
         r = data.View(self.entry_shape, r_entry)
-        r_p, r_signs = multiply(m, data.View(self.entry_shape, p_entry).weight, p_x, self.dsp)
+        r_p, r_signs = multiply(m, data.View(self.entry_shape, x_entry).weight, self.act_data, self.dsp)
 
         # R: fold the row (mam, mac, or either, chosen by the layer's `mac` bit). S: the row value.
         s_valid = Signal()
@@ -355,9 +359,14 @@ class LayerEngine(wiring.Component):
     Ports: load the first layer's inputs with ``x_we``/``x_addr``/``x_data`` (``x_addr`` = input number); set
     ``layer`` and pulse ``start`` (taken when idle, or in the cycle ``done`` rises); ``done`` rises two cycles
     after the last row of the layer is stored (the PE's done, then all PEs' done, registered) and holds until the
-    next ``start``; ``cycles`` counts ``max over PEs of entries + LATENCY + OVERHEAD`` from start to done. Layer k
-    reads buffer k % 2 and writes buffer (k+1) % 2, so running layers 0, 1, ... in order runs the network.
+    next ``start``; ``finishing`` is high only in the cycle ``done`` rises (a sequencer that starts the next layer
+    then need not wait for the held flag); ``cycles`` counts ``max over PEs of entries + LATENCY + OVERHEAD`` from
+    start to done. Layer k reads buffer k % 2 and writes buffer (k+1) % 2, so running layers 0, 1, ... in order
+    runs the network.
     ``y_addr`` = output row of the last layer, read on ``y_data`` one cycle later.
+
+    ``onehot_banks``: each PE picks its activation word by registered one-hot bank hits and an AND-OR, not by a
+    registered binary bank select and a mux (the same words, the same cycle; faster on the ECP5, see fpga/targets.py).
 
     With a `weight_ram` (EnginePE), the host writes PE ``w_pe``'s entry word ``w_addr`` with ``w_we``/``w_data``
     while the engine is idle (writes during a run are ignored). ``w_addr`` must be below that PE's entry count:
@@ -368,8 +377,9 @@ class LayerEngine(wiring.Component):
     LATENCY = EnginePE.LATENCY
     OVERHEAD = 2
 
-    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None, weight_ram=None):
+    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None, weight_ram=None, onehot_banks=False):
         layers = list(layers)
+        self.onehot_banks = bool(onehot_banks)
         if not layers:
             raise ValueError("need at least one layer")
         pes = layers[0].pes
@@ -419,6 +429,7 @@ class LayerEngine(wiring.Component):
             "layer": In(_bits(len(layers))),
             "busy": Out(1),
             "done": Out(1),
+            "finishing": Out(1),
             "cycles": Out(counter_bits),
             "x_we": In(1),
             "x_addr": In(_bits(layers[0].n_in)),
@@ -469,7 +480,7 @@ class LayerEngine(wiring.Component):
         m.d.comb += finish.eq(running & all_done)
         m.d.comb += go.eq(self.start & (~running | finish))
 
-        m.d.comb += [self.done.eq(finish | done_r), self.busy.eq(running & ~finish)]
+        m.d.comb += [self.done.eq(finish | done_r), self.finishing.eq(finish), self.busy.eq(running & ~finish)]
         with m.If(running & ~finish):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         with m.If(finish):
@@ -531,6 +542,9 @@ class LayerEngine(wiring.Component):
         for r, pe in enumerate(self.pe):
             if pe is None:
                 continue
+            if self.onehot_banks:
+                self._fetch_by_hits(m, pe, r, bank_data, in_par)
+                continue
             sel = Signal(max(1, plan.bank_bits), name=f"pe{r}_bank")
             if plan.bank_bits:
                 m.d.sync += sel.eq(pe.act_addr[lb:])
@@ -545,3 +559,22 @@ class LayerEngine(wiring.Component):
             m.d.sync += y_sel.eq(y_phys[lb:])
         m.d.comb += self.y_data.eq(select(bank_data[plan.output_buffer, 0], y_sel))
         return m
+
+    def _fetch_by_hits(self, m, pe, r, bank_data, in_par):
+        """PE r's activation word with ``onehot_banks``: one hit bit per (buffer, bank) it reads, decoded from the
+        index's high bits and registered alongside the synchronous read, and the OR of the hit banks' words. (With
+        P = 8 on the ECP5, the binary bank select, then the buffer's, was five LUT levels and the slowest path.)"""
+        plan, lb = self.plan, self.plan.local_bits
+        if sum(plan.read) * len(bank_data[plan.read.index(True), r]) == 1:
+            m.d.comb += pe.act_data.eq(bank_data[plan.read.index(True), r][0])     # one word: nothing to pick
+            return
+        words = []
+        for b in (0, 1):
+            if not plan.read[b]:
+                continue
+            is_in = in_par if b == 1 else ~in_par
+            for w, d in enumerate(bank_data[b, r]):
+                hit = Signal(name=f"pe{r}_hit{b}_{w}")
+                m.d.sync += hit.eq(is_in & (pe.act_addr[lb:] == w) if plan.bank_bits else is_in)
+                words.append(Mux(hit, d, 0))
+        m.d.comb += pe.act_data.eq(reduce(operator.or_, words))

@@ -217,6 +217,13 @@ class HostLink(wiring.Component):
         expired = Signal()                               # timer == timeout, registered beside it (a short path)
         settle = Signal(range(4))                        # cycles until body_r holds the next reply byte
         staged_ok = Signal(init=1)                       # the staging memory holds the last accepted inputs
+        # The engine's run is over, registered (the FSM's next state waited on the engine's done logic, a long path on
+        # the UP5K); low in the cycle `start` is high, when done still holds the run before.
+        run_over = Signal()
+        m.d.sync += run_over.eq(self.done & ~self.busy & ~self.start)
+        fault = {code: Signal(name=f"fault_{code.name.lower()}")         # a frame's tests, first reported first
+                 for code in (Status.RX_ERROR, Status.BAD_CHECKSUM, Status.UNKNOWN_COMMAND, Status.BAD_LENGTH,
+                              Status.BAD_ADDRESS, Status.NO_INPUTS)}
 
         # UART errors mark the frame; a SYNC starts a clean one.
         with m.If(self.rx_error):
@@ -314,30 +321,26 @@ class HostLink(wiring.Component):
             m.d.sync += status.eq(code)
             m.next = "REPLY_SYNC"
 
-        def tick():
-            """One more cycle without a byte."""
-            m.d.sync += [timer.eq(timer + 1), expired.eq(timer == self.timeout - 1)]
-
-        def restart():
-            """A byte came: the timeout counts from here."""
+        # The timeout counts the cycles since the last byte in every state; only the states inside a frame look at
+        # it. (Counting only in those states put the FSM's state decode in front of the counter, a long path on the
+        # ECP5.) It stops at the timeout; any byte restarts it.
+        with m.If(got):
             m.d.sync += [timer.eq(0), expired.eq(0)]
+        with m.Elif(~expired):
+            m.d.sync += [timer.eq(timer + 1), expired.eq(timer == self.timeout - 1)]
 
         def frame_byte(then):
             """Take a byte of the frame into the CRC; abandon the frame after the timeout."""
             with m.If(got):
                 m.d.sync += crc.eq(rx_crc_next)
-                restart()
                 m.next = then
             with m.Elif(expired):
                 reply(Mux(bad_rx, Status.RX_ERROR, Status.TIMEOUT))
-            with m.Else():
-                tick()
 
         with m.FSM():
             with m.State("HUNT"):
                 with m.If(got & (byte == SYNC)):
                     m.d.sync += [crc.eq(0), bad_rx.eq(0), cmd.eq(0), body_len.eq(0)]
-                    restart()
                     m.next = "CMD"
             with m.State("CMD"):
                 with m.If(got):
@@ -388,45 +391,43 @@ class HostLink(wiring.Component):
                             with m.Else():
                                 m.d.sync += [acc.word_select(bsel, 8).eq(byte), bsel.eq(bsel + 1)]
             with m.State("CHECK"):
-                frame_byte("CHECK")
+                # The frame's tests are registered as the check byte comes, and judged in the next cycle: the tests
+                # and the choice among them, in one clock period, were the top level's longest path on both families.
+                frame_byte("VERDICT")
                 with m.If(got):
-                    with m.If(bad_rx | self.rx_error):
-                        reply(Status.RX_ERROR)
-                    with m.Elif(byte != crc):
-                        reply(Status.BAD_CHECKSUM)
-                    with m.Elif(~known):
-                        reply(Status.UNKNOWN_COMMAND)
-                    with m.Elif(length != expect):
-                        reply(Status.BAD_LENGTH)
-                    with m.Elif((cmd == Command.LOAD_WEIGHTS) & bad_address):
-                        reply(Status.BAD_ADDRESS)
-                    with m.Elif((cmd == Command.RUN) & ~staged_ok):
-                        reply(Status.NO_INPUTS)
-                    with m.Else():
-                        m.d.sync += status.eq(Status.OK)
-                        with m.Switch(cmd):
-                            for c, n in self.body_len.items():
-                                with m.Case(c):
-                                    m.d.sync += [body_len.eq(n), body_last.eq(max(n - 1, 0))]
-                        m.d.sync += cidx.eq(0)
-                        with m.Switch(cmd):
-                            with m.Case(Command.WRITE_INPUTS):
-                                m.d.sync += staged_ok.eq(1)
-                                m.next = "COMMIT"
-                            with m.Case(Command.RUN):
-                                m.next = "COMMIT"
-                            if loads:
-                                with m.Case(Command.LOAD_WEIGHTS):
-                                    m.next = "COMMIT_WEIGHTS"
-                            with m.Default():
-                                m.next = "REPLY_SYNC"
-            with m.State("DRAIN"):
-                with m.If(got):
-                    restart()
-                with m.Elif(expired):
-                    reply(Status.BAD_LENGTH)
+                    m.d.sync += [
+                        fault[Status.RX_ERROR].eq(bad_rx | self.rx_error),
+                        fault[Status.BAD_CHECKSUM].eq(byte != crc),
+                        fault[Status.UNKNOWN_COMMAND].eq(~known),
+                        fault[Status.BAD_LENGTH].eq(length != expect),
+                        fault[Status.BAD_ADDRESS].eq((cmd == Command.LOAD_WEIGHTS) & bad_address),
+                        fault[Status.NO_INPUTS].eq((cmd == Command.RUN) & ~staged_ok),
+                    ]
+            with m.State("VERDICT"):
+                for i, (code, flag) in enumerate(fault.items()):      # in order of precedence
+                    with (m.Elif if i else m.If)(flag):
+                        reply(code)
                 with m.Else():
-                    tick()
+                    m.d.sync += status.eq(Status.OK)
+                    with m.Switch(cmd):
+                        for c, n in self.body_len.items():
+                            with m.Case(c):
+                                m.d.sync += [body_len.eq(n), body_last.eq(max(n - 1, 0))]
+                    m.d.sync += cidx.eq(0)
+                    with m.Switch(cmd):
+                        with m.Case(Command.WRITE_INPUTS):
+                            m.d.sync += staged_ok.eq(1)
+                            m.next = "COMMIT"
+                        with m.Case(Command.RUN):
+                            m.next = "COMMIT"
+                        if loads:
+                            with m.Case(Command.LOAD_WEIGHTS):
+                                m.next = "COMMIT_WEIGHTS"
+                        with m.Default():
+                            m.next = "REPLY_SYNC"
+            with m.State("DRAIN"):
+                with m.If(~got & expired):
+                    reply(Status.BAD_LENGTH)
 
             with m.State("COMMIT"):
                 m.d.sync += [wr_pend.eq(1), wr_addr.eq(cidx), cidx.eq(cidx + 1)]
@@ -450,7 +451,7 @@ class HostLink(wiring.Component):
                 m.d.sync += self.start.eq(0)
                 m.next = "WAIT"
             with m.State("WAIT"):
-                with m.If(self.done & ~self.busy):
+                with m.If(run_over):
                     m.next = "REPLY_SYNC"
 
             with m.State("REPLY_SYNC"):

@@ -37,8 +37,9 @@ class NetworkEngine(wiring.Component):
     LAYER_OVERHEAD = 1
     OVERHEAD = 0
 
-    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None, weight_ram=None):
-        self.engine = LayerEngine(layers, counter_bits=counter_bits, unroll=unroll, dsp=dsp, weight_ram=weight_ram)
+    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None, weight_ram=None, onehot_banks=False):
+        self.engine = LayerEngine(layers, counter_bits=counter_bits, unroll=unroll, dsp=dsp, weight_ram=weight_ram,
+                                  onehot_banks=onehot_banks)
         self.n_layers = n = len(self.engine.layers)
         eng = self.engine.signature.members
         loading = {k: In(eng[k].shape) for k in ("w_we", "w_pe", "w_addr", "w_data") if k in eng}
@@ -76,7 +77,7 @@ class NetworkEngine(wiring.Component):
         advance = Signal()
         m.d.comb += [
             launch.eq(self.start & ~self.busy),
-            advance.eq(self.busy & eng.done & (self.layer != last)),
+            advance.eq(self.busy & eng.finishing & (self.layer != last)),
             eng.start.eq(launch | advance),
             eng.layer.eq(self.layer + 1),
         ]
@@ -91,7 +92,7 @@ class NetworkEngine(wiring.Component):
                         m.d.sync += self.layer_cycles[k].eq(self.layer_cycles[k] + 1)
         with m.If(advance):
             m.d.sync += self.layer.eq(self.layer + 1)
-        with m.If(self.busy & eng.done & (self.layer == last)):
+        with m.If(self.busy & eng.finishing & (self.layer == last)):
             m.d.sync += [self.busy.eq(0), self.done.eq(1)]
         with m.If(launch):
             m.d.sync += [self.busy.eq(1), self.done.eq(0), self.layer.eq(0), self.cycles.eq(0)]

@@ -188,11 +188,10 @@ class PE(wiring.Component):
 
         # X: x registered beside its weight; P: the product.
         p_valid, p_entry = delay(m, x_valid, "p_valid"), delay(m, x_entry, "p_entry")
-        p_x = delay(m, act_rd.data, "p_x")
         pe_ = data.View(self.entry_shape, p_entry)
         r_valid, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_entry, "r_entry")
         r = data.View(self.entry_shape, r_entry)
-        r_p, r_signs = multiply(m, pe_.weight, p_x, self.dsp)
+        r_p, r_signs = multiply(m, data.View(self.entry_shape, x_entry).weight, act_rd.data, self.dsp)
 
         # R: fold the row. `first` marks that the next entry opens a row. S: the row value.
         first = Signal(init=1)

@@ -21,7 +21,7 @@ The requantization parameters are Python integers when baked in (the single-laye
 from layer to layer (the engine's per-layer registers); the logic is the same.
 """
 
-from amaranth.hdl import Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 
 from .dsp import registered_product
 
@@ -51,10 +51,12 @@ def delay(m, value, name):
 
 
 def multiply(m, weight, x, dsp=None):
-    """P: the product of `weight` and `x`, registered, and its sign flags (p > 0, p < 0) registered beside it. The
-    flags come from the operands' signs and zero tests, beside the multiplier, so the fold's seed choice does not
-    wait for a test of the whole product. `dsp`: the DSP primitive to build it as (hw/dsp.py)."""
-    p = registered_product(m, weight, x, "r_p", dsp)
+    """X and P: `weight` and `x` registered (X), their product registered (P), and its sign flags (p > 0, p < 0)
+    registered beside it. The operand registers are the DSP's own (hw/dsp.py, `operands_early`). The flags come from
+    the operands' signs and zero tests, beside the multiplier, so the fold's seed choice does not wait for a test of
+    the whole product. `dsp`: the DSP primitive to build it as (hw/dsp.py)."""
+    p = registered_product(m, weight, x, "r_p", dsp, operands_early=True)
+    weight, x = delay(m, weight, "p_weight"), delay(m, x, "p_x")         # for the flags only
     pos, neg = Signal(name="r_p_pos", reset_less=True), Signal(name="r_p_neg", reset_less=True)
     nonzero = weight.any() & x.any()
     differ = (weight < 0) ^ (x < 0)
@@ -111,37 +113,38 @@ def fold_stage(m, kind, *, valid, last, dense, p, signs, first, result, product_
     s_lo = Signal(product_shape, name="s_lo", reset_less=True)
     lowest, highest = _extremes(product_shape)
     opens = ~valid | last                                   # the entry behind (in P) opens a row
-    for name, seed_wins, extreme, better, s_out in (("hi", signs[0], lowest, lambda a, b: _greater(a, b), s_hi),
-                                                     ("lo", signs[1], highest, lambda a, b: _greater(b, a), s_lo)):
+    for name, seed_wins, extreme, wins, s_out in (("hi", signs[0], lowest, _beats_max, s_hi),
+                                                   ("lo", signs[1], highest, _beats_min, s_lo)):
         # R: q_t = max(p_t, cmp). `cmp` is made a cycle ahead: the previous product (max'd with its row's seed if it
         # opened the row), or this row's seed if p_t opens it (the most negative value for a dense row, which any
         # product matches or beats; 0 for a row with a pruned weight). So R is a compare and a select of p_t,
-        # which arrives from the DSP on a long route, with nothing else in the way.
-        cmp = Signal(product_shape, name=f"{name}_cmp", reset_less=True)
-        m.d.sync += cmp.eq(Mux(opens, Mux(next_dense, extreme, 0), Mux(first & ~(dense | seed_wins), 0, p)))
+        # which arrives from the DSP on a long route, with nothing else in the way. `cmp` is held inverted: that is
+        # the operand the compare's adder takes (:func:`_beats_max`).
+        n_cmp = Signal(product_shape, name=f"{name}_ncmp", reset_less=True)
+        m.d.sync += n_cmp.eq(Mux(opens, Mux(next_dense, ~extreme, ~0), Mux(first & ~(dense | seed_wins), ~0, ~p)))
         first_prev = Signal(name=f"{name}_first_prev")
         with m.If(valid):
             m.d.sync += first_prev.eq(first)
         q = Signal(product_shape, name=f"{name}_q", reset_less=True)
         use_prev = Signal(name=f"{name}_use_prev")           # hi_{t-2} is of this row: t and t-1 continue it
         r1_valid, r1_last = Signal(name=f"{name}_r1_valid"), Signal(name=f"{name}_r1_last")
-        m.d.sync += [q.eq(Mux(better(p, cmp), p, cmp)),
+        m.d.sync += [q.eq(Mux(wins(p, n_cmp), p, ~n_cmp)),
                      use_prev.eq(~first & ~first_prev), r1_valid.eq(valid), r1_last.eq(last)]
         # R1: compare with hi_{t-2}. Entries of a run are in R on consecutive cycles, so when t uses hi_{t-2} (t-1
-        # and t-2 are of its row), R2 stored hi_{t-2} in the cycle before: one register, `recent`, where a pair
-        # indexed by parity put a mux in front of the compare.
-        recent = Signal(product_shape, name=f"{name}_recent", reset_less=True)
+        # and t-2 are of its row), R2 stored hi_{t-2} in the cycle before: one register, `recent` (held inverted),
+        # where a pair indexed by parity put a mux in front of the compare.
+        n_recent = Signal(product_shape, name=f"{name}_nrecent", reset_less=True)
         c = Signal(name=f"{name}_c")
-        m.d.sync += c.eq(better(q, recent))
+        m.d.sync += c.eq(wins(q, n_recent))
         r2_q, r2_use = delay(m, q, f"{name}_r2_q"), delay(m, use_prev, f"{name}_r2_use")
         r2_valid, r2_last = delay(m, r1_valid, f"{name}_r2_valid"), delay(m, r1_last, f"{name}_r2_last")
         # R2: select; a row end registers the row's max (min). When q_t does not beat hi_{t-2}, hi_t = hi_{t-2};
         # `recent` now holds hi_{t-1}, which is the same value then: it covers hi_{t-2}, and p_{t-1} <= q_t.
-        new = Mux(r2_use & ~c, recent, r2_q)
+        n_new = Mux(r2_use & ~c, n_recent, ~r2_q)
         with m.If(r2_valid):
-            m.d.sync += recent.eq(new)
+            m.d.sync += n_recent.eq(n_new)
             with m.If(r2_last):
-                m.d.sync += s_out.eq(new)
+                m.d.sync += s_out.eq(~n_new)
     m.d.sync += result.eq(s_hi + s_lo)
 
 
@@ -150,13 +153,19 @@ def _extremes(shape):
     return -(1 << (shape.width - 1)), (1 << (shape.width - 1)) - 1
 
 
-def _greater(a, b):
-    """a > b for two signed values of one shape: the bits below the sign compared unsigned on the carry chain, whose
-    carry-out decides when the signs are equal, and the sign bits in the one LUT after it. Nothing stands before
-    the chain: the product comes from the DSP, a long route already (an offset-binary compare put a LUT there)."""
-    n = len(a) - 1
-    low = a.as_unsigned()[:n] > b.as_unsigned()[:n]
-    return (~a[n] & b[n]) | (~(a[n] ^ b[n]) & low)
+def _beats_max(p, n_held):
+    """p > held, given ``n_held = ~held``: p + ~held = p - held - 1 >= 0, added one bit wider so it cannot overflow.
+    Both operands go straight from registers into the carry chain (a subtract puts an inverter in front of it on the
+    iCE40), and the answer is the chain's top sum bit (a compare's carry-out took two more LUTs to leave the chain on
+    the ECP5)."""
+    return ~(p + n_held)[-1]
+
+
+def _beats_min(p, n_held):
+    """p < held, given ``n_held = ~held``: p - held = p + ~held + 1 < 0. The + 1 is the carry out of a low column of
+    two ones, so this too is one add of register outputs, read at its top sum bit."""
+    one = Const(1, 1)
+    return (Cat(one, p).as_signed() + Cat(one, n_held).as_signed())[-1]
 
 
 def _fold_mam_compact(m, *, valid, last, next_dense, p, result, product_shape):
@@ -166,22 +175,23 @@ def _fold_mam_compact(m, *, valid, last, next_dense, p, result, product_shape):
     the entry before it (a row end, or none) is in R, from the dense flag of the entry behind it (`next_dense`,
     the P stage's). A dense row is seeded with the most negative value, which every product beats; a row with a
     pruned weight with 0, so max(0, p) is the pruned zeros competing. (Choosing the seed in the loop, from a
-    `first` flag and the product's sign, put one more LUT level between the compare and the register.)"""
+    `first` flag and the product's sign, put one more LUT level between the compare and the register.) hi and lo
+    are held inverted, the operand the compare's adder takes, so nothing stands between the register and the
+    carry chain."""
     lowest, highest = _extremes(product_shape)
     value = Signal.like(result, name="row_value", reset_less=True)
     ends = []
-    for name, seed, wins in (("hi", lowest, lambda held: _greater(p, held)),
-                             ("lo", highest, lambda held: _greater(held, p))):
-        held = Signal(product_shape, name=name, reset_less=True)
-        new = Signal(product_shape, name=f"new_{name}")
+    for name, seed, wins in (("hi", lowest, _beats_max), ("lo", highest, _beats_min)):
+        n_held = Signal(product_shape, name=f"n_{name}", reset_less=True)     # held inverted: see _beats_max
+        n_new = Signal(product_shape, name=f"n_new_{name}")
         end = Signal(product_shape, name=f"s_{name}", reset_less=True)
-        m.d.comb += new.eq(Mux(wins(held), p, held))
+        m.d.comb += n_new.eq(Mux(wins(p, n_held), ~p, n_held))
         with m.If(valid & ~last):
-            m.d.sync += held.eq(new)
-        with m.Else():
-            m.d.sync += held.eq(Mux(next_dense, seed, 0))
+            m.d.sync += n_held.eq(n_new)
+        with m.Else():                      # the seeds inverted as ints (~ of a Mux of ints has the ints' shape)
+            m.d.sync += n_held.eq(Mux(next_dense, ~seed, ~0))
         with m.If(valid & last):
-            m.d.sync += end.eq(new)
+            m.d.sync += end.eq(~n_new)
         ends.append(end)
     m.d.sync += value.eq(ends[0] + ends[1])
     m.d.sync += result.eq(delay(m, value, "row_value_d1"))            # two cycles later than without R1, R2
@@ -266,7 +276,10 @@ def requant_stages(m, *, valid, v, mult, rounding, shift, lo, hi, out_shape, car
     under, over = Signal(name="q1_under", reset_less=True), Signal(name="q1_over", reset_less=True)
 
     def shift_and_test(s, lo_k, hi_k):
-        m.d.sync += [q1.eq(m4 >> s), under.eq((m4 >> s) < lo_k), over.eq((m4 >> s) > hi_k)]
+        # x < lo is the sign of x - lo, x > hi that of x + ~hi = x - hi - 1 (a bit wider, exact): each test is the
+        # top sum bit of its carry chain, where a compare's result took two more LUTs to leave the chain (ECP5).
+        x = m4 >> s
+        m.d.sync += [q1.eq(x), under.eq((x - lo_k)[-1]), over.eq(~(x + ~hi_k)[-1])]
 
     if shift_select is None:
         shift_and_test(shift, lo, hi)

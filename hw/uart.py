@@ -28,7 +28,10 @@ def _check_divisor(divisor):
 
 
 class UartTx(wiring.Component):
-    """Transmitter: ``i`` takes a byte when idle (``i.ready``); ``tx`` is the line, high when idle."""
+    """Transmitter: ``i`` takes a byte whenever its one-byte holding register is empty (``i.ready``); ``tx`` is the
+    line, high when idle. The register decouples the sender's handshake from the shifter: a byte waits there until
+    the shifter is free (the sender's state decode, the handshake and the shift register's load in one clock period
+    were a top level's longest path on the UP5K). Bytes still go out back to back."""
 
     def __init__(self, divisor):
         _check_divisor(divisor)
@@ -40,11 +43,14 @@ class UartTx(wiring.Component):
         shreg = Signal(9)                        # data bits, then the stop bit; the start bit goes out directly
         left = Signal(range(11))                 # bit periods left, the current one included; 0 = idle
         timer = Signal(range(self.divisor))
-        # A new byte is taken as the last stop-bit cycle ends, so bytes go out back to back.
-        m.d.comb += self.i.ready.eq((left == 0) | ((left == 1) & (timer == 0)))
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [self.tx.eq(0), shreg.eq(Cat(self.i.payload, 1)), left.eq(10),
-                         timer.eq(self.divisor - 1)]
+        hold, full = Signal(8), Signal()
+        m.d.comb += self.i.ready.eq(~full)
+        with m.If(self.i.valid & ~full):
+            m.d.sync += [hold.eq(self.i.payload), full.eq(1)]
+        # The held byte is loaded as the last stop-bit cycle ends, so bytes go out back to back.
+        load = full & ((left == 0) | ((left == 1) & (timer == 0)))
+        with m.If(load):
+            m.d.sync += [full.eq(0), self.tx.eq(0), shreg.eq(Cat(hold, 1)), left.eq(10), timer.eq(self.divisor - 1)]
         with m.Elif((left != 0) & (timer == 0)):
             # Ones shift in from the top, so the line stays high after the stop bit.
             m.d.sync += [self.tx.eq(shreg[0]), shreg.eq(Cat(shreg[1:], 1)), left.eq(left - 1),

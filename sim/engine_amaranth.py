@@ -163,17 +163,19 @@ def _run(top, engine, x, timeout, per_layer, vcd, progress, layer=None):
     return outputs, cycles, counter, layer_cycles
 
 
-def simulate_network(network, x, pes=1, vcd=None, progress=None, unroll=True, weight_ram=None):
+def simulate_network(network, x, pes=1, vcd=None, progress=None, unroll=True, weight_ram=None, onehot_banks=False):
     """Run every sample of x ([batch, in] or [in]) through `network` (a golden Network, or a Layer: a one-layer
     network) on the NetworkEngine with `pes` PEs.
 
     Inputs are placed in the input buffer directly, in zero cycles; the counted cycles run from start to done.
     `weight_ram` "memory": the entry words sit in RAMs that the testbench first loads through the engine's ports,
-    as the host link does on a board whose weights are in SPRAM (hw/weight_ram.py).
+    as the host link does on a board whose weights are in SPRAM (hw/weight_ram.py). `onehot_banks`: the bank
+    select the ECP5 builds use (hw/engine.py).
     """
     network = _as_network(network)
     x = check_inputs(x, network.n_in, network.in_bits)
-    top, assignments = build_network_engine(network, pes, unroll=unroll, weight_ram=weight_ram)
+    top, assignments = build_network_engine(network, pes, unroll=unroll, weight_ram=weight_ram,
+                                            onehot_banks=onehot_banks)
     model = network_cycles(assignments, top.LATENCY)
     outputs, cycles, counter, layer_cycles = _run(top, top.engine, x, 4 * model.total + 64, True, vcd, progress)
     return EngineSimResult(outputs=outputs, cycles=cycles, counter=counter, layer_cycles=layer_cycles,

@@ -37,9 +37,10 @@ def test_constants_are_the_contract():
 
 
 @settings(max_examples=20)
-@given(networks_and_inputs(max_layers=4, max_in=300, max_width=24, max_entries=300), ENGINE_PES, st.booleans())
-def test_random_networks_bit_exact_and_cycle_exact(case, pes, unroll):
-    assert_exact(*case, pes, unroll=unroll)
+@given(networks_and_inputs(max_layers=4, max_in=300, max_width=24, max_entries=300), ENGINE_PES, st.booleans(),
+       st.booleans())
+def test_random_networks_bit_exact_and_cycle_exact(case, pes, unroll, onehot_banks):
+    assert_exact(*case, pes, unroll=unroll, onehot_banks=onehot_banks)
 
 
 @settings(max_examples=6)
