@@ -31,7 +31,8 @@ class UartTx(wiring.Component):
     """Transmitter: ``i`` takes a byte whenever its one-byte holding register is empty (``i.ready``); ``tx`` is the
     line, high when idle. The register decouples the sender's handshake from the shifter: a byte waits there until
     the shifter is free (the sender's state decode, the handshake and the shift register's load in one clock period
-    were a top level's longest path on the UP5K). Bytes still go out back to back."""
+    were a top level's longest path on the UP5K). A byte offered before the last cycle of the frame going out follows
+    it back to back; one offered in that cycle, a cycle after it."""
 
     def __init__(self, divisor):
         _check_divisor(divisor)

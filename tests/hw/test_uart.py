@@ -159,8 +159,9 @@ def test_transmitter_bit_timing_is_exact(data, divisor):
 @given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 60)), min_size=1, max_size=6),
        st.sampled_from([4, 5, 9]))
 def test_transmitter_with_gaps_keeps_every_frame_exact(bytes_and_gaps, divisor):
-    """Bytes offered after random idle gaps: each frame keeps exact bit timing, in order, and a byte offered while
-    the frame before is still going out (it waits in the holding register) starts right after that frame."""
+    """Bytes offered after random idle gaps: each frame keeps exact bit timing, in order, and starts exactly when
+    both the frame before has ended and the byte has passed the holding register (two cycles after it is offered):
+    a byte offered before the frame before ends goes out back to back with it."""
     tx = UartTx(divisor)
     frame = 10 * divisor
     offered, line = [], []
@@ -195,11 +196,9 @@ def test_transmitter_with_gaps_keeps_every_frame_exact(bytes_and_gaps, divisor):
         assert line[t:t + frame] == [level for level in uart_bits(b) for _ in range(divisor)]
         t += frame
     assert all(line[t:])
+    assert starts[0] == offered[0] + 2
     for k in range(1, len(starts)):
-        if offered[k] < starts[k - 1] + frame:                # offered while frame k-1 was on the line
-            assert starts[k] == starts[k - 1] + frame
-        else:
-            assert starts[k] - offered[k] <= 2                # taken at once, on the line a cycle or two later
+        assert starts[k] == max(starts[k - 1] + frame, offered[k] + 2)
 
 
 @settings(max_examples=6)
