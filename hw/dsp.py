@@ -17,21 +17,21 @@ DSP_PRIMITIVES = ("MULT18X18D",)
 _OPERAND_BITS = 18
 
 
-def registered_product(m, a, b, name, dsp=None, operands_early=False):
+def registered_product(m, a, b, name, dsp=None, registered=None):
     """``a * b`` registered (one cycle), as the full product's shape. `b` may be an integer.
 
     `dsp`: None, a multiply that Yosys maps; "MULT18X18D", an ECP5 DSP with its output register in use, when both
-    operands fit its 18-bit ports (a wider product stays a plain multiply). `operands_early`: `a` and `b` come a
-    cycle early and are registered first, so the product is two cycles after them: in the DSP's input registers
-    (fabric register -> multiplier -> output register was 6.8 ns, the ECP5 engine's slowest path), else in the
-    fabric (where Yosys's iCE40 mapping moves them into the SB_MAC16 itself)."""
+    operands fit its 18-bit ports (a wider product stays a plain multiply). `registered`: ``(a_r, b_r)``, `a` and
+    `b` registered once by the caller. The product is then two cycles after `a` and `b`: with the DSP, in its own
+    input registers (fabric register -> multiplier -> output register was 6.8 ns, the ECP5 engine's slowest path),
+    else ``a_r * b_r`` (where Yosys's iCE40 mapping moves the registers into the SB_MAC16 itself)."""
     if isinstance(b, int):
         b = Const(b)
     shape = (a * b).shape()
     p = Signal(shape, name=name, reset_less=True)
     if check_dsp(dsp) is None or len(a) > _OPERAND_BITS or len(b) > _OPERAND_BITS:
-        if operands_early:
-            a, b = _register(m, a, f"{name}_a_r"), _register(m, b, f"{name}_b_r")
+        if registered is not None:
+            a, b = registered
         m.d.sync += p.eq(a * b)
         return p
     # Each operand widened to 18 bits by its own signedness; SIGNEDx tells the DSP which.
@@ -41,7 +41,7 @@ def registered_product(m, a, b, name, dsp=None, operands_early=False):
     ports = {f"i_A{i}": a18[i] for i in range(_OPERAND_BITS)}
     ports.update({f"i_B{i}": b18[i] for i in range(_OPERAND_BITS)})
     ports.update({f"o_P{i}": out[i] for i in range(2 * _OPERAND_BITS)})
-    registers = ("OUTPUT", "INPUTA", "INPUTB") if operands_early else ("OUTPUT",)
+    registers = ("OUTPUT", "INPUTA", "INPUTB") if registered is not None else ("OUTPUT",)
     params = {f"p_REG_{r}_{k}": f"{k}0" for r in registers for k in ("CLK", "CE", "RST")}
     m.submodules[f"{name}_mult"] = Instance(
         "MULT18X18D", p_GSR="DISABLED", **params,
@@ -52,12 +52,6 @@ def registered_product(m, a, b, name, dsp=None, operands_early=False):
     signed_product = a.shape().signed or b.shape().signed
     m.d.comb += p.eq(out.as_signed() if signed_product else out)
     return p
-
-
-def _register(m, value, name):
-    reg = Signal.like(value, name=name, reset_less=True)
-    m.d.sync += reg.eq(value)
-    return reg
 
 
 def check_dsp(dsp):

@@ -188,7 +188,7 @@ class EnginePE(wiring.Component):
     fills through ``w_we``/``w_addr``/``w_data`` (the words of :attr:`entry_words`) before the first start.
     """
 
-    LATENCY = 16
+    LATENCY = 17
 
     def __init__(self, *, segments, kinds, shifts, clamps, act_bits, w_bits, out_bits, addr_bits, acc_shape, v_shape,
                  unroll=True, dsp=None, weight_ram=None):
@@ -299,8 +299,10 @@ class EnginePE(wiring.Component):
         m.d.comb += [self.act_valid.eq(a_valid), self.act_addr.eq(data.View(self.entry_shape, a_entry).index)]
         x_valid, x_end, x_entry = delay(m, a_valid, "x_valid"), delay(m, a_end, "x_end"), delay(m, a_entry, "x_entry")
 
-        # X: the activation registered beside its weight; P: the product.
-        p_valid, p_end, p_entry = delay(m, x_valid, "p_valid"), delay(m, x_end, "p_end"), delay(m, x_entry, "p_entry")
+        # X: the activation, picked from its bank, registered beside its weight; Y: again, at the multiplier; P: the
+        # product.
+        y_valid, y_end, y_entry = delay(m, x_valid, "y_valid"), delay(m, x_end, "y_end"), delay(m, x_entry, "y_entry")
+        p_valid, p_end, p_entry = delay(m, y_valid, "p_valid"), delay(m, y_end, "p_end"), delay(m, y_entry, "p_entry")
         r_valid, r_end, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_end, "r_end"), delay(m, p_entry, "r_entry")
         r = data.View(self.entry_shape, r_entry)
         r_p, r_signs = multiply(m, data.View(self.entry_shape, x_entry).weight, self.act_data, self.dsp)
@@ -356,7 +358,8 @@ class EnginePE(wiring.Component):
 class LayerEngine(wiring.Component):
     """P PEs running one layer of `layers` (a list of LayerSpec, all with the same number of PEs) at a time.
 
-    Ports: load the first layer's inputs with ``x_we``/``x_addr``/``x_data`` (``x_addr`` = input number); set
+    Ports: load the first layer's inputs with ``x_we``/``x_addr``/``x_data`` (``x_addr`` = input number; a write
+    lands a cycle later, in time for any start); set
     ``layer`` and pulse ``start`` (taken when idle, or in the cycle ``done`` rises); ``done`` rises two cycles
     after the last row of the layer is stored (the PE's done, then all PEs' done, registered) and holds until the
     next ``start``; ``finishing`` is high only in the cycle ``done`` rises (a sequencer that starts the next layer
@@ -502,6 +505,13 @@ class LayerEngine(wiring.Component):
                 with m.Case(r):
                     m.d.comb += y_phys.eq(a)
         x_bank = self.x_addr[lb:] if len(self.x_addr) > lb else Const(0, 1)
+        # Host writes land a cycle late, from registers with the bank already chosen (the engine's `running`, the
+        # bank decode and the address muxes in front of a LUT RAM's write port were the ECP5 top level's longest
+        # path). A start a cycle after the last write reads the buffer cycles later.
+        host_we = Signal(plan.banks[0])
+        host_addr, host_data = Signal(lb), Signal.like(self.x_data)
+        m.d.sync += [host_addr.eq(self.x_addr[:lb]), host_data.eq(self.x_data)]
+        m.d.sync += [host_we[w].eq(self.x_we & ~running & (x_bank == w)) for w in range(plan.banks[0])]
 
         # The buffers: replica r read by PE r, bank w written by PE w (and by the host for buffer 0).
         bank_data = {}                                  # (b, r) -> read data of each bank
@@ -516,10 +526,8 @@ class LayerEngine(wiring.Component):
                     # Every address stays within its memory, even when not enabled (CXXRTL asserts it).
                     writer = self.pe[w] if plan.written[b] else None
                     pe_en = Signal(name=f"buf{b}_r{r}_b{w}_pe_en")
-                    host_en = Signal(name=f"buf{b}_r{r}_b{w}_host_en")
-                    if b == 0:
-                        m.d.comb += host_en.eq(self.x_we & ~running & (x_bank == w))
-                    waddr, wdata = Mux(host_en, self.x_addr[:lb], 0), self.x_data
+                    host_en = host_we[w] if b == 0 else Const(0, 1)
+                    waddr, wdata = Mux(host_en, host_addr, 0), host_data
                     if writer is not None:
                         m.d.comb += pe_en.eq(writer.y_valid & ~is_in)
                         waddr, wdata = Mux(pe_en, writer.y_row, waddr), Mux(pe_en, writer.y_value, wdata)
@@ -565,16 +573,14 @@ class LayerEngine(wiring.Component):
         index's high bits and registered alongside the synchronous read, and the OR of the hit banks' words. (With
         P = 8 on the ECP5, the binary bank select, then the buffer's, was five LUT levels and the slowest path.)"""
         plan, lb = self.plan, self.plan.local_bits
-        if sum(plan.read) * len(bank_data[plan.read.index(True), r]) == 1:
-            m.d.comb += pe.act_data.eq(bank_data[plan.read.index(True), r][0])     # one word: nothing to pick
+        sources = [(b, w, d) for b in (0, 1) if plan.read[b] for w, d in enumerate(bank_data[b, r])]
+        if len(sources) == 1:                                   # one word: nothing to pick
+            m.d.comb += pe.act_data.eq(sources[0][2])
             return
         words = []
-        for b in (0, 1):
-            if not plan.read[b]:
-                continue
+        for b, w, d in sources:
             is_in = in_par if b == 1 else ~in_par
-            for w, d in enumerate(bank_data[b, r]):
-                hit = Signal(name=f"pe{r}_hit{b}_{w}")
-                m.d.sync += hit.eq(is_in & (pe.act_addr[lb:] == w) if plan.bank_bits else is_in)
-                words.append(Mux(hit, d, 0))
+            hit = Signal(name=f"pe{r}_hit{b}_{w}")
+            m.d.sync += hit.eq(is_in & (pe.act_addr[lb:] == w) if plan.bank_bits else is_in)
+            words.append(Mux(hit, d, 0))
         m.d.comb += pe.act_data.eq(reduce(operator.or_, words))

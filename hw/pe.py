@@ -12,6 +12,7 @@ memory access, one carry chain or one multiply; the running max and min, a loop,
     E   entry word out, registered
     A   x[index] addressed in the activation buffer
     X   x out, registered beside its weight
+    Y   both registered again, beside the multiplier (its own input registers where the DSP takes them)
     P   product w * x registered (an SB_MAC16 / MULT18X18D)
     R   reduce: q = max (min) of this product and the previous one, or the sum; addresses the bias
     R1  compare q with the running max (min) of two entries back
@@ -77,8 +78,8 @@ class PE(wiring.Component):
     ``y_valid``/``y_row``/``y_value`` as each row finishes.
     """
 
-    LATENCY = 16
-    FOLD_AT = 6             # the cycle of a run (1 = the cycle after start) in which entry 0 is folded
+    LATENCY = 17
+    FOLD_AT = 7             # the cycle of a run (1 = the cycle after start) in which entry 0 is folded
     RESULT_DELAY = FOLD_DELAY   # cycles from a row's last fold to its value in the result register
 
     def __init__(self, *, kind, in_bits, w_bits, out_bits, mult, shift, relu, n_in,
@@ -186,8 +187,9 @@ class PE(wiring.Component):
         m.d.comb += act_rd.addr.eq(a.index)
         x_valid, x_entry = delay(m, a_valid, "x_valid"), delay(m, a_entry, "x_entry")
 
-        # X: x registered beside its weight; P: the product.
-        p_valid, p_entry = delay(m, x_valid, "p_valid"), delay(m, x_entry, "p_entry")
+        # X: x registered beside its weight; Y: again, at the multiplier; P: the product.
+        y_valid, y_entry = delay(m, x_valid, "y_valid"), delay(m, x_entry, "y_entry")
+        p_valid, p_entry = delay(m, y_valid, "p_valid"), delay(m, y_entry, "p_entry")
         pe_ = data.View(self.entry_shape, p_entry)
         r_valid, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_entry, "r_entry")
         r = data.View(self.entry_shape, r_entry)

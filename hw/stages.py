@@ -51,17 +51,24 @@ def delay(m, value, name):
 
 
 def multiply(m, weight, x, dsp=None):
-    """X and P: `weight` and `x` registered (X), their product registered (P), and its sign flags (p > 0, p < 0)
-    registered beside it. The operand registers are the DSP's own (hw/dsp.py, `operands_early`). The flags come from
-    the operands' signs and zero tests, beside the multiplier, so the fold's seed choice does not wait for a test of
-    the whole product. `dsp`: the DSP primitive to build it as (hw/dsp.py)."""
-    p = registered_product(m, weight, x, "r_p", dsp, operands_early=True)
-    weight, x = delay(m, weight, "p_weight"), delay(m, x, "p_x")         # for the flags only
-    pos, neg = Signal(name="r_p_pos", reset_less=True), Signal(name="r_p_neg", reset_less=True)
+    """X, Y and P: `weight` and `x` registered in the fabric (X), registered again beside the multiplier (Y), their
+    product registered (P), and its sign flags (p > 0, p < 0) registered beside it.
+
+    X is a register of its own so that the route to the multiplier starts at a flip-flop: the engine picks `x` from
+    its banks right before it, and that pick into the DSP's input register was the ECP5 engine's slowest path
+    (7.2-7.9 ns at P = 8). Y is the DSP's own input registers where hw/dsp.py builds the DSP, else the fabric's.
+    The flags come from the operands' signs and zero tests, beside the multiplier, so the fold's seed choice does
+    not wait for a test of the whole product. `dsp`: the DSP primitive (hw/dsp.py)."""
+    weight, x = delay(m, weight, "x_weight"), delay(m, x, "x_word")
+    p = registered_product(m, weight, x, "r_p", dsp, registered=(delay(m, weight, "y_weight"), delay(m, x, "y_x")))
     nonzero = weight.any() & x.any()
     differ = (weight < 0) ^ (x < 0)
-    m.d.sync += [pos.eq(nonzero & ~differ), neg.eq(nonzero & differ)]
-    return p, (pos, neg)
+    flags = []
+    for name, value in (("pos", nonzero & ~differ), ("neg", nonzero & differ)):
+        y_flag, flag = Signal(name=f"y_{name}", reset_less=True), Signal(name=f"r_p_{name}", reset_less=True)
+        m.d.sync += [y_flag.eq(value), flag.eq(y_flag)]
+        flags.append(flag)
+    return p, tuple(flags)
 
 
 def wait_for_fold(m, marker, bias):

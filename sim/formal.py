@@ -259,7 +259,7 @@ class FormalHarness(wiring.Component):
             with m.If(pe.y_valid):
                 m.d.sync += rows_out.eq(rows_out + 1)
 
-        # The reference row values, folded along the timeline (entry u is due at the reduce stage at t = 4 + u)
+        # The reference row values, folded along the timeline (entry u is due at the reduce stage at t = F + u)
         # by the contract: max + min or the sum of the row's products, 0 competing iff the row has a pruned
         # weight (a column without a nonzero weight).
         F = pe.FOLD_AT
