@@ -53,6 +53,7 @@ wedge the link: after ``timeout`` cycles without a byte the link answers TIMEOUT
 outside a frame are skipped until a SYNC.
 """
 
+import contextlib
 import enum
 import struct
 
@@ -193,25 +194,46 @@ class HostLink(wiring.Component):
         m.submodules.staging = self.staging
         st_wr, st_rd = self.staging.write_port(), self.staging.read_port()
 
-        byte = self.rx.payload
-        got = Signal()                                   # a byte arrives (the link always takes it)
-        m.d.comb += [self.rx.ready.eq(1), got.eq(self.rx.valid)]
-
         cmd = Signal(8)
+        to_commit, to_load, to_run = Signal(), Signal(), Signal()   # what cmd does after a good frame, set as it comes
+        body_is = {c: Signal(name=f"body_is_{c.name.lower()}")       # ... and where its reply's body comes from
+                   for c in (Command.INFO, Command.RUN, Command.READ_CYCLES, Command.READ_OUTPUTS)}
         max_len = max(self.write_len, self.load_len)     # the largest payload any command takes
         max_body = max(self.body_len.values())
+
+        # The input stage: every byte (the link always takes it) and the UART's error pulse are registered, and with
+        # the byte the tests the state machine makes on it. So no state's next-state logic holds a compare of a
+        # byte: the state decode and such compares in one clock period were the top level's longest paths on both
+        # families. Every condition below is likewise a register, or a flag registered a step ahead.
+        got, byte, rx_error = Signal(), Signal(8), Signal()
+        is_sync, is_zero = Signal(), Signal()
+        above_hi, at_hi, above_lo = Signal(), Signal(), Signal()   # against max_len's high and low bytes
+        m.d.comb += self.rx.ready.eq(1)
+        raw = self.rx.payload
+        m.d.sync += [got.eq(self.rx.valid), byte.eq(raw), rx_error.eq(self.rx_error),
+                     is_sync.eq(raw == SYNC), is_zero.eq(raw == 0), above_hi.eq(raw > max_len >> 8),
+                     at_hi.eq(raw == max_len >> 8), above_lo.eq(raw > (max_len & 0xFF))]
+
         len_lo = Signal(8)
+        len_lo_above, len_lo_zero = Signal(), Signal()   # the low byte's tests, kept for the high byte's
         length = Signal(range(max_len + 1))              # a longer frame is drained, never counted
-        length_last = Signal.like(length)                # length - 1, registered: counting ends on a compare
-        count = Signal(range(max(max_len, max_body) + 1))   # payload bytes received; reply bytes sent
+        # Payload bytes still to come after the one being taken, minus one: its sign bit marks the last byte.
+        left = Signal(signed(len(length) + 2))
+        count = Signal(range(max_len + 1))               # payload bytes received
         crc = Signal(8)
         bad_rx = Signal()
         status = Signal(8)
         body_len = Signal(range(max_body + 1))
-        body_last = Signal.like(body_len)                # body_len - 1, set beside it
-        reply_len = Signal(16)
-        vidx = Signal(range(max(self.n_in, self.n_out, WEIGHT_CHUNK) + 1))   # value number (in or out)
-        bsel = Signal(range(max(self.in_bytes, self.out_bytes, self.weight_bytes)))  # byte within the value
+        has_body = Signal()                              # body_len != 0, set beside it
+        body_left = Signal(signed(len(body_len) + 2))    # reply body bytes after the one being sent, minus one
+        reply_len = Signal(16)                           # body_len + 1, set beside it
+        vidx = Signal(range(max(self.n_in, WEIGHT_CHUNK) + 1))   # value number of the payload
+        bsel = Signal(range(max(self.in_bytes, self.weight_bytes)))  # byte within the value
+        # The reply's own counters: shared with the receiving side, each counter's next value was a decode of both
+        # sides' conditions, the ECP5 top level's longest path (state -> transmitter ready -> vidx, 7.0 ns).
+        sent_count = Signal(range(max_body + 1))         # reply body bytes sent
+        oidx = Signal(range(self.n_out + 1))             # output value number
+        osel = Signal(range(self.out_bytes))             # byte within the output value
         acc = Signal(8 * max(self.in_bytes, self.weight_bytes))   # a value being assembled
         timer = Signal(range(self.timeout + 1))
         expired = Signal()                               # timer == timeout, registered beside it (a short path)
@@ -224,9 +246,10 @@ class HostLink(wiring.Component):
         fault = {code: Signal(name=f"fault_{code.name.lower()}")         # a frame's tests, first reported first
                  for code in (Status.RX_ERROR, Status.BAD_CHECKSUM, Status.UNKNOWN_COMMAND, Status.BAD_LENGTH,
                               Status.BAD_ADDRESS, Status.NO_INPUTS)}
+        faulty = Signal()                                # any of them
 
         # UART errors mark the frame; a SYNC starts a clean one.
-        with m.If(self.rx_error):
+        with m.If(rx_error):
             m.d.sync += bad_rx.eq(1)
 
         known = Signal()
@@ -238,15 +261,26 @@ class HostLink(wiring.Component):
                                                          Command.LOAD_WEIGHTS: self.load_len}.get(c, 0))]
 
         # The staging memory: written while a WRITE_INPUTS frame of the right length comes in (the bits of a
-        # value above in_bits are dropped here).
-        write_ok = Signal()
-        m.d.comb += [write_ok.eq((cmd == Command.WRITE_INPUTS) & (length == self.write_len)),
-                     st_wr.addr.eq(vidx), st_wr.data.eq(Cat(acc[:8 * (self.in_bytes - 1)], byte))]
+        # value above in_bits are dropped here). That test (and LOAD_WEIGHTS's) is registered as LEN's last byte
+        # comes, and the write itself lands a cycle after its byte (long before the copy reads it): the compares of
+        # cmd and length, then the state decode, in front of the LUT RAM's write enable were the ECP5 top level's
+        # longest paths.
+        write_ok, load_ok = Signal(), Signal()
+        frame_is = {Command.WRITE_INPUTS: (write_ok, self.write_len), Command.LOAD_WEIGHTS: (load_ok, self.load_len)}
+
+        def staged_write(port, value_bytes, name):
+            we = Signal(name=f"{name}_we")
+            m.d.sync += [we.eq(0), port.addr.eq(vidx), port.data.eq(Cat(acc[:8 * (value_bytes - 1)], byte))]
+            m.d.comb += port.en.eq(we)
+            return we
+
+        st_we = staged_write(st_wr, self.in_bytes, "staging")
 
         # The copy from staging into the engine: address, data one cycle later, then the write from registers (a
         # deep staging memory in LUT RAM, read straight into every replica of the engine's input buffer, was the
         # demo network's longest path on the ECP5).
         cidx = Signal(range(max(self.n_in, WEIGHT_CHUNK if self.weight_bits else 0, 2)))
+        copy_left = Signal(signed(len(cidx) + 2))        # values to copy after cidx's, minus one
         wr_pend = Signal()
         wr_addr = Signal.like(self.x_addr)
         m.d.sync += [wr_pend.eq(0), self.x_we.eq(wr_pend), self.x_addr.eq(wr_addr), self.x_data.eq(st_rd.data)]
@@ -258,20 +292,18 @@ class HostLink(wiring.Component):
         if loads:
             m.submodules.weight_staging = self.weight_staging
             wst_wr, wst_rd = self.weight_staging.write_port(), self.weight_staging.read_port()
-            hdr_pe, hdr_addr, hdr_count, hdr_last = Signal(8), Signal(16), Signal(8), Signal(8)
-            load_ok = Signal()
+            hdr_pe, hdr_addr, hdr_count = Signal(8), Signal(16), Signal(8)
             limit = Signal(range(max(self.weight_words) + 1))   # the entries of PE hdr_pe; 0 for no such PE
             with m.Switch(hdr_pe):
                 for p, n in enumerate(self.weight_words):
                     with m.Case(p):
                         m.d.comb += limit.eq(n)
             m.d.comb += [
-                load_ok.eq((cmd == Command.LOAD_WEIGHTS) & (length == self.load_len)),
                 bad_address.eq((hdr_count == 0) | (hdr_count > WEIGHT_CHUNK) | (hdr_addr + hdr_count > limit)),
-                wst_wr.addr.eq(vidx), wst_wr.data.eq(Cat(acc[:8 * (self.weight_bytes - 1)], byte)),
             ]
             ww_pend, ww_addr = Signal(), Signal.like(self.w_addr)
             m.d.sync += ww_pend.eq(0)
+            wst_we = staged_write(wst_wr, self.weight_bytes, "weight_staging")
             m.d.comb += [wst_rd.addr.eq(cidx), self.w_we.eq(ww_pend), self.w_pe.eq(hdr_pe),
                          self.w_addr.eq(ww_addr), self.w_data.eq(wst_rd.data)]
 
@@ -284,17 +316,17 @@ class HostLink(wiring.Component):
         # whose read is a mux tree of its own (the demo network's on the ECP5, 784 words).
         y_ext = Signal(signed(8 * self.out_bytes))
         m.d.sync += y_ext.eq(self.y_data)
-        m.d.comb += [self.y_addr.eq(vidx), reply_len.eq(body_len + 1)]
-        with m.Switch(cmd):
-            with m.Case(Command.INFO):
-                with m.Switch(count):
-                    for i, b in enumerate(self.info):
-                        with m.Case(i):
-                            m.d.comb += body.eq(b)
-            with m.Case(Command.RUN, Command.READ_CYCLES):
-                m.d.comb += body.eq(counters.word_select(count[:_bits(len(counters) // 8)], 8))
-            with m.Case(Command.READ_OUTPUTS):
-                m.d.comb += body.eq(y_ext.word_select(bsel, 8) if self.out_bytes > 1 else y_ext)
+        m.d.comb += self.y_addr.eq(oidx)
+        # The body's source is chosen by flags set as CMD came (a decode of cmd here was on a longest path).
+        with m.If(body_is[Command.INFO]):
+            with m.Switch(sent_count):
+                for i, b in enumerate(self.info):
+                    with m.Case(i):
+                        m.d.comb += body.eq(b)
+        with m.Elif(body_is[Command.RUN] | body_is[Command.READ_CYCLES]):
+            m.d.comb += body.eq(counters.word_select(sent_count[:_bits(len(counters) // 8)], 8))
+        with m.Elif(body_is[Command.READ_OUTPUTS]):
+            m.d.comb += body.eq(y_ext.word_select(osel, 8) if self.out_bytes > 1 else y_ext)
         # The byte is registered before it goes out: the output buffer's bank select -> the byte choice -> the
         # transmitter's shift register was the ECP5 top level's longest path. After a byte is taken the next one
         # is in body_r a cycle later, three when it is a new output value (y_data is a cycle behind y_addr, y_ext
@@ -315,11 +347,11 @@ class HostLink(wiring.Component):
             m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(value)]
             with m.If(self.tx.ready):
                 m.d.sync += [sent.eq(value), sent_pend.eq(1)]
-                m.next = then
+                go(then)
 
         def reply(code):
             m.d.sync += status.eq(code)
-            m.next = "REPLY_SYNC"
+            go("REPLY_SYNC")
 
         # The timeout counts the cycles since the last byte in every state; only the states inside a frame look at
         # it. (Counting only in those states put the FSM's state decode in front of the counter, a long path on the
@@ -333,156 +365,188 @@ class HostLink(wiring.Component):
             """Take a byte of the frame into the CRC; abandon the frame after the timeout."""
             with m.If(got):
                 m.d.sync += crc.eq(rx_crc_next)
-                m.next = then
+                go(then)
             with m.Elif(expired):
                 reply(Mux(bad_rx, Status.RX_ERROR, Status.TIMEOUT))
 
-        with m.FSM():
-            with m.State("HUNT"):
-                with m.If(got & (byte == SYNC)):
-                    m.d.sync += [crc.eq(0), bad_rx.eq(0), cmd.eq(0), body_len.eq(0)]
-                    m.next = "CMD"
-            with m.State("CMD"):
-                with m.If(got):
-                    m.d.sync += cmd.eq(byte)
-                frame_byte("LEN_LO")
-            with m.State("LEN_LO"):
-                with m.If(got):
-                    m.d.sync += len_lo.eq(byte)
-                frame_byte("LEN_HI")
-            with m.State("LEN_HI"):
-                with m.If(got):
-                    m.d.sync += [length.eq(Cat(len_lo, byte)), length_last.eq(Cat(len_lo, byte) - 1), count.eq(0),
-                                 vidx.eq(0), bsel.eq(0)]
+        # The state machine, one-hot: a flip-flop per state, so that no condition waits for the decode of a state
+        # number (Amaranth's FSM is binary-coded; that decode in front of the conditions put the link's paths
+        # among the ECP5 top level's longest). `go` leaves the state whose block it is in for another.
+        active, here = {}, []
+
+        def state_flag(name):
+            if name not in active:
+                active[name] = Signal(name=f"in_{name.lower()}", init=name == "HUNT")
+            return active[name]
+
+        @contextlib.contextmanager
+        def state(name):
+            with m.If(state_flag(name)):
+                here.append(name)
+                yield
+                here.pop()
+
+        def go(name):
+            if name != here[-1]:
+                m.d.sync += [state_flag(here[-1]).eq(0), state_flag(name).eq(1)]
+
+        with state("HUNT"):
+            with m.If(got & is_sync):
+                m.d.sync += [crc.eq(0), bad_rx.eq(0), cmd.eq(0), body_len.eq(0), reply_len.eq(1), has_body.eq(0)]
+                go("CMD")
+        with state("CMD"):
+            with m.If(got):
+                m.d.sync += [cmd.eq(byte), to_commit.eq((byte == Command.WRITE_INPUTS) | (byte == Command.RUN)),
+                             to_load.eq(byte == Command.LOAD_WEIGHTS), to_run.eq(byte == Command.RUN)]
+                m.d.sync += [flag.eq(byte == c) for c, flag in body_is.items()]
+            frame_byte("LEN_LO")
+        with state("LEN_LO"):
+            with m.If(got):
+                m.d.sync += [len_lo.eq(byte), len_lo_above.eq(above_lo), len_lo_zero.eq(is_zero)]
+            frame_byte("LEN_HI")
+        with state("LEN_HI"):
+            with m.If(got):
+                m.d.sync += [length.eq(Cat(len_lo, byte)), left.eq(Cat(len_lo, byte) - 2), count.eq(0),
+                             vidx.eq(0), bsel.eq(0)]
+                m.d.sync += [ok.eq((cmd == c) & (Cat(len_lo, byte) == n)) for c, (ok, n) in frame_is.items()]
+                with m.If(above_hi | (at_hi & len_lo_above)):     # LEN > max_len
+                    frame_byte("DRAIN")
+                with m.Elif(is_zero & len_lo_zero):
+                    frame_byte("CHECK")
+                with m.Else():
+                    frame_byte("PAYLOAD")
+            with m.Else():
                 frame_byte("PAYLOAD")
-                with m.If(got):
-                    with m.If(Cat(len_lo, byte) > max_len):
-                        m.next = "DRAIN"
-                    with m.Elif(Cat(len_lo, byte) == 0):
-                        m.next = "CHECK"
-            with m.State("PAYLOAD"):
-                frame_byte("PAYLOAD")
-                with m.If(got):
-                    m.d.sync += count.eq(count + 1)
-                    with m.If(count == length_last):
-                        m.next = "CHECK"
-                    with m.If(write_ok):
-                        m.d.sync += staged_ok.eq(0)
-                        with m.If(bsel == self.in_bytes - 1):
-                            m.d.comb += st_wr.en.eq(1)
-                            m.d.sync += [vidx.eq(vidx + 1), bsel.eq(0)]
+        with state("PAYLOAD"):
+            frame_byte("PAYLOAD")
+            with m.If(got):
+                m.d.sync += [count.eq(count + 1), left.eq(left - 1)]
+                with m.If(left[-1]):
+                    go("CHECK")
+                with m.If(write_ok):
+                    m.d.sync += staged_ok.eq(0)
+                    with m.If(bsel == self.in_bytes - 1):
+                        m.d.sync += [st_we.eq(1), vidx.eq(vidx + 1), bsel.eq(0)]
+                    with m.Else():
+                        m.d.sync += [acc.word_select(bsel, 8).eq(byte), bsel.eq(bsel + 1)]
+                if loads:
+                    with m.If(load_ok):
+                        with m.If(count < struct.calcsize(WEIGHT_HEADER)):
+                            with m.Switch(count):
+                                with m.Case(0):
+                                    m.d.sync += hdr_pe.eq(byte)
+                                with m.Case(1):
+                                    m.d.sync += hdr_addr[:8].eq(byte)
+                                with m.Case(2):
+                                    m.d.sync += hdr_addr[8:].eq(byte)
+                                with m.Case(3):
+                                    m.d.sync += hdr_count.eq(byte)
+                        with m.Elif(bsel == self.weight_bytes - 1):
+                            m.d.sync += [wst_we.eq(1), vidx.eq(vidx + 1), bsel.eq(0)]
                         with m.Else():
                             m.d.sync += [acc.word_select(bsel, 8).eq(byte), bsel.eq(bsel + 1)]
-                    if loads:
-                        with m.If(load_ok):
-                            with m.If(count < struct.calcsize(WEIGHT_HEADER)):
-                                with m.Switch(count):
-                                    with m.Case(0):
-                                        m.d.sync += hdr_pe.eq(byte)
-                                    with m.Case(1):
-                                        m.d.sync += hdr_addr[:8].eq(byte)
-                                    with m.Case(2):
-                                        m.d.sync += hdr_addr[8:].eq(byte)
-                                    with m.Case(3):
-                                        m.d.sync += [hdr_count.eq(byte), hdr_last.eq(byte - 1)]
-                            with m.Elif(bsel == self.weight_bytes - 1):
-                                m.d.comb += wst_wr.en.eq(1)
-                                m.d.sync += [vidx.eq(vidx + 1), bsel.eq(0)]
-                            with m.Else():
-                                m.d.sync += [acc.word_select(bsel, 8).eq(byte), bsel.eq(bsel + 1)]
-            with m.State("CHECK"):
-                # The frame's tests are registered as the check byte comes, and judged in the next cycle: the tests
-                # and the choice among them, in one clock period, were the top level's longest path on both families.
-                frame_byte("VERDICT")
-                with m.If(got):
-                    m.d.sync += [
-                        fault[Status.RX_ERROR].eq(bad_rx | self.rx_error),
-                        fault[Status.BAD_CHECKSUM].eq(byte != crc),
-                        fault[Status.UNKNOWN_COMMAND].eq(~known),
-                        fault[Status.BAD_LENGTH].eq(length != expect),
-                        fault[Status.BAD_ADDRESS].eq((cmd == Command.LOAD_WEIGHTS) & bad_address),
-                        fault[Status.NO_INPUTS].eq((cmd == Command.RUN) & ~staged_ok),
-                    ]
-            with m.State("VERDICT"):
-                for i, (code, flag) in enumerate(fault.items()):      # in order of precedence
-                    with (m.Elif if i else m.If)(flag):
-                        reply(code)
-                with m.Else():
-                    m.d.sync += status.eq(Status.OK)
-                    with m.Switch(cmd):
-                        for c, n in self.body_len.items():
-                            with m.Case(c):
-                                m.d.sync += [body_len.eq(n), body_last.eq(max(n - 1, 0))]
-                    m.d.sync += cidx.eq(0)
-                    with m.Switch(cmd):
-                        with m.Case(Command.WRITE_INPUTS):
-                            m.d.sync += staged_ok.eq(1)
-                            m.next = "COMMIT"
-                        with m.Case(Command.RUN):
-                            m.next = "COMMIT"
-                        if loads:
-                            with m.Case(Command.LOAD_WEIGHTS):
-                                m.next = "COMMIT_WEIGHTS"
-                        with m.Default():
-                            m.next = "REPLY_SYNC"
-            with m.State("DRAIN"):
-                with m.If(~got & expired):
-                    reply(Status.BAD_LENGTH)
-
-            with m.State("COMMIT"):
-                m.d.sync += [wr_pend.eq(1), wr_addr.eq(cidx), cidx.eq(cidx + 1)]
-                with m.If(cidx == self.n_in - 1):
-                    m.next = "COMMIT_LAST"
+        with state("CHECK"):
+            # The frame's tests are registered as the check byte comes, and judged in the next cycle: the tests
+            # and the choice among them, in one clock period, were the top level's longest path on both families.
+            frame_byte("VERDICT")
+            with m.If(got):
+                tests = {
+                    Status.RX_ERROR: bad_rx | rx_error,
+                    Status.BAD_CHECKSUM: byte != crc,
+                    Status.UNKNOWN_COMMAND: ~known,
+                    Status.BAD_LENGTH: length != expect,
+                    Status.BAD_ADDRESS: (cmd == Command.LOAD_WEIGHTS) & bad_address,
+                    Status.NO_INPUTS: (cmd == Command.RUN) & ~staged_ok,
+                }
+                m.d.sync += [fault[code].eq(test) for code, test in tests.items()]
+                m.d.sync += faulty.eq(Cat(*tests.values()).any())
+        with state("VERDICT"):
+            # The status is the first fault in order of precedence; where the FSM goes next depends only on
+            # registered flags (`faulty`, and the command's own, set as it came).
+            for i, (code, flag) in enumerate(fault.items()):
+                with (m.Elif if i else m.If)(flag):
+                    m.d.sync += status.eq(code)
+            with m.Else():
+                m.d.sync += status.eq(Status.OK)
+                with m.Switch(cmd):
+                    for c, n in self.body_len.items():
+                        with m.Case(c):
+                            m.d.sync += [body_len.eq(n), reply_len.eq(n + 1), has_body.eq(n > 0),
+                                         body_left.eq(n - 2)]
+                with m.If(cmd == Command.WRITE_INPUTS):
+                    m.d.sync += staged_ok.eq(1)
+            m.d.sync += [cidx.eq(0), copy_left.eq(Mux(to_load, hdr_count - 2, self.n_in - 2) if loads
+                                                  else self.n_in - 2)]
+            with m.If(faulty):
+                go("REPLY_SYNC")
+            with m.Elif(to_commit):
+                go("COMMIT")
             if loads:
-                with m.State("COMMIT_WEIGHTS"):
-                    m.d.sync += [ww_pend.eq(1), ww_addr.eq(hdr_addr + cidx), cidx.eq(cidx + 1)]
-                    with m.If(cidx == hdr_last):
-                        m.next = "COMMIT_LAST"
-            with m.State("COMMIT_LAST"):                 # the last value is read in this cycle
-                m.next = "COMMIT_DONE"
-            with m.State("COMMIT_DONE"):                 # ... and written in this one
-                m.next = "REPLY_SYNC"
-                with m.If(cmd == Command.RUN):
-                    m.d.sync += self.start.eq(1)
-                    m.next = "RUN"
-            with m.State("RUN"):
-                # `start` is high in this cycle, from a register: the state decode and the engine's start logic
-                # (its counters' resets) were the top level's longest path on the UP5K.
-                m.d.sync += self.start.eq(0)
-                m.next = "WAIT"
-            with m.State("WAIT"):
-                with m.If(run_over):
-                    m.next = "REPLY_SYNC"
+                with m.Elif(to_load):
+                    go("COMMIT_WEIGHTS")
+            with m.Else():
+                go("REPLY_SYNC")
+        with state("DRAIN"):
+            with m.If(~got & expired):
+                reply(Status.BAD_LENGTH)
 
-            with m.State("REPLY_SYNC"):
-                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(SYNC)]
-                with m.If(self.tx.ready):
-                    m.d.sync += [tx_crc.eq(0), count.eq(0), vidx.eq(0), bsel.eq(0), settle.eq(3)]
-                    m.next = "REPLY_CODE"
-            with m.State("REPLY_CODE"):
-                send(cmd | REPLY, "REPLY_LEN_LO")
-            with m.State("REPLY_LEN_LO"):
-                send(reply_len[:8], "REPLY_LEN_HI")
-            with m.State("REPLY_LEN_HI"):
-                send(reply_len[8:], "REPLY_STATUS")
-            with m.State("REPLY_STATUS"):
+        with state("COMMIT"):
+            m.d.sync += [wr_pend.eq(1), wr_addr.eq(cidx), cidx.eq(cidx + 1), copy_left.eq(copy_left - 1)]
+            with m.If(copy_left[-1]):
+                go("COMMIT_LAST")
+        if loads:
+            with state("COMMIT_WEIGHTS"):
+                m.d.sync += [ww_pend.eq(1), ww_addr.eq(hdr_addr + cidx), cidx.eq(cidx + 1),
+                             copy_left.eq(copy_left - 1)]
+                with m.If(copy_left[-1]):
+                    go("COMMIT_LAST")
+        with state("COMMIT_LAST"):                 # the last value is read in this cycle
+            go("COMMIT_DONE")
+        with state("COMMIT_DONE"):                 # ... and written in this one
+            with m.If(to_run):
+                m.d.sync += self.start.eq(1)
+                go("RUN")
+            with m.Else():
+                go("REPLY_SYNC")
+        with state("RUN"):
+            # `start` is high in this cycle, from a register: the state decode and the engine's start logic
+            # (its counters' resets) were the top level's longest path on the UP5K.
+            m.d.sync += self.start.eq(0)
+            go("WAIT")
+        with state("WAIT"):
+            with m.If(run_over):
+                go("REPLY_SYNC")
+
+        with state("REPLY_SYNC"):
+            m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(SYNC)]
+            with m.If(self.tx.ready):
+                m.d.sync += [tx_crc.eq(0), sent_count.eq(0), oidx.eq(0), osel.eq(0), settle.eq(3)]
+                go("REPLY_CODE")
+        with state("REPLY_CODE"):
+            send(cmd | REPLY, "REPLY_LEN_LO")
+        with state("REPLY_LEN_LO"):
+            send(reply_len[:8], "REPLY_LEN_HI")
+        with state("REPLY_LEN_HI"):
+            send(reply_len[8:], "REPLY_STATUS")
+        with state("REPLY_STATUS"):
+            with m.If(has_body):
+                send(status, "REPLY_BODY")
+            with m.Else():
                 send(status, "REPLY_CRC")
-                with m.If(self.tx.ready & (body_len != 0)):
-                    m.next = "REPLY_BODY"
-            with m.State("REPLY_BODY"):
-                with m.If(settle == 0):
-                    send(body_r, "REPLY_BODY")
-                    with m.If(self.tx.ready):
-                        m.d.sync += [count.eq(count + 1), settle.eq(1)]
-                        with m.If(count == body_last):
-                            m.next = "REPLY_CRC"
-                        with m.If(bsel == self.out_bytes - 1):
-                            m.d.sync += [bsel.eq(0), vidx.eq(vidx + 1), settle.eq(3)]
-                        with m.Else():
-                            m.d.sync += bsel.eq(bsel + 1)
-            with m.State("REPLY_CRC"):
-                # Waits out the last byte's CRC step (a transmitter that takes a byte every cycle gets here first).
-                m.d.comb += [self.tx.valid.eq(~sent_pend), self.tx.payload.eq(tx_crc)]
-                with m.If(self.tx.ready & ~sent_pend):
-                    m.next = "HUNT"
+        with state("REPLY_BODY"):
+            with m.If(settle == 0):
+                send(body_r, "REPLY_BODY")
+                with m.If(self.tx.ready):
+                    m.d.sync += [sent_count.eq(sent_count + 1), body_left.eq(body_left - 1), settle.eq(1)]
+                    with m.If(body_left[-1]):
+                        go("REPLY_CRC")
+                    with m.If(osel == self.out_bytes - 1):
+                        m.d.sync += [osel.eq(0), oidx.eq(oidx + 1), settle.eq(3)]
+                    with m.Else():
+                        m.d.sync += osel.eq(osel + 1)
+        with state("REPLY_CRC"):
+            # Waits out the last byte's CRC step (a transmitter that takes a byte every cycle gets here first).
+            m.d.comb += [self.tx.valid.eq(~sent_pend), self.tx.payload.eq(tx_crc)]
+            with m.If(self.tx.ready & ~sent_pend):
+                go("HUNT")
         return m
