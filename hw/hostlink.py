@@ -195,9 +195,10 @@ class HostLink(wiring.Component):
         st_wr, st_rd = self.staging.write_port(), self.staging.read_port()
 
         cmd = Signal(8)
-        to_commit, to_load, to_run = Signal(), Signal(), Signal()   # what cmd does after a good frame, set as it comes
-        body_is = {c: Signal(name=f"body_is_{c.name.lower()}")       # ... and where its reply's body comes from
-                   for c in (Command.INFO, Command.RUN, Command.READ_CYCLES, Command.READ_OUTPUTS)}
+        # cmd == c for every command, and whether a good frame of it copies inputs in: flags set as cmd comes, so
+        # that no test of cmd stands in front of next-state logic or a reply byte.
+        cmd_is = {c: Signal(name=f"cmd_is_{c.name.lower()}") for c in Command}
+        to_commit = Signal()
         max_len = max(self.write_len, self.load_len)     # the largest payload any command takes
         max_body = max(self.body_len.values())
 
@@ -317,15 +318,15 @@ class HostLink(wiring.Component):
         y_ext = Signal(signed(8 * self.out_bytes))
         m.d.sync += y_ext.eq(self.y_data)
         m.d.comb += self.y_addr.eq(oidx)
-        # The body's source is chosen by flags set as CMD came (a decode of cmd here was on a longest path).
-        with m.If(body_is[Command.INFO]):
+        # The body's source is chosen by cmd's flags (a decode of cmd here was on a longest path).
+        with m.If(cmd_is[Command.INFO]):
             with m.Switch(sent_count):
                 for i, b in enumerate(self.info):
                     with m.Case(i):
                         m.d.comb += body.eq(b)
-        with m.Elif(body_is[Command.RUN] | body_is[Command.READ_CYCLES]):
+        with m.Elif(cmd_is[Command.RUN] | cmd_is[Command.READ_CYCLES]):
             m.d.comb += body.eq(counters.word_select(sent_count[:_bits(len(counters) // 8)], 8))
-        with m.Elif(body_is[Command.READ_OUTPUTS]):
+        with m.Elif(cmd_is[Command.READ_OUTPUTS]):
             m.d.comb += body.eq(y_ext.word_select(osel, 8) if self.out_bytes > 1 else y_ext)
         # The byte is registered before it goes out: the output buffer's bank select -> the byte choice -> the
         # transmitter's shift register was the ECP5 top level's longest path. After a byte is taken the next one
@@ -396,9 +397,8 @@ class HostLink(wiring.Component):
                 go("CMD")
         with state("CMD"):
             with m.If(got):
-                m.d.sync += [cmd.eq(byte), to_commit.eq((byte == Command.WRITE_INPUTS) | (byte == Command.RUN)),
-                             to_load.eq(byte == Command.LOAD_WEIGHTS), to_run.eq(byte == Command.RUN)]
-                m.d.sync += [flag.eq(byte == c) for c, flag in body_is.items()]
+                m.d.sync += [cmd.eq(byte), to_commit.eq((byte == Command.WRITE_INPUTS) | (byte == Command.RUN))]
+                m.d.sync += [flag.eq(byte == c) for c, flag in cmd_is.items()]
             frame_byte("LEN_LO")
         with state("LEN_LO"):
             with m.If(got):
@@ -408,7 +408,7 @@ class HostLink(wiring.Component):
             with m.If(got):
                 m.d.sync += [length.eq(Cat(len_lo, byte)), left.eq(Cat(len_lo, byte) - 2), count.eq(0),
                              vidx.eq(0), bsel.eq(0)]
-                m.d.sync += [ok.eq((cmd == c) & (Cat(len_lo, byte) == n)) for c, (ok, n) in frame_is.items()]
+                m.d.sync += [ok.eq(cmd_is[c] & (Cat(len_lo, byte) == n)) for c, (ok, n) in frame_is.items()]
                 with m.If(above_hi | (at_hi & len_lo_above)):     # LEN > max_len
                     frame_byte("DRAIN")
                 with m.Elif(is_zero & len_lo_zero):
@@ -455,14 +455,14 @@ class HostLink(wiring.Component):
                     Status.BAD_CHECKSUM: byte != crc,
                     Status.UNKNOWN_COMMAND: ~known,
                     Status.BAD_LENGTH: length != expect,
-                    Status.BAD_ADDRESS: (cmd == Command.LOAD_WEIGHTS) & bad_address,
-                    Status.NO_INPUTS: (cmd == Command.RUN) & ~staged_ok,
+                    Status.BAD_ADDRESS: cmd_is[Command.LOAD_WEIGHTS] & bad_address,
+                    Status.NO_INPUTS: cmd_is[Command.RUN] & ~staged_ok,
                 }
                 m.d.sync += [fault[code].eq(test) for code, test in tests.items()]
                 m.d.sync += faulty.eq(Cat(*tests.values()).any())
         with state("VERDICT"):
             # The status is the first fault in order of precedence; where the FSM goes next depends only on
-            # registered flags (`faulty`, and the command's own, set as it came).
+            # registered flags (`faulty`, and cmd's).
             for i, (code, flag) in enumerate(fault.items()):
                 with (m.Elif if i else m.If)(flag):
                     m.d.sync += status.eq(code)
@@ -473,16 +473,16 @@ class HostLink(wiring.Component):
                         with m.Case(c):
                             m.d.sync += [body_len.eq(n), reply_len.eq(n + 1), has_body.eq(n > 0),
                                          body_left.eq(n - 2)]
-                with m.If(cmd == Command.WRITE_INPUTS):
+                with m.If(cmd_is[Command.WRITE_INPUTS]):
                     m.d.sync += staged_ok.eq(1)
-            m.d.sync += [cidx.eq(0), copy_left.eq(Mux(to_load, hdr_count - 2, self.n_in - 2) if loads
-                                                  else self.n_in - 2)]
+            copies = Mux(cmd_is[Command.LOAD_WEIGHTS], hdr_count, self.n_in) if loads else self.n_in
+            m.d.sync += [cidx.eq(0), copy_left.eq(copies - 2)]
             with m.If(faulty):
                 go("REPLY_SYNC")
             with m.Elif(to_commit):
                 go("COMMIT")
             if loads:
-                with m.Elif(to_load):
+                with m.Elif(cmd_is[Command.LOAD_WEIGHTS]):
                     go("COMMIT_WEIGHTS")
             with m.Else():
                 go("REPLY_SYNC")
@@ -503,7 +503,7 @@ class HostLink(wiring.Component):
         with state("COMMIT_LAST"):                 # the last value is read in this cycle
             go("COMMIT_DONE")
         with state("COMMIT_DONE"):                 # ... and written in this one
-            with m.If(to_run):
+            with m.If(cmd_is[Command.RUN]):
                 m.d.sync += self.start.eq(1)
                 go("RUN")
             with m.Else():
