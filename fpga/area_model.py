@@ -120,9 +120,13 @@ def design_features(structure, family, memories=None, dsp=None):
     plan = structure.plan
     n = len(structure.built_pes)
     act = plan.act_bits
-    read_buffers = [b for b in (0, 1) if plan.read[b]]
+    # Paired buffers (hw/engine.py) are one memory per (replica, bank), the buffer its top address bit: no pick
+    # between the buffers.
+    paired = int(getattr(structure.engine, "paired", False))
+    read_buffers = [0] if paired else [b for b in (0, 1) if plan.read[b]]
     bank_mux = n * sum(act * (plan.banks[b] - 1) for b in read_buffers) + n * act * (len(read_buffers) - 1)
-    buffer_ports = sum(plan.local_bits + act for m, mp in memories if m.role == "buffer" and mp.style != "removed")
+    buffer_ports = sum(plan.local_bits + paired + act
+                       for m, mp in memories if m.role == "buffer" and mp.style != "removed")
     f = dict.fromkeys(FEATURES, 0.0)
     kinds = {sp.kind for sp in structure.specs}
     f.update(one=1.0, pes=n, mam_pes=n * ("mam" in kinds), mac_pes=n * ("mac" in kinds), pe_arith=n * ops["arith"],

@@ -251,18 +251,11 @@ def engine_memories(structure):
             width = _width(mem)
             out.append(MemoryInfo(f"pe{p}.{role}_mem", role, mem.depth, width,
                                   _lanes(_padded(mem), width), writable=False))
-    y_map = getattr(eng, "y_map", None)
+    if getattr(eng, "paired", False):
+        return out + _paired_buffers(eng, plan)
     for b in (0, 1):
         for r, replica in enumerate(eng.buffers[b]):
-            reader = eng.pe[r] if plan.read[b] and r < len(eng.pe) else None
-            fetched, positions, used = set(), 0, []
-            readers = [] if reader is None else [(_fetch_addresses(reader), _port_width(reader, "act_data"))]
-            if b == plan.output_buffer and r == 0:
-                readers.append((None if y_map is None else [int(a) for a in y_map], _port_width(eng, "y_data")))
-            for addresses, bits in readers:
-                banks, reached = _reach(addresses, plan, len(replica))
-                fetched, positions = fetched | banks, positions | reached
-                used.append(bits)
+            fetched, positions, used = _reached(eng, r, plan.read[b], b == plan.output_buffer and r == 0)
             for w, mem in enumerate(replica):
                 written = b == 0 or (plan.written[b] and w < len(eng.pe) and eng.pe[w] is not None)
                 width = _width(mem)
@@ -273,6 +266,40 @@ def engine_memories(structure):
                 depth = _readable_words(mem.depth, positions) if read else mem.depth
                 out.append(MemoryInfo(f"buf{b}_r{r}_b{w}", "buffer", depth, width, lanes if read else 0,
                                       writable=written, read=read))
+    return out
+
+
+def _reached(eng, r, by_pe, by_host):
+    """(banks, position lanes, widths) of replica r's readers: PE r if `by_pe`, the host if `by_host`."""
+    plan = eng.plan
+    readers = []
+    if by_pe and r < len(eng.pe) and eng.pe[r] is not None:
+        readers.append((_fetch_addresses(eng.pe[r]), _port_width(eng.pe[r], "act_data")))
+    if by_host:
+        y_map = getattr(eng, "y_map", None)
+        readers.append((None if y_map is None else [int(a) for a in y_map], _port_width(eng, "y_data")))
+    fetched, positions, used = set(), 0, []
+    for addresses, bits in readers:
+        banks, reached = _reach(addresses, plan, plan.pes)
+        fetched, positions = fetched | banks, positions | reached
+        used.append(bits)
+    return fetched, positions, used
+
+
+def _paired_buffers(eng, plan):
+    """The memories of paired buffers (hw/engine.py, ``paired_buffers``): one per (replica, bank), both buffers in
+    it with the buffer as the top address bit, which the running layer sets, so it is never constant. Every one
+    is written (by the host, and by PE `bank` when it exists); PE `replica` reads it, and the host replica 0."""
+    out = []
+    for r, replica in enumerate(eng.buffers[0]):
+        fetched, positions, used = _reached(eng, r, True, r == 0)
+        for w, mem in enumerate(replica):
+            width = _width(mem)
+            lanes = min(width, max(used)) if used and None not in used else width
+            read = w in fetched
+            depth = _readable_words(mem.depth, positions | eng.buffer_base[1]) if read else mem.depth
+            out.append(MemoryInfo(f"buf_r{r}_b{w}", "buffer", depth, width, lanes if read else 0, writable=True,
+                                  read=read))
     return out
 
 

@@ -65,8 +65,8 @@ def _hw_modules():
 
 def engine_options(target, spram=False):
     """The engine's build options a target decides, as `mam synth` passes them: the running max/min unrolled or
-    compact (``unroll=target.unroll_fold``), the DSP primitive (``dsp=target.dsp``) and the bank select
-    (``onehot_banks``); with `spram`, the entry
+    compact (``unroll=target.unroll_fold``), the DSP primitive (``dsp=target.dsp``), the bank select
+    (``onehot_banks``) and the buffer memories (``paired_buffers``); with `spram`, the entry
     words in the target's weight RAM (``weight_ram=target.weight_ram``, loaded over the host link); only options
     the engine takes."""
     import inspect
@@ -78,8 +78,9 @@ def engine_options(target, spram=False):
         opts["unroll"] = bool(target.unroll_fold)
     if "dsp" in params and getattr(target, "dsp", None):
         opts["dsp"] = target.dsp
-    if "onehot_banks" in params and getattr(target, "onehot_banks", False):
-        opts["onehot_banks"] = True
+    for flag in ("onehot_banks", "paired_buffers"):
+        if flag in params and getattr(target, flag, False):
+            opts[flag] = True
     if spram:
         if not getattr(target, "weight_ram", None):
             from ..golden import ContractError

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from functools import reduce
 
 import numpy as np
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -299,10 +299,12 @@ class EnginePE(wiring.Component):
         m.d.comb += [self.act_valid.eq(a_valid), self.act_addr.eq(data.View(self.entry_shape, a_entry).index)]
         x_valid, x_end, x_entry = delay(m, a_valid, "x_valid"), delay(m, a_end, "x_end"), delay(m, a_entry, "x_entry")
 
-        # X: the activation, picked from its bank, registered beside its weight; Y: again, at the multiplier; P: the
-        # product.
-        y_valid, y_end, y_entry = delay(m, x_valid, "y_valid"), delay(m, x_end, "y_end"), delay(m, x_entry, "y_entry")
-        p_valid, p_end, p_entry = delay(m, y_valid, "p_valid"), delay(m, y_end, "p_end"), delay(m, y_entry, "p_entry")
+        # X: the activation, picked from its bank, registered beside its weight; Y: again, at the multiplier (its
+        # registers are y_stage_*: `y_valid` is the output port); P: the product.
+        ys_valid, ys_end = delay(m, x_valid, "y_stage_valid"), delay(m, x_end, "y_stage_end")
+        ys_entry = delay(m, x_entry, "y_stage_entry")
+        p_valid, p_end = delay(m, ys_valid, "p_valid"), delay(m, ys_end, "p_end")
+        p_entry = delay(m, ys_entry, "p_entry")
         r_valid, r_end, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_end, "r_end"), delay(m, p_entry, "r_entry")
         r = data.View(self.entry_shape, r_entry)
         r_p, r_signs = multiply(m, data.View(self.entry_shape, x_entry).weight, self.act_data, self.dsp)
@@ -325,7 +327,12 @@ class EnginePE(wiring.Component):
             a_mam, a_mac = Signal(self.acc_shape, reset_less=True), Signal(self.acc_shape, reset_less=True)
             fold_stage(m, "mam", result=a_mam, **fold)
             fold_stage(m, "mac", result=a_mac, **fold)
-            m.d.comb += b_a.eq(Mux(self.mac, a_mac, a_mam))
+            # The kind is this PE's own copy, like `mult` below: the engine's register fans out to every PE's
+            # select, a route that took 5.5-6 ns of a UP5K period in front of the bias adder.
+            mac = Signal(name="mac_copy")
+            with m.If(~self.busy):
+                m.d.sync += mac.eq(self.mac)
+            m.d.comb += b_a.eq(Mux(mac, a_mac, a_mam))
         # The row's value is ready FOLD_DELAY cycles after its last product: its marker and bias wait with it.
         fold_valids, b_bias = wait_for_fold(m, s_valid, bias_rd.data)    # bias read in R with the row's address
         b_valid = fold_valids[-1]
@@ -375,12 +382,19 @@ class LayerEngine(wiring.Component):
     while the engine is idle (writes during a run are ignored). ``w_addr`` must be below that PE's entry count:
     each PE takes only the address bits it needs, so a write beyond lands on another entry (the host link refuses
     such a write, BAD_ADDRESS).
+
+    ``paired_buffers``: when both buffers are read (two layers or more), buffer 0's and buffer 1's memories of one
+    (replica, bank) are one memory, the buffer the top address bit (:attr:`buffer_base`). A layer reads one buffer
+    and writes the other, so each PE still needs one read and one write port of it: half the memories, twice as
+    deep, and no pick between the buffers after the read. (On the iCE40 a block RAM holds both; separate, the second
+    buffer's replicas were flip-flops and LUT read muxes, ~1,200 of the UP5K's 5280 cells at P = 4.)
     """
 
     LATENCY = EnginePE.LATENCY
     OVERHEAD = 2
 
-    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None, weight_ram=None, onehot_banks=False):
+    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None, weight_ram=None, onehot_banks=False,
+                 paired_buffers=False):
         layers = list(layers)
         self.onehot_banks = bool(onehot_banks)
         if not layers:
@@ -417,9 +431,17 @@ class LayerEngine(wiring.Component):
                 w_bits=self.w_bits, out_bits=self.out_bits,
                 addr_bits=plan.addr_bits, acc_shape=self.acc_shape, v_shape=self.v_shape, unroll=unroll,
                 dsp=dsp, weight_ram=weight_ram))
-        # buffers[b][replica][bank]
-        self.buffers = [[[Memory(shape=signed(self.act_bits), depth=plan.depth[b], init=[])
-                          for _ in range(plan.banks[b])] for _ in range(plan.replicas[b])] for b in (0, 1)]
+        # buffers[b][replica][bank]; buffer b's words start at buffer_base[b] of its memory.
+        self.paired = bool(paired_buffers) and all(plan.read)
+        if self.paired:                         # both buffers are pes x pes: one memory per (replica, bank)
+            self.buffer_base = [0, 1 << plan.local_bits]
+            pairs = [[Memory(shape=signed(self.act_bits), depth=self.buffer_base[1] + plan.depth[1], init=[])
+                      for _ in range(pes)] for _ in range(pes)]
+            self.buffers = [pairs, pairs]
+        else:
+            self.buffer_base = [0, 0]
+            self.buffers = [[[Memory(shape=signed(self.act_bits), depth=plan.depth[b], init=[])
+                              for _ in range(plan.banks[b])] for _ in range(plan.replicas[b])] for b in (0, 1)]
         last = layers[-1]
         self.y_map = [int(a) for a in plan.physical(plan.out_bank[-1], plan.out_pos[-1])]
         self.weight_ram = weight_ram
@@ -514,6 +536,43 @@ class LayerEngine(wiring.Component):
         m.d.sync += [host_we[w].eq(self.x_we & ~running & (x_bank == w)) for w in range(plan.banks[0])]
 
         # The buffers: replica r read by PE r, bank w written by PE w (and by the host for buffer 0).
+        if self.paired:
+            bank_data = self._paired_ports(m, in_par, running, host_we, host_addr, host_data, y_phys)
+        else:
+            bank_data = self._separate_ports(m, in_par, running, host_we, host_addr, host_data, y_phys)
+
+        def select(datas, bank_sel):
+            return datas[0] if len(datas) == 1 else Array(datas)[bank_sel]
+
+        # Each PE's fetch: the bank chosen by the index's high bits, registered alongside the synchronous read.
+        for r, pe in enumerate(self.pe):
+            if pe is None:
+                continue
+            if self.onehot_banks:
+                self._fetch_by_hits(m, pe, r, bank_data, in_par)
+                continue
+            sel = Signal(max(1, plan.bank_bits), name=f"pe{r}_bank")
+            if plan.bank_bits:
+                m.d.sync += sel.eq(pe.act_addr[lb:])
+            srcs = {b: select(bank_data[b, r], sel) for b in self._fetched()}
+            if len(srcs) == 2:
+                m.d.comb += pe.act_data.eq(Mux(in_par, srcs[1], srcs[0]))
+            else:
+                m.d.comb += pe.act_data.eq(srcs[0])
+
+        y_sel = Signal(max(1, plan.bank_bits))
+        if plan.bank_bits:
+            m.d.sync += y_sel.eq(y_phys[lb:])
+        m.d.comb += self.y_data.eq(select(bank_data[0 if self.paired else plan.output_buffer, 0], y_sel))
+        return m
+
+    def _fetched(self):
+        """The buffers the PEs fetch from, as keys of the read data: both memories' (0 and 1), or the pairs' (0)."""
+        return [0] if self.paired else [b for b in (0, 1) if self.plan.read[b]]
+
+    def _separate_ports(self, m, in_par, running, host_we, host_addr, host_data, y_phys):
+        """The ports of separate buffers: (b, r) -> the read data of replica r's banks of buffer b."""
+        plan, lb = self.plan, self.plan.local_bits
         bank_data = {}                                  # (b, r) -> read data of each bank
         for b in (0, 1):
             is_in = in_par if b == 1 else ~in_par       # buffer b is the running layer's input, else its output
@@ -542,44 +601,52 @@ class LayerEngine(wiring.Component):
                         m.d.comb += rd.addr.eq(pe_addr)
                     datas.append(rd.data)
                 bank_data[b, r] = datas
+        return bank_data
 
-        def select(datas, bank_sel):
-            return datas[0] if len(datas) == 1 else Array(datas)[bank_sel]
+    def _paired_ports(self, m, in_par, running, host_we, host_addr, host_data, y_phys):
+        """The ports of paired buffers: (0, r) -> the read data of replica r's memories. The running layer reads
+        buffer `in_par` and writes the other: the top address bit."""
+        plan, lb, pes = self.plan, self.plan.local_bits, self.n_pes
 
-        # Each PE's fetch: the bank chosen by the index's high bits, registered alongside the synchronous read.
-        for r, pe in enumerate(self.pe):
-            if pe is None:
-                continue
-            if self.onehot_banks:
-                self._fetch_by_hits(m, pe, r, bank_data, in_par)
-                continue
-            sel = Signal(max(1, plan.bank_bits), name=f"pe{r}_bank")
-            if plan.bank_bits:
-                m.d.sync += sel.eq(pe.act_addr[lb:])
-            srcs = {b: select(bank_data[b, r], sel) for b in (0, 1) if plan.read[b]}
-            if len(srcs) == 2:
-                m.d.comb += pe.act_data.eq(Mux(in_par, srcs[1], srcs[0]))
-            else:
-                m.d.comb += pe.act_data.eq(srcs[0])
+        def at(pos, buffer):
+            """The address of word `pos` (its low local_bits) of `buffer` (0, 1 or a bit)."""
+            return Cat(pos[:lb], Const(0, lb - len(pos[:lb])), Const(buffer, 1) if isinstance(buffer, int) else buffer)
 
-        y_sel = Signal(max(1, plan.bank_bits))
-        if plan.bank_bits:
-            m.d.sync += y_sel.eq(y_phys[lb:])
-        m.d.comb += self.y_data.eq(select(bank_data[plan.output_buffer, 0], y_sel))
-        return m
+        bank_data = {}
+        for r in range(pes):
+            datas = []
+            for w in range(pes):
+                mem = self.buffers[0][r][w]
+                m.submodules[f"buf_r{r}_b{w}"] = mem
+                wr, rd = mem.write_port(), mem.read_port()
+                writer, reader = self.pe[w], self.pe[r]
+                pe_en = Signal(name=f"buf_r{r}_b{w}_pe_en")
+                waddr, wdata = Mux(host_we[w], at(host_addr, 0), 0), host_data
+                if writer is not None:                              # into the running layer's output buffer
+                    m.d.comb += pe_en.eq(writer.y_valid)
+                    waddr, wdata = Mux(pe_en, at(writer.y_row, ~in_par), waddr), Mux(pe_en, writer.y_value, wdata)
+                m.d.comb += [wr.en.eq(pe_en | host_we[w]), wr.addr.eq(waddr), wr.data.eq(wdata)]
+                pe_addr = Const(0, 1) if reader is None else Mux(reader.act_valid, at(reader.act_addr, in_par), 0)
+                if r == 0:
+                    m.d.comb += rd.addr.eq(Mux(running, pe_addr, at(y_phys, plan.output_buffer)))
+                else:
+                    m.d.comb += rd.addr.eq(pe_addr)
+                datas.append(rd.data)
+            bank_data[0, r] = datas
+        return bank_data
 
     def _fetch_by_hits(self, m, pe, r, bank_data, in_par):
         """PE r's activation word with ``onehot_banks``: one hit bit per (buffer, bank) it reads, decoded from the
         index's high bits and registered alongside the synchronous read, and the OR of the hit banks' words. (With
         P = 8 on the ECP5, the binary bank select, then the buffer's, was five LUT levels and the slowest path.)"""
         plan, lb = self.plan, self.plan.local_bits
-        sources = [(b, w, d) for b in (0, 1) if plan.read[b] for w, d in enumerate(bank_data[b, r])]
+        sources = [(b, w, d) for b in self._fetched() for w, d in enumerate(bank_data[b, r])]
         if len(sources) == 1:                                   # one word: nothing to pick
             m.d.comb += pe.act_data.eq(sources[0][2])
             return
         words = []
         for b, w, d in sources:
-            is_in = in_par if b == 1 else ~in_par
+            is_in = Const(1, 1) if self.paired else in_par if b == 1 else ~in_par
             hit = Signal(name=f"pe{r}_hit{b}_{w}")
             m.d.sync += hit.eq(is_in & (pe.act_addr[lb:] == w) if plan.bank_bits else is_in)
             words.append(Mux(hit, d, 0))

@@ -188,8 +188,9 @@ class PE(wiring.Component):
         x_valid, x_entry = delay(m, a_valid, "x_valid"), delay(m, a_entry, "x_entry")
 
         # X: x registered beside its weight; Y: again, at the multiplier; P: the product.
-        y_valid, y_entry = delay(m, x_valid, "y_valid"), delay(m, x_entry, "y_entry")
-        p_valid, p_entry = delay(m, y_valid, "p_valid"), delay(m, y_entry, "p_entry")
+        # Stage Y's registers are y_stage_*: `y_valid` is the output port.
+        ys_valid, ys_entry = delay(m, x_valid, "y_stage_valid"), delay(m, x_entry, "y_stage_entry")
+        p_valid, p_entry = delay(m, ys_valid, "p_valid"), delay(m, ys_entry, "p_entry")
         pe_ = data.View(self.entry_shape, p_entry)
         r_valid, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_entry, "r_entry")
         r = data.View(self.entry_shape, r_entry)

@@ -98,11 +98,13 @@ def fold_stage(m, kind, *, valid, last, dense, p, signs, first, result, product_
     clock, the same latency.
     """
     if kind == "mac":
-        acc, total = Signal(acc_shape, reset_less=True), Signal(acc_shape)
+        # The sum's loop is the adder alone: a row's last entry clears `acc` for the next row (the flip-flops' own
+        # synchronous reset), where a `first` flag zeroing the addend put a LUT and its fanout into the loop.
+        acc, total = Signal(acc_shape, name="mac_acc", reset_less=True), Signal(acc_shape, name="mac_total")
         s_sum = Signal(acc_shape, reset_less=True)
-        m.d.comb += total.eq(Mux(first, 0, acc) + p)
+        m.d.comb += total.eq(acc + p)
         with m.If(valid):
-            m.d.sync += acc.eq(total)
+            m.d.sync += acc.eq(Mux(last, 0, total))
             with m.If(last):
                 m.d.sync += s_sum.eq(total)
         # The same latency as the mam fold: an engine with both kinds selects one of the two results.

@@ -102,7 +102,7 @@ def place_inputs(ctx, engine, x_row):
     for i, v in enumerate(x_row.tolist()):
         bank, pos = int(plan.input_bank[i]), int(plan.input_pos[i])
         for replica in engine.buffers[0]:
-            ctx.set(replica[bank].data[pos], v)
+            ctx.set(replica[bank].data[engine.buffer_base[0] + pos], v)
 
 
 def fetch_outputs(ctx, engine, out):
@@ -110,7 +110,7 @@ def fetch_outputs(ctx, engine, out):
     plan = engine.plan
     banks = engine.buffers[plan.output_buffer][0]
     for r, (bank, pos) in enumerate(zip(plan.out_bank[-1].tolist(), plan.out_pos[-1].tolist())):
-        out[r] = ctx.get(banks[bank].data[pos])
+        out[r] = ctx.get(banks[bank].data[engine.buffer_base[plan.output_buffer] + pos])
 
 
 async def load_weights(ctx, top, engine):
@@ -163,19 +163,20 @@ def _run(top, engine, x, timeout, per_layer, vcd, progress, layer=None):
     return outputs, cycles, counter, layer_cycles
 
 
-def simulate_network(network, x, pes=1, vcd=None, progress=None, unroll=True, weight_ram=None, onehot_banks=False):
+def simulate_network(network, x, pes=1, vcd=None, progress=None, unroll=True, weight_ram=None, onehot_banks=False,
+                     paired_buffers=False):
     """Run every sample of x ([batch, in] or [in]) through `network` (a golden Network, or a Layer: a one-layer
     network) on the NetworkEngine with `pes` PEs.
 
     Inputs are placed in the input buffer directly, in zero cycles; the counted cycles run from start to done.
     `weight_ram` "memory": the entry words sit in RAMs that the testbench first loads through the engine's ports,
     as the host link does on a board whose weights are in SPRAM (hw/weight_ram.py). `onehot_banks`: the bank
-    select the ECP5 builds use (hw/engine.py).
+    select the ECP5 builds use; `paired_buffers`: the buffer memories the iCE40 builds use (hw/engine.py).
     """
     network = _as_network(network)
     x = check_inputs(x, network.n_in, network.in_bits)
     top, assignments = build_network_engine(network, pes, unroll=unroll, weight_ram=weight_ram,
-                                            onehot_banks=onehot_banks)
+                                            onehot_banks=onehot_banks, paired_buffers=paired_buffers)
     model = network_cycles(assignments, top.LATENCY)
     outputs, cycles, counter, layer_cycles = _run(top, top.engine, x, 4 * model.total + 64, True, vcd, progress)
     return EngineSimResult(outputs=outputs, cycles=cycles, counter=counter, layer_cycles=layer_cycles,

@@ -38,9 +38,9 @@ def test_constants_are_the_contract():
 
 @settings(max_examples=20)
 @given(networks_and_inputs(max_layers=4, max_in=300, max_width=24, max_entries=300), ENGINE_PES, st.booleans(),
-       st.booleans())
-def test_random_networks_bit_exact_and_cycle_exact(case, pes, unroll, onehot_banks):
-    assert_exact(*case, pes, unroll=unroll, onehot_banks=onehot_banks)
+       st.booleans(), st.booleans())
+def test_random_networks_bit_exact_and_cycle_exact(case, pes, unroll, onehot_banks, paired_buffers):
+    assert_exact(*case, pes, unroll=unroll, onehot_banks=onehot_banks, paired_buffers=paired_buffers)
 
 
 @settings(max_examples=6)
@@ -71,8 +71,9 @@ def test_four_layers_some_pes_idle_in_narrow_layers():
                         dict(n_in=20, n_out=3, density=0.7, kind="mac"),
                         dict(n_in=3, n_out=11, density=1.0, n_empty=2),
                         dict(n_in=11, n_out=2, density=0.5, kind="mac"))
-    res = assert_exact(network, x, 8)
-    assert [int((l > 0).sum()) for l in res.load] == [8, 3, 8, 2]
+    for paired in (False, True):            # both buffers in one memory per (replica, bank), or separate
+        res = assert_exact(network, x, 8, paired_buffers=paired)
+        assert [int((l > 0).sum()) for l in res.load] == [8, 3, 8, 2]
 
 
 def test_single_layer_file_is_a_one_layer_network():
