@@ -27,8 +27,9 @@ from tests.strategies import networks_and_inputs
 def test_estimated_cycles_equal_rtl_simulation(case, pes, target):
     network, x = case
     rep = estimate(network, pes, target)
-    # The target's fold; its DSP instances (hw/dsp.py) are the same cycles, and Amaranth's simulator cannot run them.
-    sim = simulate_network(network, x, pes=pes, unroll=engine_options(get_target(target))["unroll"])
+    # The target's build; its DSP instances (hw/dsp.py) are the same cycles, and Amaranth's simulator cannot run them.
+    options = {k: v for k, v in engine_options(get_target(target)).items() if k != "dsp"}
+    sim = simulate_network(network, x, pes=pes, **options)
     assert sim.cycles.tolist() == [rep["cycles"]] * len(x)
     assert [layer["cycles"] for layer in rep["layers"]] == sim.layer_cycles[0].tolist()
 
@@ -117,9 +118,10 @@ def test_mac_variant_makes_every_layer_mac_and_mam_variant_only_hidden_ones():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family, target", [("ice40", "up5k"), ("ecp5", "ecp5-25f")])
-# s15-p4: output narrower than input, a sparse index set: Yosys drops unread lanes and address bits of the buffers
-@pytest.mark.parametrize("cfg", [GRID[10], GRID[13], HELD_OUT[6]] + [c for c in GRID if c["name"] == "s15-p4"],
-                         ids=lambda c: c["name"])
+# s15-p4: output narrower than input, a sparse index set: Yosys drops unread lanes and address bits of the buffers.
+# p2-mix-2l, s12-p4: two and three layers, so paired buffers on the UP5K (the output in the first or second half).
+@pytest.mark.parametrize("cfg", [GRID[10], GRID[13], HELD_OUT[6]] +
+                         [c for c in GRID if c["name"] in ("s15-p4", "s12-p4")], ids=lambda c: c["name"])
 def test_block_rams_lut_rams_and_dsps_equal_yosys(tmp_path, cfg, family, target):
     from mamhw.fpga.calibration import measured_quantities
     from mamhw.fpga.pnr import synthesize_json

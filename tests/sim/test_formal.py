@@ -63,7 +63,7 @@ def test_broken_pe_fails_the_proof(tools, tmp_path, broken, kind, caught_by):
 
 
 class CompactPE(PE):
-    """The PE with the running max/min not unrolled (what `mam build` uses on a full UP5K)."""
+    """The PE with the compact running max/min (``unroll=False``: ~80 flip-flops fewer per PE, a slower clock)."""
 
     def __init__(self, **params):
         super().__init__(**params, unroll=False)

@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 
 from mamhw.golden import PE_LATENCY, encode, forward, network_forward, pe_cycles
 from mamhw.golden.cycles import network_cycles
+from mamhw.fpga.structure import engine_options
+from mamhw.fpga.targets import get_target
 from mamhw.hw.top import weight_image
 from mamhw.sim.engine_amaranth import build_network_engine
 from mamhw.sim.icarus import run_icarus
@@ -72,7 +74,7 @@ def test_icarus_engine_with_spram_instances(case, pes):
     """The UP5K's SPRAM build: every PE's entry words in SB_SPRAM256KA instances (hw/weight_ram.py), simulated
     against Yosys's model of the cell, loaded through the engine's ports before the batch."""
     network, x = case
-    engine, assignments = build_network_engine(network, pes, weight_ram="SB_SPRAM256KA", unroll=False)
+    engine, assignments = build_network_engine(network, pes, **engine_options(get_target("up5k"), spram=True))
     model = network_cycles(assignments)
     words, _ = weight_image(engine.engine)
     outputs, cycles, _ = run_icarus(engine, x, n_out=network.n_out, timeout=4 * model.total + 64, weights=words)

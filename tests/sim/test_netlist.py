@@ -1,14 +1,16 @@
 """Post-synthesis netlist simulation: the iCE40 netlist (SB_MAC16, block RAM with initial contents) and the ECP5
 netlist (MULT18X18D, LUT RAM with initial contents) under Icarus against Yosys's cell models give the golden
 outputs and the modelled cycles. Each family's design is the one its flow builds: on the ECP5, multipliers as
-MULT18X18D instances with their output register (hw/dsp.py), simulated against sim/dsp_model.py."""
+MULT18X18D instances with their output register (hw/dsp.py), simulated against sim/dsp_model.py, and one-hot bank
+hits; on the iCE40, both activation buffers paired in each block RAM."""
 
 import numpy as np
 import pytest
 
 from mamhw.golden import PE_LATENCY, encode, forward, network_forward, pe_cycles
 from mamhw.golden.cycles import network_cycles
-from mamhw.fpga.structure import family_dsp
+from mamhw.fpga.structure import engine_options, family_dsp
+from mamhw.fpga.targets import get_target
 from mamhw.sim.engine_amaranth import build_network_engine
 from mamhw.sim.netlist import run_netlist
 from mamhw.sim.pe_amaranth import build_pe
@@ -37,7 +39,8 @@ def test_netlist_of_a_network_engine_is_bit_and_cycle_exact(family):
     layers = [dict(LAYER, kind="mam", n_in=20, n_out=10, relu=True, batch=1, seed=1),
               dict(LAYER, kind="mac", n_in=10, n_out=4, density=0.5, batch=1, seed=2)]
     network, x = make_network_and_inputs(dict(layers=layers, x_mode="extremes", batch=2, seed=3))
-    engine, assignments = build_network_engine(network, 2, dsp=family_dsp(family))
+    target = get_target({"ice40": "up5k", "ecp5": "ecp5-85f"}[family])
+    engine, assignments = build_network_engine(network, 2, **engine_options(target))
     model = network_cycles(assignments)
     outputs, cycles, counters = run_netlist(engine, x, family=family, n_out=network.n_out,
                                             counters=(("cycles", 1), ("layer_cycles", 2)), timeout=5000)
