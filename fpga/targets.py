@@ -27,8 +27,8 @@ class Target:
     # select was the ECP5 engines' slowest path; on the iCE40, Yosys chains the one-hot form five LUTs deep.
     onehot_banks: bool = False
     # Both activation buffers of a (replica, bank) in one memory (hw/engine.py): on the iCE40 one block RAM, where
-    # the second buffer was flip-flops and LUT read muxes (~1,000 of the UP5K's cells at P = 4, which made room for
-    # the unrolled fold). The ECP5's LUT RAMs gain nothing from it.
+    # the second buffer was flip-flops and LUT read muxes (~1,050 of the UP5K's cells at P = 4, which made room for
+    # the unrolled fold). On the ECP5, where the buffers are LUT RAMs, it is not measured.
     paired_buffers: bool = False
 
 

@@ -25,7 +25,9 @@ writes never collide, so nothing is queued or lost, whichever PEs finish rows in
 model stays exact. The cost is storage: every buffer is held P times (P x max(inputs, outputs) x act_bits bits per
 buffer), in P**2 memories of ~n/P words each. That is the same bit count as plain replication (each PE a full
 copy); banking by writer only splits each copy so that all P writers can store at once. A buffer that no layer
-reads (the output buffer of a one-layer engine) has a single replica, read by the host.
+reads (the output buffer of a one-layer engine) has a single replica, read by the host. With ``paired_buffers``
+(the iCE40 builds), buffer[0][r][w] and buffer[1][r][w] are one memory, the buffer its top address bit: a layer
+reads one buffer and writes the other, so the pair still needs only one read and one write port.
 
 Addresses. The entry's index field is physical: ``bank << local_bits | position``. The input of layer 0 is laid
 out ``bank = i >> local_bits``, so its physical address is ``i`` itself and the host writes ``x[i]`` at
@@ -387,7 +389,7 @@ class LayerEngine(wiring.Component):
     (replica, bank) are one memory, the buffer the top address bit (:attr:`buffer_base`). A layer reads one buffer
     and writes the other, so each PE still needs one read and one write port of it: half the memories, twice as
     deep, and no pick between the buffers after the read. (On the iCE40 a block RAM holds both; separate, the second
-    buffer's replicas were flip-flops and LUT read muxes, ~1,200 of the UP5K's 5280 cells at P = 4.)
+    buffer's replicas were flip-flops and LUT read muxes, ~1,050 of the UP5K's 5280 cells at P = 4.)
     """
 
     LATENCY = EnginePE.LATENCY
