@@ -330,7 +330,8 @@ def memory_blocks(network_or_specs, pes, family, **options):
 
     `network_or_specs`: a golden Network / Layer / list of layers, the hw LayerSpecs of one (sim.engine_amaranth.
     layer_specs), or an EngineStructure already built; `options`: the engine's build options (structure.
-    engine_options(target); they do not change the memories today). Nothing is elaborated; milliseconds. Returns a
+    engine_options(target): ``paired_buffers`` and ``weight_ram`` change the memories). Nothing is elaborated;
+    milliseconds. Returns a
     dict: ``block_rams`` (SB_RAM40_4K or DP16KD cells), ``block_cell``, ``lut_rams`` (TRELLIS_DPR16X4 cells),
     ``sprams`` (SB_SPRAM256KA instances holding entry words, engine option ``weight_ram``),
     ``logic_rom_bits`` / ``logic_ram_bits`` (memory bits built from LUTs and FFs), ``by_role`` (block RAMs per

@@ -87,7 +87,7 @@ def test_multiplier_pieces(mul, family, dsps):
 def test_memory_blocks_is_the_estimates_count():
     network = config_network(GRID[10])
     for family, target in (("ice40", "up5k"), ("ecp5", "ecp5-85f")):
-        res = memory_blocks(network, 2, family)
+        res = memory_blocks(network, 2, family, **engine_options(get_target(target)))
         rep = estimate(network, 2, target)
         assert res["block_rams"] == rep["block_rams"] and res["lut_rams"] == rep["lut_rams"]
         assert sum(m["cells"] for m in res["memories"] if m["style"] == "block") == res["block_rams"]
