@@ -98,15 +98,15 @@ def fold_stage(m, kind, *, valid, last, dense, p, signs, first, result, product_
     clock, the same latency.
     """
     if kind == "mac":
-        # The sum's loop is the adder alone: a row's last entry clears `acc` for the next row (the flip-flops' own
-        # synchronous reset), where a `first` flag zeroing the addend put a LUT and its fanout into the loop.
+        # The sum's loop is the adder alone: `acc` is cleared (the flip-flops' own synchronous reset) after a row's
+        # last entry and in every cycle without an entry, so it is 0 where each row starts, whatever came before.
+        # (A `first` flag zeroing the addend put a LUT and its fanout into the loop.)
         acc, total = Signal(acc_shape, name="mac_acc", reset_less=True), Signal(acc_shape, name="mac_total")
         s_sum = Signal(acc_shape, reset_less=True)
         m.d.comb += total.eq(acc + p)
-        with m.If(valid):
-            m.d.sync += acc.eq(Mux(last, 0, total))
-            with m.If(last):
-                m.d.sync += s_sum.eq(total)
+        m.d.sync += acc.eq(Mux(valid & ~last, total, 0))
+        with m.If(valid & last):
+            m.d.sync += s_sum.eq(total)
         # The same latency as the mam fold: an engine with both kinds selects one of the two results.
         m.d.sync += result.eq(delay(m, delay(m, s_sum, "mac_sum_r1"), "mac_sum_r2"))
         return
