@@ -255,13 +255,11 @@ def engine_memories(structure):
         return out + _paired_buffers(eng, plan)
     for b in (0, 1):
         for r, replica in enumerate(eng.buffers[b]):
-            fetched, positions, used = _reached(eng, r, plan.read[b], b == plan.output_buffer and r == 0)
+            fetched, positions, read_bits = _reached(eng, r, plan.read[b], b == plan.output_buffer and r == 0)
             for w, mem in enumerate(replica):
                 written = b == 0 or (plan.written[b] and w < len(eng.pe) and eng.pe[w] is not None)
                 width = _width(mem)
-                lanes = width if written else _lanes(_padded(mem), width)
-                if used and None not in used:
-                    lanes = min(lanes, max(used))
+                lanes = min(width if written else _lanes(_padded(mem), width), read_bits or width)
                 read = w in fetched
                 depth = _readable_words(mem.depth, positions) if read else mem.depth
                 out.append(MemoryInfo(f"buf{b}_r{r}_b{w}", "buffer", depth, width, lanes if read else 0,
@@ -270,7 +268,8 @@ def engine_memories(structure):
 
 
 def _reached(eng, r, by_pe, by_host):
-    """(banks, position lanes, widths) of replica r's readers: PE r if `by_pe`, the host if `by_host`."""
+    """(banks, position lanes, the widest word read or None) of replica r's readers: PE r if `by_pe`, the host
+    if `by_host`. None: no reader, or one whose width is unknown (every lane counts)."""
     plan = eng.plan
     readers = []
     if by_pe and r < len(eng.pe) and eng.pe[r] is not None:
@@ -283,7 +282,7 @@ def _reached(eng, r, by_pe, by_host):
         banks, reached = _reach(addresses, plan, plan.pes)
         fetched, positions = fetched | banks, positions | reached
         used.append(bits)
-    return fetched, positions, used
+    return fetched, positions, max(used) if used and None not in used else None
 
 
 def _paired_buffers(eng, plan):
@@ -292,10 +291,10 @@ def _paired_buffers(eng, plan):
     is written (by the host, and by PE `bank` when it exists); PE `replica` reads it, and the host replica 0."""
     out = []
     for r, replica in enumerate(eng.buffers[0]):
-        fetched, positions, used = _reached(eng, r, True, r == 0)
+        fetched, positions, read_bits = _reached(eng, r, True, r == 0)
         for w, mem in enumerate(replica):
             width = _width(mem)
-            lanes = min(width, max(used)) if used and None not in used else width
+            lanes = min(width, read_bits or width)
             read = w in fetched
             depth = _readable_words(mem.depth, positions | eng.buffer_base[1]) if read else mem.depth
             out.append(MemoryInfo(f"buf_r{r}_b{w}", "buffer", depth, width, lanes if read else 0, writable=True,
