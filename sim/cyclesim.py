@@ -41,9 +41,11 @@ __all__ = ["Unsupported", "YOSYS_PASSES", "generate", "driver_header"]
 
 # From Amaranth's RTLIL to a flat netlist of word-level cells ($mem_v2 memories, $dff family registers); every
 # pass keeps the design's behaviour. x is made 0 before optimizing, as Amaranth's simulator and CXXRTL read it:
-# otherwise opt may pick other values for x (say, for a read port's data before its first read).
-YOSYS_PASSES = ("hierarchy -top top; proc; flatten; setundef -zero -params -init -undriven; opt; memory -nomap; "
-                "setundef -zero -params -init; opt; wreduce; opt_clean")
+# otherwise opt may pick other values for x (say, for a read port's data before its first read). The opt_clean
+# before the first opt merges aliased wires first: a register bit whose D is a constant equal to its init, seen
+# through an alias that carries the same init, otherwise stops Yosys 0.70 ("Conflicting init values").
+YOSYS_PASSES = ("hierarchy -top top; proc; flatten; setundef -zero -params -init -undriven; opt_clean; opt; "
+                "memory -nomap; setundef -zero -params -init; opt; wreduce; opt_clean")
 
 MAX_WIDTH = 128                 # values up to 64 bits are uint64_t, up to 128 unsigned __int128
 
