@@ -229,7 +229,10 @@ def tool_versions():
     for var in ("YOSYS", "NEXTPNR_ICE40", "NEXTPNR_ECP5"):
         try:
             proc = subprocess.run([tool(var), "--version"], capture_output=True, text=True, timeout=120)
-            out[var] = (proc.stdout or proc.stderr).strip().splitlines()[0] if (proc.stdout or proc.stderr) else "?"
+            # YoWASP's first run on a machine prints a "Preparing to run ..." line before the version.
+            lines = [ln for ln in (proc.stdout + proc.stderr).strip().splitlines()
+                     if ln.strip() and not ln.startswith("Preparing to run")]
+            out[var] = lines[0] if lines else "?"
         except Exception as e:                      # a missing tool is reported by the synthesis run itself
             out[var] = f"unavailable ({e})"
     return out
