@@ -375,7 +375,8 @@ class LayerEngine(wiring.Component):
     then need not wait for the held flag); ``cycles`` counts ``max over PEs of entries + LATENCY + OVERHEAD`` from
     start to done. Layer k reads buffer k % 2 and writes buffer (k+1) % 2, so running layers 0, 1, ... in order
     runs the network.
-    ``y_addr`` = output row of the last layer, read on ``y_data`` one cycle later.
+    ``y_addr`` = output row of the last layer, read on ``y_data`` :attr:`Y_LATENCY` (2) cycles later; a new row
+    may be addressed every cycle.
 
     ``onehot_banks``: each PE picks its activation word by registered one-hot bank hits and an AND-OR, not by a
     registered binary bank select and a mux (the same words, the same cycle; faster on the ECP5, see fpga/targets.py).
@@ -394,6 +395,7 @@ class LayerEngine(wiring.Component):
 
     LATENCY = EnginePE.LATENCY
     OVERHEAD = 2
+    Y_LATENCY = 2       # cycles from y_addr to its y_data: the row map's register, then the buffer's read
 
     def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None, weight_ram=None, onehot_banks=False,
                  paired_buffers=False):
@@ -522,12 +524,14 @@ class LayerEngine(wiring.Component):
                         m.d.sync += [cfg["mac"].eq(sp.kind == "mac")]
                         m.d.sync += [cfg[key].eq(consts[key]) for key in shapes]
 
-        # Host access: inputs into buffer 0 (physical address = input number), outputs through the row map.
+        # Host access: inputs into buffer 0 (physical address = input number), outputs through the row map. The
+        # map's output is registered (Y_LATENCY): the map, the output buffer's read mux and its read register in one
+        # cycle were the slowest path of several designs (27 ns on the iCE40 at P = 5, a flip-flop output buffer).
         y_phys = Signal(plan.addr_bits)
         with m.Switch(self.y_addr):                     # a small ROM in logic: output row -> bank, position
             for r, a in enumerate(self.y_map):
                 with m.Case(r):
-                    m.d.comb += y_phys.eq(a)
+                    m.d.sync += y_phys.eq(a)
         x_bank = self.x_addr[lb:] if len(self.x_addr) > lb else Const(0, 1)
         # Host writes land a cycle late, from registers with the bank already chosen (the engine's `running`, the
         # bank decode and the address muxes in front of a LUT RAM's write port were the ECP5 top level's longest
@@ -556,7 +560,7 @@ class LayerEngine(wiring.Component):
             sel = Signal(max(1, plan.bank_bits), name=f"pe{r}_bank")
             if plan.bank_bits:
                 m.d.sync += sel.eq(pe.act_addr[lb:])
-            srcs = {b: select(bank_data[b, r], sel) for b in self._fetched()}
+            srcs = {b: select(bank_data[b, r], sel) for b in self.fetched_buffers}
             if len(srcs) == 2:
                 m.d.comb += pe.act_data.eq(Mux(in_par, srcs[1], srcs[0]))
             else:
@@ -568,40 +572,28 @@ class LayerEngine(wiring.Component):
         m.d.comb += self.y_data.eq(select(bank_data[0 if self.paired else plan.output_buffer, 0], y_sel))
         return m
 
-    def _fetched(self):
+    @property
+    def fetched_buffers(self):
         """The buffers the PEs fetch from, as keys of the read data: both memories' (0 and 1), or the pairs' (0)."""
         return [0] if self.paired else [b for b in (0, 1) if self.plan.read[b]]
 
     def _separate_ports(self, m, in_par, running, host_we, host_addr, host_data, y_phys):
         """The ports of separate buffers: (b, r) -> the read data of replica r's banks of buffer b."""
         plan, lb = self.plan, self.plan.local_bits
-        bank_data = {}                                  # (b, r) -> read data of each bank
+        bank_data = {}
         for b in (0, 1):
             is_in = in_par if b == 1 else ~in_par       # buffer b is the running layer's input, else its output
             for r in range(plan.replicas[b]):
                 datas = []
                 for w in range(plan.banks[b]):
-                    mem = self.buffers[b][r][w]
-                    m.submodules[f"buf{b}_r{r}_b{w}"] = mem
-                    wr, rd = mem.write_port(), mem.read_port()
-                    # Every address stays within its memory, even when not enabled (CXXRTL asserts it).
                     writer = self.pe[w] if plan.written[b] else None
-                    pe_en = Signal(name=f"buf{b}_r{r}_b{w}_pe_en")
-                    host_en = host_we[w] if b == 0 else Const(0, 1)
-                    waddr, wdata = Mux(host_en, host_addr, 0), host_data
-                    if writer is not None:
-                        m.d.comb += pe_en.eq(writer.y_valid & ~is_in)
-                        waddr, wdata = Mux(pe_en, writer.y_row, waddr), Mux(pe_en, writer.y_value, wdata)
-                    m.d.comb += [wr.en.eq(pe_en | host_en), wr.addr.eq(waddr), wr.data.eq(wdata)]
                     reader = self.pe[r] if plan.read[b] else None
-                    # Addresses stay within the memory: 0 unless this PE is fetching from this buffer.
-                    pe_addr = Const(0, 1) if reader is None else \
-                        Mux(reader.act_valid & is_in, reader.act_addr[:lb], 0)
-                    if b == plan.output_buffer and r == 0:
-                        m.d.comb += rd.addr.eq(Mux(running, pe_addr, y_phys[:lb]))
-                    else:
-                        m.d.comb += rd.addr.eq(pe_addr)
-                    datas.append(rd.data)
+                    datas.append(self._memory_ports(
+                        m, f"buf{b}_r{r}_b{w}", self.buffers[b][r][w], running,
+                        host_write=(host_we[w] if b == 0 else Const(0, 1), host_addr, host_data),
+                        pe_write=None if writer is None else (writer.y_valid & ~is_in, writer.y_row, writer.y_value),
+                        pe_read=None if reader is None else (reader.act_valid & is_in, reader.act_addr[:lb]),
+                        host_read=y_phys[:lb] if b == plan.output_buffer and r == 0 else None))
                 bank_data[b, r] = datas
         return bank_data
 
@@ -618,31 +610,42 @@ class LayerEngine(wiring.Component):
         for r in range(pes):
             datas = []
             for w in range(pes):
-                mem = self.buffers[0][r][w]
-                m.submodules[f"buf_r{r}_b{w}"] = mem
-                wr, rd = mem.write_port(), mem.read_port()
-                writer, reader = self.pe[w], self.pe[r]
-                pe_en = Signal(name=f"buf_r{r}_b{w}_pe_en")
-                waddr, wdata = Mux(host_we[w], at(host_addr, 0), 0), host_data
-                if writer is not None:                              # into the running layer's output buffer
-                    m.d.comb += pe_en.eq(writer.y_valid)
-                    waddr, wdata = Mux(pe_en, at(writer.y_row, ~in_par), waddr), Mux(pe_en, writer.y_value, wdata)
-                m.d.comb += [wr.en.eq(pe_en | host_we[w]), wr.addr.eq(waddr), wr.data.eq(wdata)]
-                pe_addr = Const(0, 1) if reader is None else Mux(reader.act_valid, at(reader.act_addr, in_par), 0)
-                if r == 0:
-                    m.d.comb += rd.addr.eq(Mux(running, pe_addr, at(y_phys, plan.output_buffer)))
-                else:
-                    m.d.comb += rd.addr.eq(pe_addr)
-                datas.append(rd.data)
+                writer, reader = self.pe[w], self.pe[r]     # into the running layer's output buffer, from its input
+                datas.append(self._memory_ports(
+                    m, f"buf_r{r}_b{w}", self.buffers[0][r][w], running,
+                    host_write=(host_we[w], at(host_addr, 0), host_data),
+                    pe_write=None if writer is None else (writer.y_valid, at(writer.y_row, ~in_par), writer.y_value),
+                    pe_read=None if reader is None else (reader.act_valid, at(reader.act_addr, in_par)),
+                    host_read=at(y_phys, plan.output_buffer) if r == 0 else None))
             bank_data[0, r] = datas
         return bank_data
+
+    @staticmethod
+    def _memory_ports(m, name, mem, running, *, host_write, pe_write, pe_read, host_read):
+        """One buffer memory's ports; returns its read data. Writes: the PE's `pe_write` (enable, address, value),
+        else the host's `host_write` (enable, address, value). Reads: the PE's `pe_read` (enable, address) while
+        `running`, else the host's `host_read` address (on the memory the host reads the outputs from)."""
+        m.submodules[name] = mem
+        wr, rd = mem.write_port(), mem.read_port()
+        # Every address stays within its memory, even when not enabled (CXXRTL asserts it).
+        host_en, host_addr, host_data = host_write
+        pe_en = Signal(name=f"{name}_pe_en")
+        waddr, wdata = Mux(host_en, host_addr, 0), host_data
+        if pe_write is not None:
+            en, addr, value = pe_write
+            m.d.comb += pe_en.eq(en)
+            waddr, wdata = Mux(pe_en, addr, waddr), Mux(pe_en, value, wdata)
+        m.d.comb += [wr.en.eq(pe_en | host_en), wr.addr.eq(waddr), wr.data.eq(wdata)]
+        raddr = Const(0, 1) if pe_read is None else Mux(pe_read[0], pe_read[1], 0)
+        m.d.comb += rd.addr.eq(raddr if host_read is None else Mux(running, raddr, host_read))
+        return rd.data
 
     def _fetch_by_hits(self, m, pe, r, bank_data, in_par):
         """PE r's activation word with ``onehot_banks``: one hit bit per (buffer, bank) it reads, decoded from the
         index's high bits and registered alongside the synchronous read, and the OR of the hit banks' words. (With
         P = 8 on the ECP5, the binary bank select, then the buffer's, was five LUT levels and the slowest path.)"""
         plan, lb = self.plan, self.plan.local_bits
-        sources = [(b, w, d) for b in self._fetched() for w, d in enumerate(bank_data[b, r])]
+        sources = [(b, w, d) for b in self.fetched_buffers for w, d in enumerate(bank_data[b, r])]
         if len(sources) == 1:                                   # one word: nothing to pick
             m.d.comb += pe.act_data.eq(sources[0][2])
             return

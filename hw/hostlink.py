@@ -129,16 +129,20 @@ class HostLink(wiring.Component):
     ``rx_error`` (a pulse from the UART: framing error or overrun) marks the frame being received as bad.
     ``timeout``: cycles without a byte after which a frame in progress is abandoned.
     The engine-side ports mirror NetworkEngine's (``start``, ``busy``, ``done``, ``cycles``, ``layer_cycles``,
-    ``x_we``/``x_addr``/``x_data``, ``y_addr``/``y_data`` with one cycle read latency).
+    ``x_we``/``x_addr``/``x_data``, ``y_addr``/``y_data``); ``y_latency`` is the engine's cycles from ``y_addr`` to
+    its ``y_data`` (NetworkEngine.Y_LATENCY).
 
     `weight_words`: for an engine whose entry words are loaded at run time, the number of entry words of each PE
     (0 for a PE not built), and `weight_bits` their width; the ports ``w_we``/``w_pe``/``w_addr``/``w_data`` then
     write them (NetworkEngine's loading ports).
     """
 
-    def __init__(self, *, n_in, in_bits, n_out, out_bits, n_layers, pes, design_id, timeout, counter_bits=32,
-                 weight_words=None, weight_bits=0):
+    def __init__(self, *, n_in, in_bits, n_out, out_bits, n_layers, pes, design_id, timeout, y_latency,
+                 counter_bits=32, weight_words=None, weight_bits=0):
         self.n_in, self.in_bits, self.n_out, self.out_bits = n_in, in_bits, n_out, out_bits
+        if y_latency < 1:
+            raise ValueError("y_latency must be at least one cycle (the engine's read is synchronous)")
+        self.y_latency = int(y_latency)
         self.n_layers, self.timeout = n_layers, timeout
         self.in_bytes, self.out_bytes = value_bytes(in_bits), value_bytes(out_bits)
         self.write_len = n_in * self.in_bytes
@@ -238,7 +242,10 @@ class HostLink(wiring.Component):
         acc = Signal(8 * max(self.in_bytes, self.weight_bytes))   # a value being assembled
         timer = Signal(range(self.timeout + 1))
         expired = Signal()                               # timer == timeout, registered beside it (a short path)
-        settle = Signal(range(4))                        # cycles until body_r holds the next reply byte
+        # Cycles until body_r holds the next reply byte: a new output value is addressed, read y_latency cycles
+        # later, registered in y_ext, its byte registered in body_r.
+        new_value = self.y_latency + 2
+        settle = Signal(range(new_value + 1))
         staged_ok = Signal(init=1)                       # the staging memory holds the last accepted inputs
         # The engine's run is over, registered (the FSM's next state waited on the engine's done logic, a long path on
         # the UP5K); low in the cycle `start` is high, when done still holds the run before.
@@ -330,8 +337,7 @@ class HostLink(wiring.Component):
             m.d.comb += body.eq(y_ext.word_select(osel, 8) if self.out_bytes > 1 else y_ext)
         # The byte is registered before it goes out: the output buffer's bank select -> the byte choice -> the
         # transmitter's shift register was the ECP5 top level's longest path. After a byte is taken the next one
-        # is in body_r a cycle later, three when it is a new output value (y_data is a cycle behind y_addr, y_ext
-        # one behind y_data).
+        # is in body_r a cycle later, `new_value` cycles when it is a new output value.
         body_r = Signal(8)
         m.d.sync += [body_r.eq(body), settle.eq(Mux(settle == 0, 0, settle - 1))]
         # A byte the transmitter takes is folded into the reply's CRC in the next cycle, from a register: the byte
@@ -520,7 +526,7 @@ class HostLink(wiring.Component):
         with state("REPLY_SYNC"):
             m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(SYNC)]
             with m.If(self.tx.ready):
-                m.d.sync += [tx_crc.eq(0), sent_count.eq(0), oidx.eq(0), osel.eq(0), settle.eq(3)]
+                m.d.sync += [tx_crc.eq(0), sent_count.eq(0), oidx.eq(0), osel.eq(0), settle.eq(new_value)]
                 go("REPLY_CODE")
         with state("REPLY_CODE"):
             send(cmd | REPLY, "REPLY_LEN_LO")
@@ -541,7 +547,7 @@ class HostLink(wiring.Component):
                     with m.If(body_left[-1]):
                         go("REPLY_CRC")
                     with m.If(osel == self.out_bytes - 1):
-                        m.d.sync += [osel.eq(0), oidx.eq(oidx + 1), settle.eq(3)]
+                        m.d.sync += [osel.eq(0), oidx.eq(oidx + 1), settle.eq(new_value)]
                     with m.Else():
                         m.d.sync += osel.eq(osel + 1)
         with state("REPLY_CRC"):

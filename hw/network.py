@@ -28,12 +28,14 @@ class NetworkEngine(wiring.Component):
 
     Ports: ``x_we``/``x_addr``/``x_data`` load the inputs (address = input number), ``start``, ``busy``,
     ``done`` (high from the end of the run until the next start), ``cycles``, ``layer`` (the running layer),
-    ``layer_cycles`` (one counter per layer), and ``y_addr``/``y_data`` (output row, one cycle read latency).
+    ``layer_cycles`` (one counter per layer), and ``y_addr``/``y_data`` (output row; the value :attr:`Y_LATENCY`
+    cycles later).
     The layer engine is ``self.engine``; its buffers hold the activations. With a `weight_ram`, ``w_we``/``w_pe``/
     ``w_addr``/``w_data`` load the PEs' entry words while idle (hw/engine.py).
     """
 
     LATENCY = LayerEngine.LATENCY
+    Y_LATENCY = LayerEngine.Y_LATENCY
     LAYER_OVERHEAD = 1
     OVERHEAD = 0
 

@@ -74,11 +74,12 @@ class PE(wiring.Component):
 
     Ports: load ``x`` through ``x_we``/``x_addr``/``x_data``, pulse ``start``; ``busy`` is high for
     ``entries + LATENCY`` cycles, counted in ``cycles``; ``done`` rises once at the end and stays high until the
-    next ``start``. Results are readable through ``y_addr``/``y_data`` (one cycle read latency) and pass by on
+    next ``start``. Results are readable through ``y_addr``/``y_data`` (:attr:`Y_LATENCY`: one cycle) and pass by on
     ``y_valid``/``y_row``/``y_value`` as each row finishes.
     """
 
     LATENCY = 17
+    Y_LATENCY = 1
     FOLD_AT = 7             # the cycle of a run (1 = the cycle after start) in which entry 0 is folded
     RESULT_DELAY = FOLD_DELAY   # cycles from a row's last fold to its value in the result register
 

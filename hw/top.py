@@ -39,7 +39,8 @@ class LinkTop(wiring.Component):
             loading = {"weight_words": [len(w) for w in words], "weight_bits": bits}
         self.link = HostLink(n_in=layers[0].n_in, in_bits=layers[0].in_bits, n_out=layers[-1].n_out,
                              out_bits=layers[-1].out_bits, n_layers=len(layers), pes=layers[0].pes,
-                             design_id=design_id, timeout=timeout, counter_bits=counter_bits, **loading)
+                             design_id=design_id, timeout=timeout, y_latency=self.engine.Y_LATENCY,
+                             counter_bits=counter_bits, **loading)
         self.uart_rx = UartRx(divisor)
         self.uart_tx = UartTx(divisor)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})

@@ -50,7 +50,8 @@ Total: {int(model.total)} cycles from `start` to `done` per input vector (exact;
 3. Wait for `done` (a level: it rises exactly once per run and stays high until the next `start`). `cycles`
    then holds the run's cycle count and `layer_cycles` one 32-bit count per layer (layer k at bits 32k..32k+31).
 4. Read the outputs: set `y_addr`=r (0..{network.n_out - 1}); `y_data` (signed, {network[-1].out_bits} bits)
-   shows output r one cycle later.
+   shows output r {engine.Y_LATENCY} cycles later (the row map is registered, then the buffer read). A new
+   row may be set every cycle.
 
 Do not write inputs while `busy`.
 """
@@ -79,6 +80,7 @@ def cmd_export(args):
         for name, text in (("top.v", v), ("top.il", il), ("PORTS.md", protocol),
                            ("network.json", json.dumps({
                                "model": os.fspath(args.model), "pes": args.pes, "cycles": int(model.total),
+                               "y_latency": engine.Y_LATENCY,
                                "layer_cycles": [int(c) for c in model.per_layer],
                                "entries": [int(e) for e in model.entries],
                                "pe_load": [[int(v) for v in load] for load in model.load]}, indent=2) + "\n")):

@@ -20,7 +20,7 @@ async def _edge(dut):
 @cocotb.test()
 async def run_batch(dut):
     job = np.load(os.environ["MAMHW_COCOTB_IN"])
-    x, n_out, timeout = job["x"], int(job["n_out"]), int(job["timeout"])
+    x, n_out, timeout, latency = job["x"], int(job["n_out"]), int(job["timeout"]), int(job["y_latency"])
     counters = [(str(name), int(count)) for name, count in job["counters"]]
     batch = x.shape[0]
     outputs = np.zeros((batch, n_out), dtype=np.int64)
@@ -64,10 +64,11 @@ async def run_batch(dut):
         cycles[s] = n
         counts[s] = [(int(getattr(dut, name).value) >> (32 * i)) & 0xFFFFFFFF
                      for name, count in counters for i in range(count)]
-        for r in range(n_out):
+        for t in range(n_out + latency - 1):          # row t addressed, row t - latency + 1 read
             await FallingEdge(dut.clk)
-            dut.y_addr.value = r
+            dut.y_addr.value = min(t, n_out - 1)
             await _edge(dut)
-            outputs[s, r] = dut.y_data.value.to_signed()
+            if t >= latency - 1:
+                outputs[s, t - latency + 1] = dut.y_data.value.to_signed()
         await FallingEdge(dut.clk)
     np.savez(os.environ["MAMHW_COCOTB_OUT"], outputs=outputs, cycles=cycles, counters=counts)

@@ -11,7 +11,8 @@
 // they served); errors as one "error: ..." line, exit status 1.
 //
 // Every sample gets the same protocol: reset once at the start, then per sample N_IN cycles with x_we loading
-// x[i] at x_addr = i, one cycle with start, cycles until done (counted), and per output row one cycle with y_addr.
+// x[i] at x_addr = i, one cycle with start, cycles until done (counted), and per output row one cycle with y_addr
+// (a row's value is read Y_LATENCY cycles after its address, while the next rows are addressed).
 // With LANES > 1, lane k of the model runs samples k, k + LANES, ...: all lanes see the same control inputs.
 
 #include <chrono>
@@ -102,10 +103,12 @@ int main(int argc, char **argv) {
             sim_tick();
             ticks++;
         }
-        for (int64_t r = 0; r < N_OUT; r++) {
-            sim_set_y_addr((uint64_t)r);
+        for (int64_t t = 0; t < N_OUT + Y_LATENCY - 1; t++) {     // row t addressed, row t - Y_LATENCY + 1 out
+            sim_set_y_addr((uint64_t)(t < N_OUT ? t : N_OUT - 1));
             sim_tick();
             ticks++;
+            const int64_t r = t - (Y_LATENCY - 1);
+            if (r < 0) continue;
             for (int k = 0; k < live; k++) rows[k * width + r] = sign_extend(sim_y_data(k), Y_BITS);
         }
         for (int k = 0; k < live; k++) {

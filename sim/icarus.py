@@ -23,7 +23,8 @@ def write_verilog(component, path):
 
 
 def run_icarus(component, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 30, weights=None):
-    """Simulate `component` (engine port convention) on x [batch, in]; returns (outputs, cycles, counters).
+    """Simulate `component` (engine port convention; ``Y_LATENCY`` cycles from y_addr to y_data) on x [batch, in];
+    returns (outputs, cycles, counters).
     `weights`: for an engine whose entry words are loaded at run time (hw/weight_ram.py), each PE's words (a list
     per PE, empty for a PE not built), written through its loading ports before the batch."""
     text = verilog.convert(component, name="top")
@@ -44,14 +45,14 @@ def run_icarus(component, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 3
         from .netlist import CELL_DEFINES, cell_models
         models += cell_models("ice40")
         defines.update(CELL_DEFINES["ice40"])
-    return run_icarus_sources([src, *models], x, n_out=n_out, counters=counters, timeout=timeout,
-                              build_args=["-g2005"], defines=defines, weights=weights)
+    return run_icarus_sources([src, *models], x, n_out=n_out, y_latency=component.Y_LATENCY, counters=counters,
+                              timeout=timeout, build_args=["-g2005"], defines=defines, weights=weights)
 
 
-def run_icarus_sources(sources, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 30, defines=None,
+def run_icarus_sources(sources, x, *, n_out, y_latency, counters=(("cycles", 1),), timeout=1 << 30, defines=None,
                        build_args=(), weights=None):
-    """Run the cocotb engine testbench on Verilog `sources` whose top module is `top`; `build_args` go to
-    iverilog; `weights` as :func:`run_icarus` takes them."""
+    """Run the cocotb engine testbench on Verilog `sources` whose top module is `top` (its y_data `y_latency`
+    cycles after y_addr); `build_args` go to iverilog; `weights` as :func:`run_icarus` takes them."""
     if shutil.which("iverilog") is None:
         raise ToolError("the icarus backend needs Icarus Verilog: iverilog not found (apt-get install iverilog)")
     try:
@@ -63,7 +64,7 @@ def run_icarus_sources(sources, x, *, n_out, counters=(("cycles", 1),), timeout=
     with tempfile.TemporaryDirectory(prefix="mamhw-icarus-") as tmp:
         job, result = os.path.join(tmp, "job.npz"), os.path.join(tmp, "result.npz")
         loads = [(p, a, w) for p, words in enumerate(weights or []) for a, w in enumerate(words)]
-        np.savez(job, x=np.asarray(x, dtype=np.int64), n_out=n_out, timeout=timeout,
+        np.savez(job, x=np.asarray(x, dtype=np.int64), n_out=n_out, y_latency=y_latency, timeout=timeout,
                  counters=np.array([(str(n), str(c)) for n, c in counters], dtype=str),
                  weights=np.array(loads, dtype=np.int64).reshape(-1, 3))
         runner.build(sources=sources, hdl_toplevel="top", build_dir=build, timescale=("1ns", "1ps"),

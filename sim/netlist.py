@@ -90,5 +90,5 @@ def synthesize_netlist(component, family):
 def run_netlist(component, x, *, family, n_out, counters=(("cycles", 1),), timeout=1 << 30):
     """Synthesize `component` for `family` and simulate the netlist on x; returns (outputs, cycles, counters)."""
     netlist = synthesize_netlist(component, family)
-    return run_icarus_sources([netlist, *cell_models(family)], x, n_out=n_out, counters=counters, timeout=timeout,
-                              defines=CELL_DEFINES[family])
+    return run_icarus_sources([netlist, *cell_models(family)], x, n_out=n_out, y_latency=component.Y_LATENCY,
+                              counters=counters, timeout=timeout, defines=CELL_DEFINES[family])

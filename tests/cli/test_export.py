@@ -26,6 +26,7 @@ def test_export_writes_verilog_rtlil_and_protocol(tmp_path, capsys):
     info = json.loads((out / "network.json").read_text())
     assert info["pes"] == 2 and len(info["layer_cycles"]) == len(network)
     assert sum(info["layer_cycles"]) == info["cycles"]
+    assert info["y_latency"] == 2 and "shows output r 2 cycles later" in ports
 
 
 def test_export_refuses_bad_input_without_writing(tmp_path, capsys):

@@ -245,7 +245,8 @@ def test_reply_crc_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
     # The link folds a sent byte into the CRC a cycle after it leaves; REPLY_CRC must wait for the last fold.
     from mamhw.fpga.host import decode_frame
     from mamhw.hw.hostlink import HostLink
-    link = HostLink(n_in=3, in_bits=8, n_out=2, out_bits=8, n_layers=1, pes=1, design_id=0x12345678, timeout=50)
+    link = HostLink(n_in=3, in_bits=8, n_out=2, out_bits=8, n_layers=1, pes=1, design_id=0x12345678, timeout=50,
+                    y_latency=2)
     sent = []
 
     async def bench(ctx):
@@ -266,22 +267,26 @@ def test_reply_crc_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
     assert struct.unpack(INFO_FORMAT, payload[1:]) == (PROTOCOL_VERSION, 3, 2, 8, 8, 1, 1, 0x12345678, 0)
 
 
-def test_output_bytes_wait_for_the_buffer_read_with_a_transmitter_that_takes_a_byte_every_cycle():
-    """READ_OUTPUTS against an engine whose y_data follows y_addr a cycle later (a synchronous read): each value
-    passes a register before its bytes are chosen and another before they leave, so the link must wait three
-    cycles after moving to the next value; a UART hides that wait, a fast transmitter does not."""
+@pytest.mark.parametrize("y_latency", [1, 2, 3])
+def test_output_bytes_wait_for_the_buffer_read_with_a_transmitter_that_takes_a_byte_every_cycle(y_latency):
+    """READ_OUTPUTS against an engine whose y_data follows y_addr `y_latency` cycles later (the engine's: 2, a
+    registered row map and a synchronous read): each value then passes a register before its bytes are chosen and
+    another before they leave, so the link must wait y_latency + 2 cycles after moving to the next value; a UART
+    hides that wait, a fast transmitter does not."""
     from mamhw.fpga.host import decode_frame, decode_values
     from mamhw.hw.hostlink import HostLink
     values = [-1500, 2047, 3, -2048, 700]
-    link = HostLink(n_in=3, in_bits=8, n_out=len(values), out_bits=12, n_layers=1, pes=1, design_id=1, timeout=50)
+    link = HostLink(n_in=3, in_bits=8, n_out=len(values), out_bits=12, n_layers=1, pes=1, design_id=1, timeout=50,
+                    y_latency=y_latency)
     sent = []
 
     async def bench(ctx):
         ctx.set(link.tx.ready, 1)
-        frame, i, addr = encode_frame(Command.READ_OUTPUTS), 0, 0
+        frame, i, addrs = encode_frame(Command.READ_OUTPUTS), 0, [0] * y_latency
         for _ in range(300):
-            ctx.set(link.y_data, values[addr] if addr < len(values) else 0)     # what was addressed last cycle
-            addr = ctx.get(link.y_addr)
+            addr = addrs[0]                                                     # addressed y_latency cycles ago
+            ctx.set(link.y_data, values[addr] if addr < len(values) else 0)
+            addrs = addrs[1:] + [ctx.get(link.y_addr)]
             ctx.set(link.rx.valid, i < len(frame))
             ctx.set(link.rx.payload, frame[i] if i < len(frame) else 0)
             i += 1

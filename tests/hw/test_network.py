@@ -94,8 +94,8 @@ def test_vcd_is_written(tmp_path):
 
 @pytest.mark.parametrize("pes", [1, 3])
 def test_host_ports_load_inputs_and_read_outputs(pes):
-    """x_we/x_addr/x_data by input number and y_addr/y_data by output row (one cycle latency), as a host or the
-    compiled-simulation driver uses them; two runs back to back."""
+    """x_we/x_addr/x_data by input number and y_addr/y_data by output row (Y_LATENCY = 2 cycles, a new row every
+    cycle), as a host or the compiled-simulation driver uses them; two runs back to back."""
     network, x = _chain(dict(n_in=37, n_out=9, density=0.3, relu=True), dict(n_in=9, n_out=6, density=0.6),
                         dict(n_in=6, n_out=5, density=0.8, kind="mac"))
     top, assignments = build_network_engine(network, pes)
@@ -115,10 +115,12 @@ def test_host_ports_load_inputs_and_read_outputs(pes):
             ctx.set(top.start, 0)
             while not ctx.get(top.done):
                 await ctx.tick()
-            for r in range(network.n_out):
-                ctx.set(top.y_addr, r)
+            assert top.Y_LATENCY == 2
+            for t in range(network.n_out + 1):          # row t addressed, row t - 1's value out
+                ctx.set(top.y_addr, min(t, network.n_out - 1))
                 await ctx.tick()
-                got[s, r] = ctx.get(top.y_data)
+                if t >= 1:
+                    got[s, t - 1] = ctx.get(top.y_data)
 
     sim = Simulator(top)
     sim.add_clock(1e-8)
