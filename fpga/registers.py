@@ -9,7 +9,9 @@ The rules, as Yosys's ``opt_clean``, ``opt_merge`` and ``opt_dff`` apply them:
 
 - a bit is kept only if something the design drives out (a port, a memory write) depends on it, followed bit by
   bit through registers and bitwise logic (:meth:`Cell.comb_edges_to`), and whole-word through everything else;
-- a bit whose next value is a constant equal to its initial value is a constant;
+- a bit whose next value is a constant equal to its initial value, or that only ever loads that constant or holds
+  (a per-layer configuration bit that is 0 in every layer), is a constant, and so are the product and sum bits it
+  leaves as sign copies;
 - bits with the same next value, initial value, clock and reset are one register (to a fixed point, so chains of
   twins merge all along); an adder's or multiplier's output bits above the width its operands can reach count as
   copies of its sign bit (Yosys's ``wreduce``).
@@ -71,28 +73,49 @@ def _signed_width(value):
     return k
 
 
-def _aliases(cell, idx):
+_SELF = "self"                  # a register's own output, in its next value
+
+
+def _is_arith(cell):
+    return isinstance(cell, _nir.Operator) and cell.operator in ("+", "-", "*")
+
+
+def _aliases(cell, idx, resolve):
     """Output bits of an adder or multiplier above the width its operands can reach: copies of the sign bit
-    (Yosys's ``wreduce`` cuts them, and registers of them merge)."""
-    if not isinstance(cell, _nir.Operator) or cell.operator not in ("+", "-", "*"):
-        return {}
-    widths = [_signed_width(v) for v in cell.inputs]
-    reach = sum(widths) if cell.operator == "*" else max(widths) + 1
+    (Yosys's ``wreduce`` cuts them, and registers of them merge). `resolve` maps an input net to what it is known
+    to be (a register found constant is that constant)."""
+    values = [[resolve(n) for n in v] for v in cell.inputs]
+    widths = [_signed_width(v) for v in values]
+    # A product of signed a- and b-bit values needs a + b bits only for (-2^(a-1)) * (-2^(b-1)); with an operand
+    # that is never negative (its sign bit a constant 0), a + b - 1.
+    never_negative = any(v[w - 1].is_const and v[w - 1].const == 0 for v, w in zip(values, widths))
+    reach = sum(widths) - never_negative if cell.operator == "*" else max(widths) + 1
     sign = _nir.Net.from_cell(idx, reach - 1)
     return {_nir.Net.from_cell(idx, i): sign for i in range(reach, cell.width)}
 
 
-def live_register_bits(component):
-    """The register bits of `component` that Yosys keeps after dropping unread, constant and twin bits."""
+def live_register_bits(component, input_classes=None):
+    """The register bits of `component` that Yosys keeps after dropping unread, constant and twin bits.
+
+    `input_classes`: what the design around `component` guarantees of its input ports, {port name: one key per
+    bit}: bits with equal keys are always equal, and key 0 means always 0."""
     nl = _netlist(component)
-    deps, roots, flops, alias = {}, set(), [], {}
+    fixed, first = {}, {}                                   # input bits known to be 0, or equal to another's
+    for name, (start, width) in nl.top.ports_i.items():
+        for i, key in enumerate((input_classes or {}).get(name, ())):
+            net = _nir.Net.from_cell(0, start + i)
+            same = _nir.Net.from_const(0) if key == 0 else first.setdefault(key, net)
+            if same != net:
+                fixed[net] = same
+    deps, roots, flops, arith = {}, set(), [], []
     for idx, cell in enumerate(nl.cells):
         if isinstance(cell, _nir.Top):
             roots |= cell.input_nets()                      # the output ports' values
             continue
         if isinstance(cell, _nir.FlipFlop):
             flops.append((idx, cell))
-        alias.update(_aliases(cell, idx))
+        if _is_arith(cell):
+            arith.append((idx, cell))
         outs = cell.output_nets(idx)
         if outs:
             deps.update(_drivers(cell, idx))
@@ -115,9 +138,11 @@ def live_register_bits(component):
     cells = nl.cells
     # Twins: one representative per (next value, init, clock, reset), next values compared structurally through
     # the processes' assignment lists (a synchronous reset is one); repeat until the representatives settle.
-    rep = {}
+    rep = dict(fixed)
     while True:
-        memo, table = {}, {}
+        memo, table, alias = {}, {}, {}
+        for idx, cell in arith:
+            alias.update(_aliases(cell, idx, lambda n: rep.get(n, n)))
 
         def canon(net):
             net = alias.get(net, net)
@@ -135,14 +160,39 @@ def live_register_bits(component):
                     memo[net] = table.setdefault((default, arms), net)
             return memo[net]
 
-        seen, new_rep = {}, {}
+        def holds(net, q, init):
+            """Every value `net` can take is the register's own (q) or the constant `init`."""
+            net = rep.get(alias.get(net, net), alias.get(net, net))
+            if net == q or net.is_const:
+                return net == q or net.const == init
+            cell = cells[net.cell] if net.is_cell else None
+            if not isinstance(cell, _nir.AssignmentList):
+                return False
+            bit = net.bit
+            return all(holds(v, q, init) for v in [cell.default[bit]] + [
+                a.value[bit - a.start] for a in cell.assignments if a.start <= bit < a.start + len(a.value)])
+
+        def next_value(net, q):
+            """`net` as a register's next value: its assignment list with the register's own output (q, an enable
+            or a hold) as `_SELF`, so registers loaded with equal values under equal conditions compare equal."""
+            net = rep.get(alias.get(net, net), alias.get(net, net))
+            if net == q:
+                return _SELF
+            if not net.is_cell or not isinstance(cells[net.cell], _nir.AssignmentList):
+                return canon(net)
+            cell, bit = cells[net.cell], net.bit
+            default = next_value(cell.default[bit], q)
+            arms = tuple((canon(a.cond), next_value(a.value[bit - a.start], q)) for a in cell.assignments
+                         if a.start <= bit < a.start + len(a.value))
+            return default if all(v == default for _, v in arms) else (default, arms)
+
+        seen, new_rep = {}, dict(fixed)
         for q, d, init, clk, arst in bits:
-            d = canon(d)
-            if d.is_const and d.const == init:
-                new_rep[q] = d                              # a constant
+            if holds(d, rep.get(q, q), init):
+                new_rep[q] = _nir.Net.from_const(init)      # a constant: it only ever loads its initial value
                 continue
-            new_rep[q] = seen.setdefault((d, init, clk, arst), q)
+            new_rep[q] = seen.setdefault((next_value(d, rep.get(q, q)), init, clk, arst), q)
         if new_rep == rep:
             break
         rep = new_rep
-    return len({r for r in rep.values() if r.is_cell})
+    return len({rep[q] for q, *_ in bits if rep[q].is_cell})

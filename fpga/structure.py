@@ -184,8 +184,19 @@ def pe_rtlil(structure):
 
 
 def pe_live_registers(structure):
-    """Register bits of one PE that synthesis keeps (fpga/registers.py), counted once per structure."""
+    """Register bits of one PE that synthesis keeps (fpga/registers.py), counted once per structure.
+
+    The PE's per-layer configuration inputs come from engine registers that start at 0 and load one constant per
+    layer, all at once: a bit that is 0 in every layer is 0 for good, and bits with the same value in every layer
+    are one register (Yosys merges them), as are the PE registers that copy them."""
     if "pe_live_registers" not in structure.cache:
         from .registers import live_register_bits
-        structure.cache["pe_live_registers"] = _with_stand_ins(_smallest_pe(structure), live_register_bits)
+        pe, eng = _smallest_pe(structure), structure.engine
+        configs = [eng.layer_config(k) for k in range(len(eng.layers))]
+        classes = {}
+        for key in configs[0]:
+            width = Shape.cast(pe.signature.members[key].shape).width
+            patterns = [tuple(c[key] >> i & 1 for c in configs) for i in range(width)]
+            classes[key] = [p if any(p) else 0 for p in patterns]
+        structure.cache["pe_live_registers"] = _with_stand_ins(pe, lambda p: live_register_bits(p, classes))
     return structure.cache["pe_live_registers"]

@@ -517,12 +517,9 @@ class LayerEngine(wiring.Component):
         with m.If(go):
             m.d.sync += [running.eq(1), done_r.eq(0), cur.eq(self.layer), self.cycles.eq(0)]
             with m.Switch(self.layer):
-                for k, sp in enumerate(self.layers):
+                for k in range(n):
                     with m.Case(k):
-                        consts = requant_constants(mult=sp.mult, shift=sp.shift, relu=sp.relu,
-                                                   out_bits=sp.out_bits)
-                        m.d.sync += [cfg["mac"].eq(sp.kind == "mac")]
-                        m.d.sync += [cfg[key].eq(consts[key]) for key in shapes]
+                        m.d.sync += [cfg[key].eq(value) for key, value in self.layer_config(k).items()]
 
         # Host access: inputs into buffer 0 (physical address = input number), outputs through the row map. The
         # map's output is registered (Y_LATENCY): the map, the output buffer's read mux and its read register in one
@@ -571,6 +568,13 @@ class LayerEngine(wiring.Component):
             m.d.sync += y_sel.eq(y_phys[lb:])
         m.d.comb += self.y_data.eq(select(bank_data[0 if self.paired else plan.output_buffer, 0], y_sel))
         return m
+
+    def layer_config(self, k):
+        """What the PEs' per-layer configuration inputs hold while layer `k` runs: {port name: value}."""
+        sp = self.layers[k]
+        consts = requant_constants(mult=sp.mult, shift=sp.shift, relu=sp.relu, out_bits=sp.out_bits)
+        return {"mac": int(sp.kind == "mac")} | {key: consts[key]
+                                                 for key in config_shapes([s.shift for s in self.layers])}
 
     @property
     def fetched_buffers(self):
