@@ -7,7 +7,8 @@ synthesis keeps, from :mod:`.registers`; times the number of PEs), the memory de
 :mod:`.dsp_map` leaves to logic, and the engine's own wiring from its BufferPlan and ports. A linear model per
 family and quantity maps features to Yosys's counts; its coefficients are fitted (non-negative least squares on
 relative error) to real synthesis runs by scripts/fit_area.py and stored in area_model.json beside this file. Fmax
-is modelled as a clock period that grows with the longest carry chain, the bank-select depth and the PE count.
+is modelled as a clock period that grows with the longest carry chain, the bank-select depth, the PE count and
+whether a block RAM is read.
 """
 
 import json
@@ -31,13 +32,14 @@ AREA_QUANTITIES = ("luts", "ffs", "logic_cells")
 FEATURES = ("one", "pes", "mam_pes", "mac_pes", "pe_arith", "pe_mux", "pe_dff", "pe_live_dff", "pe_shift",
             "pe_softmul", "dsps", "bank_mux", "buffer_ports", "logic_rom_bits", "logic_ram_bits", "logic_mem_lanes",
             "bram_emu_bits", "lut_rams", "config_bits", "io_bits")
-# Flip-flops are fitted on their sources only: the PE registers synthesis keeps, memories' registered read data and
-# read-first emulation, the engine's per-layer configuration, ports and bank selects, and DSPs (which absorb
-# registers). Chosen from all features, the fit picked operator counts that follow the grid but not designs
-# outside it (held-out: iCE40 9.2% mean error, 4 of 8 within 10%; ECP5 7.3%, 6 of 8).
-FF_FEATURES = ("one", "pes", "pe_live_dff", "logic_mem_lanes", "bram_emu_bits", "lut_rams", "config_bits", "io_bits",
-               "dsps", "bank_mux")
-FMAX_FEATURES = ("one", "max_carry", "bank_levels", "log2_pes", "pes", "layers", "has_mam", "has_mac")
+# Flip-flops are fitted on their sources only: the PE registers synthesis keeps, the storage of memories left to
+# flip-flops and their registered read data, read-first emulation, the engine's per-layer configuration, ports and
+# bank selects, and DSPs (which absorb registers). Chosen from all features, the fit picked operator counts that
+# follow the grid but not designs outside it (held-out: iCE40 9.2% mean error, 4 of 8 within 10%; ECP5 7.3%, 6 of 8).
+FF_FEATURES = ("one", "pes", "pe_live_dff", "logic_ram_bits", "logic_mem_lanes", "bram_emu_bits", "lut_rams",
+               "config_bits", "io_bits", "dsps", "bank_mux")
+FMAX_FEATURES = ("one", "max_carry", "bank_levels", "log2_pes", "pes", "layers", "has_mam", "has_mac",
+                 "block_reads")
 
 _CELL = re.compile(r"  cell (\S+) \S+\n(.*?)\n  end", re.S)
 _PARAM = re.compile(r"parameter \\(\w+) (-?\d+)\b")
@@ -122,8 +124,8 @@ def design_features(structure, family, memories=None, dsp=None):
     act = plan.act_bits
     # Paired buffers (hw/engine.py) are one memory per (replica, bank), the buffer its top address bit: no pick
     # between the buffers.
-    paired = int(getattr(structure.engine, "paired", False))
-    read_buffers = [0] if paired else [b for b in (0, 1) if plan.read[b]]
+    paired = int(structure.engine.paired)
+    read_buffers = structure.engine.fetched_buffers
     bank_mux = n * sum(act * (plan.banks[b] - 1) for b in read_buffers) + n * act * (len(read_buffers) - 1)
     buffer_ports = sum(plan.local_bits + paired + act
                        for m, mp in memories if m.role == "buffer" and mp.style != "removed")
@@ -152,6 +154,9 @@ def design_features(structure, family, memories=None, dsp=None):
     f["log2_pes"] = math.log2(max(1, n))
     f["layers"] = len(structure.specs)
     f["has_mam"], f["has_mac"] = float("mam" in kinds), float("mac" in kinds)
+    # A block RAM read straight into the fabric (no output register): the ECP5's DP16KD alone is ~5.8 ns of
+    # clock-to-output, the slowest path of most ECP5 designs that have one.
+    f["block_reads"] = float(any(mp.style == "block" for _m, mp in memories))
     return f
 
 
