@@ -228,8 +228,9 @@ def tool_versions():
     out = {}
     for var in ("YOSYS", "NEXTPNR_ICE40", "NEXTPNR_ECP5"):
         try:
-            proc = subprocess.run([tool(var), "--version"], capture_output=True, text=True, timeout=120)
-            # YoWASP's first run on a machine prints a "Preparing to run ..." line before the version.
+            proc = subprocess.run([tool(var), "--version"], capture_output=True, text=True, timeout=600)
+            # YoWASP's first run on a machine compiles the tool (minutes: hence the long timeout) and prints a
+            # "Preparing to run ..." line before the version. Either, recorded, would key the cache to a non-version.
             lines = [ln for ln in (proc.stdout + proc.stderr).strip().splitlines()
                      if ln.strip() and not ln.startswith("Preparing to run")]
             out[var] = lines[0] if lines else "?"
