@@ -251,7 +251,7 @@ def engine_memories(structure):
             width = _width(mem)
             out.append(MemoryInfo(f"pe{p}.{role}_mem", role, mem.depth, width,
                                   _lanes(_padded(mem), width), writable=False))
-    if getattr(eng, "paired", False):
+    if eng.paired:
         return out + _paired_buffers(eng, plan)
     for b in (0, 1):
         for r, replica in enumerate(eng.buffers[b]):
@@ -275,8 +275,7 @@ def _reached(eng, r, by_pe, by_host):
     if by_pe and r < len(eng.pe) and eng.pe[r] is not None:
         readers.append((_fetch_addresses(eng.pe[r]), _port_width(eng.pe[r], "act_data")))
     if by_host:
-        y_map = getattr(eng, "y_map", None)
-        readers.append((None if y_map is None else [int(a) for a in y_map], _port_width(eng, "y_data")))
+        readers.append((eng.y_map, _port_width(eng, "y_data")))
     fetched, positions, used = set(), 0, []
     for addresses, bits in readers:
         banks, reached = _reach(addresses, plan, plan.pes)

@@ -76,6 +76,11 @@ def _signed_width(value):
 _SELF = "self"                  # a register's own output, in its next value
 
 
+def _arms(cell, bit):
+    """(condition, value) of each assignment of an assignment list that sets `bit`, in order."""
+    return [(a.cond, a.value[bit - a.start]) for a in cell.assignments if a.start <= bit < a.start + len(a.value)]
+
+
 def _is_arith(cell):
     return isinstance(cell, _nir.Operator) and cell.operator in ("+", "-", "*")
 
@@ -144,16 +149,19 @@ def live_register_bits(component, input_classes=None):
         for idx, cell in arith:
             alias.update(_aliases(cell, idx, lambda n: rep.get(n, n)))
 
-        def canon(net):
+        def resolve(net):
+            """`net` as far as is known: a sign copy as its sign bit, a register as its representative."""
             net = alias.get(net, net)
-            net = rep.get(net, net)
+            return rep.get(net, net)
+
+        def canon(net):
+            net = resolve(net)
             if not net.is_cell or not isinstance(cells[net.cell], _nir.AssignmentList):
                 return net
             if net not in memo:
                 cell, bit = cells[net.cell], net.bit
                 default = canon(cell.default[bit])
-                arms = tuple((canon(a.cond), canon(a.value[bit - a.start])) for a in cell.assignments
-                             if a.start <= bit < a.start + len(a.value))
+                arms = tuple((canon(cond), canon(value)) for cond, value in _arms(cell, bit))
                 if all(v == default for _, v in arms):
                     memo[net] = default                     # every arm gives the same value
                 else:
@@ -162,36 +170,35 @@ def live_register_bits(component, input_classes=None):
 
         def holds(net, q, init):
             """Every value `net` can take is the register's own (q) or the constant `init`."""
-            net = rep.get(alias.get(net, net), alias.get(net, net))
+            net = resolve(net)
             if net == q or net.is_const:
                 return net == q or net.const == init
             cell = cells[net.cell] if net.is_cell else None
             if not isinstance(cell, _nir.AssignmentList):
                 return False
             bit = net.bit
-            return all(holds(v, q, init) for v in [cell.default[bit]] + [
-                a.value[bit - a.start] for a in cell.assignments if a.start <= bit < a.start + len(a.value)])
+            return holds(cell.default[bit], q, init) and all(holds(v, q, init) for _, v in _arms(cell, bit))
 
         def next_value(net, q):
             """`net` as a register's next value: its assignment list with the register's own output (q, an enable
             or a hold) as `_SELF`, so registers loaded with equal values under equal conditions compare equal."""
-            net = rep.get(alias.get(net, net), alias.get(net, net))
+            net = resolve(net)
             if net == q:
                 return _SELF
             if not net.is_cell or not isinstance(cells[net.cell], _nir.AssignmentList):
                 return canon(net)
             cell, bit = cells[net.cell], net.bit
             default = next_value(cell.default[bit], q)
-            arms = tuple((canon(a.cond), next_value(a.value[bit - a.start], q)) for a in cell.assignments
-                         if a.start <= bit < a.start + len(a.value))
+            arms = tuple((canon(cond), next_value(value, q)) for cond, value in _arms(cell, bit))
             return default if all(v == default for _, v in arms) else (default, arms)
 
         seen, new_rep = {}, dict(fixed)
         for q, d, init, clk, arst in bits:
-            if holds(d, rep.get(q, q), init):
+            own = rep.get(q, q)
+            if holds(d, own, init):
                 new_rep[q] = _nir.Net.from_const(init)      # a constant: it only ever loads its initial value
                 continue
-            new_rep[q] = seen.setdefault((next_value(d, rep.get(q, q)), init, clk, arst), q)
+            new_rep[q] = seen.setdefault((next_value(d, own), init, clk, arst), q)
         if new_rep == rep:
             break
         rep = new_rep
