@@ -20,7 +20,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 import mamhw.hw.network  # noqa: E402,F401  (loaded before the source digest is taken)
-import mamhw.sim.engine_amaranth  # noqa: E402,F401
+import mamhw.hw.specs  # noqa: E402,F401
 from mamhw.fpga.calibration import (FIT_TARGETS, GRID, HELD_OUT, ResultCache, config_families,  # noqa: E402
                                     config_key, config_network, config_weights, measure, measured_quantities,
                                     source_digest, tool_versions)

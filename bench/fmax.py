@@ -20,7 +20,7 @@ from mamhw.fpga.pnr import implement
 from mamhw.fpga.structure import engine_options
 from mamhw.fpga.targets import get_target
 from mamhw.golden import Layer, Network
-from mamhw.sim.engine_amaranth import build_network_engine
+from mamhw.hw.specs import build_network_engine
 from mamhw.sim.pe_amaranth import build_pe
 
 TARGET_MHZ = {"up5k": 48.0, "ecp5-25f": 150.0, "ecp5-85f": 150.0}

@@ -23,7 +23,7 @@ import sys
 import time
 
 from mamhw.golden.datasets import load_mnist_subset, stratified_split
-from mamhw.golden.errors import ContractError
+from mamhw.plumbing import ContractError
 from mamhw.golden.prune import fine_tune, global_magnitude_prune, mam_aware_prune, remaining
 from mamhw.golden.quantize import quantization_report, quantize_model
 from mamhw.golden.train import blas_limit, mlp, train

@@ -39,7 +39,7 @@ from mamhw.golden import Network, forward, network_forward
 from mamhw.golden.cycles import network_cycles
 from mamhw.rtl import run_rtl
 from mamhw.sim.compiled import build_compiled
-from mamhw.sim.engine_amaranth import build_network_engine
+from mamhw.hw.specs import build_network_engine
 
 
 def network_784_256_10(rng, samples):

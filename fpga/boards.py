@@ -76,7 +76,7 @@ def build_link_top(network, pes, *, divisor, timeout, **options):
     """A LinkTop (hw/top.py) for a golden Network on `pes` PEs, its design id baked in; `options`: the engine's
     build options (fpga/structure.engine_options)."""
     from ..hw.top import LinkTop
-    from ..sim.engine_amaranth import layer_specs
+    from ..hw.specs import layer_specs
     from .design_id import design_id
     specs, _ = layer_specs(network, pes)
     return LinkTop(specs, divisor=divisor, timeout=timeout, design_id=design_id(network, pes), **options)

@@ -14,13 +14,13 @@ from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
 from ..golden import ContractError
-from ..golden.atomic import save_text
+from ..plumbing import save_text
 from .boards import build_link_top, uart_divisor
 from .pll import solve_pll
 from .pnr import SYNTH_SCRIPTS, place_and_route
 from .structure import engine_options
 from .targets import get_target
-from .toolchain import run_tool
+from ..plumbing import run_tool
 
 __all__ = ["BoardTop", "build_bitstream", "BITSTREAM"]
 

@@ -15,6 +15,7 @@ from ..golden import ContractError, Layer, Network
 from ..golden.cycles import network_cycles
 from ..golden.encode import entry_bits
 from .area_model import AREA_QUANTITIES, design_features, load_model
+from .digest import source_digest
 from .dsp_map import engine_dsps
 from ..hw.weight_ram import SPRAM_DEPTH
 from .memory_map import BLOCK_CELLS, map_engine
@@ -28,21 +29,13 @@ EXACT = ("cycles", "weight_memory_bits", "block_rams", "lut_rams", "sprams", "ds
 WEIGHTS = ("auto", "bram", "spram")
 
 
-def _as_network(model):
-    if isinstance(model, Network):
-        return model
-    if isinstance(model, Layer):
-        return Network([model])
-    return Network(list(model))
-
-
 def estimate(network, pes, target, freq_mhz=None, model=None, weights="auto"):
     """The estimate of `network` on `pes` PEs for `target` (a name from fpga/targets.py), as a JSON-able dict.
 
     `freq_mhz`: the clock to compute latency and throughput at (default: the estimated Fmax). `weights`: where the
     entry words go: "bram" (block RAM, in the bitstream), "spram" (the target's SPRAM, loaded over the host link)
     or "auto" (block RAM, unless they overflow it and the SPRAM holds them). ``weights_in`` says which."""
-    network = _as_network(network)
+    network = Network.of(network)
     target = get_target(target) if isinstance(target, str) else target
     if not 1 <= int(pes) <= 16:
         raise ContractError(f"--pes must be in 1..16, got {pes}")
@@ -126,7 +119,6 @@ _BEYOND = "beyond the fitted configurations; LUTs, flip-flops and Fmax are extra
 @functools.cache
 def _hardware_digest():
     """The digest of the hardware sources as they are now (read once per process; milliseconds)."""
-    from .calibration import source_digest
     return source_digest()
 
 
@@ -293,7 +285,7 @@ def prunable_layers(network, which="hidden"):
 def kind_variant(network, kind, density=None, which="hidden"):
     """The network with its prunable layers made `kind` ("mam": only those; "mac": every layer, the output layer
     included, as a MAC network is built) and pruned by magnitude to `density` (None: as they are)."""
-    network = _as_network(network)
+    network = Network.of(network)
     chosen = set(prunable_layers(network, which))
     layers = []
     for k, layer in enumerate(network):

@@ -7,7 +7,7 @@ import statistics
 from amaranth.back import rtlil
 
 from .observe import ObservableTop
-from .toolchain import ToolError, run_tool
+from ..plumbing import ToolError, run_tool
 
 __all__ = ["SYNTH_SCRIPTS", "synthesize_json", "place_and_route", "implement"]
 

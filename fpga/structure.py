@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from amaranth.hdl import Elaboratable, Shape
 from amaranth.lib.memory import Memory
 
-__all__ = ["RecordedMemory", "EngineStructure", "engine_options", "family_dsp", "build_structure", "real_memory",
+__all__ = ["RecordedMemory", "EngineStructure", "engine_options", "build_structure", "real_memory",
            "silence", "pe_rtlil", "pe_live_registers"]
 
 _patch_lock = threading.Lock()
@@ -89,12 +89,6 @@ def engine_options(target, spram=False):
     return opts
 
 
-def family_dsp(family):
-    """The DSP primitive the targets of `family` build their multipliers as (fpga/targets.py), or None."""
-    from .targets import TARGETS
-    return next((t.dsp for t in TARGETS.values() if t.family == family), None)
-
-
 def build_structure(network, pes, **options):
     """The NetworkEngine of `network` on `pes` PEs, memories recorded instead of built; `options` go to the
     engine (see :func:`engine_options`).
@@ -103,7 +97,7 @@ def build_structure(network, pes, **options):
     (then ``assignments`` is None). Every hw module that imported ``Memory`` gets the stand-in while the engine is
     constructed."""
     from ..hw.network import NetworkEngine
-    from ..sim.engine_amaranth import layer_specs
+    from ..hw.specs import layer_specs
 
     items = list(network) if isinstance(network, (list, tuple)) else None
     if items and all(hasattr(x, "segments") for x in items):

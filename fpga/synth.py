@@ -5,7 +5,7 @@ import os
 
 from amaranth.back import rtlil
 
-from .toolchain import run_tool
+from ..plumbing import run_tool
 
 __all__ = ["FAMILIES", "synthesize", "write_rtlil"]
 

@@ -1,7 +1,7 @@
 """NumPy-only golden model: layer files, validation, reference forward pass, sparse encoding, row assignment to
 PEs, cycle models."""
 
-from .errors import ContractError
+from ..plumbing import ContractError
 from .layer import Layer, load_layer, save_layer, load_inputs, check_inputs, save_array
 from .forward import forward
 from .encode import PE_LATENCY, Encoding, encode, pe_cycles

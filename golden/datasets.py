@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from .errors import ContractError
+from ..plumbing import ContractError
 
 __all__ = ["load_digits", "load_mnist_subset", "stratified_split", "load_dataset", "DATASETS"]
 

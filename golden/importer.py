@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from .errors import ContractError
+from ..plumbing import ContractError
 from .layer import read_npz
 from .quantize import quantize_model
 from .train import MLP, Dense

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .atomic import atomic_write as _atomic_write
-from .errors import ContractError
+from ..plumbing import atomic_write as _atomic_write
+from ..plumbing import ContractError
 
 __all__ = ["Layer", "load_layer", "save_layer", "load_inputs", "save_array", "KINDS"]
 

@@ -7,7 +7,7 @@ equals layer k's ``out_bits``.
 
 import numpy as np
 
-from .errors import ContractError
+from ..plumbing import ContractError
 from .forward import forward
 from .layer import Layer, check_inputs, layer_from_dict, read_npz, save_npz
 
@@ -32,6 +32,15 @@ class Network:
                 raise ContractError(f"{where}: layer {k} in_bits={cur.in_bits} does not match layer {k - 1} "
                                     f"out_bits={prev.out_bits}")
         self.layers = layers
+
+    @classmethod
+    def of(cls, model):
+        """`model` as a Network: a Network as is, a Layer as a one-layer network, or a list of layers."""
+        if isinstance(model, cls):
+            return model
+        if isinstance(model, Layer):
+            return cls([model])
+        return cls(list(model))
 
     def __len__(self):
         return len(self.layers)

@@ -10,7 +10,7 @@ flat index of the weight, layers in order.
 
 import numpy as np
 
-from .errors import ContractError
+from ..plumbing import ContractError
 from .train import forward, mam_forward, train
 
 __all__ = ["remaining", "remaining_fraction", "global_magnitude_prune", "iterative_magnitude_prune",

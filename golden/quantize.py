@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ContractError
+from ..plumbing import ContractError
 from .layer import MULT_RANGE, SHIFT_RANGE, INT32_RANGE, Layer, signed_range
 from .network import Network, network_forward
 from .train import accuracy as float_accuracy

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ContractError
+from ..plumbing import ContractError
 
 __all__ = ["Dense", "MLP", "mlp", "vanish_beta", "mam_forward", "mam_backward", "forward", "predict",
            "accuracy", "cross_entropy", "loss_and_grads", "train", "History", "blas_limit"]

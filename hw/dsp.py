@@ -11,9 +11,11 @@ uses it. The instantiated form is simulated from Verilog, against the MULT18X18D
 
 from amaranth.hdl import ClockSignal, Const, Instance, Signal
 
-__all__ = ["DSP_PRIMITIVES", "check_dsp", "registered_product"]
+__all__ = ["DSP_PRIMITIVES", "FAMILY_DSP", "check_dsp", "registered_product"]
 
 DSP_PRIMITIVES = ("MULT18X18D",)
+# The primitive each FPGA family's builds instantiate (None: Yosys maps the plain multiply, as on the iCE40).
+FAMILY_DSP = {"ice40": None, "ecp5": "MULT18X18D"}
 _OPERAND_BITS = 18
 
 

@@ -5,7 +5,7 @@ import os
 import sys
 
 from .golden import ContractError, load_model
-from .golden.atomic import save_text
+from .plumbing import save_text
 from .golden.cycles import network_cycles, plan_network
 
 __all__ = ["cmd_build", "format_build"]

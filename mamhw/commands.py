@@ -6,7 +6,7 @@ import sys
 
 from .check import check_against_golden, format_report, report_ok
 from .golden import ContractError, load_inputs, load_model, network_forward, save_array
-from .golden.atomic import save_text
+from .plumbing import save_text
 from .progress import Progress
 
 __all__ = ["cmd_golden", "cmd_sim", "check_output_paths"]

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from .golden import ContractError, load_model
-from .golden.atomic import atomic_write, save_text
+from .plumbing import atomic_write, save_text
 
 __all__ = ["cmd_estimate", "cmd_compare", "cmd_sweep", "parse_densities"]
 

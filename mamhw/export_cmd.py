@@ -10,7 +10,7 @@ from amaranth.hdl import Value
 from amaranth.lib import wiring
 
 from .golden import ContractError, load_model
-from .golden.atomic import save_text
+from .plumbing import save_text
 from .golden.cycles import network_cycles
 
 __all__ = ["cmd_export", "protocol_text"]
@@ -66,7 +66,7 @@ def cmd_export(args):
     network = load_model(args.model)
     if not 1 <= args.pes <= 16:
         raise ContractError(f"--pes must be in 1..16, got {args.pes}")
-    from .sim.engine_amaranth import build_network_engine
+    from .hw.specs import build_network_engine
     engine, assignments = build_network_engine(network, args.pes)
     model = network_cycles(assignments)
     protocol = protocol_text(network, args.pes, engine, model)

@@ -41,15 +41,16 @@ def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, l
         raise ContractError(f"--pes must be in 1..{MAX_PES}, got {pes}")
     if vcd is not None and backend != "amaranth":
         raise ContractError("--vcd is available with --backend amaranth only")
-    from .fpga.structure import family_dsp
-    from .sim.engine_amaranth import build_network_engine, simulate_network
+    from .hw.dsp import FAMILY_DSP
+    from .hw.specs import build_network_engine
+    from .sim.engine_amaranth import simulate_network
     if backend == "amaranth":
         res = simulate_network(network, x, pes=pes, vcd=vcd, progress=progress)
         return RtlRun(backend, pes, res.outputs, res.cycles, res.counter, res.layer_cycles, res.model)
 
     # A netlist backend runs the design its family's flow synthesizes (on the ECP5: DSP instances, hw/dsp.py).
     family = backend.split("-", 1)[1] if backend.startswith("netlist-") else None
-    dsp = family_dsp(family)
+    dsp = FAMILY_DSP[family]
     engine, assignments = build_network_engine(network, pes, **({"dsp": dsp} if dsp else {}))
     model = network_cycles(assignments)
     counters = (("cycles", 1), ("layer_cycles", len(network)))

@@ -7,7 +7,7 @@ import numpy as np
 
 from .commands import check_output_paths
 from .golden import ContractError, load_inputs, load_model, network_forward, save_array
-from .golden.atomic import save_text
+from .plumbing import save_text
 from .golden.cycles import network_cycles, plan_network
 from .progress import Progress
 

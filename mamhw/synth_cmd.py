@@ -6,7 +6,7 @@ import sys
 import tempfile
 
 from .golden import ContractError, load_model
-from .golden.atomic import save_text
+from .plumbing import save_text
 from .golden.cycles import network_cycles, plan_network
 from .golden.encode import entry_bits
 from .fpga.targets import get_target
@@ -60,7 +60,7 @@ def cmd_synth(args):
     if spram:
         _log(f"entry words in {fit['sprams']} SPRAM(s): a bitstream of this design loads them over the host link")
     from .fpga.pnr import implement
-    from .sim.engine_amaranth import build_network_engine
+    from .hw.specs import build_network_engine
     from .fpga.structure import engine_options
     engine, _ = build_network_engine(network, args.pes, **engine_options(target, spram=spram))
     work = args.out_dir or tempfile.mkdtemp(prefix="mam-synth-")

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from .commands import check_output_paths
 from .golden import ContractError, save_array, save_network
-from .golden.atomic import save_text
+from .plumbing import save_text
 from .golden.quantize import quantization_report
 from .golden.train import blas_limit
 from .golden.prune import remaining

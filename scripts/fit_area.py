@@ -30,10 +30,10 @@ from mamhw.fpga.calibration import (FIT_TARGETS, GRID, PNR_FREQ, ResultCache, co
                                     config_network, config_weights, measure, measured_quantities, source_digest,
                                     tool_versions)
 from mamhw.fpga.estimate import EXACT, estimate  # noqa: E402
-from mamhw.golden.atomic import save_text  # noqa: E402
+from mamhw.plumbing import save_text  # noqa: E402
 from mamhw.progress import Progress  # noqa: E402
 import mamhw.hw.network  # noqa: E402,F401  (loaded before the source digest is taken)
-import mamhw.sim.engine_amaranth  # noqa: E402,F401
+import mamhw.hw.specs  # noqa: E402,F401
 
 RUNS = os.path.join(ROOT, "runs", "area-fit")
 

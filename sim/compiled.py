@@ -25,7 +25,7 @@ from importlib import metadata, resources
 import numpy as np
 from amaranth.back import rtlil
 
-from ..fpga.toolchain import ToolError, run_tool
+from ..plumbing import ToolError, run_tool
 from . import cxxrtl, cyclesim
 from .cache import cache_dir, design_key
 

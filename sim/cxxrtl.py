@@ -11,7 +11,7 @@ cycle). The write is now queued only when its enable mask is not zero, which is 
 import os
 import re
 
-from ..fpga.toolchain import ToolError, run_tool
+from ..plumbing import ToolError, run_tool
 
 __all__ = ["CXXFLAGS", "runtime_include", "write_sources", "driver_header", "guard_memory_writes"]
 

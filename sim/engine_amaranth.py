@@ -6,55 +6,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..golden import check_inputs
-from ..golden.assign import assign
 from ..golden.cycles import NetworkCycles, network_cycles
 from ..golden.network import Network
-from ..hw.engine import LayerEngine, LayerSpec, PESegment
-from ..hw.network import NetworkEngine
+from ..hw.specs import build_layer_engine, build_network_engine
 from .pe_amaranth import run_testbench
 
-__all__ = ["layer_specs", "build_layer_engine", "build_network_engine", "EngineSimResult", "simulate_network",
-           "simulate_layer_engine", "place_inputs", "fetch_outputs"]
+__all__ = ["EngineSimResult", "simulate_network", "simulate_layer_engine", "place_inputs", "fetch_outputs"]
 
-
-
-def _as_network(model):
-    if isinstance(model, Network):
-        return model
-    if hasattr(model, "weight"):                 # a single golden Layer
-        return Network([model])
-    return Network(list(model))
-
-
-def layer_specs(network, pes):
-    """(LayerSpec per layer, golden Assignment per layer) for a Network (or a Layer, or a list of layers)."""
-    network = _as_network(network)
-    specs, assignments = [], []
-    for layer in network:
-        a = assign(layer, pes)
-        segments = tuple(
-            PESegment(weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense,
-                      bias=layer.bias[rows], rows=rows)
-            for enc, rows in zip(a.encodings, a.rows))
-        specs.append(LayerSpec(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits,
-                               out_bits=layer.out_bits, mult=layer.mult, shift=layer.shift, relu=layer.relu,
-                               n_in=layer.n_in, n_out=layer.n_out, segments=segments))
-        assignments.append(a)
-    return specs, assignments
-
-
-def build_layer_engine(network, pes=1, **options):
-    """A LayerEngine holding every layer of `network` on `pes` PEs, and the per-layer assignments. `options`: the
-    engine's build options (``unroll``, hw/stages.py; ``dsp``, hw/dsp.py)."""
-    specs, assignments = layer_specs(network, pes)
-    return LayerEngine(specs, **options), assignments
-
-
-def build_network_engine(network, pes=1, **options):
-    """A NetworkEngine for `network` on `pes` PEs, and the per-layer assignments; `options` as
-    :func:`build_layer_engine` takes them."""
-    specs, assignments = layer_specs(network, pes)
-    return NetworkEngine(specs, **options), assignments
 
 
 @dataclass
@@ -173,7 +131,7 @@ def simulate_network(network, x, pes=1, vcd=None, progress=None, unroll=True, we
     as the host link does on a board whose weights are in SPRAM (hw/weight_ram.py). `onehot_banks`: the bank
     select the ECP5 builds use; `paired_buffers`: the buffer memories the iCE40 builds use (hw/engine.py).
     """
-    network = _as_network(network)
+    network = Network.of(network)
     x = check_inputs(x, network.n_in, network.in_bits)
     top, assignments = build_network_engine(network, pes, unroll=unroll, weight_ram=weight_ram,
                                             onehot_banks=onehot_banks, paired_buffers=paired_buffers)
@@ -185,7 +143,7 @@ def simulate_network(network, x, pes=1, vcd=None, progress=None, unroll=True, we
 
 def simulate_layer_engine(layer, x, pes=1, vcd=None, progress=None, unroll=True):
     """Run a single layer on the LayerEngine alone (no sequencer); layer_cycles holds the engine's counter."""
-    network = _as_network(layer)
+    network = Network.of(layer)
     if len(network) != 1:
         raise ValueError("simulate_layer_engine runs one layer; use simulate_network for networks")
     x = check_inputs(x, network.n_in, network.in_bits)

@@ -71,7 +71,7 @@ from amaranth.hdl import Array, Assert, Assume, Const, Cover, Module, Mux, Signa
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
-from ..fpga.toolchain import ToolError
+from ..plumbing import ToolError
 from ..golden import PE_LATENCY, encode
 from ..hw.pe import PE, pack_entries
 

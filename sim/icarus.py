@@ -7,9 +7,10 @@ import tempfile
 import numpy as np
 from amaranth.back import verilog
 
-from ..fpga.toolchain import ToolError
+from ..plumbing import ToolError
 from .cache import cache_dir, design_key
 from ..hw.weight_ram import SPRAM
+from .cell_models import CELL_DEFINES, cell_models
 from .dsp_model import mult18x18d_model_file
 
 __all__ = ["run_icarus", "run_icarus_sources", "write_verilog"]
@@ -42,7 +43,6 @@ def run_icarus(component, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 3
     # against Yosys's iCE40 cell models.
     models, defines = [mult18x18d_model_file()] if "MULT18X18D" in text else [], {}
     if SPRAM in text:
-        from .netlist import CELL_DEFINES, cell_models
         models += cell_models("ice40")
         defines.update(CELL_DEFINES["ice40"])
     return run_icarus_sources([src, *models], x, n_out=n_out, y_latency=component.Y_LATENCY, counters=counters,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mamhw.fpga.calibration import (GRID, HELD_OUT, _code_of, config_key, config_network, digest_sources,
-                                    source_digest)
+from mamhw.fpga.calibration import GRID, HELD_OUT, config_key, config_network
+from mamhw.fpga.digest import _code_of, digest_sources, source_digest
 from mamhw.fpga.dsp_map import Multiplier, dsp_pieces
 from mamhw.fpga.estimate import (estimate, format_estimate, format_side_by_side, kind_variant, magnitude_prune,
                                  random_network)
@@ -125,7 +125,7 @@ def test_mac_variant_makes_every_layer_mac_and_mam_variant_only_hidden_ones():
 def test_block_rams_lut_rams_and_dsps_equal_yosys(tmp_path, cfg, family, target):
     from mamhw.fpga.calibration import measured_quantities
     from mamhw.fpga.pnr import synthesize_json
-    from mamhw.sim.engine_amaranth import build_network_engine
+    from mamhw.hw.specs import build_network_engine
     network = config_network(cfg)
     rep = estimate(network, cfg["pes"], target)
     engine, _ = build_network_engine(network, cfg["pes"], **engine_options(get_target(target)))
@@ -141,7 +141,7 @@ def test_sprams_equal_yosys(tmp_path, name):
     the dense flag, and p1-mac-spram's is alone in its slice), and the block RAMs beside them."""
     from mamhw.fpga.calibration import config_weights, measured_quantities
     from mamhw.fpga.pnr import synthesize_json
-    from mamhw.sim.engine_amaranth import build_network_engine
+    from mamhw.hw.specs import build_network_engine
     cfg = next(c for c in GRID if c["name"] == name)
     network = config_network(cfg)
     rep = estimate(network, cfg["pes"], "up5k", weights=config_weights(cfg))
@@ -174,7 +174,7 @@ def test_the_hardware_digest_follows_code_not_comments_or_docstrings():
 def test_the_hardware_digest_covers_what_the_engine_is_built_from_and_no_more():
     files = digest_sources()
     for needed in ("hw/network.py", "hw/engine.py", "hw/pe.py", "hw/stages.py", "hw/dsp.py", "golden/encode.py",
-                   "golden/assign.py", "sim/engine_amaranth.py", "fpga/pnr.py"):
+                   "golden/assign.py", "hw/specs.py", "fpga/pnr.py"):
         assert needed in files
     for unrelated in ("hw/hostlink.py", "hw/uart.py", "hw/top.py", "golden/train.py", "golden/prune.py"):
         assert unrelated not in files

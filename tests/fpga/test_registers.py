@@ -8,7 +8,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from mamhw.fpga.registers import live_register_bits
-from mamhw.fpga.toolchain import run_tool
+from mamhw.plumbing import run_tool
 
 
 class Pipe(wiring.Component):

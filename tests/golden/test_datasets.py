@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mamhw.golden import datasets
-from mamhw.golden.errors import ContractError
+from mamhw.plumbing import ContractError
 
 
 def test_digits():

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from mamhw.golden.errors import ContractError
+from mamhw.plumbing import ContractError
 from mamhw.golden.importer import import_and_quantize, import_model, load_float_layers
 from mamhw.golden.network import network_forward
 from mamhw.golden.train import forward, mlp, train

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mamhw.golden.errors import ContractError
+from mamhw.plumbing import ContractError
 from mamhw.golden.prune import (fine_tune, global_magnitude_prune, iterative_magnitude_prune, mam_aware_prune,
                                 remaining, remaining_fraction, selection_counts)
 from mamhw.golden.train import forward, mlp, train

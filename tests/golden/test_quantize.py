@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mamhw.golden.errors import ContractError
+from mamhw.plumbing import ContractError
 from mamhw.golden.layer import MULT_RANGE, SHIFT_RANGE
 from mamhw.golden.network import load_network, network_forward, save_network
 from mamhw.golden.prune import global_magnitude_prune

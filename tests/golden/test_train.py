@@ -5,7 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from mamhw.golden.errors import ContractError
+from mamhw.plumbing import ContractError
 from mamhw.golden.train import (MLP, Dense, accuracy, forward, loss_and_grads, mam_backward, mam_forward, mlp,
                                 train, vanish_beta)
 from tests.golden.synthetic import blobs

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from mamhw.golden import PE_LATENCY, Layer, forward
 from mamhw.golden.cycles import ENGINE_OVERHEAD
 from mamhw.hw.engine import LayerEngine
-from mamhw.sim.engine_amaranth import build_layer_engine, fetch_outputs, place_inputs, simulate_layer_engine
+from mamhw.hw.specs import build_layer_engine
+from mamhw.sim.engine_amaranth import fetch_outputs, place_inputs, simulate_layer_engine
 from tests.strategies import layers_and_inputs, make_layer_and_inputs
 
 ENGINE_PES = st.sampled_from([1, 2, 3, 4, 8])

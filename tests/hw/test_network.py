@@ -11,7 +11,8 @@ from mamhw.golden import PE_LATENCY, Network, network_forward
 from mamhw.golden.cycles import NETWORK_LAYER_OVERHEAD, NETWORK_OVERHEAD
 from mamhw.fpga.structure import silence
 from mamhw.hw.network import NetworkEngine
-from mamhw.sim.engine_amaranth import build_network_engine, simulate_network
+from mamhw.hw.specs import build_network_engine
+from mamhw.sim.engine_amaranth import simulate_network
 from tests.strategies import make_layer_and_inputs, make_network_and_inputs, networks_and_inputs
 
 ENGINE_PES = st.sampled_from([1, 2, 3, 4, 8])

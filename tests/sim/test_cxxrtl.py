@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mamhw.fpga.toolchain import ToolError
+from mamhw.plumbing import ToolError
 from mamhw.golden import PE_LATENCY, encode, forward, network_forward, pe_cycles
 from mamhw.rtl import run_rtl
 from mamhw.sim import compiled, cyclesim

@@ -20,7 +20,7 @@ from amaranth.sim import Simulator
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mamhw.fpga.toolchain import run_tool
+from mamhw.plumbing import run_tool
 from mamhw.sim import cyclesim
 
 

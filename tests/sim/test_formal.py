@@ -6,7 +6,7 @@ mamhw.sim.formal for what is symbolic and what each property says).
 
 import pytest
 
-from mamhw.fpga.toolchain import ToolError
+from mamhw.plumbing import ToolError
 from mamhw.golden import Layer
 from mamhw.hw.pe import PE
 from mamhw.sim.formal import PEConfig, formal_tools, prove_pe

@@ -10,7 +10,7 @@ from mamhw.golden.cycles import network_cycles
 from mamhw.fpga.structure import engine_options
 from mamhw.fpga.targets import get_target
 from mamhw.hw.top import weight_image
-from mamhw.sim.engine_amaranth import build_network_engine
+from mamhw.hw.specs import build_network_engine
 from mamhw.sim.icarus import run_icarus
 from mamhw.sim.pe_amaranth import build_pe, simulate_pe
 from tests.strategies import make_layer_and_inputs, networks_and_inputs

@@ -9,9 +9,10 @@ import pytest
 
 from mamhw.golden import PE_LATENCY, encode, forward, network_forward, pe_cycles
 from mamhw.golden.cycles import network_cycles
-from mamhw.fpga.structure import engine_options, family_dsp
+from mamhw.fpga.structure import engine_options
+from mamhw.hw.dsp import FAMILY_DSP
 from mamhw.fpga.targets import get_target
-from mamhw.sim.engine_amaranth import build_network_engine
+from mamhw.hw.specs import build_network_engine
 from mamhw.sim.netlist import run_netlist
 from mamhw.sim.pe_amaranth import build_pe
 from tests.strategies import make_layer_and_inputs, make_network_and_inputs
@@ -28,7 +29,7 @@ def private_cache(tmp_path, monkeypatch):
 @pytest.mark.parametrize("family", ["ice40", "ecp5"])
 def test_netlist_of_the_pe_is_bit_and_cycle_exact(family):
     layer, x = make_layer_and_inputs(LAYER)
-    pe = build_pe(layer, dsp=family_dsp(family))
+    pe = build_pe(layer, dsp=FAMILY_DSP[family])
     outputs, cycles, counters = run_netlist(pe, x, family=family, n_out=layer.n_out, timeout=2000)
     np.testing.assert_array_equal(outputs, forward(layer, x))
     assert cycles.tolist() == counters[:, 0].tolist() == [pe_cycles(encode(layer).row_nnz, PE_LATENCY)] * 3

@@ -1,0 +1,39 @@
+"""The bridge from golden to hw: a golden network dealt over P PEs (golden/assign.py) as the plain LayerSpecs the
+engines are built from, and the engines built from them."""
+
+from ..golden.assign import assign
+from ..golden.network import Network
+from .engine import LayerEngine, LayerSpec, PESegment
+from .network import NetworkEngine
+
+__all__ = ["layer_specs", "build_layer_engine", "build_network_engine"]
+
+
+def layer_specs(network, pes):
+    """(LayerSpec per layer, golden Assignment per layer) for a Network (or a Layer, or a list of layers)."""
+    specs, assignments = [], []
+    for layer in Network.of(network):
+        a = assign(layer, pes)
+        segments = tuple(
+            PESegment(weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense,
+                      bias=layer.bias[rows], rows=rows)
+            for enc, rows in zip(a.encodings, a.rows))
+        specs.append(LayerSpec(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits,
+                               out_bits=layer.out_bits, mult=layer.mult, shift=layer.shift, relu=layer.relu,
+                               n_in=layer.n_in, n_out=layer.n_out, segments=segments))
+        assignments.append(a)
+    return specs, assignments
+
+
+def build_layer_engine(network, pes=1, **options):
+    """A LayerEngine holding every layer of `network` on `pes` PEs, and the per-layer assignments. `options`: the
+    engine's build options (``unroll``, hw/stages.py; ``dsp``, hw/dsp.py)."""
+    specs, assignments = layer_specs(network, pes)
+    return LayerEngine(specs, **options), assignments
+
+
+def build_network_engine(network, pes=1, **options):
+    """A NetworkEngine for `network` on `pes` PEs, and the per-layer assignments; `options` as
+    :func:`build_layer_engine` takes them."""
+    specs, assignments = layer_specs(network, pes)
+    return NetworkEngine(specs, **options), assignments
