@@ -22,11 +22,11 @@ import json
 import sys
 import time
 
-from mamhw.golden.datasets import load_mnist_subset, stratified_split
+from mamhw.model.datasets import load_mnist_subset, stratified_split
 from mamhw.plumbing import ContractError
-from mamhw.golden.prune import fine_tune, global_magnitude_prune, mam_aware_prune, remaining
-from mamhw.golden.quantize import quantization_report, quantize_model
-from mamhw.golden.train import blas_limit, mlp, train
+from mamhw.model.prune import fine_tune, global_magnitude_prune, mam_aware_prune, remaining
+from mamhw.model.quantize import quantization_report, quantize_model
+from mamhw.model.train import blas_limit, mlp, train
 
 FRACTIONS = [1.0, 0.1, 0.03, 0.01, 0.003, 0.001]
 

@@ -19,7 +19,7 @@ import numpy as np
 from .check import check_against_golden, report_ok
 from .golden import ContractError, network_forward, save_array, save_network
 from .plumbing import atomic_write, save_text
-from .golden.train import blas_limit
+from .model.train import blas_limit
 from .pipeline import (TrainConfig, common_input_scale, hardware_figures, load_split, prune_search, quantize,
                        require_extra, train_model)
 from .progress import Progress

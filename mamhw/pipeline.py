@@ -3,7 +3,7 @@
     load_split -> train_model -> prune_model / prune_search -> quantize -> hardware_figures -> save_network
 
 Everything here is golden (NumPy) code; the RTL run lives in mamhw.check. The pruned layers are the hidden layers
-(every layer but the last); fractions are of their interconnections, summed over them (golden.prune's rule).
+(every layer but the last); fractions are of their interconnections, summed over them (model.prune's rule).
 """
 
 import importlib.util
@@ -15,11 +15,11 @@ import numpy as np
 from .golden import ContractError
 from .golden.cycles import network_cycles, plan_network
 from .golden.encode import entry_bits
-from .golden.datasets import load_dataset, stratified_split
-from .golden.prune import (fine_tune, global_magnitude_prune, iterative_magnitude_prune, mam_aware_prune,
+from .model.datasets import load_dataset, stratified_split
+from .model.prune import (fine_tune, global_magnitude_prune, iterative_magnitude_prune, mam_aware_prune,
                            remaining)
-from .golden.quantize import quantize_model
-from .golden.train import accuracy, mlp, train
+from .model.quantize import quantize_model
+from .model.train import accuracy, mlp, train
 
 __all__ = ["DATA_HINT", "DATASETS", "METHODS", "TrainConfig", "Split", "Step", "require_extra", "load_split",
            "parse_kinds", "hidden_layers", "train_model", "check_method", "prune_model", "lottery_model",
@@ -260,7 +260,7 @@ def common_input_scale(x, bits=8):
 
 
 def quantize(model, split, *, calib_samples=1000, input_scale=None):
-    """int8 quantization (golden.quantize) calibrated on the first training samples."""
+    """int8 quantization (model.quantize) calibrated on the first training samples."""
     return quantize_model(model, split.x_train[:calib_samples], input_scale=input_scale)
 
 

@@ -8,10 +8,10 @@ from dataclasses import replace
 from .commands import check_output_paths
 from .golden import ContractError, save_array, save_network
 from .plumbing import save_text
-from .golden.quantize import quantization_report
-from .golden.train import blas_limit
-from .golden.prune import remaining
-from .golden.train import mlp
+from .model.quantize import quantization_report
+from .model.train import blas_limit
+from .model.prune import remaining
+from .model.train import mlp
 from .pipeline import (TrainConfig, check_method, hardware_figures, hidden_layers, load_split, lottery_model,
                        parse_kinds, prune_model, quantize, train_model)
 from .rtl import MAX_PES

@@ -6,10 +6,10 @@ import pytest
 from mamhw.plumbing import ContractError
 from mamhw.golden.layer import MULT_RANGE, SHIFT_RANGE
 from mamhw.golden.network import load_network, network_forward, save_network
-from mamhw.golden.prune import global_magnitude_prune
-from mamhw.golden.quantize import quantization_report, quantize_inputs, quantize_model, requant_params
-from mamhw.golden.train import forward, mlp, train
-from tests.golden.synthetic import blobs
+from mamhw.model.prune import global_magnitude_prune
+from mamhw.model.quantize import quantization_report, quantize_inputs, quantize_model, requant_params
+from mamhw.model.train import forward, mlp, train
+from tests.model.synthetic import blobs
 
 
 @pytest.mark.parametrize("m", [1e-9, 3.7e-6, 0.00123, 0.5, 1.0, 3.3, 1000.0, 65535.0, 1e6])
@@ -79,7 +79,7 @@ def test_pruned_weights_stay_zero_and_out_bits_auto(trained):
 
 
 def test_quantized_digits_within_a_point_of_float():
-    datasets = pytest.importorskip("mamhw.golden.datasets")
+    datasets = pytest.importorskip("mamhw.model.datasets")
     pytest.importorskip("sklearn")
     x, y = datasets.load_digits()
     xt, yt, xv, yv = datasets.stratified_split(x, y, 0.25, seed=0)

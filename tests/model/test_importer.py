@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from mamhw.plumbing import ContractError
-from mamhw.golden.importer import import_and_quantize, import_model, load_float_layers
+from mamhw.model.importer import import_and_quantize, import_model, load_float_layers
 from mamhw.golden.network import network_forward
-from mamhw.golden.train import forward, mlp, train
-from tests.golden.synthetic import blobs
+from mamhw.model.train import forward, mlp, train
+from tests.model.synthetic import blobs
 
 
 @pytest.fixture(scope="module")

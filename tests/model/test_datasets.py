@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from mamhw.golden import datasets
+from mamhw.model import datasets
 from mamhw.plumbing import ContractError
 
 

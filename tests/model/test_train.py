@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from mamhw.plumbing import ContractError
-from mamhw.golden.train import (MLP, Dense, accuracy, forward, loss_and_grads, mam_backward, mam_forward, mlp,
+from mamhw.model.train import (MLP, Dense, accuracy, forward, loss_and_grads, mam_backward, mam_forward, mlp,
                                 train, vanish_beta)
-from tests.golden.synthetic import blobs
+from tests.model.synthetic import blobs
 
 
 def brute_mam(x, w):
@@ -127,7 +127,7 @@ def test_training_reduces_loss_and_is_deterministic():
 
 
 def test_training_on_digits_reaches_sane_accuracy():
-    datasets = pytest.importorskip("mamhw.golden.datasets")
+    datasets = pytest.importorskip("mamhw.model.datasets")
     pytest.importorskip("sklearn")
     x, y = datasets.load_digits()
     xt, yt, xv, yv = datasets.stratified_split(x, y, 0.25, seed=0)

@@ -1,4 +1,4 @@
-"""Post-training quantization of a float MLP (golden.train) to the integer layer contract (DESIGN.md section 2).
+"""Post-training quantization of a float MLP (model.train) to the integer layer contract.
 
 Scheme (symmetric, per layer):
 
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..plumbing import ContractError
-from .layer import MULT_RANGE, SHIFT_RANGE, INT32_RANGE, Layer, signed_range
-from .network import Network, network_forward
+from ..golden.layer import MULT_RANGE, SHIFT_RANGE, INT32_RANGE, Layer, signed_range
+from ..golden.network import Network, network_forward
 from .train import accuracy as float_accuracy
 from .train import forward as float_forward
 
@@ -111,7 +111,7 @@ def _quantize_layer(dense, s_in, s_out, in_bits, w_bits, out_bits, where):
 
 def quantize_model(model, x_calib, *, in_bits=8, w_bits=8, act_bits=8, out_bits=8, input_scale=None,
                    act_percentile=99.99, y_calib=None, out_bits_choices=(8, 12, 16), auto_tolerance=0.002):
-    """Quantize float MLP ``model`` (golden.train.MLP) to a :class:`QuantizedModel`.
+    """Quantize float MLP ``model`` (model.train.MLP) to a :class:`QuantizedModel`.
 
     ``x_calib``: float samples for the activation ranges. Hidden layers output ``act_bits``; the last layer
     ``out_bits``, or with ``out_bits="auto"`` (needs ``y_calib``) the narrowest of ``out_bits_choices`` whose

@@ -1,7 +1,7 @@
-"""Pruning of float MLPs (golden.train): magnitude, lottery-ticket style, and MAM-aware by selection count.
+"""Pruning of float MLPs (model.train): magnitude, lottery-ticket style, and MAM-aware by selection count.
 
 A pruned interconnection is a weight held at exactly 0 by the layer's mask; its product 0 still competes in
-max and min (DESIGN.md section 1). Fractions are of *all* interconnections of the chosen layers (``out * in``
+max and min. Fractions are of *all* interconnections of the chosen layers (``out * in``
 summed), so pruning to 0.01 keeps ``round(0.01 * total)`` weights, whatever was pruned before.
 
 All functions change the model in place (masks and weights) and are deterministic: ties are broken by the
@@ -87,7 +87,7 @@ def iterative_magnitude_prune(model, x, y, fraction, *, rounds=3, layers=None, r
     their values after ``rewind_epoch`` epochs of the first training (0: the initialization) and are trained
     again for ``epochs - rewind_epoch`` epochs (the vanishing-contributes schedule resumes at the rewind
     point). Returns the list of ``(fraction_kept, model_copy)`` after each round's retraining, the last being
-    ``model`` itself, trained with the final mask. ``train_kwargs`` go to :func:`golden.train.train`.
+    ``model`` itself, trained with the final mask. ``train_kwargs`` go to :func:`model.train.train`.
     """
     ids = _layer_ids(model, layers)
     if rounds < 1 or not 0 <= rewind_epoch < epochs:

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from mamhw.plumbing import ContractError
-from mamhw.golden.prune import (fine_tune, global_magnitude_prune, iterative_magnitude_prune, mam_aware_prune,
+from mamhw.model.prune import (fine_tune, global_magnitude_prune, iterative_magnitude_prune, mam_aware_prune,
                                 remaining, remaining_fraction, selection_counts)
-from mamhw.golden.train import forward, mlp, train
-from tests.golden.synthetic import blobs
+from mamhw.model.train import forward, mlp, train
+from tests.model.synthetic import blobs
 
 
 @pytest.mark.parametrize("fraction", [1.0, 0.5, 0.1, 0.013, 0.001, 0.0])

@@ -1,6 +1,6 @@
 """Float training of MLPs that mix MAM and MAC dense layers (NumPy only).
 
-A MAM layer computes ``y_j = max_i(w_ji x_i) + min_i(w_ji x_i) + b_j`` (DESIGN.md section 1). Its gradient
+A MAM layer computes ``y_j = max_i(w_ji x_i) + min_i(w_ji x_i) + b_j`` (the layer contract). Its gradient
 reaches only the argmax and argmin interconnections, both the weight and the input there. Training uses
 "vanishing contributes": ``y = (1-beta)*MAM(x) + beta*MAC(x) + b`` with beta falling linearly from 1 to 0 over
 the first ``vanish_epochs`` epochs, then pure MAM.

@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from ..plumbing import ContractError
-from .layer import read_npz
+from ..golden.layer import read_npz
 from .quantize import quantize_model
 from .train import MLP, Dense
 
@@ -118,7 +118,7 @@ def load_float_layers(path):
 
 
 def import_model(source, kinds, *, relu=None, mam_gain=1.0):
-    """An :class:`golden.train.MLP` from a file path or a state-dict mapping.
+    """An :class:`model.train.MLP` from a file path or a state-dict mapping.
 
     ``kinds``: "mam"/"mac" per layer in file order (or one string for all). ``relu``: per-layer flags,
     default ReLU after every layer but the last.
@@ -149,6 +149,6 @@ def import_model(source, kinds, *, relu=None, mam_gain=1.0):
 
 
 def import_and_quantize(source, kinds, x_calib, *, relu=None, mam_gain=1.0, **quantize_kwargs):
-    """:func:`import_model` then :func:`golden.quantize.quantize_model`; returns ``(float_model, quantized)``."""
+    """:func:`import_model` then :func:`model.quantize.quantize_model`; returns ``(float_model, quantized)``."""
     model = import_model(source, kinds, relu=relu, mam_gain=mam_gain)
     return model, quantize_model(model, x_calib, **quantize_kwargs)
