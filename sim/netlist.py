@@ -5,11 +5,10 @@ This checks what RTL simulation cannot: DSP and memory inference, initial values
 """
 
 import os
-import shutil
 
 from amaranth.back import rtlil
 
-from ..plumbing import ToolError, run_tool
+from ..plumbing import run_tool
 from .cache import cache_dir, design_key
 from .cell_models import CELL_DEFINES, cell_models
 from .icarus import run_icarus_sources
