@@ -8,6 +8,7 @@ import numpy as np
 
 from ..plumbing import atomic_write as _atomic_write
 from ..plumbing import ContractError
+from .chain import Shaped
 
 __all__ = ["Layer", "load_layer", "save_layer", "load_inputs", "save_array", "KINDS"]
 
@@ -28,7 +29,7 @@ def signed_range(bits):
 
 
 @dataclass(frozen=True, eq=False)
-class Layer:
+class Layer(Shaped):
     """One validated layer. Construct with :meth:`Layer.build`, which checks every field."""
 
     kind: str
@@ -40,14 +41,6 @@ class Layer:
     in_bits: int = DEFAULT_BITS
     w_bits: int = DEFAULT_BITS
     out_bits: int = DEFAULT_BITS
-
-    @property
-    def n_out(self):
-        return self.weight.shape[0]
-
-    @property
-    def n_in(self):
-        return self.weight.shape[1]
 
     @property
     def nnz(self):

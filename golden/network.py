@@ -8,6 +8,7 @@ equals layer k's ``out_bits``.
 import numpy as np
 
 from ..plumbing import ContractError
+from .chain import Chain, check_chain
 from .forward import forward
 from .layer import Layer, check_inputs, layer_from_dict, read_npz, save_npz
 
@@ -16,22 +17,11 @@ __all__ = ["Network", "load_network", "save_network", "load_model", "network_for
 MAX_LAYERS = 64
 
 
-class Network:
+class Network(Chain):
     """A validated, chained list of layers."""
 
     def __init__(self, layers, where="network"):
-        layers = list(layers)
-        if not layers:
-            raise ContractError(f"{where}: a network needs at least one layer")
-        for k in range(1, len(layers)):
-            prev, cur = layers[k - 1], layers[k]
-            if cur.n_in != prev.n_out:
-                raise ContractError(f"{where}: layer {k} takes {cur.n_in} inputs but layer {k - 1} gives "
-                                    f"{prev.n_out} outputs")
-            if cur.in_bits != prev.out_bits:
-                raise ContractError(f"{where}: layer {k} in_bits={cur.in_bits} does not match layer {k - 1} "
-                                    f"out_bits={prev.out_bits}")
-        self.layers = layers
+        self.layers = check_chain(layers, where, bits=True)
 
     @classmethod
     def of(cls, model):
@@ -41,23 +31,6 @@ class Network:
         if isinstance(model, Layer):
             return cls([model])
         return cls(list(model))
-
-    def __len__(self):
-        return len(self.layers)
-
-    def __iter__(self):
-        return iter(self.layers)
-
-    def __getitem__(self, k):
-        return self.layers[k]
-
-    @property
-    def n_in(self):
-        return self.layers[0].n_in
-
-    @property
-    def n_out(self):
-        return self.layers[-1].n_out
 
     @property
     def in_bits(self):

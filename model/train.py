@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..golden.chain import Chain, Shaped, check_chain
 from ..plumbing import ContractError
 
 __all__ = ["Dense", "MLP", "mlp", "vanish_beta", "mam_forward", "mam_backward", "forward", "predict",
@@ -28,7 +29,7 @@ MAM_CHUNK_ELEMENTS = 1 << 20
 
 
 @dataclass(eq=False)
-class Dense:
+class Dense(Shaped):
     """One float dense layer. ``weight`` is [out, in]; ``mask`` (bool [out, in]) marks kept weights."""
 
     kind: str
@@ -55,18 +56,6 @@ class Dense:
             self.weight = self.weight * self.mask
 
     @property
-    def n_out(self):
-        return self.weight.shape[0]
-
-    @property
-    def n_in(self):
-        return self.weight.shape[1]
-
-    @property
-    def size(self):
-        return self.weight.size
-
-    @property
     def remaining(self):
         """Interconnections kept by the mask (all of them without a mask)."""
         return self.size if self.mask is None else int(self.mask.sum())
@@ -82,28 +71,13 @@ class Dense:
 
 
 @dataclass(eq=False)
-class MLP:
+class MLP(Chain):
     """An ordered list of dense layers; ReLU follows every layer whose ``relu`` is set."""
 
     layers: list
 
     def __post_init__(self):
-        self.layers = list(self.layers)
-        if not self.layers:
-            raise ContractError("an MLP needs at least one layer")
-        for k in range(1, len(self.layers)):
-            if self.layers[k].n_in != self.layers[k - 1].n_out:
-                raise ContractError(f"layer {k} takes {self.layers[k].n_in} inputs but layer {k - 1} gives "
-                                    f"{self.layers[k - 1].n_out}")
-
-    def __len__(self):
-        return len(self.layers)
-
-    def __iter__(self):
-        return iter(self.layers)
-
-    def __getitem__(self, k):
-        return self.layers[k]
+        self.layers = check_chain(self.layers, "model")
 
     @property
     def kinds(self):
