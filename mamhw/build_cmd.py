@@ -4,11 +4,29 @@ import json
 import os
 import sys
 
-from .golden import ContractError, load_model
+from .golden import load_model
+from .options import add_board, add_pes, add_weights, input_file, output_dir, positive_float, positive_int
 from .plumbing import save_text
 from .golden.cycles import network_cycles, plan_network
+from .synth_cmd import WORK_FILES
 
-__all__ = ["cmd_build", "format_build"]
+__all__ = ["add_build_arguments", "cmd_build", "format_build"]
+
+
+def add_build_arguments(p):
+    p.description = ("Synthesize, place and route the network engine and its host link for a board, with a PLL "
+                     "making the engine clock, and write the bitstream (top.bin / top.bit) with the utilization and "
+                     "timing reports. No bitstream is written unless timing closes.")
+    p.add_argument("model", type=input_file, metavar="NETWORK.npz", help="layer or network file")
+    add_board(p)
+    p.add_argument("-o", "--out-dir", required=True, metavar="DIR", help="build folder (never put it in git)",
+                   type=output_dir(*WORK_FILES, "top.pcf", "top.lpf", "top.asc", "top.config", "top.bin", "top.bit",
+                                   "pack.log", "report.json", "report.txt"))
+    add_pes(p)
+    p.add_argument("--freq", type=positive_float, metavar="MHZ", help="engine clock (default: the board's)")
+    p.add_argument("--seeds", type=positive_int, default=3, metavar="N",
+                   help="placement seeds to try until timing closes (default: %(default)s)")
+    add_weights(p)
 
 
 def format_build(rep):
@@ -41,13 +59,7 @@ def cmd_build(args):
     board = get_board(args.board)
     freq = board.engine_mhz if args.freq is None else args.freq
     check_freq(freq)
-    if not 1 <= args.pes <= 16:
-        raise ContractError(f"--pes must be in 1..16, got {args.pes}")
-    if args.seeds < 1:
-        raise ContractError(f"--seeds must be >= 1, got {args.seeds}")
     network = load_model(args.model)
-    if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
-        raise ContractError(f"{args.out_dir} exists and is not a folder")
     from .fpga.estimate import check_fit
     fit = check_fit(network, args.pes, board.target, args.model, warn=_log, weights=args.weights)
     spram = fit["weights_in"] == "spram"

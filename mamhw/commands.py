@@ -5,27 +5,41 @@ import os
 import sys
 
 from .check import check_against_golden, format_report, report_ok
-from .golden import ContractError, load_inputs, load_model, network_forward, save_array
+from .golden import load_inputs, load_model, network_forward, save_array
+from .options import add_pes, input_file, output_file
+from .paths import check_output_paths       # also for the commands that check plain paths themselves
 from .plumbing import save_text
 from .progress import Progress
+from .rtl import BACKENDS
 
-__all__ = ["cmd_golden", "cmd_sim", "check_output_paths"]
+__all__ = ["add_golden_arguments", "cmd_golden", "add_sim_arguments", "cmd_sim", "check_output_paths"]
 
 
-def check_output_paths(*paths):
-    """Refuse unwritable destinations before any work, so nothing runs for minutes and then fails."""
-    for path in paths:
-        if path is None:
-            continue
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise ContractError(f"{path}: folder {folder} does not exist")
-        if os.path.isdir(path):
-            raise ContractError(f"{path}: is a directory")
+def _model_and_inputs(p):
+    p.add_argument("model", type=input_file, metavar="LAYER.npz", help="layer or network file")
+    p.add_argument("inputs", type=input_file, metavar="INPUTS.npy", help="integers [batch, in] or [in]")
+
+
+def add_golden_arguments(p):
+    _model_and_inputs(p)
+    p.add_argument("-o", "--output", required=True, type=output_file, metavar="OUT.npy",
+                   help="where to write [batch, out]")
+
+
+def add_sim_arguments(p):
+    _model_and_inputs(p)
+    p.add_argument("-o", "--output", required=True, type=output_file, metavar="OUT.npy",
+                   help="where to write the RTL's outputs")
+    p.add_argument("--report", type=output_file, metavar="R.json", help="write a JSON report")
+    p.add_argument("--vcd", type=output_file, metavar="W.vcd",
+                   help="write a waveform of the whole run (amaranth backend)")
+    add_pes(p)
+    p.add_argument("--backend", default="amaranth", choices=list(BACKENDS),
+                   help="simulator: " + "; ".join(f"{k}: {v}" for k, v in BACKENDS.items())
+                   + " (default: %(default)s)")
 
 
 def cmd_golden(args):
-    check_output_paths(args.output)
     network = load_model(args.model)
     x = load_inputs(args.inputs, network.n_in, network.in_bits)
     save_array(args.output, network_forward(network, x))
@@ -33,7 +47,6 @@ def cmd_golden(args):
 
 
 def cmd_sim(args):
-    check_output_paths(args.output, args.report, args.vcd)
     network = load_model(args.model)
     x = load_inputs(args.inputs, network.n_in, network.in_bits)
     outputs, report = check_against_golden(network, x, pes=args.pes, backend=args.backend, vcd=args.vcd,

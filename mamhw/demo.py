@@ -284,3 +284,25 @@ def cmd_demo(args):
         print("mam demo: FAILED: the RTL did not agree bit for bit with the golden model or the cycle model",
               file=sys.stderr)
     return 0 if report["ok"] else 1
+
+
+def add_demo_arguments(d):
+    from .options import add_pes, nonnegative_float, output_dir, positive_int
+    from .rtl import BACKENDS
+    d.description = ("Train a MAM and a MAC network of one shape on the MNIST subset, prune both as far as they go "
+                     "within a stated accuracy loss, quantize to int8, run both on the RTL over the whole test set "
+                     "(bit for bit against the golden model) and print one table.")
+    d.add_argument("-o", "--out-dir", default="mam-demo", metavar="DIR",
+                   type=output_dir("mam.npz", "mac.npz", "x_test.npy", "y_test.npy", "rtl_*.npy", "golden_*.npy",
+                                   "pruning.png", "summary.md", "report.json"),
+                   help="folder for the demo's files and report (default: %(default)s)")
+    d.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    d.add_argument("--backend", default="compiled", choices=list(BACKENDS), help="simulator (default: %(default)s)")
+    add_pes(d, default=4)
+    d.add_argument("--hidden", type=positive_int, metavar="H", help="hidden layer width (default: 128; --quick: 32)")
+    d.add_argument("--tolerance", type=nonnegative_float, default=1.0, metavar="POINTS",
+                   help="accuracy loss allowed by pruning, in points (default: %(default)s)")
+    d.add_argument("--samples", type=positive_int, metavar="N",
+                   help="run only the first N test samples through the RTL (default: the whole test set)")
+    d.add_argument("--quick", action="store_true",
+                   help="small fast variant: scikit-learn digits 64-H-10, fewer epochs and fractions")

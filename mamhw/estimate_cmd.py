@@ -10,9 +10,78 @@ import sys
 import numpy as np
 
 from .golden import ContractError, load_model
+from .options import add_pes, add_target, add_weights, input_file, output_dir, output_file, positive_float
 from .plumbing import atomic_write, save_text
 
-__all__ = ["cmd_estimate", "cmd_compare", "cmd_sweep", "parse_densities"]
+__all__ = ["add_estimate_arguments", "cmd_estimate", "add_compare_arguments", "cmd_compare", "add_sweep_arguments",
+           "cmd_sweep", "parse_densities"]
+
+MODEL_HELP = "layer or network file"
+
+
+def _estimate_options(p):
+    add_target(p)
+    add_pes(p)
+    p.add_argument("--freq", type=positive_float, metavar="MHZ",
+                   help="clock for latency and throughput (default: the estimated Fmax)")
+    add_weights(p)
+
+
+def _prune_layers(p):
+    p.add_argument("--prune-layers", default="hidden", choices=["hidden", "all"],
+                   help="layers the densities apply to (default: %(default)s; a one-layer file: that layer)")
+
+
+def _density_options(p):
+    p.add_argument("--mam-density", metavar="D", help="prune the MAM variant's hidden layers to D (e.g. 0.03 or 3%%)")
+    p.add_argument("--mac-density", metavar="D", help="prune the MAC variant's hidden layers to D")
+    _prune_layers(p)
+
+
+def _report_options(p):
+    p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
+    p.add_argument("--report", type=output_file, metavar="R.json", help="write the JSON report")
+
+
+def add_estimate_arguments(p):
+    p.description = ("Estimate what the engine of a layer or network costs on a target without running any tool: "
+                     "exact cycles (cycle model), memory bits, block RAMs and DSPs (as Yosys maps them), LUTs, "
+                     "flip-flops, logic cells and Fmax from a model calibrated on real synthesis runs.")
+    p.add_argument("model", type=input_file, metavar="LAYER_OR_NETWORK.npz", help=MODEL_HELP)
+    _estimate_options(p)
+    p.add_argument("--vs-mac", action="store_true", help="side by side: the file as MAM and as MAC (mam compare)")
+    _density_options(p)
+    _report_options(p)
+
+
+def add_compare_arguments(p):
+    p.description = ("Estimates side by side: the layer sizes of one file as MAM (hidden layers MAM) and as MAC "
+                     "(every layer MAC), each pruned by magnitude to its own density; or two files.")
+    p.add_argument("model", type=input_file, metavar="LAYER_OR_NETWORK.npz", help=MODEL_HELP + " (the MAM side)")
+    p.add_argument("other", nargs="?", type=input_file, metavar="OTHER.npz",
+                   help="a second file to put beside the first, as is")
+    _estimate_options(p)
+    _density_options(p)
+    _report_options(p)
+
+
+SWEEP_FILES = ("sweep.json", "sweep.csv", "cycles.png", "memory.png", "luts.png")
+
+
+def add_sweep_arguments(p):
+    p.description = ("For each density, prune the hidden layers by magnitude (random weights with --shape), "
+                     "estimate the MAM and the MAC network, and write sweep.json, sweep.csv and plots of cycles, "
+                     "weight memory and LUTs against remaining interconnections (cycles.png, memory.png, luts.png).")
+    p.add_argument("model", nargs="?", type=input_file, metavar="LAYER_OR_NETWORK.npz",
+                   help=MODEL_HELP + " (or --shape)")
+    p.add_argument("--shape", metavar="W0,W1,...", help="layer widths of a random network, e.g. 784,256,10")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights of --shape (default: 0)")
+    p.add_argument("--densities", nargs="+", required=True, metavar="D",
+                   help="fractions of the interconnections to keep, e.g. 0.001 0.01 0.1 or 0.1%%,1%%,10%%")
+    _estimate_options(p)
+    _prune_layers(p)
+    p.add_argument("-o", "--out-dir", required=True, type=output_dir(*SWEEP_FILES), metavar="DIR",
+                   help="folder for the JSON, CSV and PNG files")
 
 
 def _estimate(network, args):

@@ -5,18 +5,26 @@ import os
 import shutil
 import tempfile
 
-from amaranth.back import rtlil, verilog
-from amaranth.hdl import Value
-from amaranth.lib import wiring
-
-from .golden import ContractError, load_model
+from .golden import load_model
+from .options import add_pes, input_file, output_dir
 from .plumbing import save_text
 from .golden.cycles import network_cycles
 
-__all__ = ["cmd_export", "protocol_text"]
+__all__ = ["add_export_arguments", "cmd_export", "protocol_text", "EXPORTED"]
+
+EXPORTED = ("top.v", "top.il", "PORTS.md", "network.json")
+
+
+def add_export_arguments(p):
+    p.add_argument("model", type=input_file, metavar="LAYER_OR_NETWORK.npz", help="layer or network file")
+    p.add_argument("-o", "--out-dir", required=True, type=output_dir(*EXPORTED), metavar="DIR",
+                   help="folder for top.v, top.il, PORTS.md")
+    add_pes(p)
 
 
 def protocol_text(network, pes, engine, model):
+    from amaranth.hdl import Value
+    from amaranth.lib import wiring
     ports = []
     for path, member, value in engine.signature.flatten(engine):
         name = "_".join(str(p) for p in path)
@@ -58,14 +66,8 @@ Do not write inputs while `busy`.
 
 
 def cmd_export(args):
-    parent = os.path.dirname(os.path.abspath(args.out_dir))
-    if not os.path.isdir(parent):
-        raise ContractError(f"{args.out_dir}: folder {parent} does not exist")
-    if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
-        raise ContractError(f"{args.out_dir}: exists and is not a folder")
+    from amaranth.back import rtlil, verilog
     network = load_model(args.model)
-    if not 1 <= args.pes <= 16:
-        raise ContractError(f"--pes must be in 1..16, got {args.pes}")
     from .hw.specs import build_network_engine
     engine, assignments = build_network_engine(network, args.pes)
     model = network_cycles(assignments)

@@ -102,3 +102,22 @@ def cmd_run(args):
         save_text(args.report, json.dumps(report, indent=2) + "\n")
     print(format_run(report))
     return 0 if report["mismatches"] == 0 and report["cycles_match_model"] else 1
+
+
+def add_run_arguments(r):
+    from .options import add_board, add_pes, input_file, output_file, positive_float
+    r.description = ("Load each sample into the network engine on the board (bitstream built for this network), run "
+                     "it, read the outputs and the cycle counters, and compare them with the golden model and the "
+                     "cycle model. Needs pyserial (pip install -e '.[board]').")
+    r.add_argument("model", type=input_file, metavar="NETWORK.npz",
+                   help="layer or network file the bitstream was built for")
+    r.add_argument("inputs", type=input_file, metavar="INPUTS.npy", help="integers [batch, in] or [in]")
+    r.add_argument("-o", "--output", required=True, type=output_file, metavar="OUT.npy",
+                   help="where to write the board's outputs")
+    add_board(r, help="icebreaker or ulx3s-85f (sets the baud)")
+    r.add_argument("--port", required=True, metavar="DEV", help="serial port, e.g. /dev/ttyUSB1, or a pyserial URL")
+    add_pes(r, default=None, what="expected processing elements")
+    r.add_argument("--labels", type=input_file, metavar="Y.npy", help="integer labels [batch]: report the accuracy too")
+    r.add_argument("--report", type=output_file, metavar="R.json", help="write a JSON report")
+    r.add_argument("--timeout", type=positive_float, default=2.0, metavar="S",
+                   help="seconds to wait for each reply (default: %(default)s)")

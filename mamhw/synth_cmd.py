@@ -5,17 +5,33 @@ import os
 import sys
 import tempfile
 
-from .golden import ContractError, load_model
+from .golden import load_model
+from .options import (add_pes, add_target, add_weights, input_file, output_dir, output_file, positive_float,
+                      positive_int)
 from .plumbing import save_text
 from .golden.cycles import network_cycles, plan_network
 from .golden.encode import entry_bits
 from .fpga.targets import get_target
 
-__all__ = ["cmd_synth", "weight_memory_bits", "format_synth"]
+__all__ = ["add_synth_arguments", "cmd_synth", "weight_memory_bits", "format_synth", "WORK_FILES"]
 
 FF_CELLS = ("SB_DFF", "TRELLIS_FF")
 DSP_CELLS = ("SB_MAC16", "MULT18X18D")
 BRAM_CELLS = ("SB_RAM40_4K", "DP16KD")
+# What a synthesis writes in its work folder (fpga/pnr.py).
+WORK_FILES = ("top.il", "yosys.log", "stat.json", "netlist.json", "nextpnr-seed*.log", "report-seed*.json")
+
+
+def add_synth_arguments(p):
+    p.add_argument("model", type=input_file, metavar="LAYER_OR_NETWORK.npz", help="layer or network file")
+    add_target(p)
+    add_pes(p)
+    p.add_argument("--freq", type=positive_float, default=48.0, metavar="MHZ", help="clock constraint (default: 48)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="nextpnr seeds (default: 3)")
+    add_weights(p)
+    p.add_argument("--report", type=output_file, metavar="R.json", help="write the report as JSON")
+    p.add_argument("-o", "--out-dir", type=output_dir(*WORK_FILES), metavar="DIR",
+                   help="keep the work files (netlist, logs) here")
 
 
 def weight_memory_bits(network, assignments):
@@ -47,10 +63,6 @@ def format_synth(rep):
 
 def cmd_synth(args):
     target = get_target(args.target)
-    if not 1 <= args.pes <= 16:
-        raise ContractError(f"--pes must be in 1..16, got {args.pes}")
-    if args.seeds < 1 or args.freq <= 0:
-        raise ContractError("--seeds must be >= 1 and --freq > 0")
     network = load_model(args.model)
     assignments = plan_network(network, args.pes)
     need = weight_memory_bits(network, assignments)

