@@ -126,9 +126,12 @@ def selection_counts(model, x, layer, batch_size=1024):
         h = x[s:s + batch_size]
         if k > 0:
             h = forward(type(model)(model.layers[:k]), h)
-        _, amax, amin = mam_forward(h, dense.weight)
-        counts += np.bincount((rows + amax).ravel(), minlength=dense.size)
-        counts += np.bincount((rows + amin).ravel(), minlength=dense.size)
+        if dense.relu_in:
+            h = np.maximum(h, 0)
+        _, amax, amin = mam_forward(h, dense.weight, splits=dense.splits)
+        for idx in (amax, amin):         # [batch, out] or, with splits, [batch, out, splits]
+            flat = rows[..., None] + idx.reshape(*idx.shape[:2], -1)
+            counts += np.bincount(flat.ravel(), minlength=dense.size)
     return counts.reshape(dense.weight.shape)
 
 

@@ -17,6 +17,7 @@ Integer accuracy is measured with :func:`golden.network.network_forward`, the ex
 matches.
 """
 
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +28,8 @@ from ..golden.network import Network, network_forward
 from .train import accuracy as float_accuracy
 from .train import forward as float_forward
 
-__all__ = ["QuantizedModel", "quantize_model", "quantize_inputs", "requant_params", "quantization_report"]
+__all__ = ["QuantizedModel", "quantize_model", "quantize_inputs", "requant_params", "quantization_report",
+           "layer_options"]
 
 
 def _qmax(bits):
@@ -66,6 +68,7 @@ class QuantizedModel:
     network: Network
     input_scale: float
     scales: list = field(default_factory=list)   # real value of one integer unit of each layer's output
+    weight_scales: list = field(default_factory=list)   # real value of one integer unit of each layer's weights
 
     @property
     def in_bits(self):
@@ -95,6 +98,21 @@ def _scale_of(values, percentile, qmax):
     return (top if top > 0 else 1.0) / qmax
 
 
+def layer_options(dense, where):
+    """The keys beyond the basic contract a float layer needs (``splits``, ``relu_in``), given only when they
+    differ from the default; refused in one line when golden's layer contract does not have them."""
+    extra = {}
+    if getattr(dense, "splits", 1) != 1:
+        extra["splits"] = dense.splits
+    if getattr(dense, "relu_in", False):
+        extra["relu_in"] = True
+    missing = [k for k in extra if k not in inspect.signature(Layer.build).parameters]
+    if missing:
+        raise ContractError(f"{where}: {' and '.join(missing)} not in golden's layer contract yet: "
+                            f"this layer cannot be written as a layer file")
+    return extra
+
+
 def _quantize_layer(dense, s_in, s_out, in_bits, w_bits, out_bits, where):
     w = dense.weight.astype(np.float64)
     s_w = _scale_of(w, 100, _qmax(w_bits))
@@ -105,8 +123,10 @@ def _quantize_layer(dense, s_in, s_out, in_bits, w_bits, out_bits, where):
     s_acc = s_in * s_w
     bq = np.clip(np.rint(dense.bias.astype(np.float64) / s_acc), *INT32_RANGE).astype(np.int64)
     mult, shift = requant_params(s_acc / s_out)
-    return Layer.build(kind=dense.kind, weight=wq, bias=bq, mult=mult, shift=shift, relu=dense.relu,
-                       in_bits=in_bits, w_bits=w_bits, out_bits=out_bits, where=where)
+    layer = Layer.build(kind=dense.kind, weight=wq, bias=bq, mult=mult, shift=shift, relu=dense.relu,
+                        in_bits=in_bits, w_bits=w_bits, out_bits=out_bits, where=where,
+                        **layer_options(dense, where))
+    return layer, s_w
 
 
 def quantize_model(model, x_calib, *, in_bits=8, w_bits=8, act_bits=8, out_bits=8, input_scale=None,
@@ -133,16 +153,18 @@ def quantize_model(model, x_calib, *, in_bits=8, w_bits=8, act_bits=8, out_bits=
     if input_scale is None:
         input_scale = _scale_of(x_calib, 100, _qmax(in_bits))
     acts = float_forward(model, x_calib, beta=0.0, return_all=True)
-    layers, scales = [], []
+    layers, scales, weight_scales = [], [], []
     s_in, bits_in = float(input_scale), in_bits
     for k, dense in enumerate(model):
         last = k == len(model) - 1
         bits_out = out_bits if last else act_bits
         s_out = _scale_of(acts[k], 100 if last else act_percentile, _qmax(bits_out))
-        layers.append(_quantize_layer(dense, s_in, s_out, bits_in, w_bits, bits_out, f"layer {k}"))
+        layer, s_w = _quantize_layer(dense, s_in, s_out, bits_in, w_bits, bits_out, f"layer {k}")
+        layers.append(layer)
         scales.append(s_out)
+        weight_scales.append(s_w)
         s_in, bits_in = s_out, bits_out
-    return QuantizedModel(Network(layers), float(input_scale), scales)
+    return QuantizedModel(Network(layers), float(input_scale), scales, weight_scales)
 
 
 def quantization_report(model, qmodel, x, y):

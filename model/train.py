@@ -20,7 +20,7 @@ import numpy as np
 from ..golden.chain import Chain, Shaped, check_chain
 from ..plumbing import ContractError
 
-__all__ = ["Dense", "MLP", "mlp", "vanish_beta", "mam_forward", "mam_backward", "forward", "predict",
+__all__ = ["Dense", "MLP", "mlp", "vanish_beta", "split_bounds", "mam_forward", "mam_backward", "forward", "predict",
            "accuracy", "cross_entropy", "loss_and_grads", "train", "History", "blas_limit"]
 
 KINDS = ("mam", "mac")
@@ -37,10 +37,13 @@ class Dense(Shaped):
     bias: np.ndarray
     relu: bool = False
     mask: np.ndarray | None = None
+    splits: int = 1          # mam: the inputs cut into this many slices (split_bounds), max + min summed over them
+    relu_in: bool = False    # ReLU on the layer's inputs
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ContractError(f"layer kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        self.splits, self.relu_in = int(self.splits), bool(self.relu_in)
         self.weight = np.asarray(self.weight, dtype=np.float32)
         self.bias = np.asarray(self.bias, dtype=np.float32)
         if self.weight.ndim != 2 or self.bias.shape != (self.weight.shape[0],):
@@ -48,6 +51,10 @@ class Dense(Shaped):
                                 f"{list(self.weight.shape)} and {list(self.bias.shape)}")
         if not (np.isfinite(self.weight).all() and np.isfinite(self.bias).all()):
             raise ContractError("dense layer weight or bias holds NaN or infinity")
+        if self.splits != 1:
+            if self.kind != "mam":
+                raise ContractError(f"splits = {self.splits} needs a mam layer (a sum needs no slices)")
+            split_bounds(self.n_in, self.splits)
         if self.mask is not None:
             self.mask = np.asarray(self.mask, dtype=bool)
             if self.mask.shape != self.weight.shape:
@@ -67,7 +74,7 @@ class Dense(Shaped):
 
     def copy(self):
         return Dense(self.kind, self.weight.copy(), self.bias.copy(), self.relu,
-                     None if self.mask is None else self.mask.copy())
+                     None if self.mask is None else self.mask.copy(), self.splits, self.relu_in)
 
 
 @dataclass(eq=False)
@@ -134,14 +141,43 @@ def _chunk_rows(n_out, n_in, chunk_elements):
     return max(1, chunk_elements // max(1, n_out * n_in))
 
 
-def mam_forward(x, w, chunk_elements=MAM_CHUNK_ELEMENTS):
-    """``max_i(w_ji x_i) + min_i(w_ji x_i)`` for x [batch, in] and w [out, in] (no bias).
+def split_bounds(n_in, splits):
+    """``[(start, stop), ...]`` of the ``splits`` contiguous input slices of a MAM layer: ``ceil(n_in / splits)``
+    inputs each, the last one the remainder (mamtorch's FullyConnected cuts them so). A cut that leaves the last
+    slice empty is refused."""
+    if not 1 <= splits <= n_in:
+        raise ContractError(f"splits must be in 1..{n_in} (the layer's inputs), got {splits}")
+    width = -(-n_in // splits)
+    last = n_in - width * (splits - 1)
+    if last < 1:
+        raise ContractError(f"{n_in} inputs cannot be cut into {splits} slices of {width} with a nonempty last "
+                            f"one (it would hold {last})")
+    return [(k * width, min((k + 1) * width, n_in)) for k in range(splits)]
 
-    Returns ``(y, argmax, argmin)``, y float32 [batch, out], the indices int64 [batch, out]. Ties go to the
-    lowest index, as ``np.argmax`` does.
+
+def mam_forward(x, w, chunk_elements=MAM_CHUNK_ELEMENTS, splits=1):
+    """``max_i(w_ji x_i) + min_i(w_ji x_i)`` for x [batch, in] and w [out, in] (no bias); with ``splits`` > 1
+    the sum of that over each input slice (:func:`split_bounds`).
+
+    Returns ``(y, argmax, argmin)``, y float32 [batch, out], the indices int64 [batch, out] (with splits > 1
+    ``[batch, out, splits]``, each slice's selection as an index into the whole input). Ties go to the lowest
+    index, as ``np.argmax`` does.
     """
     x = np.asarray(x, dtype=np.float32)
     w = np.asarray(w, dtype=np.float32)
+    if splits == 1:
+        return _mam_slice(x, w, chunk_elements)
+    bounds = split_bounds(w.shape[1], splits)
+    parts = [_mam_slice(x[:, a:b], w[:, a:b], chunk_elements) for a, b in bounds]
+    y = parts[0][0]
+    for part in parts[1:]:
+        y = y + part[0]                  # slice by slice, in order, as mamtorch adds them
+    amax = np.stack([p[1] + a for p, (a, _) in zip(parts, bounds)], axis=2)
+    amin = np.stack([p[2] + a for p, (a, _) in zip(parts, bounds)], axis=2)
+    return y, amax, amin
+
+
+def _mam_slice(x, w, chunk_elements):
     n_batch, n_out = x.shape[0], w.shape[0]
     amax = np.empty((n_batch, n_out), dtype=np.int64)
     amin = np.empty((n_batch, n_out), dtype=np.int64)
@@ -159,7 +195,8 @@ def mam_forward(x, w, chunk_elements=MAM_CHUNK_ELEMENTS):
 
 
 def mam_backward(x, w, g, amax, amin):
-    """Gradients ``(dx, dw)`` of the MAM part for upstream gradient g [batch, out]; only argmax/argmin paths."""
+    """Gradients ``(dx, dw)`` of the MAM part for upstream gradient g [batch, out]; only argmax/argmin paths
+    (of every slice, when the indices are :func:`mam_forward`'s ``[batch, out, splits]``)."""
     n_batch, n_in = x.shape
     n_out = w.shape[0]
     rows = np.arange(n_out)[None, :]
@@ -167,7 +204,8 @@ def mam_backward(x, w, g, amax, amin):
     g = g.astype(np.float64)
     dw = np.zeros(n_out * n_in)
     dx = np.zeros(n_batch * n_in)
-    for idx in (amax, amin):
+    selections = [a[..., k] for a in (amax, amin) for k in range(a.shape[2])] if amax.ndim == 3 else [amax, amin]
+    for idx in selections:
         dw += np.bincount((rows * n_in + idx).ravel(), weights=(g * x[samples, idx]).ravel(),
                           minlength=n_out * n_in)
         dx += np.bincount((samples * n_in + idx).ravel(), weights=(g * w[rows, idx]).ravel(),
@@ -177,12 +215,16 @@ def mam_backward(x, w, g, amax, amin):
 
 def _layer_forward(layer, x, beta):
     """Pre-activation output and the cache for the backward pass."""
-    cache = {"x": x}
+    cache = {}
+    if layer.relu_in:
+        cache["passed"] = x > 0
+        x = np.maximum(x, 0)
+    cache["x"] = x
     z = np.broadcast_to(layer.bias, (x.shape[0], layer.n_out)).astype(np.float32)
     if layer.kind == "mac" or beta >= 1.0:
         z = z + x @ layer.weight.T
     else:
-        y, amax, amin = mam_forward(x, layer.weight)
+        y, amax, amin = mam_forward(x, layer.weight, splits=layer.splits)
         cache.update(amax=amax, amin=amin)
         z = z + (1.0 - beta) * y
         if beta > 0.0:
@@ -211,6 +253,8 @@ def _layer_backward(layer, g, cache, beta):
         dw += mdw
     if layer.mask is not None:
         dw *= layer.mask
+    if layer.relu_in:
+        dx *= cache["passed"]
     return dx, dw, db
 
 

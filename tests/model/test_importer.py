@@ -34,7 +34,7 @@ def test_npz_import_round_trips_and_quantizes(trained, tmp_path):
     path = tmp_path / "model.npz"
     np.savez(path, **state_of(model))
     layers = load_float_layers(path)
-    assert [p for p, _, _ in layers] == ["fc1.", "fc2."]
+    assert [p for p, _, _ in layers] == ["fc1", "fc2"]
     imported = import_model(path, ["mam", "mac"])
     assert np.array_equal(forward(imported, x), forward(model, x))
     assert imported[0].mask is not None and not imported[0].mask[0, :4].any()
@@ -62,7 +62,7 @@ def test_bad_files_are_refused_with_one_line(trained, tmp_path):
     with pytest.raises(ContractError, match=r"bn.weight has shape \[3\]"):
         load_float_layers(tmp_path / "bn.npz")
     np.savez(tmp_path / "odd.npz", **{"fc.running_mean": np.ones(3)})
-    with pytest.raises(ContractError, match="neither a weight nor a bias"):
+    with pytest.raises(ContractError, match="only one of running_mean and running_var"):
         load_float_layers(tmp_path / "odd.npz")
     np.savez(tmp_path / "chain.npz", **state_of(mlp([5, 4, 3], "mac")), extra=np.zeros(1))
     with pytest.raises(ContractError, match="extra"):
@@ -107,5 +107,5 @@ def test_torch_state_dict_import_matches_a_torch_forward(trained, tmp_path):
     torch.save({"state_dict": state}, tmp_path / "ckpt.pth")
     assert len(load_float_layers(tmp_path / "ckpt.pth")) == 2
     (tmp_path / "bad.pt").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(ContractError, match="not a loadable PyTorch state dict"):
+    with pytest.raises(ContractError, match="not a loadable PyTorch checkpoint"):
         load_float_layers(tmp_path / "bad.pt")

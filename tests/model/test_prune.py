@@ -6,7 +6,7 @@ import pytest
 from mamhw.plumbing import ContractError
 from mamhw.model.prune import (fine_tune, global_magnitude_prune, iterative_magnitude_prune, mam_aware_prune,
                                 remaining, remaining_fraction, selection_counts)
-from mamhw.model.train import forward, mlp, train
+from mamhw.model.train import MLP, Dense, forward, mlp, split_bounds, train
 from tests.model.synthetic import blobs
 
 
@@ -95,6 +95,24 @@ def test_selection_counts_match_brute_force():
     assert counts.sum() == 2 * 30 * 4
     with pytest.raises(ContractError, match="mac"):
         selection_counts(model, x, 0)
+
+
+def test_selection_counts_of_a_split_layer_with_relu_in_count_each_slice():
+    rng = np.random.default_rng(6)
+    model = MLP([Dense("mac", rng.standard_normal((7, 6)), rng.standard_normal(7)),
+                 Dense("mam", rng.standard_normal((4, 7)), rng.standard_normal(4), splits=3, relu_in=True)])
+    x = rng.random((25, 6), dtype=np.float32)
+    counts = selection_counts(model, x, 1, batch_size=9)
+    h = np.maximum(forward(MLP(model.layers[:1]), x), 0)
+    expected = np.zeros((4, 7), dtype=np.int64)
+    for s in range(25):
+        for a, b in split_bounds(7, 3):
+            p = h[s][None, a:b] * model[1].weight[:, a:b]
+            for j in range(4):
+                expected[j, a + p[j].argmax()] += 1
+                expected[j, a + p[j].argmin()] += 1
+    assert np.array_equal(counts, expected)
+    assert counts.sum() == 2 * 3 * 25 * 4
 
 
 def test_mam_aware_prune_removes_never_selected_and_changes_nothing_on_its_data():

@@ -7,7 +7,7 @@ import pytest
 
 from mamhw.plumbing import ContractError
 from mamhw.model.train import (MLP, Dense, accuracy, forward, loss_and_grads, mam_backward, mam_forward, mlp,
-                                train, vanish_beta)
+                               split_bounds, train, vanish_beta)
 from tests.model.synthetic import blobs
 
 
@@ -147,3 +147,65 @@ def test_bad_inputs_are_refused():
         mlp([4, 3], ["max"])
     with pytest.raises(ContractError, match="layer 1 takes"):
         MLP([Dense("mac", np.zeros((3, 4)), np.zeros(3)), Dense("mac", np.zeros((2, 5)), np.zeros(2))])
+
+
+def test_split_bounds_cut_as_mamtorch_does():
+    # ceil(in / splits) inputs a slice, the last one the remainder.
+    assert split_bounds(10, 1) == [(0, 10)]
+    assert split_bounds(10, 3) == [(0, 4), (4, 8), (8, 10)]
+    assert split_bounds(7, 2) == [(0, 4), (4, 7)]
+    assert split_bounds(5, 5) == [(k, k + 1) for k in range(5)]
+    with pytest.raises(ContractError, match="nonempty last"):
+        split_bounds(9, 4)                  # slices of 3: 3 + 3 + 3 leaves nothing for the fourth
+    with pytest.raises(ContractError, match="splits must be in 1..4"):
+        split_bounds(4, 5)
+
+
+@pytest.mark.parametrize("splits", [2, 3])
+def test_split_mam_forward_is_the_sum_over_slices(splits):
+    rng = np.random.default_rng(splits)
+    x = rng.standard_normal((13, 11)).astype(np.float32)
+    w = rng.standard_normal((6, 11)).astype(np.float32)
+    w[0, :5] = 0.0                          # pruned weights compete within their own slice
+    y, amax, amin = mam_forward(x, w, splits=splits, chunk_elements=17)
+    width = -(-11 // splits)
+    ref = np.zeros((13, 6))
+    for a in range(0, 11, width):
+        ref += brute_mam(x[:, a:a + width], w[:, a:a + width])[0]
+    assert np.allclose(y, ref, rtol=1e-6, atol=1e-6)
+    assert amax.shape == amin.shape == (13, 6, splits)
+    for k, (a, b) in enumerate(split_bounds(11, splits)):
+        assert np.all((amax[..., k] >= a) & (amax[..., k] < b)) and np.all((amin[..., k] >= a) & (amin[..., k] < b))
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_gradient_with_splits_and_relu_in_matches_finite_differences(beta):
+    rng = np.random.default_rng(8)
+    model = MLP([Dense("mam", rng.standard_normal((4, 7)), rng.standard_normal(4), relu=True, splits=3,
+                       relu_in=True),
+                 Dense("mam", rng.standard_normal((3, 4)), rng.standard_normal(3), splits=2, relu_in=True)])
+    x = rng.standard_normal((6, 7)).astype(np.float32)
+    y = rng.integers(0, 3, size=6)
+    _, grads, _ = loss_and_grads(model, x, y, beta)
+    eps = 1e-3
+    for k, layer in enumerate(model):
+        for j, param in enumerate((layer.weight, layer.bias)):
+            for idx in np.ndindex(param.shape):
+                old = float(param[idx])
+                param[idx] = old + eps
+                up = loss_and_grads(model, x, y, beta)[0]
+                param[idx] = old - eps
+                down = loss_and_grads(model, x, y, beta)[0]
+                param[idx] = old
+                assert grads[k][j][idx] == pytest.approx((up - down) / (2 * eps), abs=2e-3)
+
+
+def test_relu_in_clips_the_inputs_and_splits_need_a_mam_layer():
+    w = np.array([[1.0, 2.0]], dtype=np.float32)
+    x = np.array([[-3.0, 1.0]], dtype=np.float32)
+    plain = MLP([Dense("mac", w, [0.0])])
+    clipped = MLP([Dense("mac", w, [0.0], relu_in=True)])
+    assert forward(plain, x).tolist() == [[-1.0]] and forward(clipped, x).tolist() == [[2.0]]
+    assert Dense("mam", w, [0.0], splits=2).copy().splits == 2
+    with pytest.raises(ContractError, match="needs a mam layer"):
+        Dense("mac", w, [0.0], splits=2)
