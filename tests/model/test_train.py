@@ -79,9 +79,11 @@ def test_network_gradient_matches_finite_differences(beta):
     rng = np.random.default_rng(3)
     model = mlp([5, 4, 3], ["mam", "mac"], seed=4)
     x = rng.standard_normal((6, 5)).astype(np.float32)
-    y = rng.integers(0, 3, size=6)
+    assert_gradients_match_finite_differences(model, x, rng.integers(0, 3, size=6), beta)
+
+
+def assert_gradients_match_finite_differences(model, x, y, beta, eps=1e-3):
     _, grads, _ = loss_and_grads(model, x, y, beta)
-    eps = 1e-3
     for k, layer in enumerate(model):
         for j, param in enumerate((layer.weight, layer.bias)):
             for idx in np.ndindex(param.shape):
@@ -185,19 +187,7 @@ def test_gradient_with_splits_and_relu_in_matches_finite_differences(beta):
                        relu_in=True),
                  Dense("mam", rng.standard_normal((3, 4)), rng.standard_normal(3), splits=2, relu_in=True)])
     x = rng.standard_normal((6, 7)).astype(np.float32)
-    y = rng.integers(0, 3, size=6)
-    _, grads, _ = loss_and_grads(model, x, y, beta)
-    eps = 1e-3
-    for k, layer in enumerate(model):
-        for j, param in enumerate((layer.weight, layer.bias)):
-            for idx in np.ndindex(param.shape):
-                old = float(param[idx])
-                param[idx] = old + eps
-                up = loss_and_grads(model, x, y, beta)[0]
-                param[idx] = old - eps
-                down = loss_and_grads(model, x, y, beta)[0]
-                param[idx] = old
-                assert grads[k][j][idx] == pytest.approx((up - down) / (2 * eps), abs=2e-3)
+    assert_gradients_match_finite_differences(model, x, rng.integers(0, 3, size=6), beta)
 
 
 def test_relu_in_clips_the_inputs_and_splits_need_a_mam_layer():
