@@ -1,4 +1,4 @@
-"""The host side of the UART link (protocol: hw/hostlink.py): frames, a device driver, batch runs.
+"""The host side of the UART link (protocol: hw/protocol.py, hw/hostlink.py): frames, a device driver, batch runs.
 
 The driver works over any pyserial-like byte transport: ``write(bytes)``, ``read(n)`` returning at most n bytes
 once its ``timeout`` (seconds) has passed, and ``reset_input_buffer()``. In real use that is a
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..golden import ContractError, check_inputs
-from ..hw.hostlink import (COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY, SYNC, WEIGHT_CHUNK,
+from ..hw.protocol import (COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY, SYNC, WEIGHT_CHUNK,
                            WEIGHT_HEADER, Command, Status, crc8, value_bytes)
 from .design_id import design_id
 

@@ -54,7 +54,6 @@ outside a frame are skipped until a SYNC.
 """
 
 import contextlib
-import enum
 import struct
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -63,53 +62,10 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["SYNC", "REPLY", "PROTOCOL_VERSION", "INFO_FORMAT", "COUNTER_BYTES", "MAX_LEN", "WEIGHT_CHUNK",
-           "WEIGHT_HEADER", "Command", "Status", "crc8", "value_bytes", "HostLink"]
+from .protocol import (COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY, SYNC, WEIGHT_CHUNK,
+                       WEIGHT_HEADER, Command, Status, crc8, value_bytes)
 
-SYNC = 0xA5
-REPLY = 0x80
-PROTOCOL_VERSION = 2
-# version, n_in, n_out, in_bits, out_bits, layers, PEs, design id, weight_bits (0: weights baked in)
-INFO_FORMAT = "<BHHBBBBIB"
-COUNTER_BYTES = 4
-MAX_LEN = 0xFFFF
-WEIGHT_CHUNK = 64               # entry words per LOAD_WEIGHTS frame
-WEIGHT_HEADER = "<BHB"          # PE, first address, count
-CRC8_POLY = 0x07
-
-
-class Command(enum.IntEnum):
-    INFO = 0x01
-    WRITE_INPUTS = 0x02
-    RUN = 0x03
-    READ_OUTPUTS = 0x04
-    READ_CYCLES = 0x05
-    LOAD_WEIGHTS = 0x06
-
-
-class Status(enum.IntEnum):
-    OK = 0
-    BAD_CHECKSUM = 1
-    BAD_LENGTH = 2
-    UNKNOWN_COMMAND = 3
-    TIMEOUT = 4
-    RX_ERROR = 5
-    BAD_ADDRESS = 6
-    NO_INPUTS = 7
-
-
-def crc8(data, crc=0):
-    """CRC-8/SMBUS of `data` (bytes), continuing from `crc`."""
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = ((crc << 1) ^ CRC8_POLY) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return crc
-
-
-def value_bytes(bits):
-    """Bytes per value of a `bits`-wide signed number on the link."""
-    return (bits + 7) // 8
+__all__ = ["HostLink"]
 
 
 def _crc8_step(crc, byte):

@@ -18,7 +18,7 @@ from mamhw.fpga.host import (Device, LinkError, decode_frame, decode_values, enc
 from mamhw.fpga.targets import TARGETS
 from mamhw.golden import ContractError, Layer, Network, network_forward, save_network
 from mamhw.golden.cycles import network_cycles, plan_network
-from mamhw.hw.hostlink import (COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY, SYNC, Command,
+from mamhw.hw.protocol import (COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY, SYNC, Command,
                                Status, crc8)
 from mamhw.hw.network import NetworkEngine
 from tests.strategies import make_network_and_inputs

@@ -14,7 +14,7 @@ from mamhw.fpga.design_id import design_id
 from mamhw.fpga.host import Device, LinkError, encode_frame, encode_values, entry_words
 from mamhw.golden import network_forward
 from mamhw.golden.cycles import network_cycles, plan_network
-from mamhw.hw.hostlink import (INFO_FORMAT, PROTOCOL_VERSION, REPLY, SYNC, WEIGHT_CHUNK, WEIGHT_HEADER, Command,
+from mamhw.hw.protocol import (INFO_FORMAT, PROTOCOL_VERSION, REPLY, SYNC, WEIGHT_CHUNK, WEIGHT_HEADER, Command,
                                Status, crc8)
 from mamhw.hw.network import NetworkEngine
 from tests.hw.uart_sim import SimTransport, uart_bits
