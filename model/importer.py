@@ -37,7 +37,8 @@ What a state dict does not carry, per layer (``options``, keyed by the layer's n
 (ReLU on the layer's inputs), ``vcon_expand`` (mamtorch scales the MAM term by ``in / (2 splits)`` once its
 vanishing-contributes beta is 0; folded into the weights, which changes only their scale, exact for a positive
 factor), ``relu`` (ReLU after the layer; default: after every layer but the last), ``gain`` (a MAM output scale,
-e.g. an old mamtorch ``beta_zero_gain``), ``eps`` (of the BatchNorm after it).
+e.g. an old mamtorch ``beta_zero_gain``), ``eps`` (of the BatchNorm after it). Options under ``"*"`` apply to
+every layer (``splits``, ``vcon_expand`` and ``gain`` to its MAM layers only); a layer's own options win.
 """
 
 import importlib
@@ -65,6 +66,8 @@ COUNTERS = ("num_batches_tracked", "n_averaged")
 PARAM_LEAVES = ("weight", "bias", "weight_orig", "weight_mask", "bias_orig", "bias_mask", "running_mean",
                 "running_var")
 LAYER_OPTIONS = ("kind", "splits", "relu_in", "vcon_expand", "relu", "gain", "eps")
+MAM_ONLY = ("splits", "vcon_expand", "gain")
+ALL = "*"       # the options key for every layer
 BN_EPS = 1e-5
 
 
@@ -314,13 +317,22 @@ def _fold_norm(w, b, norm, eps, layer, where):
     return w, b
 
 
-def _options_for(options, name, k, where):
-    opts = dict((options or {}).get(name, {}))
-    bad = sorted(set(opts) - set(LAYER_OPTIONS))
-    if bad:
-        raise ContractError(f"{where}: unknown option(s) {', '.join(bad)} for layer {name or k}: "
-                            f"choose from {', '.join(LAYER_OPTIONS)}")
-    return opts
+def _options_for(options, name, where):
+    """The layer's own options over those for every layer (``"*"``)."""
+    every, own = dict((options or {}).get(ALL, {})), dict((options or {}).get(name, {}))
+    for opts in (every, own):
+        bad = sorted(set(opts) - set(LAYER_OPTIONS))
+        if bad:
+            raise ContractError(f"{where}: unknown option(s) {', '.join(bad)} for layer {name or '<root>'}: "
+                                f"choose from {', '.join(LAYER_OPTIONS)}")
+    return every, own
+
+
+def _merged(every, own, kind):
+    """Options for every layer apply where they make sense: splits, vcon_expand and gain to mam layers only."""
+    merged = {k: v for k, v in every.items() if kind == "mam" or k not in MAM_ONLY}
+    merged.update(own)
+    return merged
 
 
 def import_checkpoint(source, kinds=None, *, layers=None, options=None, mam_gain=1.0, relu=None):
@@ -340,20 +352,22 @@ def import_checkpoint(source, kinds=None, *, layers=None, options=None, mam_gain
         state = {str(k): _to_numpy(v, str(k), where) for k, v in state.items()}
     mods, counters = _modules(state, where)
     order = _order(mods, layers, where)
-    known = {n for pair in order for n in pair if n is not None}
+    known = {n for pair in order for n in pair if n is not None} | {ALL}
     stray = sorted(set(options or {}) - known)
     if stray:
         raise ContractError(f"{where}: options name {', '.join(stray)}, which is no layer of the file "
                             f"({', '.join(n for n, _ in order)})")
     n = len(order)
-    opts = [_options_for(options, name, k, where) for k, (name, _) in enumerate(order)]
-    kinds_given = kinds is not None or all("kind" in o for o in opts)
+    parts = [_options_for(options, name, where) for name, _ in order]
+    kinds_given = kinds is not None or all("kind" in own or "kind" in every for every, own in parts)
     if kinds is None:
-        kinds = [o.get("kind", "mam" if k < n - 1 else "mac") for k, o in enumerate(opts)]
+        kinds = [own.get("kind", every.get("kind", "mam" if k < n - 1 else "mac"))
+                 for k, (every, own) in enumerate(parts)]
     kinds = [kinds] * n if isinstance(kinds, str) else list(kinds)
     if len(kinds) != n:
         names = ", ".join(name or "<root>" for name, _ in order)
         raise ContractError(f"{where}: holds {n} layers ({names}) but {len(kinds)} kinds were given")
+    opts = [_merged(every, own, kind) for (every, own), kind in zip(parts, kinds)]
     relu = [o.get("relu", k < n - 1) for k, o in enumerate(opts)] if relu is None else list(relu)
     if len(relu) != n:
         raise ContractError(f"{where}: holds {n} layers but {len(relu)} relu flags were given")
@@ -373,25 +387,23 @@ def import_checkpoint(source, kinds=None, *, layers=None, options=None, mam_gain
             split_bounds(w.shape[1], splits)
         except ContractError as e:
             raise ContractError(f"{where}: layer {label}: {e}") from None
-        gain = float(o.get("gain", mam_gain if kind == "mam" else 1.0))
-        if o.get("vcon_expand", False):
+        gain = _float_option(o.get("gain", mam_gain if kind == "mam" else 1.0), "gain", label, where)
+        if _bool_option(o.get("vcon_expand", False), "vcon_expand", label, where):
             if kind != "mam":
                 raise ContractError(f"{where}: layer {label}: vcon_expand scales a MAM term; the layer is mac")
             gain *= w.shape[1] / (2 * splits)
             note.append(f"vcon_expand: MAM term x{w.shape[1] / (2 * splits):g} (in / (2 splits)) folded")
-        if not (np.isfinite(gain) and gain > 0):
-            raise ContractError(f"{where}: layer {label}: the MAM gain must be positive, got {gain}")
         if gain != 1.0:
             w = w * np.float32(gain)
             if "gain" in o or mam_gain != 1.0:
                 note.append(f"gain x{gain:g} folded")
         if norm is not None:
-            eps = float(o.get("eps", BN_EPS))
+            eps = _float_option(o.get("eps", BN_EPS), "eps", label, where)
             w, b = _fold_norm(w, b, mods[norm], eps, label, where)
             note.append(f"BatchNorm1d {norm} folded (eps {eps:g})")
         mask = None if np.all(w) else w != 0
-        dense.append(Dense(kind, w, b, relu=bool(relu[k]), mask=mask, splits=splits,
-                           relu_in=bool(o.get("relu_in", False))))
+        dense.append(Dense(kind, w, b, relu=_bool_option(relu[k], "relu", label, where), mask=mask, splits=splits,
+                           relu_in=_bool_option(o.get("relu_in", False), "relu_in", label, where)))
         notes.append(note)
     try:
         model = MLP(dense)
@@ -404,6 +416,19 @@ def _int_option(value, key, label, where):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ContractError(f"{where}: layer {label}: {key} must be a whole number, got {value!r}")
     return int(value)
+
+
+def _float_option(value, key, label, where):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value <= 0:
+        raise ContractError(f"{where}: layer {label}: {key} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _bool_option(value, key, label, where):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ContractError(f"{where}: layer {label}: {key} must be true or false, got {value!r}")
+    return bool(value)
 
 
 def import_model(source, kinds=None, **kwargs):
