@@ -160,14 +160,19 @@ def _input_range(text):
     return lo, hi
 
 
-def load_float_inputs(path, n_in, option):
-    """A float .npy [n, n_in] (or [n_in]), or one line naming what is wrong with it."""
+def _read_npy(path, option):
     try:
         x = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
         raise ContractError(f"{path}: not a NumPy .npy file ({str(e).strip().splitlines()[0]}) ({option})") from None
     if not isinstance(x, np.ndarray):
         raise ContractError(f"{path}: an .npz archive, not an .npy array ({option})")
+    return x
+
+
+def load_float_inputs(path, n_in, option):
+    """A float .npy [n, n_in] (or [n_in]), or one line naming what is wrong with it."""
+    x = _read_npy(path, option)
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] < 1:
@@ -181,11 +186,8 @@ def load_float_inputs(path, n_in, option):
 
 
 def _load_labels(path, n, n_classes):
-    try:
-        y = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise ContractError(f"{path}: not a NumPy .npy file ({str(e).strip().splitlines()[0]}) (--labels)") from None
-    if not isinstance(y, np.ndarray) or y.shape != (n,) or y.dtype.kind not in "iu":
+    y = _read_npy(path, "--labels")
+    if y.shape != (n,) or y.dtype.kind not in "iu":
         raise ContractError(f"{path}: --labels must be integers [{n}] (one per --check sample)")
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise ContractError(f"{path}: labels must be in 0..{n_classes - 1} (the network's outputs)")

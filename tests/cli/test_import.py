@@ -352,6 +352,10 @@ BAD = {
     "bad splits": (lambda p: _save(Net().state_dict(), p), ("--splits", "fc1=x"), "whole number"),
     "unknown layer option": (lambda p: _save(Net().state_dict(), p), ("--relu-in", "fc9"), "fc9"),
     "labels without check": (lambda p: _save(Net().state_dict(), p), ("--labels", "y.npy"), "--labels goes with"),
+    "calibration of the wrong width": (lambda p: np.save(p.parent / "c.npy", np.zeros((5, 7))) or
+                                       _save(Net().state_dict(), p), ("--calib", "c.npy"), "must be [n >= 1, 12]"),
+    "check inputs with NaN": (lambda p: np.save(p.parent / "c.npy", np.full((5, N_IN), np.nan)) or
+                              _save(Net().state_dict(), p), ("--check", "c.npy"), "NaN"),
 }
 
 
@@ -360,6 +364,7 @@ def test_bad_checkpoints_and_options_are_refused_in_one_line(tmp_path, case):
     make, extra, message = BAD[case]
     ckpt = make(tmp_path / "ckpt.pt")
     (tmp_path / "y.npy").write_bytes(b"")
+    extra = [tmp_path / a if a.endswith(".npy") else a for a in extra]
     status, out, err = run("import", ckpt, "-o", tmp_path / "net.npz", *extra)
     assert status == 2, (out, err)
     assert err.count("\n") == 1 and "Traceback" not in err and message in err, err
