@@ -1,23 +1,33 @@
-"""The reference forward pass: exact integer semantics of DESIGN.md section 2, vectorized and memory-bounded."""
+"""The reference forward pass: the exact integer semantics of the layer contract, vectorized and memory-bounded.
+
+It works on the layer's CSR arrays, a block of rows at a time, so a big sparse layer never needs its dense matrix;
+only a small, fairly dense MAC layer goes through a (BLAS) matrix product.
+"""
 
 import numpy as np
 
-from .layer import check_inputs, signed_range
+from .layer import DENSE_VIEW_MAX, check_inputs, signed_range
 
 __all__ = ["forward", "accumulate", "requantize"]
 
-# Largest number of int64 products held at once (~64 MiB); batches are cut into chunks to stay under it.
+# Largest number of int64 products held at once (~64 MiB): rows are taken in blocks of at most this many kept
+# weights (or one row), and the batch in chunks that keep block x chunk under it.
 CHUNK_ELEMENTS = 1 << 23
 
 
 def accumulate(layer, x):
-    """The pre-bias value `a` [batch, out]: max + min of the products for mam, their sum for mac."""
+    """The pre-bias value `a` [batch, out] for int64 inputs [batch, in]: for mam, the sum over the input slices
+    of max + min of the products (one slice unless ``splits``), for mac their sum; ``relu_in`` first."""
+    if layer.relu_in:
+        x = np.maximum(x, 0)
     if layer.kind == "mac":
-        return _mac_sum(layer, x)
-    return _mam_max_plus_min(layer, x)
+        if layer.size <= DENSE_VIEW_MAX and 4 * layer.nnz >= layer.size:
+            return _mac_dense(layer, x)
+        return _reduce_rows(layer, x, mam=False)
+    return _reduce_rows(layer, x, mam=True)
 
 
-def _mac_sum(layer, x):
+def _mac_dense(layer, x):
     w = layer.weight
     bound = (1 << (layer.in_bits - 1)) * (1 << (layer.w_bits - 1)) * layer.n_in
     if bound < 1 << 53:
@@ -26,28 +36,68 @@ def _mac_sum(layer, x):
     return x @ w.T
 
 
-def _mam_max_plus_min(layer, x):
-    """Max and min over the nonzero products of each row (CSR gather + reduceat), then the pruned zeros."""
-    w = layer.weight
+def _row_blocks(indptr, limit):
+    """(first row, end row) pairs covering every row, each holding at most `limit` kept weights (or one row)."""
+    n = indptr.size - 1
+    r0 = 0
+    while r0 < n:
+        r1 = int(np.searchsorted(indptr, indptr[r0] + limit, side="right")) - 1
+        r1 = min(max(r1, r0 + 1), n)
+        yield r0, r1
+        r0 = r1
+
+
+def _starts(keys):
+    """Positions where a run of equal values begins in the non-decreasing array `keys` (non-empty)."""
+    return np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+
+
+def _reduce_rows(layer, x, mam):
+    """`a` from the CSR arrays. The kept weights of a row are in input order, so those of one slice of the inputs
+    are contiguous: a group is (row, slice). mam: max and min over each group's products, with 0 joining both when
+    the group's slice has a pruned weight (a slice with no kept weight gives 0); the groups of a row summed.
+    mac: the sum of each row's products."""
     n_batch = x.shape[0]
-    rows, cols = np.nonzero(w)
-    nnz_row = np.bincount(rows, minlength=layer.n_out)
-    nonempty = nnz_row > 0
-    starts = np.concatenate(([0], np.cumsum(nnz_row)[:-1]))[nonempty]
-    vals = w[rows, cols]
-    hi = np.zeros((n_batch, layer.n_out), dtype=np.int64)
-    lo = np.zeros((n_batch, layer.n_out), dtype=np.int64)
-    if vals.size:
-        step = max(1, CHUNK_ELEMENTS // vals.size)
+    n_out, n_in = layer.shape
+    k = layer.splits
+    width = -(-n_in // k)                            # inputs per slice; the last slice holds the remainder
+    a = np.zeros((n_batch, n_out), dtype=np.int64)
+    indptr = layer.indptr
+    for r0, r1 in _row_blocks(indptr, CHUNK_ELEMENTS):
+        e0, e1 = int(indptr[r0]), int(indptr[r1])
+        if e0 == e1:
+            continue
+        cols = layer.indices[e0:e1].astype(np.intp)
+        vals = layer.values[e0:e1].astype(np.int64)
+        rows = np.repeat(np.arange(r0, r1, dtype=np.int64), np.diff(indptr[r0:r1 + 1]))
+        if mam:
+            group = rows * k + cols // width
+            starts = _starts(group)
+            g_slice = group[starts] % k
+            g_rows = group[starts] // k
+            count = np.diff(np.append(starts, e1 - e0))
+            pruned = count < np.minimum((g_slice + 1) * width, n_in) - g_slice * width
+            row_starts = _starts(g_rows)
+        else:
+            starts = _starts(rows)
+            g_rows = rows[starts]
+            row_starts = None
+        out_rows = g_rows if row_starts is None else g_rows[row_starts]
+        step = max(1, CHUNK_ELEMENTS // (e1 - e0))
         for s in range(0, n_batch, step):
-            prods = x[s:s + step, cols] * vals          # [chunk, nnz], row-major order of w
-            hi[s:s + step, nonempty] = np.maximum.reduceat(prods, starts, axis=1)
-            lo[s:s + step, nonempty] = np.minimum.reduceat(prods, starts, axis=1)
-    # A row with any pruned weight has a product 0 that still competes (empty rows: both stay 0).
-    has_zero = nnz_row < layer.n_in
-    hi[:, has_zero] = np.maximum(hi[:, has_zero], 0)
-    lo[:, has_zero] = np.minimum(lo[:, has_zero], 0)
-    return hi + lo
+            prods = x[s:s + step, cols].astype(np.int64, copy=False)
+            prods *= vals
+            if not mam:
+                a[s:s + step, out_rows] = np.add.reduceat(prods, starts, axis=1)
+                continue
+            hi = np.maximum.reduceat(prods, starts, axis=1)
+            lo = np.minimum.reduceat(prods, starts, axis=1)
+            del prods
+            np.maximum(hi, 0, out=hi, where=pruned)
+            np.minimum(lo, 0, out=lo, where=pruned)
+            hi += lo
+            a[s:s + step, out_rows] = hi if k == 1 else np.add.reduceat(hi, row_starts, axis=1)
+    return a
 
 
 def requantize(layer, v):

@@ -19,9 +19,30 @@ def _signed_bounds(bits):
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
+def valid_splits(splits, n_in):
+    """The largest value <= `splits` that cuts `n_in` inputs into slices of ceil(n_in / k) with none empty."""
+    k = max(1, min(splits, n_in))
+    while k > 1 and (k - 1) * -(-n_in // k) >= n_in:
+        k -= 1
+    return k
+
+
+def _contract_options(draw, kind, max_splits, relu_in):
+    """Draws for the contract's later keys, made only when asked for (the draws of existing strategies stay
+    the same): ``splits`` (mam only; made valid for the layer's inputs later) and ``relu_in``."""
+    extra = {}
+    if max_splits > 1 and kind == "mam":
+        extra["splits"] = draw(st.one_of(st.just(1), st.integers(2, max_splits)))
+    if relu_in:
+        extra["relu_in"] = draw(st.booleans())
+    return extra
+
+
 @st.composite
 def layer_params(draw, max_in=800, max_out=12, kinds=("mam", "mac"), max_entries=2000,
-                 bits=(8,), max_batch=3):
+                 bits=(8,), max_batch=3, max_splits=1, relu_in=False):
+    """Parameters of one layer and its inputs. ``max_splits`` > 1 draws ``splits`` for mam layers, ``relu_in``
+    draws the input ReLU."""
     kind = draw(st.sampled_from(kinds))
     in_bits = draw(st.sampled_from(bits))
     w_bits = draw(st.sampled_from(bits))
@@ -43,7 +64,18 @@ def layer_params(draw, max_in=800, max_out=12, kinds=("mam", "mac"), max_entries
         scale=draw(st.sampled_from(("fit", "fit", "fit", "saturating", "random"))),
         batch=draw(st.integers(1, max_batch)),
         seed=draw(st.integers(0, 2**32 - 1)),
+        **_contract_options(draw, kind, max_splits, relu_in),
     )
+
+
+def contract_options(p):
+    """The ``splits`` and ``relu_in`` of drawn layer parameters, as Layer.build keywords (none if not drawn)."""
+    extra = {}
+    if "splits" in p:
+        extra["splits"] = valid_splits(p["splits"], p["n_in"])
+    if "relu_in" in p:
+        extra["relu_in"] = p["relu_in"]
+    return extra
 
 
 def make_layer_and_inputs(p):
@@ -65,6 +97,7 @@ def make_layer_and_inputs(p):
         w = rng.integers(wlo, whi + 1, shape)
         x = rng.integers(xlo, xhi + 1, (p["batch"], n_in))
     w[rng.random(shape) >= p["density"]] = 0
+    extra = contract_options(p)
     rows = rng.permutation(n_out)
     w[rows[:p["n_empty"]]] = 0
     for r in rows[p["n_empty"]:p["n_empty"] + p["n_dense"]]:
@@ -75,7 +108,7 @@ def make_layer_and_inputs(p):
     if p["scale"] == "fit":
         # Spread the outputs over the output range, so that a wrong row value shows instead of saturating.
         probe = Layer.build(kind=p["kind"], weight=w, bias=bias, mult=1, shift=0, relu=False,
-                            in_bits=p["in_bits"], w_bits=p["w_bits"], out_bits=32)
+                            in_bits=p["in_bits"], w_bits=p["w_bits"], out_bits=32, **extra)
         span = int(np.abs(accumulate(probe, x) + bias).max()) + 1
         shift = 20
         mult = int(np.clip(round((1 << (p["out_bits"] - 1)) / span * (1 << shift)), 1, 65535))
@@ -84,7 +117,7 @@ def make_layer_and_inputs(p):
     else:
         mult, shift = int(rng.integers(1, 65536)), int(rng.integers(0, 41))
     layer = Layer.build(kind=p["kind"], weight=w, bias=bias, mult=mult, shift=shift, relu=p["relu"],
-                        in_bits=p["in_bits"], w_bits=p["w_bits"], out_bits=p["out_bits"])
+                        in_bits=p["in_bits"], w_bits=p["w_bits"], out_bits=p["out_bits"], **extra)
     return layer, x
 
 
@@ -94,8 +127,9 @@ def layers_and_inputs(**kw):
 
 @st.composite
 def network_params(draw, max_layers=4, max_in=300, max_width=24, kinds=("mam", "mac"), max_entries=400,
-                   bits=(8,), max_batch=2):
-    """Parameters of a chain of 1..max_layers layers (each as for make_layer_and_inputs) and its inputs."""
+                   bits=(8,), max_batch=2, max_splits=1, relu_in=False):
+    """Parameters of a chain of 1..max_layers layers (each as for make_layer_and_inputs) and its inputs;
+    ``max_splits`` and ``relu_in`` as for :func:`layer_params`."""
     n_layers = draw(st.integers(1, max_layers))
     widths = [draw(st.one_of(st.integers(1, 16), st.integers(17, max(17, max_in))))]
     widths += [draw(st.integers(1, max_width)) for _ in range(n_layers)]
@@ -105,14 +139,16 @@ def network_params(draw, max_layers=4, max_in=300, max_width=24, kinds=("mam", "
         n_in, n_out = widths[k], widths[k + 1]
         fitting = [d for d in DENSITIES if n_out * max(1.0, n_in * d) <= max_entries] or [DENSITIES[0]]
         out_bits = draw(st.sampled_from(bits))
+        kind = draw(st.sampled_from(kinds))
         layers.append(dict(
-            kind=draw(st.sampled_from(kinds)), in_bits=in_bits, w_bits=draw(st.sampled_from(bits)),
+            kind=kind, in_bits=in_bits, w_bits=draw(st.sampled_from(bits)),
             out_bits=out_bits, n_in=n_in, n_out=n_out, density=draw(st.sampled_from(fitting)),
             n_empty=draw(st.one_of(st.just(0), st.integers(0, n_out // 4), st.integers(0, n_out))),
             n_dense=draw(st.integers(0, min(n_out, max_entries // n_in))),
             sign_mode=draw(st.sampled_from(SIGN_MODES)), relu=draw(st.booleans()),
             scale=draw(st.sampled_from(("fit", "fit", "fit", "saturating", "random"))),
             batch=1, seed=draw(st.integers(0, 2**32 - 1)),
+            **_contract_options(draw, kind, max_splits, relu_in),
         ))
         in_bits = out_bits
     return dict(layers=layers, x_mode=draw(st.sampled_from(SIGN_MODES)), batch=draw(st.integers(1, max_batch)),
@@ -137,13 +173,14 @@ def make_network_and_inputs(p):
     for lp in p["layers"]:
         layer, _ = make_layer_and_inputs(lp)
         if lp["scale"] == "fit":
+            extra = contract_options(lp)
             probe = Layer.build(kind=layer.kind, weight=layer.weight, bias=layer.bias, mult=1, shift=0, relu=False,
-                                in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=32)
+                                in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=32, **extra)
             span = int(np.abs(accumulate(probe, x) + layer.bias).max()) + 1
             mult = int(np.clip(round((1 << (layer.out_bits - 1)) / span * (1 << 20)), 1, 65535))
             layer = Layer.build(kind=layer.kind, weight=layer.weight, bias=layer.bias, mult=mult, shift=20,
                                 relu=layer.relu, in_bits=layer.in_bits, w_bits=layer.w_bits,
-                                out_bits=layer.out_bits)
+                                out_bits=layer.out_bits, **extra)
         layers.append(layer)
         x = forward(layer, x)
     return Network(layers), x0

@@ -37,7 +37,8 @@ VIOLATIONS = [
     ("kind", np.array(3), "kind must be a string"),
     ("weight", np.array([1, 2, 3]), "weight must be a 2-d array"),
     ("weight", np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]]), "weight must hold integers"),
-    ("weight", np.array([[1.0, np.nan, 2.0], [0.0, 0.0, 0.0]]), "weight contains NaN"),
+    # Judged from the header: a float weight is refused before its data is read.
+    ("weight", np.array([[1.0, np.nan, 2.0], [0.0, 0.0, 0.0]]), "weight must hold integers, got dtype float64"),
     ("weight", np.array([[1, 0, 128], [0, 0, 0]]), "weight value 128 at [0, 2] is outside 8-bit signed"),
     ("weight", np.array([[1, 0, -129], [0, 0, 0]]), "weight value -129"),
     ("weight", np.zeros((2, 0), dtype=int), "out >= 1 and in >= 1"),
@@ -57,6 +58,13 @@ VIOLATIONS = [
     ("out_bits", np.array(33), "out_bits = 33 is outside"),
     ("w_bits", np.array(True), "w_bits must be an integer, got bool"),
     ("extra", np.array(1), "unknown key(s) extra"),
+    ("splits", np.array(4), "splits = 4 with 3 inputs leaves the last slice empty"),
+    ("splits", np.array(0), "splits = 0 is outside"),
+    ("splits", np.array([1]), "splits must be a scalar"),
+    ("relu_in", np.array(3), "relu_in must be a bool"),
+    ("shape", np.array([2, 3]), "holds both weight and the sparse key(s) shape"),
+    ("bias", np.array([[1, 2]]), "bias must be a 1-d array, got 2-d"),
+    ("kind", np.array("m" * 100), "kind must be a scalar number or string, got dtype <U100"),
 ]
 
 
@@ -129,5 +137,28 @@ def test_inputs_are_checked(tmp_path):
 
 def test_build_refuses_int64_overflow():
     with pytest.raises(ContractError, match="too wide for exact int64"):
-        Layer.build(kind="mac", weight=np.ones((1, 70000), dtype=int), bias=[0], mult=65535, shift=0, relu=False,
+        Layer.build(kind="mac", weight=np.ones((1, 65536), dtype=int), bias=[0], mult=65535, shift=0, relu=False,
                     in_bits=16, w_bits=16)
+
+
+def test_build_reports_nan_in_memory():
+    with pytest.raises(ContractError, match="weight contains NaN"):
+        Layer.build(kind="mam", weight=[[1.0, np.nan]], bias=[0], mult=1, shift=0, relu=False)
+
+
+def test_new_keys_are_written_only_when_not_default(tmp_path):
+    plain = load_layer(write(tmp_path, valid_arrays()))
+    assert (plain.splits, plain.relu_in, plain.plain) == (1, False, True)
+    for sparse in (False, True):
+        save_layer(plain, tmp_path / "plain.npz", sparse=sparse)
+        with np.load(tmp_path / "plain.npz") as f:
+            assert "splits" not in f.files and "relu_in" not in f.files
+    arrays = valid_arrays() | {"weight": np.array([[1, 0, -128, 5], [0, 0, 0, 0]]), "splits": np.array(2),
+                               "relu_in": np.array(True)}
+    layer = load_layer(write(tmp_path, arrays))
+    assert (layer.splits, layer.relu_in, layer.plain) == (2, True, False)
+    save_layer(layer, tmp_path / "again.npz")
+    with np.load(tmp_path / "again.npz") as f:
+        assert int(f["splits"]) == 2 and bool(f["relu_in"])
+    again = load_layer(tmp_path / "again.npz")
+    assert (again.splits, again.relu_in) == (2, True)
