@@ -21,9 +21,9 @@ from .model.prune import (fine_tune, global_magnitude_prune, iterative_magnitude
 from .model.quantize import quantize_model
 from .model.train import accuracy, mlp, train
 
-__all__ = ["DATA_HINT", "DATASETS", "METHODS", "TrainConfig", "Split", "Step", "require_extra", "load_split",
-           "parse_kinds", "hidden_layers", "train_model", "check_method", "prune_model", "lottery_model",
-           "prune_search", "common_input_scale", "quantize", "hardware_figures"]
+__all__ = ["DATA_HINT", "DATASETS", "METHODS", "PRUNE_LAYERS", "TrainConfig", "Split", "Step", "require_extra",
+           "load_split", "parse_kinds", "hidden_layers", "pruned_layers", "train_model", "check_method", "prune_model",
+           "lottery_model", "prune_search", "common_input_scale", "quantize", "hardware_figures"]
 
 DATA_HINT = "pip install -e '.[data]'"
 # What each data set needs from the data extra.
@@ -146,11 +146,22 @@ def parse_kinds(text, n_layers):
 
 
 def hidden_layers(model):
-    """The layers that are pruned: all but the output layer."""
+    """The layers pruned by default: all but the output layer."""
     ids = list(range(len(model) - 1))
     if not ids:
-        raise ContractError("pruning needs at least one hidden layer (the output layer is never pruned)")
+        raise ContractError("pruning the hidden layers needs at least one (--prune-layers all prunes the output "
+                            "layer too)")
     return ids
+
+
+PRUNE_LAYERS = ("hidden", "all")
+
+
+def pruned_layers(model, which="hidden"):
+    """The layers ``which`` names: "hidden" (all but the output layer) or "all"."""
+    if which not in PRUNE_LAYERS:
+        raise ContractError(f"layers to prune must be one of {', '.join(PRUNE_LAYERS)}, got {which!r}")
+    return hidden_layers(model) if which == "hidden" else list(range(len(model)))
 
 
 def _say(log, prefix):
@@ -168,24 +179,25 @@ def train_model(sizes, kinds, split, cfg, log=None, val=True):
     return model
 
 
-def check_method(model, method):
+def check_method(model, method, which="hidden"):
     if method not in METHODS:
         raise ContractError(f"unknown pruning method {method!r}: choose one of {', '.join(METHODS)}")
     if method == "mam-aware":
-        mac = [k for k in hidden_layers(model) if model[k].kind != "mam"]
+        mac = [k for k in pruned_layers(model, which) if model[k].kind != "mam"]
         if mac:
-            raise ContractError(f"--method mam-aware needs mam hidden layers, layer {mac[0]} is mac")
+            raise ContractError(f"--method mam-aware needs the pruned layers to be mam, layer {mac[0]} is mac")
 
 
-def prune_model(model, split, fraction, method, cfg, log=None):
-    """Prune the hidden layers of a trained ``model`` in place to ``fraction`` and fine-tune with the masks held.
+def prune_model(model, split, fraction, method, cfg, log=None, which="hidden"):
+    """Prune the hidden layers (``which="all"``: every layer) of a trained ``model`` in place to ``fraction`` and
+    fine-tune with the masks held.
 
     magnitude: one shot, global over the hidden layers, from the current weights. mam-aware: keep the
     interconnections most often selected as argmax/argmin over the training set. lottery: see
     :func:`lottery_model` (it starts from an untrained model instead).
     """
-    check_method(model, method)
-    ids = hidden_layers(model)
+    check_method(model, method, which)
+    ids = pruned_layers(model, which)
     if method == "magnitude":
         global_magnitude_prune(model, fraction, layers=ids)
     elif method == "mam-aware":
@@ -198,24 +210,24 @@ def prune_model(model, split, fraction, method, cfg, log=None):
     return model
 
 
-def lottery_model(sizes, kinds, split, fraction, cfg, log=None):
+def lottery_model(sizes, kinds, split, fraction, cfg, log=None, which="hidden"):
     """Lottery-ticket pruning: train, prune by magnitude, rewind to the initialization, retrain; rounds times."""
     model = mlp(sizes, kinds, seed=cfg.seed)
     has_mam = "mam" in kinds
     iterative_magnitude_prune(model, split.x_train, split.y_train, fraction, rounds=cfg.lottery_rounds,
-                              layers=hidden_layers(model), epochs=cfg.epochs, log=log, batch_size=cfg.batch_size,
+                              layers=pruned_layers(model, which), epochs=cfg.epochs, log=log, batch_size=cfg.batch_size,
                               lr=cfg.lr, lr_decay=cfg.lr_decay, seed=cfg.seed,
                               vanish_epochs=min(cfg.vanish_epochs, cfg.epochs) if has_mam else 0)
     return model
 
 
 def prune_search(trained, split, fractions, *, tolerance_points, cfg, method="magnitude", log=None,
-                 cascade=True):
+                 cascade=True, which="hidden"):
     """Prune ``trained`` to each of the descending ``fractions`` and pick the smallest within the loss.
 
-    The rule: a step passes when its float accuracy on the validation set (the test set when there is no
-    validation set) is at most ``tolerance_points`` below the unpruned model's; the chosen step is the last one
-    before the first that fails (the unpruned model when the first fails). With ``cascade`` each step starts
+    The rule: a step passes when its float accuracy on the validation set (held out from training; never the
+    test set, which only reports) is at most ``tolerance_points`` below the unpruned model's; the chosen step is
+    the last one before the first that fails (the unpruned model when the first fails). With ``cascade`` each step starts
     from the previous step's fine-tuned model (gradual pruning), otherwise from ``trained``. Every fraction is
     tried, also after a failure, so the curve is complete. Returns ``(steps, chosen)``; steps[0] is the
     unpruned model (fraction 1).
@@ -223,31 +235,31 @@ def prune_search(trained, split, fractions, *, tolerance_points, cfg, method="ma
     fractions = sorted({float(f) for f in fractions}, reverse=True)
     if not fractions or fractions[0] >= 1.0 or fractions[-1] <= 0.0:
         raise ContractError(f"pruning fractions must be in (0, 1), got {fractions}")
-    sel_x, sel_y = (split.x_val, split.y_val) if split.y_val.size else (split.x_test, split.y_test)
-    ids = hidden_layers(trained)
+    if not split.y_val.size:
+        raise ContractError("choosing a pruning level needs a validation split (the test set only reports)")
+    ids = pruned_layers(trained, which)
 
     def measure(model, fraction, t0):
         kept, total = remaining(model, ids)
-        return Step(fraction, kept, total, accuracy(model, sel_x, sel_y) if split.y_val.size else None,
+        return Step(fraction, kept, total, accuracy(model, split.x_val, split.y_val),
                     accuracy(model, split.x_test, split.y_test), time.monotonic() - t0, model)
 
     steps = [measure(trained, 1.0, time.monotonic())]
-    base = steps[0].val_acc if steps[0].val_acc is not None else steps[0].test_acc
+    base = steps[0].val_acc
     chosen, failed = 0, False
     for fraction in fractions:
         t0 = time.monotonic()
         model = (steps[-1].model if cascade else trained).copy()
-        prune_model(model, split, fraction, method, cfg)
+        prune_model(model, split, fraction, method, cfg, which=which)
         step = measure(model, fraction, t0)
         steps.append(step)
-        acc = step.val_acc if step.val_acc is not None else step.test_acc
-        ok = 100.0 * (base - acc) <= tolerance_points + 1e-9
+        ok = 100.0 * (base - step.val_acc) <= tolerance_points + 1e-9
         if ok and not failed:
             chosen = len(steps) - 1
         failed = failed or not ok
         if log:
-            sel = f"val {100 * step.val_acc:.1f}%, " if step.val_acc is not None else ""
-            log(f"{100 * fraction:g}% ({step.kept}/{step.total}): {sel}test {100 * step.test_acc:.1f}% "
+            log(f"{100 * fraction:g}% ({step.kept}/{step.total}): val {100 * step.val_acc:.1f}%, "
+                f"test {100 * step.test_acc:.1f}% "
                 f"-> {'within' if ok else 'beyond'} {tolerance_points:g} point(s) of "
                 f"{100 * base:.1f}% ({step.seconds:.1f} s)")
     return steps, chosen

@@ -8,12 +8,11 @@ from dataclasses import replace
 from .commands import check_output_paths
 from .golden import ContractError, save_array, save_network
 from .plumbing import save_text
-from .model.quantize import quantization_report
-from .model.train import blas_limit
 from .model.prune import remaining
-from .model.train import mlp
-from .pipeline import (TrainConfig, check_method, hardware_figures, hidden_layers, load_split, lottery_model,
-                       parse_kinds, prune_model, quantize, train_model)
+from .model.quantize import quantization_report
+from .model.train import blas_limit, mlp
+from .pipeline import (TrainConfig, check_method, hardware_figures, load_split, lottery_model, parse_kinds,
+                       prune_model, pruned_layers, quantize, train_model)
 from .rtl import MAX_PES
 
 __all__ = ["cmd_train", "parse_fraction"]
@@ -66,24 +65,26 @@ def cmd_train(args):
     sizes = [split.n_features, *args.hidden, split.n_classes]
     kinds = parse_kinds(args.kinds, len(sizes) - 1)
     shape = "-".join(map(str, sizes))
+    which = args.prune_layers
     if fraction is not None:
-        check_method(mlp(sizes, kinds, seed=0), args.method)      # refuse before training, not after
+        check_method(mlp(sizes, kinds, seed=0), args.method, which)      # refuse before training, not after
     _log(f"{args.dataset} {shape} ({'/'.join(kinds)}): {split.sizes()['train']} training, "
          f"{split.sizes()['test']} test samples")
     with blas_limit(1):
         if fraction is not None and args.method == "lottery":
             _log(f"lottery-ticket pruning to {100 * fraction:.4g}% in {cfg.lottery_rounds} rounds of "
                  f"{cfg.epochs} epochs")
-            model = lottery_model(sizes, kinds, split, fraction, cfg, log=_log)
+            model = lottery_model(sizes, kinds, split, fraction, cfg, log=_log, which=which)
         else:
             _log(f"training, {cfg.epochs} epochs" + (f", vanishing contributes over "
                  f"{min(cfg.vanish_epochs, cfg.epochs)}" if "mam" in kinds else ""))
             model = train_model(sizes, kinds, split, cfg, log=_log)
             if fraction is not None and fraction < 1.0:
-                _log(f"pruning the hidden layers to {100 * fraction:.4g}% ({args.method}), "
-                     f"{cfg.finetune_epochs} fine-tuning epochs")
-                prune_model(model, split, fraction, args.method, cfg, log=_log)
-        kept, total = remaining(model, hidden_layers(model))
+                _log(f"pruning {'the hidden layers' if which == 'hidden' else 'every layer'} to "
+                     f"{100 * fraction:.4g}% ({args.method}), {cfg.finetune_epochs} fine-tuning epochs")
+                prune_model(model, split, fraction, args.method, cfg, log=_log, which=which)
+        kept, total = remaining(model, pruned_layers(model, which))
+        net_kept, net_total = remaining(model)
         _log("quantizing to int8")
         q = quantize(model, split)
         rep = quantization_report(model, q, split.x_test, split.y_test)
@@ -95,12 +96,14 @@ def cmd_train(args):
         save_array(args.inputs_out, x_test)
     if args.labels_out:
         save_array(args.labels_out, split.y_test)
-    what = "hidden-layer" if len(model) == 2 else "hidden-layers'"
+    what = ("network" if which == "all" else "hidden-layer" if len(model) == 2 else "hidden-layers'")
     pruned = (f"pruned ({args.method}) to {100 * fraction:.4g}%" if fraction is not None and fraction < 1.0
               else "not pruned")
+    whole = "" if which == "all" else (f"; the whole network, output layer included: {net_kept} of {net_total} "
+                                       f"({100 * net_kept / net_total:.2f}%)")
     lines = [
         f"{args.dataset} {shape} ({'/'.join(kinds)}), {pruned}: {kept} of {total} {what} interconnections remain "
-        f"({100 * kept / total:.2f}%); {sum(rep['nnz'])} nonzero int8 weights in all",
+        f"({100 * kept / total:.2f}%){whole}; {sum(rep['nnz'])} nonzero int8 weights in all",
         f"test accuracy ({split.sizes()['test']} samples): float {100 * rep['float_acc']:.1f}%, "
         f"int8 {100 * rep['int_acc']:.1f}% ({rep['gap_points']:+.1f} points float - int8)",
         f"hardware ({args.pes} PE{'s' if args.pes > 1 else ''}): {hw['entries']} entries, "
@@ -112,7 +115,8 @@ def cmd_train(args):
     if args.report:
         report = {"dataset": args.dataset, "shape": sizes, "kinds": kinds, "samples": split.sizes(),
                   "prune": {"fraction": fraction, "method": args.method if fraction is not None else None,
-                            "kept": kept, "total": total},
+                            "layers": which, "kept": kept, "total": total, "network_kept": net_kept,
+                            "network_total": net_total},
                   "float_acc": rep["float_acc"], "int8_acc": rep["int_acc"], "gap_points": rep["gap_points"],
                   "nnz": rep["nnz"], "out_bits": rep["out_bits"], "input_scale": q.input_scale,
                   "hardware": hw, "train_config": vars(cfg),
@@ -140,8 +144,11 @@ def add_train_arguments(t):
                    help="epochs of vanishing contributes (MAC share 1 -> 0) for MAM layers (default: %(default)s)")
     t.add_argument("--lr", type=positive_float, default=2e-3, help="Adam learning rate (default: %(default)s)")
     t.add_argument("--prune", metavar="FRACTION",
-                   help="keep this fraction of the hidden layers' interconnections, e.g. 0.01 or 1%% "
-                   "(default: no pruning; the output layer is never pruned)")
+                   help="keep this fraction of the pruned layers' interconnections (summed over them), e.g. 0.01 or "
+                   "1%% (default: no pruning)")
+    t.add_argument("--prune-layers", default="hidden", choices=["hidden", "all"],
+                   help="the layers --prune applies to: hidden (every layer but the output layer) or all "
+                   "(default: %(default)s)")
     t.add_argument("--method", default="magnitude", choices=["magnitude", "mam-aware", "lottery"],
                    help="magnitude: one shot, global; mam-aware: keep the most often selected (argmax/argmin) "
                    "interconnections; lottery: train, prune, rewind, retrain in rounds (default: %(default)s)")

@@ -179,8 +179,30 @@ def test_train_other_pruning_methods(tmp_path, capsys, method, extra):
     assert run("train", "--dataset", "digits", "--hidden", 12, "--epochs", 2, "--finetune-epochs", 1, "--prune", 0.05,
                "--method", method, *extra, "-o", net, "--report", tmp_path / "r.json") == 0
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["prune"] == {"fraction": 0.05, "method": method, "kept": round(0.05 * 12 * 64), "total": 12 * 64}
+    assert report["prune"] == {"fraction": 0.05, "method": method, "layers": "hidden", "kept": round(0.05 * 12 * 64),
+                               "total": 12 * 64, "network_kept": round(0.05 * 12 * 64) + 10 * 12,
+                               "network_total": 12 * 64 + 10 * 12}
     assert load_network(net)[0].nnz <= report["prune"]["kept"]
+
+
+def test_train_prunes_every_layer_of_an_all_mam_network(tmp_path, capsys):
+    net = tmp_path / "net.npz"
+    assert run("train", "--dataset", "digits", "--hidden", 16, "--kinds", "mam", "--epochs", 4, "--vanish-epochs", 2,
+               "--prune", "10%", "--prune-layers", "all", "--finetune-epochs", 1, "-o", net,
+               "--report", tmp_path / "r.json") == 0
+    out = capsys.readouterr().out
+    total = 16 * 64 + 10 * 16
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["kinds"] == ["mam", "mam"]
+    assert report["prune"]["layers"] == "all"
+    assert report["prune"]["kept"] == report["prune"]["network_kept"] == round(0.1 * total)
+    assert report["prune"]["total"] == report["prune"]["network_total"] == total
+    network = load_network(net)
+    assert [layer.kind for layer in network] == ["mam", "mam"]
+    # Global magnitude pruning over both layers: the output layer lost weights too.
+    assert network[1].nnz < network[1].n_out * network[1].n_in
+    assert sum(layer.nnz for layer in network) <= round(0.1 * total)
+    assert f"{round(0.1 * total)} of {total} network interconnections remain" in out
 
 
 def test_train_mac_network_with_two_hidden_layers(tmp_path, capsys):
@@ -194,6 +216,7 @@ def test_train_mac_network_with_two_hidden_layers(tmp_path, capsys):
 @pytest.mark.parametrize("argv", [
     ("--prune", "2"), ("--prune", "0"), ("--prune", "abc"), ("--prune", "150%"),
     ("--kinds", "mam,foo"), ("--kinds", "mam,mac,mac"), ("--kinds", "mac", "--method", "mam-aware", "--prune", "0.1"),
+    ("--method", "mam-aware", "--prune", "0.1", "--prune-layers", "all"), ("--prune-layers", "output"),
     ("--method", "lottery",), ("--epochs", "0"), ("--vanish-epochs", "-1"), ("--hidden", "0"), ("--pes", "0"),
     ("--dataset", "cifar"), ("--method", "random"), ("--epochs", "x"),
 ])
