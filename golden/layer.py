@@ -148,14 +148,13 @@ class Layer(Shaped):
         return self._arrays(self._sparse_arrays() if sparse else {"weight": self.weight})
 
     def file_arrays(self, sparse=None):
-        """What :func:`save_layer` writes: :meth:`to_arrays` with the dense ``weight`` in the smallest dtype that
-        holds ``w_bits`` (built straight from the CSR arrays, whatever the size). ``sparse=None`` picks the smaller
-        of the two forms."""
+        """What :func:`save_layer` writes: :meth:`to_arrays` in compact dtypes (a dense ``weight`` in the smallest
+        dtype that holds ``w_bits``, built straight from the CSR arrays whatever the size; ``bias`` int32).
+        ``sparse=None`` picks the smaller of the two forms."""
         if sparse is None:
             sparse = self.sparse_file_bytes() < self.dense_file_bytes()
-        if sparse:
-            return self._arrays(self._sparse_arrays())
-        return self._arrays({"weight": self.dense_weight(_weight_file_dtype(self.w_bits))})
+        weights = self._sparse_arrays() if sparse else {"weight": self.dense_weight(_weight_file_dtype(self.w_bits))}
+        return self._arrays(weights) | {"bias": self.bias.astype(np.int32)}
 
     def _sparse_arrays(self):
         return {"shape": np.array(self.shape, dtype=np.int64),
