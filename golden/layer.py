@@ -228,6 +228,8 @@ def _check_range(arr, key, where, bounds, what, shape=None, fortran=False, offse
     first one outside and its index. `arr` may be a block of a bigger array: then `shape`, `fortran` and `offset`
     (its first element's place in storage order) locate it."""
     lo, hi = bounds
+    if arr.dtype.kind in "iu" and np.iinfo(arr.dtype).min >= lo and np.iinfo(arr.dtype).max <= hi:
+        return                                   # the dtype itself keeps every value in range
     if arr.size:
         bad = (arr < lo) | (arr > hi)
         if bad.any():
@@ -464,33 +466,47 @@ def _dense_to_csr(m, n_out, n_in, w_bits, where):
     what = f"{w_bits}-bit signed (w_bits)"
     minor = n_out if m.fortran else n_in
     lines = max(1, BLOCK_ELEMENTS // minor)
+    # The position along a line of each element of a block: compressed by the nonzero mask, the column (or, for a
+    # Fortran-ordered file, the row) of each kept weight.
+    along = np.tile(np.arange(minor, dtype=np.int32), lines)
     counts = np.zeros(n_out, dtype=np.int64)
-    cols, vals, rows = [], [], []
+    minors, lines_of, vals = [], [], []
     pos = 0
     for block in m.blocks(lines * minor):
         _check_range(block, "weight", where, (lo, hi), what, (n_out, n_in), m.fortran, pos)
-        b = block.reshape(-1, minor)
-        i, j = np.nonzero(b)
-        vals.append(b[i, j].astype(np.int16))
+        keep = block != 0
+        vals.append(block[keep].astype(np.int16))
+        minors.append(along[:block.size][keep])
+        per_line = np.count_nonzero(keep.reshape(-1, minor), axis=1)
         first = pos // minor
         if m.fortran:
-            rows.append(j.astype(np.int32))
-            cols.append((i + first).astype(np.int32))
+            lines_of.append(np.repeat(np.arange(first, first + per_line.size, dtype=np.int32), per_line))
         else:
-            counts += np.bincount(i + first, minlength=n_out)
-            cols.append(j.astype(np.int32))
+            counts[first:first + per_line.size] = per_line
         pos += block.size
-    indices = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
-    values = np.concatenate(vals) if vals else np.zeros(0, dtype=np.int16)
+    del along
+    indices = _concat(minors, np.int32)
+    values = _concat(vals, np.int16)
     if m.fortran and indices.size:
-        # Column by column: order the weights by row, keeping the column order inside each row.
-        row = np.concatenate(rows)
-        order = np.argsort(row, kind="stable")
-        indices, values = indices[order], values[order]
-        counts = np.bincount(row, minlength=n_out).astype(np.int64)
+        # Column by column: `indices` holds rows so far. Order the weights by row, keeping the column order.
+        rows, cols = indices, _concat(lines_of, np.int32)
+        order = np.argsort(rows, kind="stable")
+        counts = np.bincount(rows, minlength=n_out).astype(np.int64)
+        indices, values = cols[order], values[order]
     indptr = np.zeros(n_out + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     return indptr, indices, values
+
+
+def _concat(parts, dtype):
+    """The parts joined, the list emptied on the way (so that parts and the result are not all held twice)."""
+    out = np.empty(sum(p.size for p in parts), dtype=dtype)
+    pos = 0
+    while parts:
+        part = parts.pop(0)
+        out[pos:pos + part.size] = part
+        pos += part.size
+    return out
 
 
 # --- files ------------------------------------------------------------------------------------------------------
