@@ -3,7 +3,7 @@
 Two engines, both run by the same native driver (compiled_driver.cc) that streams a whole batch with no
 per-cycle round trip to Python:
 
-- ``cyclesim`` (sim/cyclesim.py): a cycle-based C++ model generated from the design's Yosys netlist. With
+- ``cyclesim`` (sim/cyclesim/): a cycle-based C++ model generated from the design's Yosys netlist. With
   ``lanes`` > 1 (default 4 on a CPU with AVX2) the model holds that many copies of the design, each running its
   own samples in lockstep; the control logic, identical in all copies, is computed once.
 - ``cxxrtl`` (sim/cxxrtl.py): Yosys ``write_cxxrtl``, for any design cyclesim does not model.
@@ -147,9 +147,8 @@ def build_compiled(component, *, n_in, n_out, x_bits, y_bits, counters=(("cycles
 def _build_cyclesim(design, driver, sizes, counters, lanes, log):
     """(executable, lanes, cached), or the reason the generator refused the design (a string, remembered).
     A design with a value over 64 bits that differs between samples gets one lane."""
-    generator = resources.files(__package__).joinpath("cyclesim.py").read_text()
     key = design_key(BUILD_VERSION, "cyclesim", str(lanes), " ".join(CYCLESIM_CXXFLAGS), _machine(),
-                     _yosys_version(), generator, design, driver, sizes, repr(tuple(counters)))
+                     _yosys_version(), cyclesim.source_digest(), design, driver, sizes, repr(tuple(counters)))
     folder = os.path.join(cache_dir("cyclesim"), key)
     exe, refused, lanes_file = (os.path.join(folder, name) for name in ("sim", "unsupported.txt", "lanes.txt"))
 

@@ -1,7 +1,7 @@
 // Native driver for a compiled engine: streams a whole batch through the design with no per-cycle round trip to
 // Python. The design's ports follow mamhw's engine convention (x_we/x_addr/x_data to load inputs, start/done,
 // y_addr/y_data to read results, counters); design_ports.h (generated) gives the sizes and the sim_* functions
-// of the engine it was built with: a cyclesim model (sim/cyclesim.py), possibly of several lanes, or CXXRTL.
+// of the engine it was built with: a cyclesim model (sim/cyclesim/), possibly of several lanes, or CXXRTL.
 //
 // usage: driver INPUTS.bin OUTPUTS.bin
 //   INPUTS.bin : int64 batch, then batch * N_IN int64 values

@@ -1,5 +1,5 @@
 """The CXXRTL engine of the compiled backend: Yosys ``write_cxxrtl`` + g++. The fallback for designs that
-sim/cyclesim.py does not model; sim/compiled.py chooses, builds and caches.
+sim/cyclesim/ does not model; sim/compiled.py chooses, builds and caches.
 
 CXXRTL is event-driven: the driver clocks it with two ``step()`` calls per cycle (clock low, clock high), each an
 evaluation of the design and a change-detecting commit. One cheap change to the generated C++ is made here: a

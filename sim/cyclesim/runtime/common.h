@@ -1,0 +1,40 @@
+// Helpers of every generated model (sim/cyclesim): plain 64-bit words, the type of values that are the same in
+// every lane. Every value is held zero-extended to 64 bits; U01 turns a comparison into 0 or 1.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace cyclesim {
+
+typedef uint64_t U;
+typedef int64_t SU;
+#define U01(x) ((U)(x))
+static inline U sx(U v, unsigned w) { return (U)((SU)(v << (64 - w)) >> (64 - w)); }
+// Sign extension of a value whose bits above w are 0 (every operand is held so): flip and subtract the sign bit.
+static inline U sxc(U v, unsigned w) { return w >= 64 ? v : (v ^ (1ull << (w - 1))) - (1ull << (w - 1)); }
+static inline SU ss(U v, unsigned w) { return (SU)sxc(v, w); }
+static inline U shl(U v, U n) { return n >= 64 ? 0 : v << n; }
+static inline U shr(U v, U n) { return n >= 64 ? 0 : v >> n; }
+static inline U sar(U v, U n) { return (U)((SU)v >> (n >= 63 ? 63 : n)); }
+static inline U parity(U v) { return (U)__builtin_parityll(v); }
+// Values of 65 to 128 bits.
+typedef unsigned __int128 U2;
+typedef __int128 S2;
+static inline U2 sx2(U2 v, unsigned w) { return (U2)((S2)(v << (128 - w)) >> (128 - w)); }
+static inline U2 shl2(U2 v, U n) { return n >= 128 ? 0 : v << n; }
+static inline U2 shr2(U2 v, U n) { return n >= 128 ? 0 : v >> n; }
+static inline U2 sar2(U2 v, U n) { return (U2)((S2)v >> (n >= 127 ? 127 : n)); }
+static inline U parity(U2 v) { return parity((U)v ^ (U)(v >> 64)); }
+// Memories whose contents are the same in every lane: one word per address.
+template<class T, size_t N> static inline U mread(const T (&m)[N], U i) { return i < N ? (U)m[i] : 0; }
+template<class T, size_t N> static inline U mread_f(const T (&m)[N], U i) { return (U)m[i]; }
+template<class T, size_t N> static inline void mwrite(T (&m)[N], U i, U en, U data) {
+    if (en && i < N) m[i] = (T)data;
+}
+template<class T, size_t N> static inline void mwrite_bits(T (&m)[N], U i, U en, U data) {
+    if (en && i < N) m[i] = (T)((m[i] & ~en) | (data & en));
+}
+template<class T, size_t N> static inline void mset(T (&m)[N], size_t i, U v) { m[i] = (T)v; }
+
+}  // namespace cyclesim
