@@ -1,0 +1,234 @@
+"""The host link's command executor: carries out one checked request on the network engine and composes its reply.
+
+WRITE_INPUTS copies the staged inputs into the engine; RUN copies them again (a network with an even number of
+layers writes its outputs into its inputs' buffer, and a RUN sent again must run on the same inputs), starts the
+engine and waits for it; READ_OUTPUTS reads the output buffer; READ_CYCLES and INFO send counters and constants;
+LOAD_WEIGHTS copies the staged entry words into a PE. A request that failed its checks is only answered.
+"""
+
+import contextlib
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import ReadPort
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .link_types import Command, ReplyPort, Request, RequestPort, Status
+from .protocol import COUNTER_BYTES, REPLY, WEIGHT_CHUNK, value_bytes
+
+__all__ = ["Executor"]
+
+
+def _bits(n):
+    return max(1, ceil_log2(max(1, n)))
+
+
+class Executor(wiring.Component):
+    """``port``: requests from the receiver; ``reply``: reply content to the sender. ``inputs`` and ``weights``:
+    read ports of the staging memories. The engine-side ports mirror NetworkEngine's; ``y_data`` follows ``y_addr``
+    `y_latency` cycles later. `info`: INFO's reply data (bytes). `weight_words`/`weight_bits`: as the receiver's."""
+
+    def __init__(self, *, n_in, in_bits, n_out, out_bits, n_layers, info, y_latency, counter_bits=32,
+                 weight_words=None, weight_bits=0):
+        self.n_in, self.n_out, self.n_layers = n_in, n_out, n_layers
+        self.out_bytes, self.info, self.y_latency = value_bytes(out_bits), bytes(info), y_latency
+        self.weight_words, self.weight_bits = weight_words, weight_bits
+        self.body_len = {Command.INFO: len(self.info), Command.WRITE_INPUTS: 0, Command.RUN: COUNTER_BYTES,
+                         Command.READ_OUTPUTS: n_out * self.out_bytes,
+                         Command.READ_CYCLES: COUNTER_BYTES * (1 + n_layers)}
+        if weight_bits:
+            self.body_len[Command.LOAD_WEIGHTS] = 0
+        members = {
+            "port": In(RequestPort()),
+            "reply": Out(ReplyPort()),
+            "inputs": In(ReadPort.Signature(addr_width=ceil_log2(n_in), shape=unsigned(in_bits))),
+            "start": Out(1),
+            "busy": In(1),
+            "done": In(1),
+            "cycles": In(counter_bits),
+            "layer_cycles": In(data.ArrayLayout(unsigned(counter_bits), n_layers)),
+            "x_we": Out(1),
+            "x_addr": Out(_bits(n_in)),
+            "x_data": Out(signed(in_bits)),
+            "y_addr": Out(_bits(n_out)),
+            "y_data": In(signed(out_bits)),
+        }
+        if weight_bits:
+            members |= {
+                "weights": In(ReadPort.Signature(addr_width=ceil_log2(WEIGHT_CHUNK), shape=unsigned(weight_bits))),
+                "w_we": Out(1), "w_pe": Out(_bits(len(weight_words))), "w_addr": Out(_bits(max(weight_words))),
+                "w_data": Out(weight_bits)}
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        loads = self.weight_words is not None
+        max_body = max(self.body_len.values())
+        req, reply = self.port.request, self.reply.content
+
+        # The request being carried out, and a flag per command (set as it is taken, so that no compare of the code
+        # stands in front of next-state logic or a reply byte).
+        code = Signal(8)
+        status = Signal(Status)
+        is_ = {c: Signal(name=f"is_{c.name.lower()}") for c in Command}
+        hdr = Signal(Request)
+
+        body_len = Signal(range(max_body + 1))
+        has_body = Signal()                              # body_len != 0, set beside it
+        reply_len = Signal(16)                           # body_len + 1 (the status), set beside it
+        body_left = Signal(signed(len(body_len) + 2))    # reply body bytes after the one being sent, minus one
+        sent_count = Signal(range(max_body + 1))         # reply body bytes sent
+        oidx = Signal(range(self.n_out + 1))             # output value number
+        osel = Signal(range(self.out_bytes))             # byte within the output value
+        # Cycles until body_r holds the next reply byte: a new output value is addressed, read y_latency cycles
+        # later, registered in y_ext, its byte registered in body_r.
+        new_value = self.y_latency + 2
+        settle = Signal(range(new_value + 1))
+        # The engine's run is over, registered (the next state waited on the engine's done logic, a long path on the
+        # UP5K); low in the cycle `start` is high, when done still holds the run before.
+        run_over = Signal()
+        m.d.sync += run_over.eq(self.done & ~self.busy & ~self.start)
+
+        # The copy from staging into the engine: address, data one cycle later, then the write from registers (a
+        # deep staging memory in LUT RAM, read straight into every replica of the engine's input buffer, was the
+        # demo network's longest path on the ECP5).
+        cidx = Signal(range(max(self.n_in, WEIGHT_CHUNK if loads else 0, 2)))
+        copy_left = Signal(signed(len(cidx) + 2))        # values to copy after cidx's, minus one
+        wr_pend = Signal()
+        wr_addr = Signal.like(self.x_addr)
+        m.d.sync += [wr_pend.eq(0), self.x_we.eq(wr_pend), self.x_addr.eq(wr_addr), self.x_data.eq(self.inputs.data)]
+        m.d.comb += self.inputs.addr.eq(cidx)
+        if loads:
+            ww_pend, ww_addr = Signal(), Signal.like(self.w_addr)
+            m.d.sync += ww_pend.eq(0)
+            m.d.comb += [self.weights.addr.eq(cidx), self.w_we.eq(ww_pend), self.w_pe.eq(hdr.pe),
+                         self.w_addr.eq(ww_addr), self.w_data.eq(self.weights.data)]
+
+        # Reply bytes.
+        body = Signal(8)
+        counters = Cat(*[Cat(v, Const(0, 8 * COUNTER_BYTES - len(v)))
+                         for v in [self.cycles] + [self.layer_cycles[k] for k in range(self.n_layers)]])
+        # The output value is registered before its byte is chosen: an engine's output buffer can be a deep LUT RAM
+        # whose read is a mux tree of its own (the demo network's on the ECP5, 784 words).
+        y_ext = Signal(signed(8 * self.out_bytes))
+        m.d.sync += y_ext.eq(self.y_data)
+        m.d.comb += self.y_addr.eq(oidx)
+        # The body's source is chosen by the command's flags (a decode of the code here was on a longest path).
+        with m.If(is_[Command.INFO]):
+            with m.Switch(sent_count):
+                for i, b in enumerate(self.info):
+                    with m.Case(i):
+                        m.d.comb += body.eq(b)
+        with m.Elif(is_[Command.RUN] | is_[Command.READ_CYCLES]):
+            m.d.comb += body.eq(counters.word_select(sent_count[:_bits(len(counters) // 8)], 8))
+        with m.Elif(is_[Command.READ_OUTPUTS]):
+            m.d.comb += body.eq(y_ext.word_select(osel, 8) if self.out_bytes > 1 else y_ext)
+        # The byte is registered before it goes out: the output buffer's bank select -> the byte choice -> the
+        # transmitter's shift register was the ECP5 top level's longest path. After a byte is taken the next one
+        # is in body_r a cycle later, `new_value` cycles when it is a new output value.
+        body_r = Signal(8)
+        m.d.sync += [body_r.eq(body), settle.eq(Mux(settle == 0, 0, settle - 1))]
+
+        # The state machine, one-hot: a flip-flop per state, so that no condition waits for the decode of a state
+        # number (a binary state's decode in front of the conditions put the link's paths among the ECP5 top
+        # level's longest). `go` leaves the state whose block it is in for another.
+        active, here = {}, []
+
+        def state_flag(name):
+            if name not in active:
+                active[name] = Signal(name=f"in_{name.lower()}", init=name == "IDLE")
+            return active[name]
+
+        @contextlib.contextmanager
+        def state(name):
+            with m.If(state_flag(name)):
+                here.append(name)
+                yield
+                here.pop()
+
+        def go(name):
+            if name != here[-1]:
+                m.d.sync += [state_flag(here[-1]).eq(0), state_flag(name).eq(1)]
+
+        def send(value, then, last=0):
+            """Offer `value` to the sender; go on once it is taken."""
+            m.d.comb += [reply.valid.eq(1), reply.payload.data.eq(value), reply.payload.last.eq(last)]
+            with m.If(reply.ready):
+                go(then)
+
+        with state("IDLE"):
+            m.d.comb += req.ready.eq(1)
+            with m.If(req.valid):
+                p = req.payload
+                ok = p.status == Status.OK
+                m.d.sync += [code.eq(p.code), status.eq(p.status), hdr.eq(p), body_len.eq(0), reply_len.eq(1),
+                             has_body.eq(0), cidx.eq(0)]
+                m.d.sync += [flag.eq(ok & (p.code == c)) for c, flag in is_.items()]
+                with m.If(ok):
+                    with m.Switch(p.code):
+                        for c, n in self.body_len.items():
+                            with m.Case(c):
+                                m.d.sync += [body_len.eq(n), reply_len.eq(n + 1), has_body.eq(n > 0),
+                                             body_left.eq(n - 2)]
+                copies = p.count if loads else 0
+                with m.If(ok & ((p.code == Command.WRITE_INPUTS) | (p.code == Command.RUN))):
+                    m.d.sync += copy_left.eq(self.n_in - 2)
+                    go("COPY")
+                if loads:
+                    with m.Elif(ok & (p.code == Command.LOAD_WEIGHTS)):
+                        m.d.sync += copy_left.eq(copies - 2)
+                        go("COPY_WEIGHTS")
+                with m.Else():
+                    go("REPLY_CODE")
+        with state("COPY"):
+            m.d.sync += [wr_pend.eq(1), wr_addr.eq(cidx), cidx.eq(cidx + 1), copy_left.eq(copy_left - 1)]
+            with m.If(copy_left[-1]):
+                go("COPY_LAST")
+        if loads:
+            with state("COPY_WEIGHTS"):
+                m.d.sync += [ww_pend.eq(1), ww_addr.eq(hdr.addr + cidx), cidx.eq(cidx + 1),
+                             copy_left.eq(copy_left - 1)]
+                with m.If(copy_left[-1]):
+                    go("COPY_LAST")
+        with state("COPY_LAST"):                   # the last value is read in this cycle
+            go("COPY_DONE")
+        with state("COPY_DONE"):                   # ... and written in this one
+            with m.If(is_[Command.RUN]):
+                m.d.sync += self.start.eq(1)
+                go("RUN")
+            with m.Else():
+                go("REPLY_CODE")
+        with state("RUN"):
+            # `start` is high in this cycle, from a register: the state decode and the engine's start logic
+            # (its counters' resets) were the top level's longest path on the UP5K.
+            m.d.sync += self.start.eq(0)
+            go("WAIT")
+        with state("WAIT"):
+            with m.If(run_over):
+                go("REPLY_CODE")
+
+        with state("REPLY_CODE"):
+            m.d.sync += [sent_count.eq(0), oidx.eq(0), osel.eq(0), settle.eq(new_value)]
+            send(code | REPLY, "REPLY_LEN_LO")
+        with state("REPLY_LEN_LO"):
+            send(reply_len[:8], "REPLY_LEN_HI")
+        with state("REPLY_LEN_HI"):
+            send(reply_len[8:], "REPLY_STATUS")
+        with state("REPLY_STATUS"):
+            with m.If(has_body):
+                send(status, "REPLY_BODY")
+            with m.Else():
+                send(status, "IDLE", last=1)
+        with state("REPLY_BODY"):
+            with m.If(settle == 0):
+                send(body_r, "REPLY_BODY", last=body_left[-1])
+                with m.If(reply.ready):
+                    m.d.sync += [sent_count.eq(sent_count + 1), body_left.eq(body_left - 1), settle.eq(1)]
+                    with m.If(body_left[-1]):
+                        go("IDLE")
+                    with m.If(osel == self.out_bytes - 1):
+                        m.d.sync += [osel.eq(0), oidx.eq(oidx + 1), settle.eq(new_value)]
+                    with m.Else():
+                        m.d.sync += osel.eq(osel + 1)
+        return m
