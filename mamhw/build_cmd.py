@@ -1,16 +1,19 @@
 """`mam build`: a bitstream of the network engine and its host link for a board, with its reports."""
 
+import contextlib
 import json
 import os
 import sys
 
 from .golden import load_model
 from .options import add_board, add_pes, add_weights, input_file, output_dir, positive_float, positive_int
-from .plumbing import save_text
+from .plumbing import atomic_write_all
 from .golden.cycles import network_cycles, plan_network
 from .synth_cmd import WORK_FILES
 
 __all__ = ["add_build_arguments", "cmd_build", "format_build"]
+
+REPORTS = ("report.json", "report.txt")
 
 
 def add_build_arguments(p):
@@ -65,18 +68,28 @@ def cmd_build(args):
     spram = fit["weights_in"] == "spram"
     if spram:
         _log(f"entry words in {fit['sprams']} SPRAM(s), loaded over the host link by `mam run`")
+    # The reports of an earlier build in this folder go first, so that a build that fails leaves none of its own
+    # and no stale one (build_bitstream removes the old bitstream the same way).
+    for name in REPORTS:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(args.out_dir, name))
     rep = build_bitstream(network, board, pes=args.pes, freq_mhz=freq, out_dir=args.out_dir, seeds=args.seeds,
                           log=_log, spram=spram)
     rep["cycles"] = int(network_cycles(plan_network(network, args.pes)).total)
-    save_text(os.path.join(args.out_dir, "report.json"), json.dumps(rep, indent=2) + "\n")
     text = format_build(rep)
-    save_text(os.path.join(args.out_dir, "report.txt"), text + "\n")
+    atomic_write_all([(os.path.join(args.out_dir, "report.json"), _bytes(json.dumps(rep, indent=2) + "\n")),
+                      (os.path.join(args.out_dir, "report.txt"), _bytes(text + "\n"))])
     print(text)
     if not rep["timing_met"]:
         print(f"mam: timing not met at {rep['clock_mhz']:.2f} MHz (Fmax {rep['fmax_mhz']:.2f} MHz): "
               "lower --freq or try more --seeds", file=sys.stderr)
         return 1
     return 0
+
+
+def _bytes(text):
+    data = text.encode()
+    return lambda f: f.write(data)
 
 
 def _log(message):

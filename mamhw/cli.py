@@ -12,9 +12,11 @@ runs, every path argument typed as an input or output (mamhw.options) is checked
 
 import argparse
 import importlib
+import signal
 import sys
 
 from .golden import ContractError
+from .plumbing import Terminated, terminate_like_interrupt
 
 __all__ = ["main", "COMMANDS"]
 
@@ -26,6 +28,7 @@ COMMANDS = {
     "synth": (".synth_cmd", "synthesize, place and route the engine; utilization and Fmax"),
     "demo": (".demo", "train, prune and quantize a MAM and a MAC network, run them on the RTL, compare"),
     "train": (".train_cmd", "train, prune and quantize a network; write the network file the hardware takes"),
+    "import": (".import_cmd", "a network trained elsewhere (PyTorch checkpoint) to a network file, quantized to int8"),
     "run": (".run_cmd", "run a batch on an FPGA board over its USB UART; check it against the golden model"),
     "build": (".build_cmd", "a bitstream for a board: the engine behind its UART host link, with a PLL"),
     "estimate": (".estimate_cmd", "cycles, memory, block RAMs, DSPs, LUTs and Fmax of the engine (no synthesis)"),
@@ -70,21 +73,27 @@ def _build_parser(argv):
 
 
 def main(argv=None):
+    """Run one command; returns the exit status: 0, 1 (a check failed), 2 (bad input: one line on stderr), 130
+    (Ctrl-C) or 143 (SIGTERM). Ctrl-C and SIGTERM unwind the same way: tools ended, work folders removed."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
-    try:
-        parser, command_parser = _build_parser(argv)
-        args = parser.parse_args(argv)
-        from .paths import check_paths, paths_of
-        check_paths(paths_of(command_parser, args))
-        return getattr(_module(args.command), f"cmd_{args.command}")(args)
-    except (ContractError, UsageError) as e:
-        print(f"mam: error: {e}" if isinstance(e, ContractError) else f"{e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("mam: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 1
+    with terminate_like_interrupt():
+        try:
+            parser, command_parser = _build_parser(argv)
+            args = parser.parse_args(argv)
+            from .paths import check_paths, paths_of
+            check_paths(paths_of(command_parser, args))
+            return getattr(_module(args.command), f"cmd_{args.command}")(args)
+        except (ContractError, UsageError) as e:
+            print(f"mam: error: {e}" if isinstance(e, ContractError) else f"{e}", file=sys.stderr)
+            return 2
+        except Terminated:
+            print("mam: terminated", file=sys.stderr)
+            return 128 + signal.SIGTERM
+        except KeyboardInterrupt:
+            print("mam: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            return 1
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
 """The `mam golden` and `mam sim` commands."""
 
+import contextlib
 import json
 import os
 import sys
+
+import numpy as np
 
 from .check import check_against_golden, format_report, report_ok
 from .golden import load_inputs, load_model, network_forward, save_array
 from .options import add_pes, input_file, output_file
 from .paths import check_output_paths       # also for the commands that check plain paths themselves
-from .plumbing import save_text
+from .plumbing import atomic_write_all
 from .progress import Progress
 from .rtl import BACKENDS
 
@@ -49,15 +52,33 @@ def cmd_golden(args):
 def cmd_sim(args):
     network = load_model(args.model)
     x = load_inputs(args.inputs, network.n_in, network.in_bits)
-    outputs, report = check_against_golden(network, x, pes=args.pes, backend=args.backend, vcd=args.vcd,
-                                           progress=Progress("simulating samples"), log=_log)
-    report["model"] = os.fspath(args.model)
-    report["inputs"] = os.fspath(args.inputs)
-    save_array(args.output, outputs)
-    if args.report:
-        save_text(args.report, json.dumps(report, indent=2) + "\n")
+    with _staged(args.vcd) as vcd:              # the waveform is written as the simulation runs
+        outputs, report = check_against_golden(network, x, pes=args.pes, backend=args.backend, vcd=vcd,
+                                               progress=Progress("simulating samples"), log=_log)
+        report["model"] = os.fspath(args.model)
+        report["inputs"] = os.fspath(args.inputs)
+        text = json.dumps(report, indent=2) + "\n"
+        atomic_write_all([(args.output, lambda f: np.save(f, outputs))]
+                         + ([(args.report, lambda f: f.write(text.encode()))] if args.report else []))
     print(format_report(report))
     return 0 if report_ok(report) else 1
+
+
+@contextlib.contextmanager
+def _staged(path):
+    """A temporary name beside `path` (None: None) for a file a tool writes as it goes; renamed to `path` when the
+    block succeeds, removed when it fails."""
+    if path is None:
+        yield None
+        return
+    real = os.path.realpath(path)
+    tmp = os.path.join(os.path.dirname(real), f".tmp-{os.getpid()}-{os.path.basename(real)}")
+    try:
+        yield tmp
+        os.replace(tmp, real)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def _log(message):

@@ -10,7 +10,9 @@ import sys
 import numpy as np
 
 from .golden import ContractError, load_model
-from .options import add_pes, add_target, add_weights, input_file, output_dir, output_file, positive_float
+from .limits import check_sweep_memory
+from .options import (add_pes, add_target, add_weights, input_file, layer_widths, output_dir, output_file,
+                      positive_float)
 from .plumbing import atomic_write, save_text
 
 __all__ = ["add_estimate_arguments", "cmd_estimate", "add_compare_arguments", "cmd_compare", "add_sweep_arguments",
@@ -74,7 +76,8 @@ def add_sweep_arguments(p):
                      "weight memory and LUTs against remaining interconnections (cycles.png, memory.png, luts.png).")
     p.add_argument("model", nargs="?", type=input_file, metavar="LAYER_OR_NETWORK.npz",
                    help=MODEL_HELP + " (or --shape)")
-    p.add_argument("--shape", metavar="W0,W1,...", help="layer widths of a random network, e.g. 784,256,10")
+    p.add_argument("--shape", type=layer_widths, metavar="W0,W1,...",
+                   help="layer widths of a random network, e.g. 784,256,10")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights of --shape (default: 0)")
     p.add_argument("--densities", nargs="+", required=True, metavar="D",
                    help="fractions of the interconnections to keep, e.g. 0.001 0.01 0.1 or 0.1%%,1%%,10%%")
@@ -179,12 +182,15 @@ def cmd_sweep(args):
     densities = parse_densities(args.densities)
     if (args.model is None) == (args.shape is None):
         raise ContractError("give a layer or network file, or --shape (random weights), not both")
+    plt = _pyplot()
     if args.model is not None:
         network, source = load_model(args.model), os.fspath(args.model)
+        check_sweep_memory(sum(layer.weight.size for layer in network), f"a sweep of {source}")
     else:
-        shape = _shape(args.shape)
-        network, source = random_network(shape, seed=args.seed), f"random {'-'.join(map(str, shape))}"
-    plt = _pyplot()
+        shape = args.shape
+        source = f"random {'-'.join(map(str, shape))}"
+        check_sweep_memory(sum(a * b for a, b in zip(shape, shape[1:])), f"a sweep of a {source} network")
+        network = random_network(shape, seed=args.seed)
     chosen = prunable_layers(network, args.prune_layers)
     total = int(sum(network[k].weight.size for k in chosen))
     rows = []
@@ -210,13 +216,6 @@ def cmd_sweep(args):
     _print_sweep(rows, source, args)
     print(f"wrote {', '.join(sorted(files))} to {args.out_dir}")
     return 0
-
-
-def _shape(text):
-    try:
-        return [int(s) for s in str(text).replace("-", ",").replace("x", ",").split(",") if s.strip()]
-    except ValueError:
-        raise ContractError(f"--shape: expected widths like 784,256,10, got {text!r}") from None
 
 
 def _pyplot():

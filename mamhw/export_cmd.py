@@ -2,13 +2,13 @@
 
 import json
 import os
-import shutil
-import tempfile
 
 from .golden import load_model
+from .golden.cycles import network_cycles, plan_network
+from .limits import check_engine_memory
 from .options import add_pes, input_file, output_dir
-from .plumbing import save_text
-from .golden.cycles import network_cycles
+from .paths import output_folder
+from .plumbing import atomic_write_all
 
 __all__ = ["add_export_arguments", "cmd_export", "protocol_text", "EXPORTED"]
 
@@ -67,30 +67,28 @@ Do not write inputs while `busy`.
 
 def cmd_export(args):
     from amaranth.back import rtlil, verilog
-    network = load_model(args.model)
     from .hw.specs import build_network_engine
-    engine, assignments = build_network_engine(network, args.pes)
-    model = network_cycles(assignments)
+    network = load_model(args.model)
+    model = network_cycles(plan_network(network, args.pes))
+    check_engine_memory(int(model.entries.sum()), f"exporting {args.model} on {args.pes} PE(s)")
+    engine, _ = build_network_engine(network, args.pes)
     protocol = protocol_text(network, args.pes, engine, model)
     il = rtlil.convert(engine, name="top")
     engine, _ = build_network_engine(network, args.pes)       # a component elaborates once per conversion
     v = verilog.convert(engine, name="top")
-    # Everything is written to a scratch folder first and moved in at the end: no half-exported folder.
-    os.makedirs(args.out_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".export-", dir=args.out_dir)
-    try:
-        for name, text in (("top.v", v), ("top.il", il), ("PORTS.md", protocol),
-                           ("network.json", json.dumps({
-                               "model": os.fspath(args.model), "pes": args.pes, "cycles": int(model.total),
-                               "y_latency": engine.Y_LATENCY,
-                               "layer_cycles": [int(c) for c in model.per_layer],
-                               "entries": [int(e) for e in model.entries],
-                               "pe_load": [[int(v) for v in load] for load in model.load]}, indent=2) + "\n")):
-            save_text(os.path.join(tmp, name), text)
-        for name in os.listdir(tmp):
-            os.replace(os.path.join(tmp, name), os.path.join(args.out_dir, name))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    info = json.dumps({"model": os.fspath(args.model), "pes": args.pes, "cycles": int(model.total),
+                       "y_latency": engine.Y_LATENCY, "layer_cycles": [int(c) for c in model.per_layer],
+                       "entries": [int(e) for e in model.entries],
+                       "pe_load": [[int(v) for v in load] for load in model.load]}, indent=2) + "\n"
+    # All four files land together or none does (and a folder made for them goes again).
+    with output_folder(args.out_dir):
+        atomic_write_all((os.path.join(args.out_dir, name), _bytes(text))
+                         for name, text in zip(EXPORTED, (v, il, protocol, info)))
     print(f"exported {len(network)} layer(s) on {args.pes} PE(s) to {args.out_dir}/: top.v, top.il, PORTS.md, "
           f"network.json ({int(model.total)} cycles per input vector)")
     return 0
+
+
+def _bytes(text):
+    data = text.encode()
+    return lambda f: f.write(data)

@@ -9,11 +9,12 @@ every output location against every input and every other output before the comm
 
 import argparse
 import math
+import re
 
 from .golden.assign import MAX_PES
 
-__all__ = ["MAX_PES", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "pes", "InputFile",
-           "OutputFile", "OutputDir", "input_file", "output_file", "output_dir", "add_pes", "add_target",
+__all__ = ["MAX_PES", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "pes", "layer_widths",
+           "InputFile", "OutputFile", "OutputDir", "input_file", "output_file", "output_dir", "add_pes", "add_target",
            "add_board", "add_weights", "WEIGHTS", "WEIGHTS_HELP", "TARGETS_HELP"]
 
 WEIGHTS = ("auto", "bram", "spram")
@@ -75,6 +76,17 @@ def pes(text):
     if not 1 <= value <= MAX_PES:
         raise argparse.ArgumentTypeError(f"must be in 1..{MAX_PES}, got {text!r}")
     return value
+
+
+def layer_widths(text):
+    """Layer widths such as 784,256,10 (or 784x256x10, 784-256-10): two or more whole numbers, each at least 1."""
+    compact = str(text).replace(" ", "")
+    if not re.fullmatch(r"\d+(?:[,x-]\d+)+", compact):
+        raise argparse.ArgumentTypeError(f"expected two or more widths like 784,256,10, got {text!r}")
+    widths = [int(w) for w in re.split(r"[,x-]", compact)]
+    if min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"every width must be at least 1, got {text!r}")
+    return widths
 
 
 class InputFile(str):

@@ -8,6 +8,7 @@ resolved path and, when both exist, by device and inode: symbolic and hard links
 output folder's command writes there.
 """
 
+import contextlib
 import errno
 import fnmatch
 import os
@@ -17,7 +18,7 @@ import tempfile
 from .golden import ContractError
 from .options import InputFile, OutputDir, OutputFile
 
-__all__ = ["check_paths", "check_output_paths", "paths_of"]
+__all__ = ["check_paths", "check_output_paths", "paths_of", "output_folder"]
 
 
 def paths_of(parser, args):
@@ -131,3 +132,18 @@ def _written_in(folder, path):
         return None
     base = os.path.basename(_where(path))
     return base if any(fnmatch.fnmatchcase(base, pattern) for pattern in folder.names) else None
+
+
+@contextlib.contextmanager
+def output_folder(path):
+    """The output folder `path` (checked by check_paths), made for the block when missing; when the block fails, a
+    folder made here goes again if it is still empty."""
+    made = not os.path.isdir(path)
+    os.makedirs(path, exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+        raise

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .golden import ContractError
+from .golden.assign import MAX_PES                # the limit the row assignment states
 from .golden.cycles import NetworkCycles, network_cycles
 
-__all__ = ["BACKENDS", "RtlRun", "run_rtl"]
+__all__ = ["BACKENDS", "MAX_PES", "RtlRun", "run_rtl"]
 
 BACKENDS = {
     "amaranth": "Amaranth's Python simulator",
@@ -18,7 +19,6 @@ BACKENDS = {
     "netlist-ice40": "cocotb + Icarus on the iCE40 netlist synthesized by Yosys (SB_MAC16, block RAM models)",
     "netlist-ecp5": "cocotb + Icarus on the ECP5 netlist synthesized by Yosys (MULT18X18D, LUT RAM models)",
 }
-MAX_PES = 16
 
 
 @dataclass
@@ -50,7 +50,7 @@ def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, l
 
     # A netlist backend runs the design its family's flow synthesizes (on the ECP5: DSP instances, hw/dsp.py).
     family = backend.split("-", 1)[1] if backend.startswith("netlist-") else None
-    dsp = FAMILY_DSP[family]
+    dsp = FAMILY_DSP.get(family)          # None for the backends that run the design as built
     engine, assignments = build_network_engine(network, pes, **({"dsp": dsp} if dsp else {}))
     model = network_cycles(assignments)
     counters = (("cycles", 1), ("layer_cycles", len(network)))

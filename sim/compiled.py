@@ -25,9 +25,9 @@ from importlib import metadata, resources
 import numpy as np
 from amaranth.back import rtlil
 
-from ..plumbing import ToolError, run_tool
+from ..plumbing import ToolError, popen, run_process, run_tool
 from . import cxxrtl, cyclesim
-from .cache import cache_dir, design_key
+from .cache import cache_dir, design_key, seal, verified, work_dir
 
 __all__ = ["ENGINES", "CompiledDesign", "build_compiled", "default_lanes"]
 
@@ -56,7 +56,7 @@ def default_lanes():
 def _machine():
     """What a -march=native build depends on: the CPU and the compiler."""
     try:
-        gxx = subprocess.run(["g++", "-dumpfullversion"], capture_output=True, text=True).stdout.strip()
+        gxx = run_process(["g++", "-dumpfullversion"], capture_output=True, text=True).stdout.strip()
     except OSError:
         gxx = "?"
     flags = hashlib.sha256(" ".join(sorted(_cpu_flags())).encode()).hexdigest()[:16]
@@ -95,7 +95,7 @@ class CompiledDesign:
                 f.write(np.int64(batch).tobytes())
                 f.write(x.tobytes())
             errors = []
-            with subprocess.Popen([self.executable, inp, outp], stderr=subprocess.PIPE, text=True) as proc:
+            with popen([self.executable, inp, outp], stderr=subprocess.PIPE, text=True) as proc:
                 for line in proc.stderr:
                     parts = line.split()
                     if len(parts) == 3 and parts[0] == "progress":
@@ -159,7 +159,7 @@ def _build_cyclesim(design, driver, sizes, counters, lanes, log):
         with open(refused) as f:
             return f.read().strip()
 
-    if os.path.exists(folder):
+    if verified(folder):
         return remembered()
 
     def sources(work):
@@ -198,7 +198,7 @@ def _build_cxxrtl(design, driver, sizes, counters, log):
                      repr(tuple(counters)))
     folder = os.path.join(cache_dir("cxxrtl"), key)
     exe = os.path.join(folder, "sim")
-    if os.path.exists(exe):
+    if verified(folder, ["sim"]):
         return exe, True
 
     def sources(work):
@@ -213,9 +213,7 @@ def _build(folder, design, driver, sources, flags, extra, log, what):
     """Build in a fresh folder and publish it as `folder` in one rename, so a half-built folder never looks
     cached. `sources(work)` writes the engine's sources and returns design_ports.h, or None when the engine
     refuses the design (the folder is published without an executable, to remember that)."""
-    root = os.path.dirname(folder)
-    os.makedirs(root, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="build-", dir=root)
+    work = work_dir(os.path.dirname(folder))
     try:
         with open(os.path.join(work, "top.il"), "w") as f:
             f.write(design)
@@ -231,7 +229,7 @@ def _build(folder, design, driver, sources, flags, extra, log, what):
                 log("building the native simulator (g++)")
             cmd = ["g++", *flags, "-I", work, "-o", "sim", "driver.cc", *extra]
             with open(os.path.join(work, "g++.log"), "w") as glog:
-                proc = subprocess.run(cmd, cwd=work, stdout=glog, stderr=subprocess.STDOUT)
+                proc = run_process(cmd, cwd=work, stdout=glog, stderr=subprocess.STDOUT)
             if proc.returncode != 0:
                 first = _first_error(os.path.join(work, "g++.log"))
                 raise ToolError(f"g++ failed building the compiled simulator: {first} "
@@ -241,6 +239,7 @@ def _build(folder, design, driver, sources, flags, extra, log, what):
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    seal(work, ("sim", "lanes.txt", "unsupported.txt"))   # last: the entry verifies only when complete
     try:
         os.replace(work, folder)
     except OSError:

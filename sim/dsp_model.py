@@ -8,7 +8,7 @@ Any other register setting stops the simulation with a message instead of simula
 
 import os
 
-from .cache import cache_dir, design_key
+from .cache import building, cache_dir, design_key, publish, verified
 
 __all__ = ["mult18x18d_model", "mult18x18d_model_file"]
 
@@ -67,10 +67,9 @@ def mult18x18d_model_file():
     text = mult18x18d_model()
     folder = os.path.join(cache_dir("cellmodels"), design_key("mult18x18d", text))
     path = os.path.join(folder, "mult18x18d_sim.v")
-    if not os.path.exists(path):
-        os.makedirs(folder, exist_ok=True)
-        tmp = path + f".{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
+    if not verified(folder, ["mult18x18d_sim.v"]):
+        with building(os.path.dirname(folder)) as work:
+            with open(os.path.join(work, "mult18x18d_sim.v"), "w") as f:
+                f.write(text)
+            publish(work, folder, ["mult18x18d_sim.v"])
     return path

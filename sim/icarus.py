@@ -8,7 +8,7 @@ import numpy as np
 from amaranth.back import verilog
 
 from ..plumbing import ToolError
-from .cache import cache_dir, design_key
+from .cache import cache_dir, design_key, seal, verified
 from ..hw.weight_ram import SPRAM
 from .cell_models import CELL_DEFINES, cell_models
 from .dsp_model import mult18x18d_model_file
@@ -30,11 +30,12 @@ def run_icarus(component, x, *, n_out, counters=(("cycles", 1),), timeout=1 << 3
     per PE, empty for a PE not built), written through its loading ports before the batch."""
     text = verilog.convert(component, name="top")
     folder = os.path.join(cache_dir("icarus"), design_key("2", text))
-    os.makedirs(folder, exist_ok=True)
     src = os.path.join(folder, "top.v")
-    if not os.path.exists(src):
+    if not verified(folder, ["top.v"]):
+        os.makedirs(folder, exist_ok=True)
         with open(src, "w") as f:
             f.write(text)
+        seal(folder, ["top.v"])
     # Compiled as Verilog-2005, the language Yosys writes. Under SystemVerilog rules (the runner's -g2012) a
     # variable's initializer raises no event, so an `always @*` block whose inputs all sit at their initial values
     # is never run: its output stays X (a decode of a register that starts at 0 and is loaded with 0), and X can
@@ -60,6 +61,7 @@ def run_icarus_sources(sources, x, *, n_out, y_latency, counters=(("cycles", 1),
     except ImportError:
         raise ToolError("the icarus backend needs cocotb 2.x (pip install -e '.[test]')") from None
     build = os.path.join(os.path.dirname(sources[0]), "sim_build")
+    verified(build, ["sim.vvp"])                # a damaged build is removed, so the runner builds it again
     runner = get_runner("icarus")
     with tempfile.TemporaryDirectory(prefix="mamhw-icarus-") as tmp:
         job, result = os.path.join(tmp, "job.npz"), os.path.join(tmp, "result.npz")
@@ -70,6 +72,7 @@ def run_icarus_sources(sources, x, *, n_out, y_latency, counters=(("cycles", 1),
         runner.build(sources=sources, hdl_toplevel="top", build_dir=build, timescale=("1ns", "1ps"),
                      defines=dict(defines or {}), includes=sorted({os.path.dirname(p) for p in sources}),
                      build_args=list(build_args), log_file=os.path.join(tmp, "build.log"))
+        seal(build, ["sim.vvp"])
         try:
             runner.test(hdl_toplevel="top", test_module="mamhw.sim.cocotb_engine", build_dir=build,
                         test_dir=tmp, extra_env={"MAMHW_COCOTB_IN": job, "MAMHW_COCOTB_OUT": result},

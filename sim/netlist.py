@@ -9,7 +9,7 @@ import os
 from amaranth.back import rtlil
 
 from ..plumbing import run_tool
-from .cache import cache_dir, design_key
+from .cache import building, cache_dir, design_key, publish, verified
 from .cell_models import CELL_DEFINES, cell_models
 from .icarus import run_icarus_sources
 
@@ -32,14 +32,14 @@ def synthesize_netlist(component, family):
     design = rtlil.convert(component, name="top")
     folder = os.path.join(cache_dir("netlist"), design_key("1", family, NETLIST_SCRIPTS[family], design))
     netlist = os.path.join(folder, "netlist.v")
-    if os.path.exists(netlist):
+    if verified(folder, ["netlist.v"]):
         return netlist
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "top.il"), "w") as f:
-        f.write(design)
-    script = f"read_rtlil top.il; {NETLIST_SCRIPTS[family]}; write_verilog -noattr netlist.tmp.v"
-    run_tool("YOSYS", ["-q", "-p", script], folder, "yosys.log")
-    os.replace(os.path.join(folder, "netlist.tmp.v"), netlist)
+    with building(os.path.dirname(folder)) as work:
+        with open(os.path.join(work, "top.il"), "w") as f:
+            f.write(design)
+        script = f"read_rtlil top.il; {NETLIST_SCRIPTS[family]}; write_verilog -noattr netlist.v"
+        run_tool("YOSYS", ["-q", "-p", script], work, "yosys.log")
+        publish(work, folder, ["netlist.v"])
     return netlist
 
 
