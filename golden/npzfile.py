@@ -22,7 +22,8 @@ BLOCK_BYTES = 1 << 24
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
 # Errors that a corrupt archive or member can raise while it is read.
-_READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
+_READ_ERRORS = (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+                RuntimeError)
 
 
 def first_line(e):
@@ -56,11 +57,15 @@ def open_regular(path, what):
 def _read_header(f):
     """(shape, fortran_order, dtype) of the .npy stream `f`, positioned after its header."""
     version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(f)
-    if version == (2, 0):
-        return np.lib.format.read_array_header_2_0(f)
-    raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
+    if version not in ((1, 0), (2, 0)):
+        raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    try:
+        return read(f)
+    except _READ_ERRORS:
+        raise
+    except Exception as e:          # the header's text is parsed by tokenize and ast, which raise their own types
+        raise ValueError(f"unreadable header ({first_line(e)})") from None
 
 
 class _Member:
@@ -120,6 +125,8 @@ class _Member:
                     left -= n
                 if f.read(1):
                     raise ContractError(f"{self.where}: holds bytes beyond the {self.size} elements of its header")
+        except ContractError:
+            raise
         except _READ_ERRORS as e:
             raise ContractError(f"{self.where}: unreadable data ({first_line(e)})") from None
 

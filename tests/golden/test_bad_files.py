@@ -289,3 +289,36 @@ def test_a_network_layer_with_an_unknown_key_is_refused_before_any_layer_is_read
     msg, peak = refused(load_network, path)
     assert msg.endswith("layer 1: unknown key(s) junk")
     assert peak < 2 * 2**20
+
+
+def _npy_with_header(path, text, data=b""):
+    body = text.encode("latin1")
+    head = np.lib.format.MAGIC_PREFIX + b"\x01\x00"
+    body += b" " * ((64 - (len(head) + 2 + len(body) + 1) % 64) % 64) + b"\n"
+    path.write_bytes(head + len(body).to_bytes(2, "little") + body + data)
+    return path
+
+
+@pytest.mark.parametrize("text,words", [
+    ("{'descr': '<i8', 'fortran_order': False, 'shape': (3,", "unreadable header"),   # tokenize's own error
+    ("{'descr': 'xyz', 'fortran_order': False, 'shape': (3,), }", "descr is not a valid dtype descriptor"),
+    ("{'descr': '<i8', 'fortran_order': False, 'shape': (-3,), }", "header has an invalid shape (-3,)"),
+    ("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), 'x': lambda: 0}", "malformed node or string"),
+])
+def test_a_malformed_npy_header_is_one_line_not_a_traceback(tmp_path, text, words):
+    path = _npy_with_header(tmp_path / "x.npy", text, bytes(24))
+    assert words in refused(load_inputs, path, 3, 8)[0]
+
+
+def test_a_corrupt_compressed_member_is_one_line(tmp_path):
+    path = tmp_path / "l.npz"
+    np.savez_compressed(path, **small_layer_arrays() | {"weight": np.arange(600).reshape(2, 300) % 7})
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("weight.npy")
+    name_len, extra_len = np.frombuffer(bytes(raw[info.header_offset + 26:info.header_offset + 30]), "<u2")
+    start = info.header_offset + 30 + int(name_len) + int(extra_len)       # the local header's own lengths
+    raw[start + info.compress_size - 8] ^= 0xFF                # inside the deflate stream, past the header
+    path.write_bytes(bytes(raw))
+    msg, _ = refused(load_layer, path)
+    assert "weight: unreadable data" in msg, msg
