@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .check import check_against_golden, report_ok
-from .golden import ContractError, network_forward, save_array, save_network
+from .golden import ContractError, load_network, network_forward, save_array, save_network
 from .plumbing import atomic_write, save_text
 from .model.train import blas_limit
 from .pipeline import (TrainConfig, common_input_scale, hardware_figures, load_split, prune_search, quantize,
@@ -255,8 +255,103 @@ def run_demo(out_dir, *, preset, seed, backend, pes, tolerance, samples=None, lo
     return report, rule, table, agree + ratio
 
 
+@dataclass(frozen=True)
+class TorchPreset:
+    """`mam demo --from-torch`: a small network trained in PyTorch, pruned to a stated fraction."""
+
+    dataset: str = "digits"
+    hidden: int = 32
+    epochs: int = 25
+    vanish_epochs: int = 8
+    lr: float = 5e-3
+    lr_decay: float = 0.95
+    prune_fraction: float = 0.1         # of the hidden layer, global magnitude (torch.nn.utils.prune)
+    finetune_epochs: int = 8
+    finetune_lr: float = 2e-3
+    calib_samples: int = 500
+
+
+TORCH = TorchPreset()
+TORCH_FILES = ("torch_state.pt", "torch_mam.npz", "x_calib_float.npy", "x_test_float.npy", "x_test.npy", "y_test.npy",
+               "import_report.json", "rtl_torch.npy", "golden_torch.npy", "report.json")
+
+
+def run_torch_demo(out_dir, *, preset, seed, backend, pes, samples=None, log=_log):
+    """Train in PyTorch, save the state dict, `mam import` it, run the RTL; returns (report, lines)."""
+    from .import_cmd import run_import
+    from .model.torch_mam import prune_torch, torch, torch_accuracy, torch_mlp, train_torch
+    t_start = time.monotonic()
+    split = load_split(preset.dataset, seed=seed)
+    sizes = [split.n_features, preset.hidden, split.n_classes]
+    shape = "-".join(map(str, sizes))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)            # small matrices on shared cores
+    try:
+        torch.manual_seed(seed)
+        model = torch_mlp(sizes, ["mam", "mac"], seed=seed)
+        log(f"[torch] training {preset.dataset} {shape} (mam/mac) in PyTorch, {preset.epochs} epochs, vanishing "
+            f"contributes over {preset.vanish_epochs}")
+        train_torch(model, split.x_train, split.y_train, epochs=preset.epochs, lr=preset.lr,
+                    vanish_epochs=preset.vanish_epochs, lr_decay=preset.lr_decay, seed=seed,
+                    log=lambda m: log(f"[torch]   {m}"))
+        dense_acc = torch_accuracy(model, split.x_test, split.y_test)
+        kept, total = prune_torch(model, preset.prune_fraction, layers=[0])
+        log(f"[torch] pruned the hidden layer to {kept} of {total} interconnections (torch.nn.utils.prune, global "
+            f"magnitude), {preset.finetune_epochs} fine-tuning epochs")
+        train_torch(model, split.x_train, split.y_train, epochs=preset.finetune_epochs, lr=preset.finetune_lr,
+                    seed=seed + 1)
+        torch_acc = torch_accuracy(model, split.x_test, split.y_test)
+        state = os.path.join(out_dir, "torch_state.pt")
+        atomic_write(state, lambda f: torch.save(model.state_dict(), f))
+    finally:
+        torch.set_num_threads(threads)
+    files = {name: os.path.join(out_dir, name) for name in TORCH_FILES}
+    save_array(files["x_calib_float.npy"], split.x_train[:preset.calib_samples])
+    save_array(files["x_test_float.npy"], split.x_test)
+    save_array(files["y_test.npy"], split.y_test)
+    argv = [state, "-o", files["torch_mam.npz"], "--kinds", "mam,mac", "--calib", files["x_calib_float.npy"],
+            "--check", files["x_test_float.npy"], "--labels", files["y_test.npy"], "--inputs-out",
+            files["x_test.npy"], "--report", files["import_report.json"]]
+    log("[import] mam import " + " ".join(os.path.relpath(a, out_dir) if os.sep in a else a for a in argv))
+    imported = run_import(argv)
+    network = load_network(files["torch_mam.npz"])
+    x_test = np.load(files["x_test.npy"])
+    x_rtl, y_rtl = (x_test, split.y_test) if samples is None else (x_test[:samples], split.y_test[:samples])
+    which = f"all {x_rtl.shape[0]}" if samples is None else f"the first {x_rtl.shape[0]}"
+    log(f"[rtl] simulating the RTL ({backend}, {pes} PE{'s' if pes > 1 else ''}) on {which} test samples")
+    golden = network_forward(network, x_rtl)
+    outputs, rep = check_against_golden(network, x_rtl, pes=pes, backend=backend,
+                                        progress=_LazyProgress("mam demo: [rtl] simulating samples"),
+                                        log=lambda m: log(f"[rtl] {m}"))
+    save_array(files["rtl_torch.npy"], outputs)
+    save_array(files["golden_torch.npy"], golden)
+    exact = int(np.all(outputs == golden, axis=1).sum())
+    ok = report_ok(rep) and exact == x_rtl.shape[0]
+    hw = hardware_figures(network, pes)
+    check = imported["check"]
+    lines = [
+        f"PyTorch: {preset.dataset} {shape} (MAM hidden layer, MAC output layer), test accuracy {_pct(dense_acc)} "
+        f"unpruned, {_pct(torch_acc)} with the hidden layer pruned to {kept} / {total} "
+        f"({_pct(kept / total, 2)}) and fine-tuned",
+        f"mam import: float {_pct(check['float_acc'])}, int8 {_pct(check['int8_acc'])} on the "
+        f"{check['samples']} test samples; float and int8 agree on the class of {_pct(check['agreement'])}",
+        f"RTL ({backend}, {pes} PE{'s' if pes > 1 else ''}): {exact}/{x_rtl.shape[0]} test samples bit-exact against "
+        f"the golden model, cycles {'match' if rep['cycles_match_model'] else 'DIFFER FROM'} the cycle model "
+        f"({hw['cycles']} per inference); RTL accuracy {_pct(float(np.mean(outputs.argmax(axis=1) == y_rtl)))}",
+    ]
+    report = {"dataset": preset.dataset, "shape": sizes, "seed": seed, "backend": backend, "pes": pes,
+              "torch": {"dense_test_acc": dense_acc, "pruned_test_acc": torch_acc, "kept": kept, "total": total},
+              "import": imported, "hardware": hw, "ok": bool(ok),
+              "rtl": {"samples": int(x_rtl.shape[0]), "bit_exact_samples": exact, "check": rep},
+              "seconds": round(time.monotonic() - t_start, 2)}
+    save_text(files["report.json"], json.dumps(report, indent=2) + "\n")
+    return report, lines
+
+
 def cmd_demo(args):
     t0 = time.monotonic()
+    if args.from_torch:
+        return _cmd_torch_demo(args, t0)
     preset = QUICK if args.quick else FULL
     if args.hidden is not None:
         if args.hidden < 1:
@@ -286,6 +381,24 @@ def cmd_demo(args):
     return 0 if report["ok"] else 1
 
 
+def _cmd_torch_demo(args, t0):
+    preset = TORCH if args.hidden is None else replace(TORCH, hidden=args.hidden)
+    require_extra(preset.dataset, who="mam demo --from-torch")
+    from .model.torch_mam import torch
+    if torch is None:
+        raise ContractError("mam demo --from-torch needs torch: pip install -e '.[torch]'")
+    _prepare_out_dir(args.out_dir)
+    with blas_limit(1):
+        report, lines = run_torch_demo(args.out_dir, preset=preset, seed=args.seed, backend=args.backend,
+                                       pes=args.pes, samples=args.samples)
+    print("\n".join(lines))
+    print(f"files in {args.out_dir}/: {' '.join(TORCH_FILES)}; total {time.monotonic() - t0:.0f} s")
+    if not report["ok"]:
+        print("mam demo: FAILED: the RTL did not agree bit for bit with the golden model or the cycle model",
+              file=sys.stderr)
+    return 0 if report["ok"] else 1
+
+
 def add_demo_arguments(d):
     from .options import add_pes, nonnegative_float, output_dir, positive_int
     from .rtl import BACKENDS
@@ -294,7 +407,7 @@ def add_demo_arguments(d):
                      "(bit for bit against the golden model) and print one table.")
     d.add_argument("-o", "--out-dir", default="mam-demo", metavar="DIR",
                    type=output_dir("mam.npz", "mac.npz", "x_test.npy", "y_test.npy", "rtl_*.npy", "golden_*.npy",
-                                   "pruning.png", "summary.md", "report.json"),
+                                   "pruning.png", "summary.md", "report.json", *TORCH_FILES),
                    help="folder for the demo's files and report (default: %(default)s)")
     d.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
     d.add_argument("--backend", default="compiled", choices=list(BACKENDS), help="simulator (default: %(default)s)")
@@ -306,3 +419,6 @@ def add_demo_arguments(d):
                    help="run only the first N test samples through the RTL (default: the whole test set)")
     d.add_argument("--quick", action="store_true",
                    help="small fast variant: scikit-learn digits 64-H-10, fewer epochs and fractions")
+    d.add_argument("--from-torch", action="store_true",
+                   help="a MAM network (digits 64-32-10) trained in PyTorch instead, pruned with torch.nn.utils.prune, "
+                   "its state dict through mam import to the RTL (needs the torch extra)")

@@ -14,6 +14,7 @@ command line or a small JSON file (--options):
 vcon_expand, relu, gain, eps). The command line wins over the file.
 """
 
+import argparse
 import inspect
 import json
 import os
@@ -26,9 +27,10 @@ from .model.importer import ALL, LAYER_OPTIONS, import_checkpoint, uniform_calib
 from .model.quantize import quantize_model
 from .model.train import KINDS, forward
 from .options import input_file, output_file, positive_int
+from .paths import check_paths, paths_of
 from .plumbing import save_text
 
-__all__ = ["add_import_arguments", "cmd_import", "parse_options"]
+__all__ = ["add_import_arguments", "cmd_import", "run_import", "import_network", "parse_options"]
 
 SIDECAR_KEYS = ("order", "layers")
 
@@ -219,7 +221,28 @@ def _layer_line(k, name, dense, layer, s_w, s_out, notes):
     return text + "".join(f"; {n}" for n in notes)
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise ContractError(f"{self.prog}: {message}")
+
+
+def run_import(argv):
+    """`mam import` with the command line ``argv`` (without the command's name), called from Python: prints what
+    the command prints and returns its JSON report as a dict."""
+    parser = _Parser(prog="mam import")
+    add_import_arguments(parser)
+    args = parser.parse_args([os.fspath(a) for a in argv])
+    check_paths(paths_of(parser, args))
+    return import_network(args)
+
+
 def cmd_import(args):
+    import_network(args)
+    return 0
+
+
+def import_network(args):
+    """The command's work; returns the report."""
     kinds, layers, options = parse_options(args)
     if args.labels and not args.check:
         raise ContractError("--labels goes with --check (labels of the --check inputs)")
@@ -280,4 +303,4 @@ def cmd_import(args):
     lines.append("wrote " + ", ".join(map(str, files)))
     print("\n".join(lines))
     sys.stdout.flush()
-    return 0
+    return report

@@ -232,3 +232,50 @@ def test_train_refuses_an_unwritable_output_before_training(tmp_path, capsys):
     assert run("train", "--dataset", "digits", "-o", tmp_path / "missing" / "net.npz") == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err
+
+
+def test_demo_from_torch_goes_through_mam_import_to_the_rtl(tmp_path, capsys):
+    torch = pytest.importorskip("torch", reason="needs the torch extra: pip install -e '.[torch]'")
+    from mamhw.model.importer import import_checkpoint
+    from mamhw.model.torch_mam import torch_mlp
+    from mamhw.model.train import forward
+    out = tmp_path / "demo"
+    assert run("demo", "--from-torch", "-o", out, "--backend", "amaranth", "--samples", 12, "--pes", 2) == 0
+    printed = capsys.readouterr().out
+    assert "RTL (amaranth, 2 PEs): 12/12 test samples bit-exact" in printed and "cycles match" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert report["ok"] is True and report["rtl"]["bit_exact_samples"] == 12
+    # The state dict is torch.nn.utils.prune's (weight_orig + weight_mask), and mam import applied the mask.
+    state = torch.load(out / "torch_state.pt", weights_only=True)
+    assert {"layers.0.weight_orig", "layers.0.weight_mask", "layers.1.weight"} <= set(state)
+    assert int(state["layers.0.weight_mask"].sum()) == report["torch"]["kept"] == round(0.1 * 32 * 64)
+    network = load_network(out / "torch_mam.npz")
+    assert [layer.kind for layer in network] == ["mam", "mac"]
+    assert not np.any(network[0].weight[state["layers.0.weight_mask"].numpy() == 0])
+    # The imported float network computes what the torch model computes.
+    model = torch_mlp([64, 32, 10], ["mam", "mac"])
+    from torch.nn.utils import prune
+    prune.identity(model.layers[0], "weight")
+    model.load_state_dict(state)
+    model.eval()
+    x_float = np.load(out / "x_test_float.npy")
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x_float)).numpy()
+    np.testing.assert_allclose(forward(import_checkpoint(out / "torch_state.pt", ["mam", "mac"]).model, x_float), ref,
+                               rtol=1e-5, atol=1e-5)
+    # The int8 accuracy mam import reported is the saved network's on the saved inputs; the RTL matched golden.
+    x, y = np.load(out / "x_test.npy"), np.load(out / "y_test.npy")
+    ints = network_forward(network, x)
+    assert report["import"]["check"]["int8_acc"] == pytest.approx(np.mean(ints.argmax(axis=1) == y))
+    assert report["import"]["check"]["float_acc"] == pytest.approx(report["torch"]["pruned_test_acc"])
+    np.testing.assert_array_equal(np.load(out / "rtl_torch.npy"), ints[:12])
+    assert report["torch"]["pruned_test_acc"] > 0.85          # measured 0.944 (seed 1)
+
+
+def test_demo_from_torch_without_torch_exits_2_in_one_line(tmp_path, capsys, monkeypatch):
+    import mamhw.model.torch_mam as torch_mam
+    monkeypatch.setattr(torch_mam, "torch", None)
+    assert run("demo", "--from-torch", "-o", tmp_path / "d") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install -e '.[torch]'" in err and "Traceback" not in err
+    assert not (tmp_path / "d").exists()
