@@ -19,6 +19,7 @@ import numpy as np
 from .check import check_against_golden, report_ok
 from .golden import ContractError, load_network, network_forward, save_array, save_network
 from .plumbing import atomic_write, save_text
+from .model.prune import remaining
 from .model.train import blas_limit
 from .pipeline import (TrainConfig, common_input_scale, hardware_figures, load_split, prune_search, quantize,
                        require_extra, train_model)
@@ -164,6 +165,7 @@ def run_demo(out_dir, *, preset, seed, backend, pes, tolerance, samples=None, lo
         q = quantize(best.model, split, calib_samples=preset.calib_samples, input_scale=scale)
         nets[name] = {"kinds": kinds, "steps": [s.as_dict() for s in steps], "chosen_step": chosen,
                       "chosen_fraction": best.fraction, "kept": best.kept, "total": best.total,
+                      "network_kept": remaining(best.model)[0], "network_total": remaining(best.model)[1],
                       "float_acc": best.test_acc, "val_acc": best.val_acc, "qmodel": q}
     x_test = nets["MAM"]["qmodel"].quantize_inputs(split.x_test)
     x_rtl, y_rtl = (x_test, split.y_test) if samples is None else (x_test[:samples], split.y_test[:samples])
@@ -227,7 +229,9 @@ def run_demo(out_dir, *, preset, seed, backend, pes, tolerance, samples=None, lo
         agree.append(f"RTL agreement, {name}: {rtl['bit_exact_samples']}/{rtl['samples']} test samples bit-exact, "
                      f"cycles {'match' if rtl['cycles_match_model'] else 'DIFFER FROM'} the cycle model on every "
                      f"sample; RTL accuracy {_pct(rtl['accuracy'])}")
-    ratio = [f"MAM keeps {mac['kept'] / max(mam['kept'], 1):.1f}x fewer hidden interconnections than MAC, "
+    ratio = [f"MAM keeps {mac['kept'] / max(mam['kept'], 1):.1f}x fewer hidden interconnections than MAC "
+             f"({mac['network_kept'] / max(mam['network_kept'], 1):.1f}x fewer over the whole network, "
+             f"{mam['network_kept']} against {mac['network_kept']}), "
              f"{mac['hardware']['weight_memory_bits'] / mam['hardware']['weight_memory_bits']:.1f}x less weight "
              f"memory, {mac['hardware']['cycles'] / mam['hardware']['cycles']:.1f}x fewer cycles per inference "
              f"(the unpruned {mam['hardware']['layers'][-1]['shape'][0]}x{mam['hardware']['layers'][-1]['shape'][1]} "

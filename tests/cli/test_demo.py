@@ -64,7 +64,7 @@ def test_quick_demo_prints_one_table_and_the_rtl_agreement(quick_demo):
         est = estimate(load_model(out / f"{name}.npz"), report["pes"], "ecp5-85f")
         assert (luts, dsps, brams) == (est["luts"], est["dsps"], est["block_rams"]) and dsps >= 1
     assert f"RTL agreement, MAM: {RTL_SAMPLES}/{RTL_SAMPLES} test samples bit-exact" in cap["out"]
-    assert "Pruning rule:" in cap["out"]
+    assert "Pruning rule:" in cap["out"] and "fewer over the whole network" in cap["out"]
     summary = (out / "summary.md").read_text()
     assert all(row in summary for row in table)
     # Progress went to stderr: training epochs, pruning steps, simulation.
@@ -91,6 +91,8 @@ def test_quick_demo_report_is_consistent(quick_demo):
         chosen = steps[net["chosen_step"]]
         assert (net["kept"], net["total"], net["float_acc"]) == (chosen["kept"], chosen["total"], chosen["test_acc"])
         assert net["kept"] == round(chosen["fraction"] * chosen["total"])
+        out_layer = net["network_total"] - net["total"]
+        assert net["network_kept"] == net["kept"] + out_layer == chosen["kept"] + out_layer   # output layer unpruned
         assert abs(net["float_acc"] - net["int8_acc"]) <= INT8_TOLERANCE
 
         network = load_network(out / f"{name.lower()}.npz")
