@@ -51,12 +51,12 @@ def designs():
         for target, pes in (("up5k", 4), ("ecp5-85f", 8)):
             opts = engine_options(get_target(target))
             out[f"{kind} engine P={pes} {target}"] = (
-                target, lambda kind=kind, pes=pes, opts=opts: build_network_engine(network(kind), pes, **opts)[0])
+                target, lambda kind=kind, pes=pes, opts=opts: build_network_engine(network(kind), pes, opts)[0])
     for target, pes in (("up5k", 4), ("ecp5-85f", 8)):
         opts = engine_options(get_target(target))
         out[f"mam engine+link P={pes} {target}"] = (
             target, lambda pes=pes, opts=opts: build_link_top(network("mam"), pes, divisor=16, timeout=100000,
-                                                               **opts))
+                                                               options=opts))
     return out
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from .dsp_map import engine_dsps
 from .memory_map import map_engine
+from .registers import component_ports
 from .structure import pe_live_registers, pe_rtlil
 
 __all__ = ["MODEL_PATH", "AREA_QUANTITIES", "FEATURES", "FF_FEATURES", "FMAX_FEATURES", "rtlil_operator_bits",
@@ -101,16 +102,14 @@ def rtlil_operator_bits(text):
 
 
 def _port_bits(component):
-    from amaranth.hdl import Shape
-    from amaranth.lib import wiring
+    """(input bits, output bits) of a component's ports; a constant member (an always-ready stream's ``ready``) is
+    no port."""
     ins = outs = 0
-    for _path, member in component.signature.members.flatten():
-        if member.is_port:
-            w = Shape.cast(member.shape).width * (math.prod(member.dimensions) if member.dimensions else 1)
-            if member.flow == wiring.In:
-                ins += w
-            else:
-                outs += w
+    for value, direction in component_ports(component).values():
+        if direction.name == "Input":
+            ins += len(value)
+        else:
+            outs += len(value)
     return ins, outs
 
 

@@ -72,11 +72,13 @@ def uart_divisor(clk_hz, baud):
     return divisor
 
 
-def build_link_top(network, pes, *, divisor, timeout, **options):
-    """A LinkTop (hw/top.py) for a golden Network on `pes` PEs, its design id baked in; `options`: the engine's
-    build options (fpga/structure.engine_options)."""
+def build_link_top(network, pes, *, divisor, timeout, options=None, **changes):
+    """A LinkTop (hw/top.py) for a golden Network on `pes` PEs, its design id baked in; `options` (and `changes`):
+    the engine's build options (hw/options.py, fpga/structure.engine_options)."""
+    from ..hw.options import EngineOptions
     from ..hw.top import LinkTop
     from ..hw.specs import layer_specs
     from .design_id import design_id
     specs, _ = layer_specs(network, pes)
-    return LinkTop(specs, divisor=divisor, timeout=timeout, design_id=design_id(network, pes), **options)
+    return LinkTop(specs, divisor=divisor, timeout=timeout, design_id=design_id(network, pes),
+                   options=EngineOptions.of(options, **changes))

@@ -11,7 +11,6 @@ checks the fit on HELD_OUT, which shares no configuration with GRID.
 import hashlib
 import json
 import os
-import subprocess
 import time
 
 import numpy as np
@@ -145,11 +144,11 @@ def config_key(cfg):
 
 
 def tool_versions():
-    from ..plumbing import tool
+    from ..plumbing import run_process, tool
     out = {}
     for var in ("YOSYS", "NEXTPNR_ICE40", "NEXTPNR_ECP5"):
         try:
-            proc = subprocess.run([tool(var), "--version"], capture_output=True, text=True, timeout=600)
+            proc = run_process([tool(var), "--version"], capture_output=True, text=True, timeout=600)
             # YoWASP's first run on a machine compiles the tool (minutes: hence the long timeout) and prints a
             # "Preparing to run ..." line before the version. Either, recorded, would key the cache to a non-version.
             lines = [ln for ln in (proc.stdout + proc.stderr).strip().splitlines()
@@ -205,7 +204,7 @@ def measure(cfg, family, *, cache, workdir, digest, versions, log=None):
     work = os.path.join(workdir, f"{cfg['name']}-{family}")
     t0 = time.monotonic()
     engine, _ = build_network_engine(network, cfg["pes"],
-                                     **engine_options(target, spram=pre["weights_in"] == "spram"))
+                                     options=engine_options(target, spram=pre["weights_in"] == "spram"))
     netlist, cells = synthesize_json(engine, family, work)
     fits = pre["dsps"] <= target.dsps and pre["block_rams"] <= target.bram_blocks and \
         pre["sprams"] <= target.spram_blocks and _luts(cells, family) <= 0.9 * target.luts

@@ -45,11 +45,11 @@ def estimate(network, pes, target, freq_mhz=None, model=None, weights="auto"):
         raise ContractError(f"--weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
     family = target.family
     spram = weights == "spram"
-    structure = build_structure(network, pes, **engine_options(target, spram=spram))
+    structure = build_structure(network, pes, options=engine_options(target, spram=spram))
     memories = map_engine(structure, family)
     spram_misfits = []
     if weights == "auto" and target.weight_ram and _blocks(memories) > target.bram_blocks:
-        in_spram = build_structure(network, pes, **engine_options(target, spram=True))
+        in_spram = build_structure(network, pes, options=engine_options(target, spram=True))
         spram_memories = map_engine(in_spram, family)
         spram_misfits = _memory_misfits(spram_memories, target)
         if not spram_misfits:

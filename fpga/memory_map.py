@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..hw.weight_ram import SPRAM_WIDTH, WeightRAM, spram_cells
+from amaranth.hdl import Shape
+
+from ..hw.weight_ram import SPRAM_WIDTH, spram_cells
 
 __all__ = ["RamDef", "LIBRARIES", "BLOCK_CELLS", "MemoryInfo", "Mapping", "map_memory", "engine_memories",
            "map_engine", "memory_blocks"]
@@ -170,11 +172,6 @@ def _lanes(words, width):
     return bin(varying).count("1")
 
 
-def _padded(mem):
-    words = [int(w) for w in mem.init]
-    return words + [0] * (mem.depth - len(words))
-
-
 def _zero_lanes(words, width):
     """The lanes that are 0 in every word (a lane that is always 1 is not constant downstream: the registers it
     feeds start at 0)."""
@@ -195,18 +192,6 @@ def _reach(addresses, plan, banks):
     return {w for w in range(banks) if not w & bank_zero}, ((1 << plan.local_bits) - 1) & ~zero
 
 
-def _fetch_addresses(pe):
-    """The physical indices in PE `pe`'s entry words, or None when the word layout is not the expected one or the
-    words are loaded at run time (then Yosys cannot know them)."""
-    if isinstance(getattr(pe, "entry_mem", None), WeightRAM):
-        return None
-    try:
-        field = pe.entry_shape["index"]
-    except (AttributeError, TypeError, KeyError):
-        return None
-    return [w >> field.offset for w in _padded(pe.entry_mem)]
-
-
 def _readable_words(depth, lanes_mask):
     """Words a read port can reach when its address lanes outside `lanes_mask` are always 0: Yosys drops those
     address bits, and the memory shrinks to the words left."""
@@ -214,106 +199,64 @@ def _readable_words(depth, lanes_mask):
     return int(np.count_nonzero((a & ~lanes_mask) == 0))
 
 
-def _port_width(component, name):
-    try:
-        from amaranth.hdl import Shape
-        return Shape.cast(component.signature.members[name].shape).width
-    except (AttributeError, KeyError, TypeError):
-        return None
-
-
 def engine_memories(structure):
     """Every memory of the engine, with its depth, declared width and the lanes Yosys keeps.
 
-    PE memories are ROMs (contents = their init). A buffer memory buffers[b][replica][bank] is read by PE `replica`
-    when buffer b is some layer's input and that PE can select the bank (see :func:`_reach`), and by the
-    host (replica 0 of the output buffer, banks holding output rows); it is written by PE `bank` when buffer b is
-    some layer's output, and by the host when b = 0. What Yosys then makes of it:
+    PE memories are ROMs (contents = the words the PE declares) or weight RAMs (every bit the PE reads varies; a
+    weight RAM cell whose bits are all unread is removed by Yosys, an instance or not). The buffer memories are the
+    engine's own list (hw/engine.py, ``buffer_memories``: who reads and writes each one). What Yosys then makes of
+    a buffer memory:
 
     - a memory nobody reads is removed; one nobody writes keeps its all-zero contents, all lanes constant;
     - its lanes are the bits its readers use: a PE all of its activation input, the host only the last layer's
       output width (the lanes above, unread, are dropped);
     - its depth is the words its readers can address: an index lane that is 0 in all of a reader's entries is
-      an address bit Yosys drops.
+      an address bit Yosys drops (:func:`_reach`); a paired memory's top address bit, the buffer, is never
+      constant.
     """
-    eng, plan = structure.engine, structure.plan
+    eng = structure.engine
     out = []
     for p, pe in enumerate(eng.pe):
         if pe is None:
             continue
-        for role, mem in (("entry", pe.entry_mem), ("bias", pe.bias_mem)):
-            if isinstance(mem, WeightRAM):                 # loaded at run time: every lane varies
-                used = _used_entry_lanes(pe)
-                out.append(MemoryInfo(f"pe{p}.{role}_mem", role, mem.depth, mem.width, len(used), writable=True,
-                                      primitive=mem.primitive or "",
-                                      slices=len({b // SPRAM_WIDTH for b in used})))
-                continue
-            width = _width(mem)
-            out.append(MemoryInfo(f"pe{p}.{role}_mem", role, mem.depth, width,
-                                  _lanes(_padded(mem), width), writable=False))
-    if eng.paired:
-        return out + _paired_buffers(eng, plan)
-    for b in (0, 1):
-        for r, replica in enumerate(eng.buffers[b]):
-            fetched, positions, read_bits = _reached(eng, r, plan.read[b], b == plan.output_buffer and r == 0)
-            for w, mem in enumerate(replica):
-                written = b == 0 or (plan.written[b] and w < len(eng.pe) and eng.pe[w] is not None)
-                width = _width(mem)
-                lanes = min(width if written else _lanes(_padded(mem), width), read_bits or width)
-                read = w in fetched
-                depth = _readable_words(mem.depth, positions) if read else mem.depth
-                out.append(MemoryInfo(f"buf{b}_r{r}_b{w}", "buffer", depth, width, lanes if read else 0,
-                                      writable=written, read=read))
+        if pe.weight_ram is not None:                      # loaded at run time: every lane it reads varies
+            used = pe.entry_bits_read()
+            out.append(MemoryInfo(f"pe{p}.entry_mem", "entry", pe.n_entries, pe.entry_shape.size, len(used),
+                                  writable=True, primitive=pe.weight_ram_primitive or "",
+                                  slices=len({b // SPRAM_WIDTH for b in used})))
+        else:
+            out.append(MemoryInfo(f"pe{p}.entry_mem", "entry", pe.n_entries, pe.entry_shape.size,
+                                  _lanes(pe.entry_words, pe.entry_shape.size), writable=False))
+        width = Shape.cast(pe.bias_shape).width
+        out.append(MemoryInfo(f"pe{p}.bias_mem", "bias", pe.n_rows, width, _lanes(pe.biases, width), writable=False))
+    for bm in eng.buffer_memories:
+        fetched, positions, read_bits = _reached(eng, bm)
+        width = Shape.cast(bm.memory.shape).width
+        written = bm.host_writes or bm.writer is not None
+        read = bm.bank in fetched
+        lanes = min(width, read_bits or width) if written and read else 0
+        top = eng.buffer_base[1] if bm.buffer is None else 0
+        depth = _readable_words(bm.memory.depth, positions | top) if read else bm.memory.depth
+        out.append(MemoryInfo(bm.name, "buffer", depth, width, lanes, writable=written, read=read))
     return out
 
 
-def _reached(eng, r, by_pe, by_host):
-    """(banks, position lanes, the widest word read or None) of replica r's readers: PE r if `by_pe`, the host
-    if `by_host`. None: no reader, or one whose width is unknown (every lane counts)."""
+def _reached(eng, bm):
+    """(banks, position lanes, the widest word read or None) of the readers of buffer memory `bm`: its PE and the
+    host. None: no reader, or one whose width is unknown (every lane counts)."""
     plan = eng.plan
     readers = []
-    if by_pe and r < len(eng.pe) and eng.pe[r] is not None:
-        readers.append((_fetch_addresses(eng.pe[r]), _port_width(eng.pe[r], "act_data")))
-    if by_host:
-        readers.append((eng.y_map, _port_width(eng, "y_data")))
+    if bm.reader is not None:
+        pe = eng.pe[bm.reader]
+        readers.append((pe.fetch_addresses(), pe.act_bits))
+    if bm.host_reads:
+        readers.append((eng.y_map, Shape.cast(eng.signature.members["y_data"].shape).width))
     fetched, positions, used = set(), 0, []
     for addresses, bits in readers:
         banks, reached = _reach(addresses, plan, plan.pes)
         fetched, positions = fetched | banks, positions | reached
         used.append(bits)
-    return fetched, positions, max(used) if used and None not in used else None
-
-
-def _paired_buffers(eng, plan):
-    """The memories of paired buffers (hw/engine.py, ``paired_buffers``): one per (replica, bank), both buffers in
-    it with the buffer as the top address bit, which the running layer sets, so it is never constant. Every one
-    is written (by the host, and by PE `bank` when it exists); PE `replica` reads it, and the host replica 0."""
-    out = []
-    for r, replica in enumerate(eng.buffers[0]):
-        fetched, positions, read_bits = _reached(eng, r, True, r == 0)
-        for w, mem in enumerate(replica):
-            width = _width(mem)
-            lanes = min(width, read_bits or width)
-            read = w in fetched
-            depth = _readable_words(mem.depth, positions | eng.buffer_base[1]) if read else mem.depth
-            out.append(MemoryInfo(f"buf_r{r}_b{w}", "buffer", depth, width, lanes if read else 0, writable=True,
-                                  read=read))
-    return out
-
-
-def _width(mem):
-    from amaranth.hdl import Shape
-    return Shape.cast(mem.shape).width
-
-
-def _used_entry_lanes(pe):
-    """The bits of an entry word the PE reads: all but the dense flag when no layer is mam (only the mam fold
-    seeds rows by it). A weight RAM cell whose bits are all unread is removed by Yosys, an instance or not."""
-    used = set(range(pe.entry_shape.size))
-    if "mam" not in getattr(pe, "kinds", ("mam",)):
-        dense = pe.entry_shape["dense"]
-        used -= set(range(dense.offset, dense.offset + dense.width))
-    return used
+    return fetched, positions, max(used) if used else None
 
 
 def map_engine(structure, family):
@@ -323,7 +266,7 @@ def map_engine(structure, family):
             for m in engine_memories(structure)]
 
 
-def memory_blocks(network_or_specs, pes, family, **options):
+def memory_blocks(network_or_specs, pes, family, options=None):
     """Block RAMs (and LUT RAM cells, and memory bits left to logic) the engine of a network needs on `family`.
 
     `network_or_specs`: a golden Network / Layer / list of layers, the hw LayerSpecs of one (sim.engine_amaranth.
@@ -339,7 +282,7 @@ def memory_blocks(network_or_specs, pes, family, **options):
     if family not in LIBRARIES:
         raise ValueError(f"unknown family {family!r}; known: {', '.join(LIBRARIES)}")
     structure = network_or_specs if isinstance(network_or_specs, EngineStructure) else \
-        build_structure(network_or_specs, pes, **options)
+        build_structure(network_or_specs, pes, options)
     res = {"family": family, "block_cell": BLOCK_CELLS[family], "block_rams": 0, "lut_rams": 0, "sprams": 0,
            "logic_rom_bits": 0, "logic_ram_bits": 0, "by_role": {}, "memories": []}
     for m, mp in map_engine(structure, family):

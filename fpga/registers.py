@@ -22,17 +22,27 @@ reads Amaranth 0.5's internal netlist (``amaranth.hdl._nir``), which pyproject.t
 
 from amaranth.hdl import _ir, _nir
 
-__all__ = ["live_register_bits"]
+__all__ = ["live_register_bits", "component_ports"]
 
 
-def _netlist(component):
-    """Amaranth's netlist of `component`, its ports those of its signature (as ``rtlil.convert`` makes them)."""
+def component_ports(component):
+    """The ports ``rtlil.convert`` makes of a component's signature, {name: (signal, direction)}, less the members
+    that are constants (a stream's ``ready`` when it is always ready): a top level cannot have those as ports."""
+    from amaranth.hdl import Const
     from amaranth.lib import wiring
     ports = {}
     for path, member, value in component.signature.flatten(component):
+        value = value.as_value() if hasattr(value, "as_value") else value
+        if isinstance(value, Const):
+            continue
         direction = _ir.PortDirection.Input if member.flow == wiring.In else _ir.PortDirection.Output
-        ports["__".join(map(str, path))] = (value.as_value() if hasattr(value, "as_value") else value, direction)
-    return _ir.build_netlist(_ir.Fragment.get(component, None), ports=ports, name="top")
+        ports["__".join(map(str, path))] = (value, direction)
+    return ports
+
+
+def _netlist(component):
+    """Amaranth's netlist of `component`, its ports those of its signature (:func:`component_ports`)."""
+    return _ir.build_netlist(_ir.Fragment.get(component, None), ports=component_ports(component), name="top")
 
 
 def _const_shift(cell):

@@ -1,44 +1,27 @@
-"""The engine a network would be built into, as Python objects only: no elaboration, no memory images converted.
+"""The engine a network would be built into, as Python objects only: nothing elaborated, no memory built.
 
-Estimates read the real engine objects (hw/), so that they follow the hardware when it changes: the BufferPlan,
-each PE's widths and entry/bias memories, the activation buffers. Building a NetworkEngine is cheap except for one
-thing, Amaranth's conversion of every memory word to a constant (seconds for a dense 784x256 layer), which an
-estimate does not need. So the engine is built with a stand-in for ``Memory`` that only records shape, depth and
-contents; :func:`real_memory` makes the real one when a PE has to be converted to RTLIL after all.
+Estimates read the real engine objects (hw/), so that they follow the hardware when it changes: the BufferPlan and
+the buffer memories the engine declares (who reads and writes each), each PE's widths and the words of its entry
+and bias memories. The PEs make their memories only when first used (elaboration), so an estimate never pays for
+Amaranth's conversion of every word of a big layer's contents (seconds for a dense 784 x 256 layer).
 """
 
-import sys
-import threading
 from dataclasses import dataclass, field
 
 from amaranth.hdl import Elaboratable, Shape
 from amaranth.lib.memory import Memory
 
-__all__ = ["RecordedMemory", "EngineStructure", "engine_options", "build_structure", "real_memory",
-           "silence", "pe_rtlil", "pe_live_registers"]
+from ..hw.options import EngineOptions
+from ..plumbing import ContractError
 
-_patch_lock = threading.Lock()
-
-
-class RecordedMemory:
-    """What the engine's constructors give a Memory: shape, depth, contents (ints, shorter lists padded with 0)."""
-
-    def __init__(self, *, shape, depth, init, attrs=None, src_loc_at=0):
-        self.shape = shape
-        self.depth = int(depth)
-        self.init = list(init)
-        self.attrs = dict(attrs or {})
-
-    @property
-    def width(self):
-        return Shape.cast(self.shape).width
+__all__ = ["EngineStructure", "engine_options", "build_structure", "silence", "pe_rtlil", "pe_live_registers"]
 
 
 @dataclass(eq=False)
 class EngineStructure:
     """A NetworkEngine built for estimation, with the specs and golden assignments it was built from."""
 
-    top: object                 # hw.network.NetworkEngine (memories are RecordedMemory)
+    top: object                 # hw.network.NetworkEngine, never elaborated
     specs: list                 # hw.engine.LayerSpec per layer
     assignments: list           # golden Assignment per layer
     pes: int
@@ -58,44 +41,22 @@ class EngineStructure:
         return [pe for pe in self.engine.pe if pe is not None]
 
 
-def _hw_modules():
-    return [m for name, m in list(sys.modules.items())
-            if m is not None and (name == "mamhw.hw" or name.startswith("mamhw.hw."))]
-
-
 def engine_options(target, spram=False):
-    """The engine's build options a target decides, as `mam synth` passes them: the running max/min unrolled or
-    compact (``unroll=target.unroll_fold``), the DSP primitive (``dsp=target.dsp``), the bank select
-    (``onehot_banks``) and the buffer memories (``paired_buffers``); with `spram`, the entry
-    words in the target's weight RAM (``weight_ram=target.weight_ram``, loaded over the host link); only options
-    the engine takes."""
-    import inspect
-
-    from ..hw.network import NetworkEngine
-    params = inspect.signature(NetworkEngine.__init__).parameters
-    opts = {}
-    if "unroll" in params and hasattr(target, "unroll_fold"):
-        opts["unroll"] = bool(target.unroll_fold)
-    if "dsp" in params and getattr(target, "dsp", None):
-        opts["dsp"] = target.dsp
-    for flag in ("onehot_banks", "paired_buffers"):
-        if flag in params and getattr(target, flag, False):
-            opts[flag] = True
-    if spram:
-        if not getattr(target, "weight_ram", None):
-            from ..golden import ContractError
-            raise ContractError(f"{target.name} has no SPRAM for weights; use --weights bram")
-        opts["weight_ram"] = target.weight_ram
-    return opts
+    """The engine's build options (hw/options.py) a target decides, as `mam synth` builds them: the running max/min
+    unrolled or compact, the DSP primitive, the bank select and the buffer memories; with `spram`, the entry words
+    in the target's weight RAM (loaded over the host link)."""
+    if spram and not target.weight_ram:
+        raise ContractError(f"{target.name} has no SPRAM for weights; use --weights bram")
+    return EngineOptions(unroll=target.unroll_fold, dsp=target.dsp, onehot_banks=target.onehot_banks,
+                         paired_buffers=target.paired_buffers, weight_ram=target.weight_ram if spram else None)
 
 
-def build_structure(network, pes, **options):
-    """The NetworkEngine of `network` on `pes` PEs, memories recorded instead of built; `options` go to the
-    engine (see :func:`engine_options`).
+def build_structure(network, pes, options=None, **changes):
+    """The NetworkEngine of `network` on `pes` PEs, memories recorded instead of built; `options` (and `changes`)
+    are the engine's build options (see :func:`engine_options`).
 
     `network`: a golden Network, Layer or list of layers, or a list of hw LayerSpec already dealt over the PEs
-    (then ``assignments`` is None). Every hw module that imported ``Memory`` gets the stand-in while the engine is
-    constructed."""
+    (then ``assignments`` is None)."""
     from ..hw.network import NetworkEngine
     from ..hw.specs import layer_specs
 
@@ -104,28 +65,9 @@ def build_structure(network, pes, **options):
         specs, assignments = items, None
     else:
         specs, assignments = layer_specs(network, pes)
-    with _patch_lock:
-        patched = [m for m in _hw_modules() if getattr(m, "Memory", None) is Memory]
-        for m in patched:
-            m.Memory = RecordedMemory
-        try:
-            top = NetworkEngine(specs, **options)
-        finally:
-            for m in patched:
-                m.Memory = Memory
+    top = NetworkEngine(specs, EngineOptions.of(options, **changes))
     silence(top)
     return EngineStructure(top=top, specs=specs, assignments=assignments, pes=int(pes))
-
-
-def real_memory(mem, contents=True):
-    """An Amaranth Memory with the recorded shape, depth and contents; with `contents` False, a two-word stand-in
-    of the same shape (its operators are the same; Amaranth writes out every word of a memory, seconds for a big
-    one)."""
-    if isinstance(mem, Memory):
-        return mem
-    if not contents:
-        return Memory(shape=mem.shape, depth=min(mem.depth, 2), init=[])
-    return Memory(shape=mem.shape, depth=mem.depth, init=mem.init)
 
 
 def silence(obj, _seen=None):
@@ -156,24 +98,30 @@ def _smallest_pe(structure):
 
 
 def _with_stand_ins(pe, convert):
-    """`convert(pe)` with the PE's memories replaced by two-word stand-ins: the operators are what is wanted, and
-    the contents would cost seconds on big layers."""
-    recorded = {k: v for k, v in vars(pe).items() if isinstance(v, RecordedMemory)}
-    for name, value in recorded.items():
-        setattr(pe, name, real_memory(value, contents=False))
+    """`convert(pe)` with the PE's ROMs made as two-word stand-ins of the same shapes: the operators are what is
+    wanted, and Amaranth writes out every word of a memory (seconds for a big one). The PE makes its memories on
+    first use (a cached property), so the stand-ins are put in their place and taken out again."""
+    stand_ins = {"bias_mem": (pe.bias_shape, pe.n_rows)}
+    if pe.weight_ram is None:
+        stand_ins["entry_mem"] = (pe.entry_shape.size, pe.n_entries)
+    for name, (shape, depth) in stand_ins.items():
+        vars(pe)[name] = Memory(shape=shape, depth=min(depth, 2), init=[])
     try:
         return convert(pe)
     finally:
         silence(pe)
-        for name, value in recorded.items():
-            setattr(pe, name, value)
+        for name in stand_ins:
+            del vars(pe)[name]
 
 
 def pe_rtlil(structure):
     """RTLIL text of one PE of the engine, converted once per structure."""
     if "pe_rtlil" not in structure.cache:
         from amaranth.back import rtlil
-        structure.cache["pe_rtlil"] = _with_stand_ins(_smallest_pe(structure), lambda pe: rtlil.convert(pe, name="pe"))
+
+        from .registers import component_ports
+        structure.cache["pe_rtlil"] = _with_stand_ins(
+            _smallest_pe(structure), lambda pe: rtlil.convert(pe, name="pe", ports=component_ports(pe)))
     return structure.cache["pe_rtlil"]
 
 

@@ -41,25 +41,23 @@ from dataclasses import dataclass
 from functools import reduce
 
 import numpy as np
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .dsp import check_dsp
-from .pe import KINDS, entry_layout, pack_entries
-from .stages import (config_shapes, delay, fold_stage, multiply, wait_for_fold, requant_constants, requant_stages,
-                     signed_bits)
-from .weight_ram import WeightRAM, check_weight_ram
+from .options import EngineOptions
+from .pe import KINDS, PE, Segment, bits_for as _bits, value_shapes
+from .stages import config_shapes, delay, requant_constants
 
-__all__ = ["PESegment", "LayerSpec", "BufferPlan", "EnginePE", "LayerEngine"]
+__all__ = ["PESegment", "LayerSpec", "BufferMemory", "BufferPlan", "LayerEngine"]
 
 
 @dataclass(frozen=True, eq=False)
 class PESegment:
     """The part of one layer one PE computes: its rows' entry stream (``index`` = input feature number), their
-    biases, and which output rows they are (ascending)."""
+    biases, and which output rows they are (ascending); ``slice_last`` ends the slices of a layer with splits."""
 
     weight: np.ndarray
     index: np.ndarray
@@ -67,6 +65,7 @@ class PESegment:
     dense: np.ndarray
     bias: np.ndarray
     rows: np.ndarray
+    slice_last: np.ndarray = None
 
     @property
     def entries(self):
@@ -76,7 +75,7 @@ class PESegment:
 @dataclass(frozen=True, eq=False)
 class LayerSpec:
     """One layer as plain values: the layer contract's scalars and one PESegment per PE (empty when it has no
-    rows). sim/engine_amaranth.py builds these from golden's layer and assignment."""
+    rows). hw/specs.py builds these from golden's layer and assignment."""
 
     kind: str
     in_bits: int
@@ -88,6 +87,8 @@ class LayerSpec:
     n_in: int
     n_out: int
     segments: tuple
+    splits: int = 1
+    relu_in: bool = False
 
     @property
     def pes(self):
@@ -98,30 +99,29 @@ class LayerSpec:
         return [s.entries for s in self.segments]
 
 
-def _bits(n):
-    return max(1, ceil_log2(max(1, n)))
+def _result_write(pe, enable, address=lambda row: row):
+    """A buffer write of `pe`'s row results: (enable, address of the row, value)."""
+    return enable, address(pe.result.payload.row), pe.result.payload.value
 
 
-def _value_bounds(layers, act_bits):
-    """The largest |row value| (max + min, or the sum) and |row value + bias| any row of `layers` can reach.
+@dataclass(frozen=True, eq=False)
+class BufferMemory:
+    """One memory of the activation buffers and who uses it: what the engine wires, and what estimates read.
 
-    The weights are baked in, so the accumulator, the bias adder and the requantization multiplier are sized by
-    what these weights can produce with any activations, not by the contract's worst case (a narrower v is what
-    lets v * mult fit one DSP per PE).
-    """
-    x = 1 << (act_bits - 1)                     # the largest |activation|
-    acc = v = 1
-    for sp in layers:
-        for seg in sp.segments:
-            if seg.entries == 0:
-                continue
-            w = np.abs(np.asarray(seg.weight, dtype=np.int64))
-            ends = np.flatnonzero(seg.last)
-            starts = np.concatenate([[0], ends[:-1] + 1])
-            row = np.add.reduceat(w, starts) if sp.kind == "mac" else 2 * np.maximum.reduceat(w, starts)
-            acc = max(acc, int(row.max()) * x)
-            v = max(v, int((row * x + np.abs(np.asarray(seg.bias, dtype=np.int64))).max()))
-    return acc, v
+    buffer: 0 or 1, or None for a paired memory (both buffers, the buffer its top address bit); replica, bank: its
+    place in ``buffers[b][replica][bank]``; reader: the PE that fetches from it, writer: the PE whose row results
+    it stores (None: no PE); host_writes: the host loads inputs into it; host_reads: the host reads outputs from
+    it."""
+
+    name: str
+    memory: Memory
+    buffer: int
+    replica: int
+    bank: int
+    reader: int = None
+    writer: int = None
+    host_writes: bool = False
+    host_reads: bool = False
 
 
 class BufferPlan:
@@ -177,193 +177,6 @@ class BufferPlan:
         return self.physical(self.out_bank[k - 1], self.out_pos[k - 1])
 
 
-class EnginePE(wiring.Component):
-    """One PE of the layer engine: the single PE's pipeline, with its activations fetched from outside (by
-    physical address, data one cycle later), its row results passed out, and its layer chosen at ``start``.
-
-    segments: per layer, ``(weight, address, last, dense, bias)`` (address = physical index), or None when this
-    PE has no rows in that layer (it must not be started for it). The configuration inputs (``mac``, ``mult``,
-    ``neg_mult``, ``rounding``) must hold the running layer's values from ``start`` to ``done`` (``mult`` is taken
-    at ``start``, so from there on).
-
-    weight_ram: None, the entry words baked into a ROM; "memory" or a primitive (hw/weight_ram.py), a RAM the host
-    fills through ``w_we``/``w_addr``/``w_data`` (the words of :attr:`entry_words`) before the first start.
-    """
-
-    LATENCY = 17
-
-    def __init__(self, *, segments, kinds, shifts, clamps, act_bits, w_bits, out_bits, addr_bits, acc_shape, v_shape,
-                 unroll=True, dsp=None, weight_ram=None):
-        self.unroll = bool(unroll)
-        self.dsp = check_dsp(dsp)
-        self.weight_ram = check_weight_ram(weight_ram)
-        self.kinds = tuple(sorted(set(kinds)))
-        self.shifts = [int(s) for s in shifts]
-        self.los, self.his = [c["lo"] for c in clamps], [c["hi"] for c in clamps]
-        self.act_bits, self.w_bits, self.out_bits = act_bits, w_bits, out_bits
-        self.acc_shape, self.v_shape = acc_shape, v_shape
-        self.n_layers = len(segments)
-        self.entry_shape = entry_layout(w_bits, 1 << addr_bits)
-        words, biases = [], []
-        self.entry_base, self.entry_count, self.bias_base, self.row_count = [], [], [], []
-        for seg in segments:
-            self.entry_base.append(len(words))
-            self.bias_base.append(len(biases))
-            if seg is None:
-                self.entry_count.append(0)
-                self.row_count.append(0)
-                continue
-            weight, address, last, dense, bias = seg
-            words += pack_entries(self.entry_shape, weight, address, last, dense)
-            biases += [int(b) for b in bias]
-            self.entry_count.append(len(weight))
-            self.row_count.append(len(bias))
-        if not words:
-            raise ValueError("a PE without rows in any layer is not built")
-        self.n_entries, self.n_rows = len(words), len(biases)
-        self.entry_words = words
-        if weight_ram is None:
-            self.entry_mem = Memory(shape=unsigned(self.entry_shape.size), depth=self.n_entries, init=words)
-            loading = {}
-        else:
-            self.entry_mem = WeightRAM(depth=self.n_entries, width=self.entry_shape.size,
-                                       primitive=None if weight_ram == "memory" else weight_ram)
-            loading = {"w_we": In(1), "w_addr": In(_bits(self.n_entries)), "w_data": In(self.entry_shape.size)}
-        self.bias_mem = Memory(shape=signed(signed_bits(biases)), depth=self.n_rows, init=biases)
-        shapes = config_shapes(shifts)
-        super().__init__(loading | {
-            "start": In(1),
-            "layer": In(_bits(self.n_layers)),
-            "mac": In(1),
-            "mult": In(shapes["mult"]),
-            "neg_mult": In(shapes["neg_mult"]),
-            "rounding": In(shapes["rounding"]),
-            "busy": Out(1),
-            "done": Out(1),
-            "act_valid": Out(1),
-            "act_addr": Out(addr_bits),
-            "act_data": In(signed(act_bits)),
-            "y_valid": Out(1),
-            "y_row": Out(_bits(max(self.row_count))),
-            "y_value": Out(signed(out_bits)),
-        })
-
-    @property
-    def product_shape(self):
-        return signed(self.act_bits + self.w_bits)
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.entry_mem = self.entry_mem
-        m.submodules.bias_mem = self.bias_mem
-        bias_rd = self.bias_mem.read_port()
-
-        # F: entry fetch over this layer's segment. Counters stop at their last valid address. `left` counts the
-        # entries after ea's, minus one, down to -1: its sign bit marks the last fetch, so no compare of ea stands
-        # in the counter's loop (an equality test of ea was the UP5K engine's slowest path).
-        ea = Signal(range(max(2, self.n_entries)))
-        left = Signal(signed(_bits(self.n_entries) + 1))
-        at_end = left[-1]
-        if self.weight_ram is None:
-            entry_rd = self.entry_mem.read_port()
-            m.d.comb += entry_rd.addr.eq(ea)
-            entry_data = entry_rd.data
-        else:                                                     # one port: the host's writes, or the fetch
-            ram = self.entry_mem
-            m.d.comb += [ram.we.eq(self.w_we), ram.wdata.eq(self.w_data),
-                         ram.addr.eq(Mux(self.w_we, self.w_addr, ea))]
-            entry_data = ram.rdata
-        brow = Signal(range(max(2, self.n_rows)))                 # bias address of the row being folded
-        out_row, out_last = Signal.like(self.y_row), Signal.like(self.y_row)   # rows leave in order: a counter
-        cur = Signal(_bits(self.n_layers))                        # the running layer (selects its shift)
-        fetching, first = Signal(), Signal(init=1)
-        with m.If(fetching):
-            with m.If(at_end):
-                m.d.sync += fetching.eq(0)
-            with m.Else():
-                m.d.sync += [ea.eq(ea + 1), left.eq(left - 1)]
-        with m.If(self.start):
-            m.d.sync += [fetching.eq(1), self.busy.eq(1), self.done.eq(0), first.eq(1), out_row.eq(0),
-                         cur.eq(self.layer)]
-            with m.Switch(self.layer):
-                for k in range(self.n_layers):
-                    if self.entry_count[k]:
-                        with m.Case(k):
-                            m.d.sync += [ea.eq(self.entry_base[k]), left.eq(self.entry_count[k] - 2),
-                                         brow.eq(self.bias_base[k]), out_last.eq(self.row_count[k] - 1)]
-
-        # E: the entry word, registered (memory output to memory address is too long a path for one cycle).
-        e_valid, e_end = delay(m, fetching, "e_valid"), delay(m, fetching & at_end, "e_end")
-        a_valid, a_end = delay(m, e_valid, "a_valid"), delay(m, e_end, "a_end")
-        a_entry = delay(m, data.View(self.entry_shape, entry_data).as_value(), "a_entry")
-
-        # A: its physical index goes out to the activation buffers (data back in X).
-        m.d.comb += [self.act_valid.eq(a_valid), self.act_addr.eq(data.View(self.entry_shape, a_entry).index)]
-        x_valid, x_end, x_entry = delay(m, a_valid, "x_valid"), delay(m, a_end, "x_end"), delay(m, a_entry, "x_entry")
-
-        # X: the activation, picked from its bank, registered beside its weight; Y: again, at the multiplier (its
-        # registers are y_stage_*: `y_valid` is the output port); P: the product.
-        ys_valid, ys_end = delay(m, x_valid, "y_stage_valid"), delay(m, x_end, "y_stage_end")
-        ys_entry = delay(m, x_entry, "y_stage_entry")
-        p_valid, p_end = delay(m, ys_valid, "p_valid"), delay(m, ys_end, "p_end")
-        p_entry = delay(m, ys_entry, "p_entry")
-        r_valid, r_end, r_entry = delay(m, p_valid, "r_valid"), delay(m, p_end, "r_end"), delay(m, p_entry, "r_entry")
-        r = data.View(self.entry_shape, r_entry)
-        r_p, r_signs = multiply(m, data.View(self.entry_shape, x_entry).weight, self.act_data, self.dsp)
-
-        # R: fold the row (mam, mac, or either, chosen by the layer's `mac` bit). S: the row value.
-        s_valid = Signal()
-        b_a = Signal(self.acc_shape, reset_less=True)
-        m.d.comb += bias_rd.addr.eq(brow)
-        m.d.sync += s_valid.eq(r_valid & r.last)
-        with m.If(r_valid):
-            m.d.sync += first.eq(r.last)
-            with m.If(r.last & ~r_end):
-                m.d.sync += brow.eq(brow + 1)
-        fold = dict(valid=r_valid, last=r.last, dense=r.dense, p=r_p, signs=r_signs, first=first,
-                    next_dense=data.View(self.entry_shape, p_entry).dense,
-                    product_shape=self.product_shape, acc_shape=self.acc_shape, unroll=self.unroll)
-        if len(self.kinds) == 1:
-            fold_stage(m, self.kinds[0], result=b_a, **fold)
-        else:
-            a_mam, a_mac = Signal(self.acc_shape, reset_less=True), Signal(self.acc_shape, reset_less=True)
-            fold_stage(m, "mam", result=a_mam, **fold)
-            fold_stage(m, "mac", result=a_mac, **fold)
-            # The kind is this PE's own copy, like `mult` below: the engine's register fans out to every PE's
-            # select, a route that took 5.5-6 ns of a UP5K period in front of the bias adder.
-            mac = Signal(name="mac_copy")
-            with m.If(~self.busy):
-                m.d.sync += mac.eq(self.mac)
-            m.d.comb += b_a.eq(Mux(mac, a_mac, a_mam))
-        # The row's value is ready FOLD_DELAY cycles after its last product: its marker and bias wait with it.
-        fold_valids, b_bias = wait_for_fold(m, s_valid, bias_rd.data)    # bias read in R with the row's address
-        b_valid = fold_valids[-1]
-
-        # B: add the bias.
-        m_valid = delay(m, b_valid, "m_valid")
-        m_v = Signal(self.v_shape, reset_less=True)
-        m.d.sync += m_v.eq(b_a + b_bias)
-
-        # M1..Q2: requantize with the layer's parameters; the row result goes out to the engine. The multiplier's
-        # operand is this PE's own copy of `mult`: the engine's register is shared by every PE (and Yosys merges
-        # it with any register of equal inputs), too far from most DSPs for a DSP's clock period. The copy follows
-        # `mult` while this PE is idle and holds while it runs: an enable of this PE's own (`busy`), so that Yosys
-        # does not merge the copies of PEs that start together.
-        mult = Signal.like(self.mult, name="mult_copy", reset_less=True)
-        with m.If(~self.busy):
-            m.d.sync += mult.eq(self.mult)
-        q_valid, y, _ = requant_stages(
-            m, valid=m_valid, v=m_v, out_shape=signed(self.out_bits),
-            mult=mult, neg_mult=self.neg_mult, rounding=self.rounding, lo=self.los, hi=self.his,
-            shift=self.shifts, shift_select=cur, dsp=self.dsp)
-        m.d.comb += [self.y_valid.eq(q_valid), self.y_row.eq(out_row), self.y_value.eq(y)]
-        with m.If(q_valid):
-            m.d.sync += out_row.eq(out_row + 1)
-            with m.If(out_row == out_last):
-                m.d.sync += [self.done.eq(1), self.busy.eq(0)]
-        return m
-
-
 class LayerEngine(wiring.Component):
     """P PEs running one layer of `layers` (a list of LayerSpec, all with the same number of PEs) at a time.
 
@@ -378,10 +191,11 @@ class LayerEngine(wiring.Component):
     ``y_addr`` = output row of the last layer, read on ``y_data`` :attr:`Y_LATENCY` (2) cycles later; a new row
     may be addressed every cycle.
 
-    ``onehot_banks``: each PE picks its activation word by registered one-hot bank hits and an AND-OR, not by a
-    registered binary bank select and a mux (the same words, the same cycle; faster on the ECP5, see fpga/targets.py).
+    `options` (hw/options.py): ``onehot_banks``: each PE picks its activation word by registered one-hot bank hits
+    and an AND-OR, not by a registered binary bank select and a mux (the same words, the same cycle; faster on the
+    ECP5, see fpga/targets.py).
 
-    With a `weight_ram` (EnginePE), the host writes PE ``w_pe``'s entry word ``w_addr`` with ``w_we``/``w_data``
+    With a `weight_ram` (hw/pe.py), the host writes PE ``w_pe``'s entry word ``w_addr`` with ``w_we``/``w_data``
     while the engine is idle (writes during a run are ignored). ``w_addr`` must be below that PE's entry count:
     each PE takes only the address bits it needs, so a write beyond lands on another entry (the host link refuses
     such a write, BAD_ADDRESS).
@@ -393,14 +207,14 @@ class LayerEngine(wiring.Component):
     buffer's replicas were flip-flops and LUT read muxes, ~1,050 of the UP5K's 5280 cells at P = 4.)
     """
 
-    LATENCY = EnginePE.LATENCY
+    LATENCY = PE.LATENCY
     OVERHEAD = 2
     Y_LATENCY = 2       # cycles from y_addr to its y_data: the row map's register, then the buffer's read
 
-    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None, weight_ram=None, onehot_banks=False,
-                 paired_buffers=False):
+    def __init__(self, layers, options=None):
         layers = list(layers)
-        self.onehot_banks = bool(onehot_banks)
+        self.options = options = options or EngineOptions()
+        self.onehot_banks = options.onehot_banks
         if not layers:
             raise ValueError("need at least one layer")
         pes = layers[0].pes
@@ -416,41 +230,56 @@ class LayerEngine(wiring.Component):
         self.w_bits = max(sp.w_bits for sp in layers)
         self.out_bits = max(sp.out_bits for sp in layers)
         kinds = {sp.kind for sp in layers}
-        acc_bound, v_bound = _value_bounds(layers, self.act_bits)
-        self.acc_shape = signed(signed_bits([-acc_bound, acc_bound]))
-        self.v_shape = signed(signed_bits([-v_bound, v_bound]))
+        segments = [[None if seg.entries == 0 else
+                     Segment(seg.weight, plan.input_address(k)[np.asarray(seg.index, dtype=np.int64)], seg.last,
+                             seg.dense, seg.bias, seg.slice_last) for seg in sp.segments]
+                    for k, sp in enumerate(layers)]
+        self.acc_shape, self.v_shape = value_shapes(
+            [(sp.kind, seg) for sp, segs in zip(layers, segments) for seg in segs if seg is not None], self.act_bits)
         self.active = [[seg.entries > 0 for seg in sp.segments] for sp in layers]
         self.pe = []
         for p in range(pes):
-            segs = []
-            for k, sp in enumerate(layers):
-                seg = sp.segments[p]
-                segs.append(None if seg.entries == 0 else
-                            (seg.weight, plan.input_address(k)[np.asarray(seg.index, dtype=np.int64)],
-                             seg.last, seg.dense, seg.bias))
-            self.pe.append(None if all(s is None for s in segs) else EnginePE(
-                segments=segs, kinds=kinds, shifts=[sp.shift for sp in layers], act_bits=self.act_bits,
+            segs = [segments[k][p] for k in range(len(layers))]
+            self.pe.append(None if all(s is None for s in segs) else PE(
+                segments=segs, kinds=kinds, slices=any(sp.splits > 1 for sp in layers),
+                relu_in=[sp.relu_in for sp in layers], shifts=[sp.shift for sp in layers], act_bits=self.act_bits,
                 clamps=[requant_constants(mult=sp.mult, shift=sp.shift, relu=sp.relu, out_bits=sp.out_bits)
                         for sp in layers],
                 w_bits=self.w_bits, out_bits=self.out_bits,
-                addr_bits=plan.addr_bits, acc_shape=self.acc_shape, v_shape=self.v_shape, unroll=unroll,
-                dsp=dsp, weight_ram=weight_ram))
-        # buffers[b][replica][bank]; buffer b's words start at buffer_base[b] of its memory.
-        self.paired = bool(paired_buffers) and all(plan.read)
+                addr_bits=plan.addr_bits, acc_shape=self.acc_shape, v_shape=self.v_shape, unroll=options.unroll,
+                dsp=options.dsp, weight_ram=options.weight_ram))
+        # buffers[b][replica][bank]; buffer b's words start at buffer_base[b] of its memory. `buffer_memories`
+        # says who reads and writes each one: the ports are wired from it, and estimates read it.
+        self.paired = options.paired_buffers and all(plan.read)
+        self.buffer_memories = []
         if self.paired:                         # both buffers are pes x pes: one memory per (replica, bank)
             self.buffer_base = [0, 1 << plan.local_bits]
-            pairs = [[Memory(shape=signed(self.act_bits), depth=self.buffer_base[1] + plan.depth[1], init=[])
-                      for _ in range(pes)] for _ in range(pes)]
+            for r in range(pes):
+                for w in range(pes):
+                    mem = Memory(shape=signed(self.act_bits), depth=self.buffer_base[1] + plan.depth[1], init=[])
+                    self.buffer_memories.append(BufferMemory(
+                        f"buf_r{r}_b{w}", mem, None, r, w, reader=self._built(r), writer=self._built(w),
+                        host_writes=True, host_reads=r == 0))
+            pairs = [[bm.memory for bm in self.buffer_memories[r * pes:(r + 1) * pes]] for r in range(pes)]
             self.buffers = [pairs, pairs]
         else:
             self.buffer_base = [0, 0]
-            self.buffers = [[[Memory(shape=signed(self.act_bits), depth=plan.depth[b], init=[])
-                              for _ in range(plan.banks[b])] for _ in range(plan.replicas[b])] for b in (0, 1)]
+            for b in (0, 1):
+                for r in range(plan.replicas[b]):
+                    for w in range(plan.banks[b]):
+                        mem = Memory(shape=signed(self.act_bits), depth=plan.depth[b], init=[])
+                        self.buffer_memories.append(BufferMemory(
+                            f"buf{b}_r{r}_b{w}", mem, b, r, w,
+                            reader=self._built(r) if plan.read[b] else None,
+                            writer=self._built(w) if plan.written[b] else None,
+                            host_writes=b == 0, host_reads=b == plan.output_buffer and r == 0))
+            self.buffers = [[[bm.memory for bm in self.buffer_memories if (bm.buffer, bm.replica) == (b, r)]
+                             for r in range(plan.replicas[b])] for b in (0, 1)]
         last = layers[-1]
         self.y_map = [int(a) for a in plan.physical(plan.out_bank[-1], plan.out_pos[-1])]
-        self.weight_ram = weight_ram
+        self.weight_ram = options.weight_ram
         built = [pe for pe in self.pe if pe is not None]
-        loading = {} if weight_ram is None else {
+        loading = {} if options.weight_ram is None else {
             "w_we": In(1), "w_pe": In(_bits(pes)), "w_addr": In(_bits(max(pe.n_entries for pe in built))),
             "w_data": In(built[0].entry_shape.size)}
         super().__init__(loading | {
@@ -459,7 +288,7 @@ class LayerEngine(wiring.Component):
             "busy": Out(1),
             "done": Out(1),
             "finishing": Out(1),
-            "cycles": Out(counter_bits),
+            "cycles": Out(options.counter_bits),
             "x_we": In(1),
             "x_addr": In(_bits(layers[0].n_in)),
             "x_data": In(signed(layers[0].in_bits)),
@@ -539,10 +368,7 @@ class LayerEngine(wiring.Component):
         m.d.sync += [host_we[w].eq(self.x_we & ~running & (x_bank == w)) for w in range(plan.banks[0])]
 
         # The buffers: replica r read by PE r, bank w written by PE w (and by the host for buffer 0).
-        if self.paired:
-            bank_data = self._paired_ports(m, in_par, running, host_we, host_addr, host_data, y_phys)
-        else:
-            bank_data = self._separate_ports(m, in_par, running, host_we, host_addr, host_data, y_phys)
+        bank_data = self._buffer_ports(m, in_par, running, host_we, host_addr, host_data, y_phys)
 
         def select(datas, bank_sel):
             return datas[0] if len(datas) == 1 else Array(datas)[bank_sel]
@@ -581,47 +407,40 @@ class LayerEngine(wiring.Component):
         """The buffers the PEs fetch from, as keys of the read data: both memories' (0 and 1), or the pairs' (0)."""
         return [0] if self.paired else [b for b in (0, 1) if self.plan.read[b]]
 
-    def _separate_ports(self, m, in_par, running, host_we, host_addr, host_data, y_phys):
-        """The ports of separate buffers: (b, r) -> the read data of replica r's banks of buffer b."""
-        plan, lb = self.plan, self.plan.local_bits
-        bank_data = {}
-        for b in (0, 1):
-            is_in = in_par if b == 1 else ~in_par       # buffer b is the running layer's input, else its output
-            for r in range(plan.replicas[b]):
-                datas = []
-                for w in range(plan.banks[b]):
-                    writer = self.pe[w] if plan.written[b] else None
-                    reader = self.pe[r] if plan.read[b] else None
-                    datas.append(self._memory_ports(
-                        m, f"buf{b}_r{r}_b{w}", self.buffers[b][r][w], running,
-                        host_write=(host_we[w] if b == 0 else Const(0, 1), host_addr, host_data),
-                        pe_write=None if writer is None else (writer.y_valid & ~is_in, writer.y_row, writer.y_value),
-                        pe_read=None if reader is None else (reader.act_valid & is_in, reader.act_addr[:lb]),
-                        host_read=y_phys[:lb] if b == plan.output_buffer and r == 0 else None))
-                bank_data[b, r] = datas
-        return bank_data
+    def _built(self, p):
+        """`p` if PE p is built (it has rows in some layer), else None."""
+        return p if p < len(self.pe) and self.pe[p] is not None else None
 
-    def _paired_ports(self, m, in_par, running, host_we, host_addr, host_data, y_phys):
-        """The ports of paired buffers: (0, r) -> the read data of replica r's memories. The running layer reads
-        buffer `in_par` and writes the other: the top address bit."""
-        plan, lb, pes = self.plan, self.plan.local_bits, self.n_pes
+    def _buffer_ports(self, m, in_par, running, host_we, host_addr, host_data, y_phys):
+        """The ports of every buffer memory, as :attr:`buffer_memories` declares them: (b, r) -> the read data of
+        replica r's banks of buffer b (b = 0 for paired memories). The running layer reads buffer `in_par` and
+        writes the other: separate memories by enables, paired ones by their top address bit."""
+        lb = self.plan.local_bits
 
         def at(pos, buffer):
-            """The address of word `pos` (its low local_bits) of `buffer` (0, 1 or a bit)."""
+            """The address of word `pos` (its low local_bits) of `buffer` (0, 1 or a bit) in a paired memory."""
             return Cat(pos[:lb], Const(0, lb - len(pos[:lb])), Const(buffer, 1) if isinstance(buffer, int) else buffer)
 
         bank_data = {}
-        for r in range(pes):
-            datas = []
-            for w in range(pes):
-                writer, reader = self.pe[w], self.pe[r]     # into the running layer's output buffer, from its input
-                datas.append(self._memory_ports(
-                    m, f"buf_r{r}_b{w}", self.buffers[0][r][w], running,
-                    host_write=(host_we[w], at(host_addr, 0), host_data),
-                    pe_write=None if writer is None else (writer.y_valid, at(writer.y_row, ~in_par), writer.y_value),
+        for bm in self.buffer_memories:
+            writer = None if bm.writer is None else self.pe[bm.writer]
+            reader = None if bm.reader is None else self.pe[bm.reader]
+            if bm.buffer is None:                       # paired: the running layer's input and output buffer in one
+                ports = dict(
+                    host_write=(host_we[bm.bank], at(host_addr, 0), host_data),
+                    pe_write=None if writer is None else _result_write(writer, writer.result.valid,
+                                                                       lambda row: at(row, ~in_par)),
                     pe_read=None if reader is None else (reader.act_valid, at(reader.act_addr, in_par)),
-                    host_read=at(y_phys, plan.output_buffer) if r == 0 else None))
-            bank_data[0, r] = datas
+                    host_read=at(y_phys, self.plan.output_buffer) if bm.host_reads else None)
+            else:
+                is_in = in_par if bm.buffer == 1 else ~in_par   # buffer b is the running layer's input, else output
+                ports = dict(
+                    host_write=(host_we[bm.bank] if bm.host_writes else Const(0, 1), host_addr, host_data),
+                    pe_write=None if writer is None else _result_write(writer, writer.result.valid & ~is_in),
+                    pe_read=None if reader is None else (reader.act_valid & is_in, reader.act_addr[:lb]),
+                    host_read=y_phys[:lb] if bm.host_reads else None)
+            data = self._memory_ports(m, bm.name, bm.memory, running, **ports)
+            bank_data.setdefault((bm.buffer or 0, bm.replica), []).append(data)
         return bank_data
 
     @staticmethod

@@ -39,10 +39,10 @@ class NetworkEngine(wiring.Component):
     LAYER_OVERHEAD = 1
     OVERHEAD = 0
 
-    def __init__(self, layers, *, counter_bits=32, unroll=True, dsp=None, weight_ram=None, onehot_banks=False,
-                 paired_buffers=False):
-        self.engine = LayerEngine(layers, counter_bits=counter_bits, unroll=unroll, dsp=dsp, weight_ram=weight_ram,
-                                  onehot_banks=onehot_banks, paired_buffers=paired_buffers)
+    def __init__(self, layers, options=None):
+        self.engine = LayerEngine(layers, options)
+        self.options = self.engine.options
+        counter_bits = self.options.counter_bits
         self.n_layers = n = len(self.engine.layers)
         eng = self.engine.signature.members
         loading = {k: In(eng[k].shape) for k in ("w_we", "w_pe", "w_addr", "w_data") if k in eng}

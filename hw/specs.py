@@ -5,6 +5,7 @@ from ..golden.assign import assign
 from ..golden.network import Network
 from .engine import LayerEngine, LayerSpec, PESegment
 from .network import NetworkEngine
+from .options import EngineOptions
 
 __all__ = ["layer_specs", "build_layer_engine", "build_network_engine"]
 
@@ -16,24 +17,25 @@ def layer_specs(network, pes):
         a = assign(layer, pes)
         segments = tuple(
             PESegment(weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense,
-                      bias=layer.bias[rows], rows=rows)
+                      bias=layer.bias[rows], rows=rows, slice_last=enc.slice_last)
             for enc, rows in zip(a.encodings, a.rows))
         specs.append(LayerSpec(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits,
                                out_bits=layer.out_bits, mult=layer.mult, shift=layer.shift, relu=layer.relu,
-                               n_in=layer.n_in, n_out=layer.n_out, segments=segments))
+                               n_in=layer.n_in, n_out=layer.n_out, segments=segments, splits=layer.splits,
+                               relu_in=layer.relu_in))
         assignments.append(a)
     return specs, assignments
 
 
-def build_layer_engine(network, pes=1, **options):
+def build_layer_engine(network, pes=1, options=None, **changes):
     """A LayerEngine holding every layer of `network` on `pes` PEs, and the per-layer assignments. `options`: the
-    engine's build options (``unroll``, hw/stages.py; ``dsp``, hw/dsp.py)."""
+    engine's build options (hw/options.py), with `changes` (field=value) applied."""
     specs, assignments = layer_specs(network, pes)
-    return LayerEngine(specs, **options), assignments
+    return LayerEngine(specs, EngineOptions.of(options, **changes)), assignments
 
 
-def build_network_engine(network, pes=1, **options):
-    """A NetworkEngine for `network` on `pes` PEs, and the per-layer assignments; `options` as
+def build_network_engine(network, pes=1, options=None, **changes):
+    """A NetworkEngine for `network` on `pes` PEs, and the per-layer assignments; `options` and `changes` as
     :func:`build_layer_engine` takes them."""
     specs, assignments = layer_specs(network, pes)
-    return NetworkEngine(specs, **options), assignments
+    return NetworkEngine(specs, EngineOptions.of(options, **changes)), assignments

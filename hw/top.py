@@ -25,16 +25,15 @@ def weight_image(engine):
 class LinkTop(wiring.Component):
     """`layers`: the LayerSpecs, as NetworkEngine takes them. `divisor`: clock cycles per UART bit. `design_id`:
     the 32-bit id INFO reports (fpga/design_id.py). `timeout`: cycles without a byte that abandon a frame.
-    `unroll`, `dsp`, `weight_ram`, `onehot_banks`, `paired_buffers`: the engine's build options; with a
-    `weight_ram` the host link loads the entry words (LOAD_WEIGHTS)."""
+    `options`: the engine's build options (hw/options.py); with a `weight_ram` the host link loads the entry words
+    (LOAD_WEIGHTS)."""
 
-    def __init__(self, layers, *, divisor, design_id, timeout, counter_bits=32, unroll=True, dsp=None,
-                 weight_ram=None, onehot_banks=False, paired_buffers=False):
+    def __init__(self, layers, *, divisor, design_id, timeout, options=None):
         layers = list(layers)
-        self.engine = NetworkEngine(layers, counter_bits=counter_bits, unroll=unroll, dsp=dsp,
-                                    weight_ram=weight_ram, onehot_banks=onehot_banks, paired_buffers=paired_buffers)
+        self.engine = NetworkEngine(layers, options)
+        counter_bits = self.engine.options.counter_bits
         loading = {}
-        if weight_ram is not None:
+        if self.engine.options.weight_ram is not None:
             words, bits = weight_image(self.engine.engine)
             loading = {"weight_words": [len(w) for w in words], "weight_bits": bits}
         self.link = HostLink(n_in=layers[0].n_in, in_bits=layers[0].in_bits, n_out=layers[-1].n_out,

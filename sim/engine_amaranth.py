@@ -121,33 +121,31 @@ def _run(top, engine, x, timeout, per_layer, vcd, progress, layer=None):
     return outputs, cycles, counter, layer_cycles
 
 
-def simulate_network(network, x, pes=1, vcd=None, progress=None, unroll=True, weight_ram=None, onehot_banks=False,
-                     paired_buffers=False):
+def simulate_network(network, x, pes=1, vcd=None, progress=None, options=None, **changes):
     """Run every sample of x ([batch, in] or [in]) through `network` (a golden Network, or a Layer: a one-layer
     network) on the NetworkEngine with `pes` PEs.
 
     Inputs are placed in the input buffer directly, in zero cycles; the counted cycles run from start to done.
-    `weight_ram` "memory": the entry words sit in RAMs that the testbench first loads through the engine's ports,
-    as the host link does on a board whose weights are in SPRAM (hw/weight_ram.py). `onehot_banks`: the bank
-    select the ECP5 builds use; `paired_buffers`: the buffer memories the iCE40 builds use (hw/engine.py).
+    `options` (and `changes`): the engine's build options (hw/options.py). With ``weight_ram="memory"`` the entry
+    words sit in RAMs that the testbench first loads through the engine's ports, as the host link does on a board
+    whose weights are in SPRAM (hw/weight_ram.py).
     """
     network = Network.of(network)
     x = check_inputs(x, network.n_in, network.in_bits)
-    top, assignments = build_network_engine(network, pes, unroll=unroll, weight_ram=weight_ram,
-                                            onehot_banks=onehot_banks, paired_buffers=paired_buffers)
+    top, assignments = build_network_engine(network, pes, options, **changes)
     model = network_cycles(assignments, top.LATENCY)
     outputs, cycles, counter, layer_cycles = _run(top, top.engine, x, 4 * model.total + 64, True, vcd, progress)
     return EngineSimResult(outputs=outputs, cycles=cycles, counter=counter, layer_cycles=layer_cycles,
                            model=model, pes=int(pes))
 
 
-def simulate_layer_engine(layer, x, pes=1, vcd=None, progress=None, unroll=True):
+def simulate_layer_engine(layer, x, pes=1, vcd=None, progress=None, options=None, **changes):
     """Run a single layer on the LayerEngine alone (no sequencer); layer_cycles holds the engine's counter."""
     network = Network.of(layer)
     if len(network) != 1:
         raise ValueError("simulate_layer_engine runs one layer; use simulate_network for networks")
     x = check_inputs(x, network.n_in, network.in_bits)
-    top, assignments = build_layer_engine(network, pes, unroll=unroll)
+    top, assignments = build_layer_engine(network, pes, options, **changes)
     model = network_cycles(assignments, top.LATENCY)
     outputs, cycles, counter, _ = _run(top, top, x, 4 * model.total + 64, False, vcd, progress, layer=0)
     return EngineSimResult(outputs=outputs, cycles=cycles, counter=counter, layer_cycles=counter[:, None].copy(),

@@ -6,7 +6,7 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from ..golden import encode, pe_cycles
-from ..hw.pe import PE
+from ..hw.single_pe import SinglePE
 
 __all__ = ["build_pe", "SimResult", "simulate_pe"]
 
@@ -14,13 +14,13 @@ CLOCK_PERIOD = 1e-8        # 100 MHz, only for the time axis of waveforms
 
 
 def build_pe(layer, encoding=None, **options):
-    """Elaborate-ready PE for a validated layer, weights baked in from the sparse encoding; `options` go to the PE
-    (``unroll``, ``dsp``)."""
+    """Elaborate-ready PE with its memories (hw/single_pe.py) for a validated layer, weights baked in from the sparse
+    encoding; `options` go to it (``unroll``, ``dsp``, ``pe_class``)."""
     enc = encode(layer) if encoding is None else encoding
-    return PE(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
-              mult=layer.mult, shift=layer.shift, relu=layer.relu, n_in=layer.n_in,
-              weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense, bias=layer.bias,
-              **options)
+    return SinglePE(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
+                    mult=layer.mult, shift=layer.shift, relu=layer.relu, n_in=layer.n_in,
+                    weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense, bias=layer.bias,
+                    slice_last=enc.slice_last, relu_in=layer.relu_in, **options)
 
 
 @dataclass
@@ -40,7 +40,7 @@ def simulate_pe(layer, x, *, vcd=None, load_via_port=False, progress=None):
     """
     enc = encode(layer)
     pe = build_pe(layer, enc)
-    model = pe_cycles(enc.row_nnz, PE.LATENCY)
+    model = pe_cycles(enc.row_nnz, SinglePE.LATENCY)
     batch = x.shape[0]
     outputs = np.zeros((batch, layer.n_out), dtype=np.int64)
     cycles = np.zeros(batch, dtype=np.int64)

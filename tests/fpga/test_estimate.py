@@ -1,6 +1,7 @@
 """Estimates without synthesis: cycles equal the RTL's to the cycle, block RAMs / LUT RAMs / DSPs equal Yosys's,
 and an estimate of a 784-256-10 network takes well under a second."""
 
+import dataclasses
 import time
 
 import numpy as np
@@ -28,8 +29,8 @@ def test_estimated_cycles_equal_rtl_simulation(case, pes, target):
     network, x = case
     rep = estimate(network, pes, target)
     # The target's build; its DSP instances (hw/dsp.py) are the same cycles, and Amaranth's simulator cannot run them.
-    options = {k: v for k, v in engine_options(get_target(target)).items() if k != "dsp"}
-    sim = simulate_network(network, x, pes=pes, **options)
+    options = dataclasses.replace(engine_options(get_target(target)), dsp=None)
+    sim = simulate_network(network, x, pes=pes, options=options)
     assert sim.cycles.tolist() == [rep["cycles"]] * len(x)
     assert [layer["cycles"] for layer in rep["layers"]] == sim.layer_cycles[0].tolist()
 
@@ -87,7 +88,7 @@ def test_multiplier_pieces(mul, family, dsps):
 def test_memory_blocks_is_the_estimates_count():
     network = config_network(GRID[10])
     for family, target in (("ice40", "up5k"), ("ecp5", "ecp5-85f")):
-        res = memory_blocks(network, 2, family, **engine_options(get_target(target)))
+        res = memory_blocks(network, 2, family, options=engine_options(get_target(target)))
         rep = estimate(network, 2, target)
         assert res["block_rams"] == rep["block_rams"] and res["lut_rams"] == rep["lut_rams"]
         assert sum(m["cells"] for m in res["memories"] if m["style"] == "block") == res["block_rams"]
@@ -128,7 +129,7 @@ def test_block_rams_lut_rams_and_dsps_equal_yosys(tmp_path, cfg, family, target)
     from mamhw.hw.specs import build_network_engine
     network = config_network(cfg)
     rep = estimate(network, cfg["pes"], target)
-    engine, _ = build_network_engine(network, cfg["pes"], **engine_options(get_target(target)))
+    engine, _ = build_network_engine(network, cfg["pes"], options=engine_options(get_target(target)))
     _, cells = synthesize_json(engine, family, str(tmp_path))
     got = measured_quantities({"cells": cells}, family)
     assert (rep["block_rams"], rep["lut_rams"], rep["dsps"]) == (got["block_rams"], got["lut_rams"], got["dsps"])
@@ -145,7 +146,7 @@ def test_sprams_equal_yosys(tmp_path, name):
     cfg = next(c for c in GRID if c["name"] == name)
     network = config_network(cfg)
     rep = estimate(network, cfg["pes"], "up5k", weights=config_weights(cfg))
-    engine, _ = build_network_engine(network, cfg["pes"], **engine_options(get_target("up5k"), spram=True))
+    engine, _ = build_network_engine(network, cfg["pes"], options=engine_options(get_target("up5k"), spram=True))
     _, cells = synthesize_json(engine, "ice40", str(tmp_path))
     got = measured_quantities({"cells": cells}, "ice40")
     assert rep["weights_in"] == "spram"

@@ -81,7 +81,7 @@ def test_rows_finishing_in_the_same_cycle_are_all_kept(pes):
         ctx.set(engine.start, 0)
         n = 0
         while not ctx.get(engine.done):
-            most.append(sum(ctx.get(pe.y_valid) for pe in engine.pe if pe is not None))
+            most.append(sum(ctx.get(pe.result.valid) for pe in engine.pe if pe is not None))
             await ctx.tick()
             n += 1
         assert n == int(assignments[0].load.max()) + PE_LATENCY + ENGINE_OVERHEAD

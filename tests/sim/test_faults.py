@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from mamhw.golden import Layer, encode, forward
+from mamhw.golden import Layer, forward
 from mamhw.sim.netlist import run_netlist
+from mamhw.sim.pe_amaranth import build_pe
 from tests.faulty import FAULTS
 
 
@@ -24,10 +25,7 @@ def layer_that_exposes_both_faults():
 def test_netlist_simulation_catches_a_broken_pe(fault):
     layer = layer_that_exposes_both_faults()
     x = np.array([[-9, 5, -7, 3], [10, -3, 8, -2]])
-    enc = encode(layer)
-    pe = FAULTS[fault](kind=layer.kind, in_bits=8, w_bits=8, out_bits=16, mult=1, shift=0, relu=False,
-                       n_in=layer.n_in, weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense,
-                       bias=layer.bias)
+    pe = build_pe(layer, pe_class=FAULTS[fault])
     try:
         outputs, _, _ = run_netlist(pe, x, family="ice40", n_out=layer.n_out, timeout=200)
     except RuntimeError as e:                       # the run never ends: caught as well

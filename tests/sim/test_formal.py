@@ -66,7 +66,7 @@ class CompactPE(PE):
     """The PE with the compact running max/min (``unroll=False``: ~80 flip-flops fewer per PE, a slower clock)."""
 
     def __init__(self, **params):
-        super().__init__(**params, unroll=False)
+        super().__init__(**params | {"unroll": False})
 
 
 def test_compact_fold_proved(tools, tmp_path):
@@ -92,3 +92,42 @@ def test_missing_tool_is_a_one_line_error(monkeypatch, tmp_path):
 def test_impossible_size_is_refused():
     with pytest.raises(ValueError, match="no well-formed stream"):
         PEConfig.symbolic(kind="mam", in_bits=4, w_bits=4, n_in=2, entries=5, rows=2)
+
+
+def test_the_engines_build_the_proven_pe():
+    from mamhw.fpga.structure import silence
+    from mamhw.golden import Network
+    from mamhw.hw.specs import build_network_engine
+    from mamhw.sim.formal_harness import FormalHarness
+    from mamhw.sim.pe_amaranth import build_pe
+    layer = Layer.build(kind="mam", weight=[[0, 2, 0], [3, -8, 7], [0, -5, 0], [2, 0, -1]], bias=[1, -2, 3, 0],
+                        mult=3, shift=2, relu=True)
+    out = Layer.build(kind="mac", weight=[[1, 0, 2, -1], [0, 3, 0, 1]], bias=[0, 1], mult=1, shift=0, relu=False)
+    engine, _ = build_network_engine(Network([layer, out]), 3)
+    single = build_pe(layer)
+    harness = FormalHarness(PEConfig.from_layer(layer))
+    silence([engine, single, harness])                # built to be inspected, never elaborated
+    assert {type(pe) for pe in engine.engine.pe if pe is not None} == {PE}
+    assert type(single.pe) is PE
+    assert type(harness.pe).__mro__[2] is PE          # the harness only adds observation wires over the PE
+
+
+@pytest.mark.parametrize("fault", ["drop-last-entry-of-run", "drop-last-entry-of-row"])
+def test_a_broken_pe_injected_into_the_engine_breaks_its_outputs(monkeypatch, fault):
+    # The proofs above fail these PEs; built into the engine in the PE's place, they give wrong outputs too.
+    import numpy as np
+
+    import mamhw.hw.engine
+    from mamhw.golden import network_forward
+    from mamhw.sim.engine_amaranth import simulate_network
+    from tests.faulty import FAULTS
+    monkeypatch.setattr(mamhw.hw.engine, "PE", FAULTS[fault])
+    layer = Layer.build(kind="mam", weight=[[3, 0, 2, 0], [-5, 4, 0, 7], [0, 0, 0, 6], [1, 2, 3, 4]],
+                        bias=[0, 0, 0, 0], mult=1, shift=0, relu=False, out_bits=16)
+    x = np.array([[-9, 5, -7, 3], [10, -3, 8, -2]])
+    try:
+        res = simulate_network(layer, x, pes=2)
+    except RuntimeError as e:                     # a run that never ends is caught too
+        assert "did not finish" in str(e)
+        return
+    assert not np.array_equal(res.outputs, network_forward(layer, x))

@@ -74,7 +74,7 @@ def test_icarus_engine_with_spram_instances(case, pes):
     """The UP5K's SPRAM build: every PE's entry words in SB_SPRAM256KA instances (hw/weight_ram.py), simulated
     against Yosys's model of the cell, loaded through the engine's ports before the batch."""
     network, x = case
-    engine, assignments = build_network_engine(network, pes, **engine_options(get_target("up5k"), spram=True))
+    engine, assignments = build_network_engine(network, pes, options=engine_options(get_target("up5k"), spram=True))
     model = network_cycles(assignments)
     words, _ = weight_image(engine.engine)
     outputs, cycles, _ = run_icarus(engine, x, n_out=network.n_out, timeout=4 * model.total + 64, weights=words)

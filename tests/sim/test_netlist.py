@@ -41,7 +41,7 @@ def test_netlist_of_a_network_engine_is_bit_and_cycle_exact(family):
               dict(LAYER, kind="mac", n_in=10, n_out=4, density=0.5, batch=1, seed=2)]
     network, x = make_network_and_inputs(dict(layers=layers, x_mode="extremes", batch=2, seed=3))
     target = get_target({"ice40": "up5k", "ecp5": "ecp5-85f"}[family])
-    engine, assignments = build_network_engine(network, 2, **engine_options(target))
+    engine, assignments = build_network_engine(network, 2, options=engine_options(target))
     model = network_cycles(assignments)
     outputs, cycles, counters = run_netlist(engine, x, family=family, n_out=network.n_out,
                                             counters=(("cycles", 1), ("layer_cycles", 2)), timeout=5000)

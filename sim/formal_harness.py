@@ -1,0 +1,437 @@
+"""The formal harness of the PE: Amaranth properties around the PE every engine builds (hw/pe.py), for
+SymbiYosys to prove (sim/formal.py runs it).
+
+What is symbolic (the proof covers every value) and what is fixed:
+
+* **activations**: symbolic. The activation buffer's power-on contents are free (its ``$meminit`` cell is dropped
+  from the RTLIL) and the host may rewrite it through ``x_we``/``x_addr``/``x_data`` whenever the PE is idle.
+* **biases**: symbolic, any 32-bit value (the bias memory is built 32 bits wide and its ``$meminit`` is
+  dropped too).
+* **entry memory**: with :meth:`PEConfig.symbolic` every word (weight, index, last, dense) is symbolic, assumed
+  only to be a stream ``golden.encode`` could produce for *some* layer of that size: exactly ``rows`` entries end
+  a row and the final entry ends one; indices are below ``n_in`` and distinct within a row; a zero weight only
+  as the single entry of an (empty) row; ``dense`` set exactly when the entry's row has a nonzero weight in every
+  column. So one proof covers every sparsity pattern and every weight value with that many entries and rows.
+  With :meth:`PEConfig.from_layer` / :meth:`PEConfig.from_stream` the entry memory is the given image (assumed
+  at every cycle: the induction step starts from arbitrary states, memories included).
+* **control**: ``start``, ``x_we``, ``x_addr``, ``x_data`` and the sync domain's reset are free inputs at every
+  cycle (back-to-back runs, ``start`` while busy, reset at any time). The harness takes ``start`` only while the
+  PE is idle, as the engines do. The one assumption on the host: no activation write while ``busy``.
+* **fixed**: kind, widths, ``n_in``, the entry and row counts, and mult, shift, relu (the PE's configuration
+  inputs hold the layer's values, as the engines hold them through a run).
+
+Properties, asserted at every cycle; ``t`` counts the cycles of the current run (``t = 1`` on the cycle after
+``start`` is taken), E entries, R rows, L = ``golden.PE_LATENCY`` (the contract, not ``PE.LATENCY``):
+
+(a) ``a_row_value``: at every row end the PE's registered row value equals the reference: max + min (mam) or the
+    sum (mac) of the row's products ``weight * x[index]``, with 0 competing in max and min exactly when some
+    column of the row has no nonzero weight (computed from the indices and weights, not from ``dense``), i.e.
+    max/min over all ``n_in`` columns of the dense weight row as in DESIGN.md section 1; the harness folds it
+    along its own timeline. ``a_rows_in_order``, ``a_row_address``: each ``y_valid`` comes in a run and carries the
+    next row number.
+    ``a_output_value``: ``y_value`` is DESIGN.md section 2's formula (bias, mult, rounding, arithmetic shift,
+    ReLU, saturation) of that row value. ``a_rows_in_flight``: the valid bits of the stages between the reduce
+    stage and the output count exactly the rows reduced but not yet written, and are all clear outside a run (an
+    invariant that keeps the induction depth one run, however deep the pipeline).
+(b) ``b_entry_consumed_in_order``, ``b_no_entry_skipped``: the reduce stage takes an entry exactly at
+    ``t = F .. E + F - 1`` (F = ``PE.FOLD_AT``), one per cycle; a shadow counter of taken entries equals
+    ``t - F`` each time and E at the end (``c_run_complete``), so every entry is used exactly once, in order, none dropped and none repeated.
+    ``b_entry_last_dense_first``, ``b_entry_product``, ``b_entry_row``: the i-th taken entry carries entry i's
+    last and dense bits, its product, the "opens a row" flag and belongs to the row being reduced.
+(c) ``c_busy_for_entries_plus_latency``: ``busy`` high and ``done`` low for t = 1 .. E + L;
+    ``c_done_after_entries_plus_latency``: at t = E + L + 1 ``done`` high, ``busy`` low;
+    ``c_done_rises_only_at_run_end``, ``c_done_falls_only_on_start``, ``c_idle_outside_runs``: so ``done`` rises
+    exactly once per run, exactly E + L cycles after the first busy cycle; ``c_run_complete``: by then all E
+    entries were taken and all R rows written.
+
+Covers (the cover task): a run ends (``done`` rises); a row with a pruned weight and a fully dense row are
+written (where the size allows one). They show that the assumptions leave the properties something to check.
+"""
+
+import os
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+from amaranth.hdl import Array, Assert, Assume, Const, Cover, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In
+
+from ..golden import PE_LATENCY, encode
+from ..hw.pe import PE, bits_for, pack_entries
+from ..hw.stages import config_shapes, requant_constants
+
+__all__ = ["PEConfig", "FormalHarness"]
+
+
+@dataclass(frozen=True)
+class PEConfig:
+    """A small PE to prove: its parameters, and the entry stream or None for symbolic entry memory."""
+
+    kind: str
+    in_bits: int
+    w_bits: int
+    out_bits: int
+    n_in: int
+    entries: int
+    rows: int
+    mult: int = 1
+    shift: int = 0
+    relu: bool = False
+    stream: tuple = None            # (weight, index, last, dense) as tuples, or None: symbolic words
+
+    @classmethod
+    def symbolic(cls, *, kind, in_bits, w_bits, n_in, entries, rows, out_bits=None, mult=1, shift=0,
+                 relu=False):
+        """Every well-formed entry stream of `entries` entries in `rows` rows (see the module docstring)."""
+        if not 1 <= rows <= entries or entries > rows * n_in:
+            raise ValueError(f"no well-formed stream has {entries} entries in {rows} rows of {n_in} inputs")
+        if out_bits is None:
+            out_bits = in_bits + w_bits + 1
+        return cls(kind=kind, in_bits=in_bits, w_bits=w_bits, out_bits=out_bits, n_in=n_in, entries=entries,
+                   rows=rows, mult=mult, shift=shift, relu=relu)
+
+    @classmethod
+    def from_stream(cls, *, kind, in_bits, w_bits, out_bits, n_in, weight, index, last, dense, mult=1, shift=0,
+                    relu=False):
+        """A fixed entry stream (the entry memory as given); activations and biases stay symbolic."""
+        stream = tuple(tuple(int(v) for v in np.asarray(a).ravel()) for a in (weight, index, last, dense))
+        return cls(kind=kind, in_bits=in_bits, w_bits=w_bits, out_bits=out_bits, n_in=n_in,
+                   entries=len(stream[0]), rows=sum(stream[2]), mult=mult, shift=shift, relu=relu,
+                   stream=stream)
+
+    @classmethod
+    def from_layer(cls, layer, *, symbolic=False):
+        """A golden layer's PE: its encoded stream (or, with `symbolic`, every stream of the same size)."""
+        enc = encode(layer)
+        common = dict(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
+                      n_in=layer.n_in, mult=layer.mult, shift=layer.shift, relu=layer.relu)
+        if symbolic:
+            return cls.symbolic(entries=enc.entries, rows=enc.rows, **common)
+        return cls.from_stream(weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense, **common)
+
+    def requant(self):
+        return requant_constants(mult=self.mult, shift=self.shift, relu=self.relu, out_bits=self.out_bits)
+
+    def pe_params(self):
+        """The engine's PE (hw/pe.py) for this configuration: one layer, biases symbolic 32-bit values, the row
+        value as wide as any weights of these widths can make it (the engines size it by their baked weights)."""
+        if self.stream is not None:
+            weight, index, last, dense = self.stream
+        else:
+            weight, index, last, dense = _placeholder_stream(self.entries, self.rows)
+        p_bits = self.in_bits + self.w_bits
+        acc_bits = p_bits + (bits_for(self.n_in + 1) if self.kind == "mac" else 1)
+        return dict(segments=[(weight, index, last, dense, [0] * self.rows)], kinds=[self.kind], shifts=[self.shift],
+                    clamps=[self.requant()], act_bits=self.in_bits, w_bits=self.w_bits, out_bits=self.out_bits,
+                    addr_bits=bits_for(self.n_in), acc_shape=signed(acc_bits), v_shape=signed(max(acc_bits, 32) + 1),
+                    bias_bits=32)
+
+    def pe_config(self):
+        """What the PE's per-layer configuration inputs hold for this layer."""
+        consts = self.requant()
+        return {"mac": int(self.kind == "mac")} | {key: consts[key] for key in config_shapes([self.shift])}
+
+    def describe(self):
+        what = "symbolic entries" if self.stream is None else "fixed entries"
+        return (f"{self.kind} in{self.in_bits} w{self.w_bits} out{self.out_bits} n_in={self.n_in} "
+                f"E={self.entries} R={self.rows} ({what})")
+
+
+def _placeholder_stream(entries, rows):
+    """Initial words for a PE whose entry memory the proof leaves free (only its size matters)."""
+    last = [0] * entries
+    for r in range(rows):
+        last[entries - rows + r] = 1
+    return [0] * entries, [0] * entries, last, [0] * entries
+
+
+class _Observed:
+    """Mixin over a PE class: copies the reduce stage's inputs and result to signals the harness can read.
+
+    The PE folds every product through ``_reduce``; the copies are plain combinational wires, so the PE's own
+    datapath (or a faulty subclass's) is what runs.
+    """
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.obs_valid, self.obs_last, self.obs_dense, self.obs_first = (
+            Signal(name=f"obs_{n}") for n in ("valid", "last", "dense", "first"))
+        self.obs_p = Signal(self.product_shape)
+        self.obs_result = Signal(self.acc_shape)
+        self.rows_in_flight = Signal(range(self.LATENCY + 1))
+
+    def _rows_in_flight(self, m, valids):
+        m.d.comb += self.rows_in_flight.eq(sum(v.as_unsigned() for v in valids))
+
+    def _reduce(self, m, *, valid, last, dense, p, signs, first, result, next_dense):
+        m.d.comb += [self.obs_valid.eq(valid), self.obs_last.eq(last), self.obs_dense.eq(dense),
+                     self.obs_first.eq(first), self.obs_p.eq(p), self.obs_result.eq(result)]
+        super()._reduce(m, valid=valid, last=last, dense=dense, p=p, signs=signs, first=first, result=result,
+                        next_dense=next_dense)
+
+
+class FormalHarness(wiring.Component):
+    """The engines' PE (class `pe_class`, hw/pe.py or a subclass) with an activation buffer of the harness's own and
+    the properties of the module docstring; inputs are free for the solver. The configuration inputs hold the
+    layer's values and ``start`` is taken only while idle, as the engines drive them."""
+
+    def __init__(self, config, pe_class=PE, groups="abc"):
+        self.config = config
+        self.groups = groups            # assert only the properties whose names start with one of these
+        self.names = {}                 # "file:line" of each property -> its name
+        observed = type(f"Observed{pe_class.__name__}", (_Observed, pe_class), {})
+        self.pe = observed(**config.pe_params())
+        self.act_mem = Memory(shape=signed(config.in_bits), depth=config.n_in, init=[])
+        super().__init__({
+            "start": In(1),
+            "x_we": In(1),
+            "x_addr": In(bits_for(config.n_in)),
+            "x_data": In(signed(config.in_bits)),
+        })
+
+    def elaborate(self, platform):
+        cfg, pe = self.config, self.pe
+        E, R, n_in, L = cfg.entries, cfg.rows, cfg.n_in, PE_LATENCY
+        m = Module()
+        m.submodules.pe = pe
+        m.submodules.act_mem = self.act_mem
+        act_wr, act_rd = self.act_mem.write_port(), self.act_mem.read_port()
+        m.d.comb += [getattr(pe, key).eq(value) for key, value in cfg.pe_config().items()]
+        m.d.comb += [pe.start.eq(self.start & ~pe.busy), pe.layer.eq(0),
+                     act_wr.en.eq(self.x_we), act_wr.addr.eq(self.x_addr), act_wr.data.eq(self.x_data),
+                     act_rd.addr.eq(pe.act_addr), pe.act_data.eq(act_rd.data)]
+        y_valid, y_row, y_value = pe.result.valid, pe.result.payload.row, pe.result.payload.value
+
+        # The memories' contents, seen through extra combinational read ports (the PE's own ports are untouched).
+        def contents(mem, depth):
+            words = []
+            for i in range(depth):
+                port = mem.read_port(domain="comb")
+                m.d.comb += port.addr.eq(i)
+                words.append(port.data)
+            return words
+        words = contents(pe.entry_mem, E)
+        ent = [data.View(pe.entry_shape, w) for w in words]
+        x = contents(self.act_mem, n_in)
+        bias = contents(pe.bias_mem, R)
+
+        # Host protocol: activations change only while the PE is idle.
+        m.d.comb += Assume(~(self.x_we & pe.busy))
+        facts = self._stream_facts(m, ent, x)
+        if cfg.stream is None:
+            self._assume_well_formed(m, ent, facts)
+        else:
+            # The memory holds its image from power on; the induction step starts from any state, so say it.
+            image = pack_entries(pe.entry_shape, *cfg.stream)
+            m.d.comb += [Assume(w == v) for w, v in zip(words, image)]
+
+        # The run's timeline, kept by the harness: t = 1 on the cycle after `start` is taken.
+        taken = Signal()
+        m.d.comb += taken.eq(self.start & ~pe.busy)
+        in_run = Signal()
+        t = Signal(range(E + L + 2))
+        used = Signal(range(E + 1))             # entries consumed by the PE's reduce stage in this run
+        rows_reduced = Signal(range(R + 1))     # row ends seen by the reduce stage
+        rows_out = Signal(range(R + 1))         # rows written in this run
+        done_q, taken_q = Signal(), Signal()
+        m.d.sync += [done_q.eq(pe.done), taken_q.eq(taken)]
+        with m.If(taken):
+            m.d.sync += [in_run.eq(1), t.eq(1), used.eq(0), rows_out.eq(0), rows_reduced.eq(0)]
+        with m.Else():
+            with m.If(in_run):
+                m.d.sync += t.eq(t + 1)
+                with m.If(t == E + L + 1):
+                    m.d.sync += in_run.eq(0)
+            with m.If(pe.obs_valid):
+                m.d.sync += used.eq(used + 1)
+                with m.If(pe.obs_last):
+                    m.d.sync += rows_reduced.eq(rows_reduced + 1)
+            with m.If(y_valid):
+                m.d.sync += rows_out.eq(rows_out + 1)
+
+        # The reference row values, folded along the timeline (entry u is due at the reduce stage at t = F + u)
+        # by the contract: max + min or the sum of the row's products, 0 competing iff the row has a pruned
+        # weight (a column without a nonzero weight).
+        F = pe.FOLD_AT
+        due = in_run & (t >= F) & (t < E + F)
+        u = Signal(range(max(E, 2)))
+        m.d.comb += u.eq(t - F)
+        row_val = Array(Signal(signed(facts.acc_bits), name=f"row_val{r}") for r in range(R))
+        self._reference_fold(m, due, u, facts, row_val)
+
+        # (c) timing.
+        running = in_run & (t <= E + L)
+        ending = in_run & (t == E + L + 1)
+        check = self._check
+        check(m, "c_busy_for_entries_plus_latency", _implies(running, pe.busy & ~pe.done))
+        check(m, "c_idle_outside_runs", _implies(~in_run, ~pe.busy))
+        check(m, "c_done_after_entries_plus_latency",
+              _implies(ending, pe.done & ~pe.busy))
+        check(m, "c_done_rises_only_at_run_end", _implies(pe.done & ~done_q, ending))
+        check(m, "c_done_falls_only_on_start", _implies(done_q & ~pe.done, taken_q))
+        check(m, "c_run_complete", _implies(ending, (used == E) & (rows_out == R) & (rows_reduced == R)))
+
+        # (b) every entry reaches the reduce stage exactly once, in order, one per cycle, with its own fields.
+        cur = data.View(pe.entry_shape, Array(words)[used])
+        fields = (pe.obs_last == cur.last) & (pe.obs_dense == cur.dense) & (pe.obs_first == Array(facts.opens)[used])
+        check(m, "b_entry_consumed_in_order", _implies(pe.obs_valid, due & (used == u)))
+        check(m, "b_no_entry_skipped", _implies(due, pe.obs_valid))
+        check(m, "b_entry_last_dense_first", _implies(pe.obs_valid, fields))
+        check(m, "b_entry_product", _implies(pe.obs_valid, pe.obs_p == Array(facts.products)[used]))
+        check(m, "b_entry_row", _implies(pe.obs_valid, Array(facts.row_of)[used] == rows_reduced))
+
+        # (a) row values and outputs.
+        y_ref = self._requantize(m, row_val[rows_out] + Array(bias)[rows_out])
+        # The row value reaches the result register RESULT_DELAY cycles after the row's last fold; by then more
+        # (one-entry) rows may have ended, so the row's number travels along.
+        row_end_q, rows_q = pe.obs_valid & pe.obs_last, rows_reduced
+        for i in range(pe.RESULT_DELAY):
+            row_end_d = Signal(name=f"row_end_d{i + 1}")
+            m.d.sync += row_end_d.eq(row_end_q)
+            if i:
+                rows_d = Signal.like(rows_reduced, name=f"rows_reduced_d{i}")
+                m.d.sync += rows_d.eq(rows_q)
+                rows_q = rows_d
+            row_end_q = row_end_d
+        check(m, "a_row_value", _implies(row_end_q, pe.obs_result == row_val[rows_q - 1]))
+        # An invariant that keeps the induction short however deep the pipeline: every row between the reduce
+        # stage and the output is one valid bit, and there are none outside a run.
+        in_flight = pe.rows_in_flight
+        check(m, "a_rows_in_flight", Mux(in_run, in_flight == rows_reduced - rows_out, in_flight == 0))
+        # Asserted at every cycle of a run, not only with y_valid: the row address is then an invariant too.
+        check(m, "a_rows_in_order", _implies(y_valid, in_run & (rows_out < R)))
+        check(m, "a_row_address", _implies(in_run & (rows_out < R), y_row == rows_out))
+        check(m, "a_output_value", _implies(y_valid, y_value == y_ref))
+
+        # Reachability (run as the cover task): a run ends; rows with and without pruned weights are written.
+        self._cover(m, "cover_done", pe.done & ~done_q)
+        if cfg.stream is None:
+            can_dense, can_sparse = E >= n_in + R - 1, E < R * n_in
+        else:
+            can_dense, can_sparse = any(cfg.stream[3]), not all(cfg.stream[3])
+        row_dense = Array(facts.row_dense)[rows_out]
+        if can_sparse:
+            self._cover(m, "cover_row_with_pruned_weight", y_valid & ~row_dense)
+        if can_dense:
+            self._cover(m, "cover_dense_row", y_valid & row_dense)
+        return m
+
+    def _check(self, m, name, test):
+        """Assert `test` every cycle; solver logs name the source line, which `names` maps back to `name`."""
+        if not name.startswith(tuple(self.groups)):
+            return
+        prop = Assert(test, name, src_loc_at=1)
+        self.names[f"{os.path.basename(prop.src_loc[0])}:{prop.src_loc[1]}"] = name
+        m.d.comb += prop
+
+    def _cover(self, m, name, test):
+        prop = Cover(test, name, src_loc_at=1)
+        self.names[f"{os.path.basename(prop.src_loc[0])}:{prop.src_loc[1]}"] = name
+        m.d.comb += prop
+
+    def _stream_facts(self, m, ent, x):
+        """Per entry: its row, its product weight * x[index], whether it opens a row; per row: whether every
+        column has a nonzero weight (from the indices and weights, not from the `dense` bits)."""
+        cfg = self.config
+        R, n_in = cfg.rows, cfg.n_in
+        p_bits = cfg.w_bits + cfg.in_bits
+        row_of, products = [], []
+        count = Const(0, range(R + 1))
+        for i, e in enumerate(ent):
+            rid = Signal(range(R + 1), name=f"row_of{i}")
+            p = Signal(signed(p_bits), name=f"p{i}")
+            m.d.comb += [rid.eq(count), p.eq(e.weight * Array(x)[e.index])]
+            row_of.append(rid)
+            products.append(p)
+            count = rid + e.last
+        row_dense = []
+        for r in range(R):
+            covered = [_any([(rid == r) & (e.index == c) & (e.weight != 0) for rid, e in zip(row_of, ent)])
+                       for c in range(n_in)]
+            dense = Signal(name=f"row_dense{r}")
+            m.d.comb += dense.eq(_all(covered))
+            row_dense.append(dense)
+        opens = [Const(1)] + [e.last for e in ent[:-1]]
+        return SimpleNamespace(row_of=row_of, products=products, row_dense=row_dense, opens=opens,
+                               lasts=[e.last for e in ent], p_bits=p_bits,
+                               acc_bits=p_bits + max(1, n_in.bit_length()))
+
+    def _assume_well_formed(self, m, ent, facts):
+        """The entry stream is one that golden.encode can produce (see the module docstring)."""
+        cfg = self.config
+        R, n_in = cfg.rows, cfg.n_in
+        lasts = facts.lasts
+        m.d.comb += Assume(lasts[-1] == 1)
+        m.d.comb += Assume(sum(lasts) == R)
+        for i, e in enumerate(ent):
+            if n_in < 2 ** len(e.index):
+                m.d.comb += Assume(e.index < n_in)
+            if i > 0:
+                prev = ent[i - 1]
+                # Only a row of one entry may hold a zero weight (an empty row's placeholder).
+                m.d.comb += Assume(_implies(~prev.last, (e.weight != 0) & (prev.weight != 0)))
+            for j in range(i):
+                # Distinct indices within a row (no row end from j to i-1).
+                same_row = sum(lasts[j:i]) == 0
+                m.d.comb += Assume(_implies(same_row, ent[j].index != e.index))
+            # `dense`: the entry's row has no pruned weight, i.e. a nonzero weight in every column.
+            m.d.comb += Assume(e.dense == Array(facts.row_dense)[facts.row_of[i]])
+
+    def _reference_fold(self, m, due, u, facts, row_val):
+        """Fold entry u's product into the reference row value; at the row's end, store it in row_val."""
+        cfg = self.config
+        p = Array(facts.products)[u]
+        opens = Array(facts.opens)[u]
+        row = Array(facts.row_of)[u]
+        pruned = ~Array(facts.row_dense)[row]
+        value = Signal(signed(facts.acc_bits))
+        if cfg.kind == "mac":
+            total = Signal(signed(facts.acc_bits))
+            m.d.comb += value.eq(Mux(opens, 0, total) + p)
+            updates = [total.eq(value)]
+        else:
+            # A row without a pruned weight starts below/above every product (|w * x| < 2**(p_bits - 1)).
+            floor, ceil = -(1 << (facts.p_bits - 1)), 1 << (facts.p_bits - 1)
+            hi, lo = Signal(signed(facts.p_bits + 1)), Signal(signed(facts.p_bits + 1))
+            hi_base = Mux(opens, Mux(pruned, 0, floor), hi)
+            lo_base = Mux(opens, Mux(pruned, 0, ceil), lo)
+            new_hi, new_lo = Signal.like(hi), Signal.like(lo)
+            m.d.comb += [new_hi.eq(Mux(p > hi_base, p, hi_base)), new_lo.eq(Mux(p < lo_base, p, lo_base)),
+                         value.eq(new_hi + new_lo)]
+            updates = [hi.eq(new_hi), lo.eq(new_lo)]
+        with m.If(due):
+            m.d.sync += updates
+            with m.If(Array(facts.lasts)[u]):
+                m.d.sync += row_val[row].eq(value)
+
+    def _requantize(self, m, v):
+        """DESIGN.md section 2 after the row value: bias already added; mult, rounding, shift, ReLU, clamp."""
+        cfg = self.config
+        rounding = (1 << (cfg.shift - 1)) if cfg.shift > 0 else 0
+        q = Signal(signed(len(v) + cfg.mult.bit_length() + 2), name="q_ref")
+        m.d.comb += q.eq((v * cfg.mult + rounding) >> cfg.shift)
+        lo = 0 if cfg.relu else -(1 << (cfg.out_bits - 1))
+        hi = (1 << (cfg.out_bits - 1)) - 1
+        y = Signal(signed(cfg.out_bits), name="y_ref")
+        m.d.comb += y.eq(Mux(q < lo, lo, Mux(q > hi, hi, q)))
+        return y
+
+
+def _implies(premise, conclusion):
+    return ~premise | conclusion
+
+
+def _all(terms):
+    out = terms[0]
+    for t in terms[1:]:
+        out = out & t
+    return out
+
+
+def _any(terms):
+    out = terms[0]
+    for t in terms[1:]:
+        out = out | t
+    return out
