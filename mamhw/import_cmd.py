@@ -15,20 +15,19 @@ vcon_expand, relu, gain, eps). The command line wins over the file.
 """
 
 import argparse
-import inspect
 import json
 import os
 import sys
 
 import numpy as np
 
-from .golden import ContractError, network_forward, save_array, save_network
+from .golden import ContractError, network_forward
 from .model.importer import ALL, LAYER_OPTIONS, import_checkpoint, uniform_calibration
 from .model.quantize import quantize_model
 from .model.train import KINDS, forward
 from .options import input_file, output_file, positive_int
 from .paths import check_paths, paths_of
-from .plumbing import save_text
+from .plumbing import atomic_write_all
 
 __all__ = ["add_import_arguments", "cmd_import", "run_import", "import_network", "parse_options"]
 
@@ -196,14 +195,6 @@ def _load_labels(path, n, n_classes):
     return y.astype(np.int64)
 
 
-def _save_network(network, path):
-    """Write the network; in the sparse layer format when golden's save_network has one."""
-    if "sparse" in inspect.signature(save_network).parameters:
-        save_network(network, path, sparse=True)
-    else:
-        save_network(network, path)
-
-
 def _layer_line(k, name, dense, layer, s_w, s_out, notes):
     extras = []
     if dense.splits != 1:
@@ -294,11 +285,12 @@ def import_network(args):
             text += f"; accuracy float {100 * check['float_acc']:.1f}%, int8 {100 * check['int8_acc']:.1f}%"
         lines.append(text)
         report["check"] = check
-    _save_network(q.network, args.output)
-    if args.inputs_out:
-        save_array(args.inputs_out, xq)
-    if args.report:
-        save_text(args.report, json.dumps(report, indent=2) + "\n")
+    # The network in the sparse layer format (CSR keys); every output lands together or none does.
+    arrays = q.network.file_arrays(sparse=True)
+    text = json.dumps(report, indent=2) + "\n"
+    atomic_write_all([(args.output, lambda f: np.savez(f, **arrays))]
+                     + ([(args.inputs_out, lambda f: np.save(f, xq))] if args.inputs_out else [])
+                     + ([(args.report, lambda f: f.write(text.encode()))] if args.report else []))
     files = [f for f in (args.output, args.inputs_out, args.report) if f]
     lines.append("wrote " + ", ".join(map(str, files)))
     print("\n".join(lines))

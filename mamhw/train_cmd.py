@@ -5,9 +5,11 @@ import sys
 import time
 from dataclasses import replace
 
+import numpy as np
+
 from .commands import check_output_paths
-from .golden import ContractError, save_array, save_network
-from .plumbing import save_text
+from .golden import ContractError
+from .plumbing import atomic_write_all
 from .model.prune import remaining
 from .model.quantize import quantization_report
 from .model.train import blas_limit, mlp
@@ -90,12 +92,6 @@ def cmd_train(args):
         rep = quantization_report(model, q, split.x_test, split.y_test)
     hw = hardware_figures(q.network, args.pes)
     x_test = q.quantize_inputs(split.x_test)
-    if args.output:
-        save_network(q.network, args.output)
-    if args.inputs_out:
-        save_array(args.inputs_out, x_test)
-    if args.labels_out:
-        save_array(args.labels_out, split.y_test)
     what = ("network" if which == "all" else "hidden-layer" if len(model) == 2 else "hidden-layers'")
     pruned = (f"pruned ({args.method}) to {100 * fraction:.4g}%" if fraction is not None and fraction < 1.0
               else "not pruned")
@@ -112,6 +108,14 @@ def cmd_train(args):
     files = [f for f in (args.output, args.inputs_out, args.labels_out, args.report) if f]
     if files:
         lines.append("wrote " + ", ".join(files))
+    writes = []
+    if args.output:
+        arrays = q.network.file_arrays()
+        writes.append((args.output, lambda f: np.savez(f, **arrays)))
+    if args.inputs_out:
+        writes.append((args.inputs_out, lambda f: np.save(f, x_test)))
+    if args.labels_out:
+        writes.append((args.labels_out, lambda f: np.save(f, split.y_test)))
     if args.report:
         report = {"dataset": args.dataset, "shape": sizes, "kinds": kinds, "samples": split.sizes(),
                   "prune": {"fraction": fraction, "method": args.method if fraction is not None else None,
@@ -122,7 +126,9 @@ def cmd_train(args):
                   "hardware": hw, "train_config": vars(cfg),
                   "files": {"network": args.output, "inputs": args.inputs_out, "labels": args.labels_out},
                   "seconds": round(time.monotonic() - t_start, 2)}
-        save_text(args.report, json.dumps(report, indent=2) + "\n")
+        text = json.dumps(report, indent=2) + "\n"
+        writes.append((args.report, lambda f: f.write(text.encode())))
+    atomic_write_all(writes)                   # every output lands together, or none does
     print("\n".join(lines))
     return 0
 

@@ -17,7 +17,6 @@ Integer accuracy is measured with :func:`golden.network.network_forward`, the ex
 matches.
 """
 
-import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,8 +27,7 @@ from ..golden.network import Network, network_forward
 from .train import accuracy as float_accuracy
 from .train import forward as float_forward
 
-__all__ = ["QuantizedModel", "quantize_model", "quantize_inputs", "requant_params", "quantization_report",
-           "layer_options"]
+__all__ = ["QuantizedModel", "quantize_model", "quantize_inputs", "requant_params", "quantization_report"]
 
 
 def _qmax(bits):
@@ -98,21 +96,6 @@ def _scale_of(values, percentile, qmax):
     return (top if top > 0 else 1.0) / qmax
 
 
-def layer_options(dense, where):
-    """The keys beyond the basic contract a float layer needs (``splits``, ``relu_in``), given only when they
-    differ from the default; refused in one line when golden's layer contract does not have them."""
-    extra = {}
-    if getattr(dense, "splits", 1) != 1:
-        extra["splits"] = dense.splits
-    if getattr(dense, "relu_in", False):
-        extra["relu_in"] = True
-    missing = [k for k in extra if k not in inspect.signature(Layer.build).parameters]
-    if missing:
-        raise ContractError(f"{where}: {' and '.join(missing)} not in golden's layer contract yet: "
-                            f"this layer cannot be written as a layer file")
-    return extra
-
-
 def _quantize_layer(dense, s_in, s_out, in_bits, w_bits, out_bits, where):
     w = dense.weight.astype(np.float64)
     s_w = _scale_of(w, 100, _qmax(w_bits))
@@ -124,8 +107,8 @@ def _quantize_layer(dense, s_in, s_out, in_bits, w_bits, out_bits, where):
     bq = np.clip(np.rint(dense.bias.astype(np.float64) / s_acc), *INT32_RANGE).astype(np.int64)
     mult, shift = requant_params(s_acc / s_out)
     layer = Layer.build(kind=dense.kind, weight=wq, bias=bq, mult=mult, shift=shift, relu=dense.relu,
-                        in_bits=in_bits, w_bits=w_bits, out_bits=out_bits, where=where,
-                        **layer_options(dense, where))
+                        in_bits=in_bits, w_bits=w_bits, out_bits=out_bits, splits=dense.splits,
+                        relu_in=dense.relu_in, where=where)
     return layer, s_w
 
 

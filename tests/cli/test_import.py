@@ -224,6 +224,8 @@ def test_torch_prune_masks_are_applied_and_zero_weights_are_pruned(tmp_path, dat
     out, report, net, xq = import_via_cli(tmp_path, tmp_path / "pruned.pt", folder, "--kinds", "mam,mac")
     assert [L["kept"] for L in report["layers"]] == [N_HID * (N_IN - 5), N_OUT * N_HID // 2]
     assert "pruning mask applied" in " ".join(report["layers"][1]["notes"])
+    with np.load(net) as raw:                         # the sparse layer format: CSR keys, no dense weight
+        assert {"0/indptr", "0/indices", "0/values", "1/indptr"} <= set(raw.files) and "0/weight" not in raw.files
     network = load_network(net)
     assert not network[0].weight[:, :5].any()
     assert np.array_equal(network[1].weight != 0, (state["fc2.weight_mask"].numpy() != 0)
