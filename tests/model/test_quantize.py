@@ -9,7 +9,7 @@ from mamhw.golden.network import load_network, network_forward, save_network
 from mamhw.model.prune import global_magnitude_prune
 from mamhw.model.quantize import quantization_report, quantize_inputs, quantize_model, requant_params
 from mamhw.model.train import forward, mlp, train
-from tests.model.synthetic import blobs
+from tests.model.synthetic import blobs, digits_split
 
 
 @pytest.mark.parametrize("m", [1e-9, 3.7e-6, 0.00123, 0.5, 1.0, 3.3, 1000.0, 65535.0, 1e6])
@@ -79,10 +79,7 @@ def test_pruned_weights_stay_zero_and_out_bits_auto(trained):
 
 
 def test_quantized_digits_within_a_point_of_float():
-    datasets = pytest.importorskip("mamhw.model.datasets")
-    pytest.importorskip("sklearn")
-    x, y = datasets.load_digits()
-    xt, yt, xv, yv = datasets.stratified_split(x, y, 0.25, seed=0)
+    xt, yt, xv, yv = digits_split()
     model = mlp([64, 64, 10], ["mam", "mac"], seed=0)
     train(model, xt, yt, epochs=10, vanish_epochs=3, lr=5e-3, blas_threads=1)
     report = quantization_report(model, quantize_model(model, xt), xv, yv)

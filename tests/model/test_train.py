@@ -8,7 +8,7 @@ import pytest
 from mamhw.plumbing import ContractError
 from mamhw.model.train import (MLP, Dense, accuracy, forward, loss_and_grads, mam_backward, mam_forward, mlp,
                                split_bounds, train, vanish_beta)
-from tests.model.synthetic import blobs
+from tests.model.synthetic import blobs, digits_split
 
 
 def brute_mam(x, w):
@@ -129,10 +129,7 @@ def test_training_reduces_loss_and_is_deterministic():
 
 
 def test_training_on_digits_reaches_sane_accuracy():
-    datasets = pytest.importorskip("mamhw.model.datasets")
-    pytest.importorskip("sklearn")
-    x, y = datasets.load_digits()
-    xt, yt, xv, yv = datasets.stratified_split(x, y, 0.25, seed=0)
+    xt, yt, xv, yv = digits_split()
     model = mlp([64, 64, 10], ["mam", "mac"], seed=0)
     hist = train(model, xt, yt, epochs=10, vanish_epochs=3, lr=5e-3, x_val=xv, y_val=yv, blas_threads=1)
     assert hist.loss[-1] < hist.loss[0]
