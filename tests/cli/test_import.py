@@ -347,6 +347,10 @@ BAD = {
                     "no running statistics"),
     "a BatchNorm before any layer": (lambda p: _save(nn.Sequential(nn.BatchNorm1d(N_IN), nn.Linear(N_IN, 3))
                                                      .state_dict(), p), (), "follows no layer"),
+    "a BatchNorm of the wrong width": (lambda p: _save(dict(Net().state_dict(), **{
+        f"bn1.{k}": v for k, v in nn.BatchNorm1d(5).state_dict().items()}), p), (), "has 5 features"),
+    "two BatchNorms after one layer": (lambda p: _save(dict(Net(bn="bn1").state_dict(), **{
+        f"norm1.{k}": v for k, v in nn.BatchNorm1d(N_HID).state_dict().items()}), p), (), "both follow layer fc1"),
     "a convolution": (lambda p: _save(nn.Sequential(nn.Conv1d(1, 2, 3)).state_dict(), p), (), "convolutions"),
     "too many kinds": (lambda p: _save(Net().state_dict(), p), ("--kinds", "mam,mac,mac"), "3 kinds"),
     "splits on a mac layer": (lambda p: _save(Net().state_dict(), p), ("--splits", "fc2=2"), "needs a mam layer"),
