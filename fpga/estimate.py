@@ -65,8 +65,7 @@ def estimate(network, pes, target, freq_mhz=None, model=None, weights="auto"):
     rep = {
         "target": target.name, "family": family, "pes": int(pes),
         "layers": [{"kind": layer.kind, "n_in": layer.n_in, "n_out": layer.n_out,
-                    "weights": int(np.count_nonzero(layer.weight)),
-                    "density": float(np.count_nonzero(layer.weight)) / layer.weight.size,
+                    "weights": layer.nnz, "density": layer.nnz / layer.size,
                     "entries": int(a.entries), "load": [int(x) for x in a.load], "cycles": int(c)}
                    for layer, a, c in zip(network, structure.assignments, cyc.per_layer)],
         "cycles": int(cyc.total), "entries": int(cyc.entries.sum()), "efficiency": float(cyc.efficiency),

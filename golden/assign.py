@@ -84,5 +84,5 @@ def assign_rows(row_nnz, pes):
 
 def assign(layer, pes):
     """The rows of `layer` over `pes` PEs, with each PE's sparse encoding."""
-    rows = assign_rows(np.count_nonzero(layer.weight, axis=1), pes)
+    rows = assign_rows(layer.row_nnz, pes)
     return Assignment(pes=int(pes), rows=tuple(rows), encodings=tuple(encode(layer, r) for r in rows))

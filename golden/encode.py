@@ -9,7 +9,7 @@ __all__ = ["PE_LATENCY", "ENTRY_FLAG_BITS", "Encoding", "encode", "entry_bits", 
 # Cycles from the first entry fetch to `done`, beyond one cycle per entry. This is part of the contract;
 # the PE in hw/ implements it and a test holds the two equal.
 PE_LATENCY = 17
-ENTRY_FLAG_BITS = 2                     # last-of-row and row-is-dense
+ENTRY_FLAG_BITS = 2                     # last-of-row and row-is-dense (and slice-end, for a layer with splits)
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,6 +83,6 @@ def pe_cycles(row_nnz, latency=PE_LATENCY):
 
 
 def entry_bits(layer):
-    """Bits of one entry of `layer` in weight memory: the weight, the input index and the two flags."""
+    """Bits of one entry of `layer` in weight memory: the weight, the input index and the flags."""
     index_bits = max(1, (layer.n_in - 1).bit_length())         # ceil(log2(n_in)), at least 1
-    return layer.w_bits + index_bits + ENTRY_FLAG_BITS
+    return layer.w_bits + index_bits + ENTRY_FLAG_BITS + (getattr(layer, "splits", 1) > 1)
