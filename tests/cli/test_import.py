@@ -162,6 +162,7 @@ LAYOUTS = {
     "named + BatchNorm1d": (lambda: Net(bn="bn1"), lambda m: m.state_dict(), ["fc1", "fc2"]),
     "DataParallel prefix": (lambda: Net(), lambda m: {f"module.{k}": v for k, v in m.state_dict().items()},
                             ["module.fc1", "module.fc2"]),
+    "MAM layer without a bias": (lambda: Net(bias=False), lambda m: m.state_dict(), ["fc1", "fc2"]),
     "keys in reverse order": (lambda: Net(), lambda m: dict(reversed(list(m.state_dict().items()))), ["fc1", "fc2"]),
 }
 
