@@ -1,4 +1,4 @@
-"""The sparse encoding a PE walks (DESIGN.md section 3) and the exact cycle model beside it."""
+"""The sparse encoding a PE walks and the exact cycle model beside it."""
 
 from dataclasses import dataclass
 

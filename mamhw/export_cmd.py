@@ -42,7 +42,7 @@ Top module `top`, one clock domain: `clk` (rising edge), synchronous active-high
 |---|---|---|---|---|---|
 {layers}
 
-Total: {int(model.total)} cycles from `start` to `done` per input vector (exact; see the cycle model in DESIGN.md).
+Total: {int(model.total)} cycles from `start` to `done` per input vector (exact: golden/cycles.py is the cycle model).
 
 ## Ports
 

@@ -280,7 +280,7 @@ def hardware_figures(network, pes):
     """Weight memory and cycles of an integer Network on ``pes`` PEs, from golden.assign / golden.cycles.
 
     Weight-memory bits per layer = entries x (w_bits + index bits + 2 flag bits), index bits = ceil(log2(n_in))
-    (the sparse encoding of DESIGN.md section 3; an empty row is one entry).
+    (golden/encode.py; an empty row is one entry).
     """
     assignments = plan_network(network, pes)
     cyc = network_cycles(assignments)
