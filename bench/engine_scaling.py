@@ -122,4 +122,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    import measurements
+
+    sys.exit(measurements.run("engine_scaling", main))

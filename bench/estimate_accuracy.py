@@ -1,12 +1,13 @@
 """How close `mam estimate` comes to real synthesis, on configurations the area model was not fitted to.
 
-    python bench/estimate_accuracy.py [--families ice40,ecp5]
+    python bench/estimate_accuracy.py [--families ice40,ecp5] [--record]
 
 Synthesizes fpga/calibration.py's HELD_OUT configurations (none of them is in the fit grid) with the flow of
 `mam synth` (Yosys, and nextpnr with one seed where the design fits the device; results cached with the fit's in
 runs/area-fit/results.json), and prints the estimate against the measurement for every resource, the error per
 family, and the targets: DSPs and block RAMs exact, LUTs and flip-flops within 10%, Fmax within 15%.
-Misses are printed as measured, never hidden. Heavy: run it with `nice`.
+Misses are printed as measured, never hidden. Heavy: run it with `nice`. --record also writes the output into its
+section of docs/measurements.md.
 """
 
 import argparse
@@ -96,4 +97,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import measurements
+
+    sys.exit(measurements.run("estimate_accuracy", main))

@@ -1,9 +1,10 @@
 """Fmax and utilization of the PEs, the engines and the full top level (engine + host link) on both families.
 
 Every design is synthesized once (Yosys) and placed and routed with nextpnr over several seeds; the table gives
-the median Fmax and its spread, logic cells (iCE40) or LUT4s (ECP5), DSPs and block RAMs, and whether the issue's
-clock targets are met (UP5K 48 MHz at P = 4, ECP5-85F 150 MHz at P = 8). It also prints each design's critical
-path. Run: python bench/fmax.py [--seeds 3] [--only NAME ...] [--json out.json]
+the median Fmax and its spread, logic cells (iCE40) or LUT4s (ECP5), DSPs and block RAMs, and whether the clock
+targets are met (UP5K 48 MHz at P = 4, ECP5-85F 150 MHz at P = 8). It also prints each design's critical
+path. Run: python bench/fmax.py [--seeds 3] [--only NAME ...] [--json out.json] [--record]
+(--record: also write the table into its section of docs/measurements.md)
 """
 
 import argparse
@@ -107,4 +108,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    import measurements
+
+    sys.exit(measurements.run("fmax", main))

@@ -1,6 +1,7 @@
 """PE throughput: entries per cycle on a 256x256 layer at 1%, 10% and 100% density, and simulator speed.
 
-Run: python bench/pe_throughput.py [--size 256] [--samples 1]
+Run: python bench/pe_throughput.py [--size 256] [--samples 1] [--record]
+(--record: also write the table into its section of docs/measurements.md)
 The one-entry-per-cycle limit is 1.0; the PE's only loss is its fixed pipeline latency per run.
 """
 
@@ -45,4 +46,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    import measurements
+
+    sys.exit(measurements.run("pe_throughput", main))

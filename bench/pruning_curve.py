@@ -213,4 +213,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import measurements
+
+    sys.exit(measurements.run("pruning_curve", main, markdown=True))

@@ -160,4 +160,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    import measurements
+
+    sys.exit(measurements.run("sim_backends", main))
