@@ -6,6 +6,7 @@ of fpga/pnr.py) -> nextpnr with the board's pins, over seeds until timing closes
 A bitstream is written only when timing closes at the requested clock: one that does not is not safe to load.
 """
 
+import contextlib
 import json
 import os
 
@@ -79,9 +80,13 @@ def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None
     pll = solve_pll(family, board.clk_hz, freq_mhz * 1e6)
     divisor = uart_divisor(pll.f_out, board.baud)
     link_top = build_link_top(network, pes, divisor=divisor, timeout=max(int(pll.f_out * 0.01), 1),
-                              **engine_options(target, spram=spram))
+                              options=engine_options(target, spram=spram))
     top = BoardTop(link_top, pll)
     os.makedirs(out_dir, exist_ok=True)
+    # A bitstream of an earlier build in this folder goes first: it never stays beside a report of this one.
+    for name in BITSTREAM.values():
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(out_dir, name))
     with open(os.path.join(out_dir, "top.il"), "w") as f:
         f.write(rtlil.convert(top, name="top", ports=[top.clk, top.rx, top.tx]))
     cons_name, cons_text = _constraints(board, family)
@@ -121,8 +126,10 @@ def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None
                             extra=(cons_flag, cons_name, out_flag, placed))
         log("packing the bitstream")
         tool = "ICEPACK" if family == "ice40" else "ECPPACK"
-        args = [placed, BITSTREAM[family]] if family == "ice40" else ["--input", placed, "--bit", BITSTREAM[family]]
+        part = BITSTREAM[family] + ".part"          # renamed when complete: no half-written bitstream
+        args = [placed, part] if family == "ice40" else ["--input", placed, "--bit", part]
         run_tool(tool, args, out_dir, "pack.log")
+        os.replace(os.path.join(out_dir, part), os.path.join(out_dir, BITSTREAM[family]))
         report["bitstream"] = os.path.join(out_dir, BITSTREAM[family])
     return report
 

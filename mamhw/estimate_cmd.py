@@ -13,7 +13,8 @@ from .golden import ContractError, load_model
 from .limits import check_sweep_memory
 from .options import (add_pes, add_target, add_weights, input_file, layer_widths, output_dir, output_file,
                       positive_float)
-from .plumbing import atomic_write, save_text
+from .paths import output_folder
+from .plumbing import atomic_write_all, save_text
 
 __all__ = ["add_estimate_arguments", "cmd_estimate", "add_compare_arguments", "cmd_compare", "add_sweep_arguments",
            "cmd_sweep", "parse_densities"]
@@ -185,34 +186,38 @@ def cmd_sweep(args):
     plt = _pyplot()
     if args.model is not None:
         network, source = load_model(args.model), os.fspath(args.model)
-        check_sweep_memory(sum(layer.weight.size for layer in network), f"a sweep of {source}")
+        check_sweep_memory(sum(layer.nnz for layer in network), f"a sweep of {source}")
     else:
+        # The pruned layers are made at the highest density asked for (random positions: what magnitude pruning of
+        # random weights gives), the others whole; every density's variant is pruned from that network.
         shape = args.shape
         source = f"random {'-'.join(map(str, shape))}"
-        check_sweep_memory(sum(a * b for a, b in zip(shape, shape[1:])), f"a sweep of a {source} network")
-        network = random_network(shape, seed=args.seed)
+        sizes = [a * b for a, b in zip(shape, shape[1:])]
+        pruned = prunable_layers(sizes, args.prune_layers)
+        density = [max(densities) if k in pruned else 1.0 for k in range(len(sizes))]
+        check_sweep_memory(sum(round(d * n) for d, n in zip(density, sizes)), f"a sweep of a {source} network")
+        network = random_network(shape, density=density, seed=args.seed)
     chosen = prunable_layers(network, args.prune_layers)
-    total = int(sum(network[k].weight.size for k in chosen))
+    total = int(sum(network[k].size for k in chosen))
     rows = []
     progress = Progress("sweep")
     steps = [(d, kind) for d in densities for kind in ("mam", "mac")]
     for i, (d, kind) in enumerate(steps):
         variant = kind_variant(network, kind, d, args.prune_layers)
         rep = _estimate(variant, args)
-        remaining = int(sum(np.count_nonzero(variant[k].weight) for k in chosen))
+        remaining = int(sum(variant[k].nnz for k in chosen))
         rows.append({"density": d, "kind": kind, "remaining": remaining, "total": total,
                      **{c: rep[c] for c in SWEEP_COLUMNS if c in rep}})
         progress(i + 1, len(steps))
-    have = int(sum(np.count_nonzero(network[k].weight) for k in chosen))
+    have = int(sum(network[k].nnz for k in chosen))
     if max(densities) * total > have + 0.5:
         print(f"mam: note: {source} keeps {have} of {total} interconnections ({100 * have / total:.3g}%); "
               "magnitude pruning cannot add any, so higher densities give its own weights", file=sys.stderr)
     meta = {"source": source, "target": args.target, "pes": args.pes, "freq_mhz": args.freq,
             "pruned_layers": chosen, "rows": rows}
     files = _sweep_files(meta, rows, plt)
-    os.makedirs(args.out_dir, exist_ok=True)
-    for name, write in files.items():
-        atomic_write(os.path.join(args.out_dir, name), write)
+    with output_folder(args.out_dir):           # all five files land together, or none does
+        atomic_write_all((os.path.join(args.out_dir, name), write) for name, write in files.items())
     _print_sweep(rows, source, args)
     print(f"wrote {', '.join(sorted(files))} to {args.out_dir}")
     return 0

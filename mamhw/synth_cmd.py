@@ -1,14 +1,17 @@
 """`mam synth`: Yosys and nextpnr on the engine with the weights baked in; utilization and Fmax over seeds."""
 
+import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 
 from .golden import load_model
 from .options import (add_pes, add_target, add_weights, input_file, output_dir, output_file, positive_float,
                       positive_int)
-from .plumbing import save_text
+from .paths import output_folder
+from .plumbing import ToolError, save_text
 from .golden.cycles import network_cycles, plan_network
 from .golden.encode import entry_bits
 from .fpga.targets import get_target
@@ -74,10 +77,10 @@ def cmd_synth(args):
     from .fpga.pnr import implement
     from .hw.specs import build_network_engine
     from .fpga.structure import engine_options
-    engine, _ = build_network_engine(network, args.pes, **engine_options(target, spram=spram))
-    work = args.out_dir or tempfile.mkdtemp(prefix="mam-synth-")
-    _log(f"synthesizing for {target.name} (yosys), work folder {work}")
-    rep = implement(engine, target, freq_mhz=args.freq, seeds=args.seeds, workdir=work, log=_log)
+    engine, _ = build_network_engine(network, args.pes, options=engine_options(target, spram=spram))
+    with _work_folder(args.out_dir) as work:
+        _log(f"synthesizing for {target.name} (yosys), work folder {work}")
+        rep = implement(engine, target, freq_mhz=args.freq, seeds=args.seeds, workdir=work, log=_log)
     rep.update(model=os.fspath(args.model), pes=args.pes, weight_memory_bits=need, weights_in=fit["weights_in"],
                cycles=int(network_cycles(assignments).total))
     if args.report:
@@ -85,6 +88,25 @@ def cmd_synth(args):
     print(f"{args.model} on {target.name}, {args.pes} PE(s), {rep['cycles']} cycles per inference")
     print(format_synth(rep))
     return 0
+
+
+@contextlib.contextmanager
+def _work_folder(out_dir):
+    """-o DIR: that folder, kept. Otherwise a temporary folder, removed at the end, also on Ctrl-C or SIGTERM; kept
+    only after a tool error, whose message names the log in it."""
+    if out_dir:
+        with output_folder(out_dir):
+            yield out_dir
+        return
+    work = tempfile.mkdtemp(prefix="mam-synth-")
+    try:
+        yield work
+    except ToolError:
+        raise
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _log(message):

