@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from ..golden import ContractError, Layer, Network
+from ..golden import MAX_ENTRIES, ContractError, Layer, Network
 from ..golden.cycles import network_cycles
 from ..golden.encode import entry_bits
 from .area_model import AREA_QUANTITIES, design_features, load_model
@@ -256,23 +256,36 @@ def format_side_by_side(named_reports):
 
 def magnitude_prune(layer, density, kind=None):
     """`layer` with only its round(density * out * in) largest-magnitude weights kept (ties: lower flat index
-    first); a layer that already has fewer keeps them all. `kind` changes the neuron kind too."""
+    first); a layer that already has fewer keeps them all. `kind` changes the neuron kind too (a layer made MAC
+    loses its ``splits``, which only a MAM layer has; ``relu_in`` stays).
+
+    Works on the CSR arrays (whose order is the flat index order): no dense matrix, whatever the layer's size."""
     if not 0.0 <= density <= 1.0:
         raise ContractError(f"density must be in [0, 1], got {density}")
-    w = layer.weight
-    keep = int(round(density * w.size))
-    flat = np.abs(w).ravel()
-    order = np.argsort(-flat, kind="stable")
-    mask = np.zeros(w.size, dtype=bool)
-    mask[order[:keep]] = True
-    new = np.where(mask.reshape(w.shape), w, 0)
-    return Layer.build(kind=kind or layer.kind, weight=new, bias=layer.bias, mult=layer.mult, shift=layer.shift,
-                       relu=layer.relu, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits)
+    keep = int(round(density * layer.size))
+    indptr, indices, values = layer.indptr, layer.indices, layer.values
+    if keep < layer.nnz:
+        # A stable sort of the magnitudes in CSR order: equal magnitudes stay in flat index order.
+        order = np.argsort(-np.abs(values.astype(np.int32)), kind="stable")[:keep]
+        order.sort()
+        rows = np.searchsorted(indptr, order, side="right") - 1
+        indptr = np.zeros(layer.n_out + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=layer.n_out), out=indptr[1:])
+        indices, values = indices[order], values[order]
+    return _rebuilt(layer, kind or layer.kind, indptr, indices, values)
+
+
+def _rebuilt(layer, kind, indptr, indices, values):
+    """`layer` with other CSR weights and kind (its other fields kept; splits only on a MAM layer)."""
+    return Layer.build(kind=kind, shape=layer.shape, indptr=indptr, indices=indices, values=values,
+                       bias=layer.bias, mult=layer.mult, shift=layer.shift, relu=layer.relu, in_bits=layer.in_bits,
+                       w_bits=layer.w_bits, out_bits=layer.out_bits,
+                       splits=layer.splits if kind == "mam" else 1, relu_in=layer.relu_in)
 
 
 def prunable_layers(network, which="hidden"):
     """Indices of the layers a sweep prunes: the hidden layers (all but the output layer; the one layer of a
-    single-layer file), or all."""
+    single-layer file), or all. `network`: the network, or anything as long (a range of its layer count)."""
     n = len(network)
     if which == "all" or n == 1:
         return list(range(n))
@@ -292,27 +305,61 @@ def kind_variant(network, kind, density=None, which="hidden"):
         if k in chosen and density is not None:
             layers.append(magnitude_prune(layer, density, kind=new_kind))
         elif new_kind != layer.kind:
-            layers.append(magnitude_prune(layer, 1.0, kind=new_kind))
+            layers.append(_rebuilt(layer, new_kind, layer.indptr, layer.indices, layer.values))
         else:
             layers.append(layer)
     return Network(layers)
 
 
-def random_network(shape, *, kinds=None, bits=8, seed=0):
-    """A dense network of random weights of the given widths (e.g. [784, 256, 10]): what a sweep prunes when the
-    weights are not known (magnitude pruning of random weights is random pruning)."""
+def random_network(shape, *, density=1.0, kinds=None, bits=8, seed=0):
+    """A network of random weights of the given widths (e.g. [784, 256, 10]): what a sweep prunes when the weights
+    are not known (magnitude pruning of random weights is random pruning).
+
+    `density`: the fraction of each layer's interconnections that holds a weight (one number, or one per layer):
+    round(density * out * in) positions chosen at random (seeded), each a random nonzero `bits`-bit weight. Built
+    straight into CSR form, in memory for the kept weights only: a VGG-sized layer at 0.04% costs kilobytes."""
     shape = [int(s) for s in shape]
     if len(shape) < 2 or min(shape) < 1:
         raise ContractError(f"--shape needs at least two positive widths, got {shape}")
     n = len(shape) - 1
+    densities = [float(density)] * n if np.ndim(density) == 0 else [float(d) for d in density]
+    if len(densities) != n or not all(0.0 <= d <= 1.0 for d in densities):
+        raise ContractError(f"density must be one fraction in [0, 1] or one per layer ({n}), got {density}")
+    kept = [int(round(d * a * b)) for d, a, b in zip(densities, shape, shape[1:])]
+    if sum(kept) > MAX_ENTRIES:
+        raise ContractError(f"a random {'-'.join(map(str, shape))} network would hold {sum(kept):,} weights, beyond "
+                            f"the size limit of {MAX_ENTRIES:,} (MAX_ENTRIES)")
     kinds = kinds or (["mam"] * (n - 1) + ["mac"] if n > 1 else ["mam"])
     rng = np.random.default_rng(seed)
     lim = (1 << (bits - 1)) - 1
     layers = []
     for k in range(n):
-        w = rng.integers(-lim, lim + 1, (shape[k + 1], shape[k]))
-        w[w == 0] = 1
-        layers.append(Layer.build(kind=kinds[k], weight=w, bias=rng.integers(-(1 << 12), 1 << 12, shape[k + 1]),
+        n_out, n_in = shape[k + 1], shape[k]
+        rows, cols = np.divmod(_random_positions(rng, n_out * n_in, kept[k]), n_in)
+        values = rng.integers(-lim, lim + 1, kept[k])
+        values[values == 0] = 1
+        indptr = np.zeros(n_out + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_out), out=indptr[1:])
+        layers.append(Layer.build(kind=kinds[k], shape=[n_out, n_in], indptr=indptr, indices=cols, values=values,
+                                  bias=rng.integers(-(1 << 12), 1 << 12, n_out),
                                   mult=int(rng.integers(1 << 8, 1 << 16)), shift=16, relu=k < n - 1,
                                   in_bits=bits, w_bits=bits, out_bits=bits))
     return Network(layers)
+
+
+def _random_positions(rng, n, k):
+    """`k` distinct positions in [0, n), sorted int64, every k-subset equally likely (seeded by `rng`).
+
+    Uniform draws, repeated until `k` distinct values are in: memory and time follow `k`, not `n`. Beyond half of
+    `n`, the positions left out are drawn instead. (Every step commutes with a relabelling of [0, n), so each
+    subset of k positions is equally likely.)"""
+    if k > n // 2:
+        mask = np.ones(n, dtype=bool)
+        mask[_random_positions(rng, n, n - k)] = False
+        return np.flatnonzero(mask).astype(np.int64)
+    chosen = np.empty(0, dtype=np.int64)
+    while chosen.size < k:
+        both = np.concatenate([chosen, rng.integers(0, n, k - chosen.size, dtype=np.int64)])
+        both.sort()                       # sort-based: NumPy's hashed np.unique takes a minute on 4M draws
+        chosen = both[np.concatenate([[True], both[1:] != both[:-1]])]
+    return chosen

@@ -116,3 +116,38 @@ def test_bad_input_is_one_line_and_exit_2(net_file, tmp_path, capsys, args, mess
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "s").exists()
+
+
+def test_estimate_compare_and_sweep_of_a_layer_too_big_for_a_dense_matrix(tmp_path, capsys):
+    """A 25088 x 4096 layer (VGG-16's first classifier layer, 102.8M interconnections) at 0.01%, from a sparse
+    file: counts come from the CSR arrays (its dense matrix is refused beyond DENSE_VIEW_MAX)."""
+    from mamhw.golden import DENSE_VIEW_MAX, load_model
+    path = tmp_path / "vgg0.npz"
+    save_network(random_network([25088, 4096], density=0.0001, seed=1), path)
+    layer = load_model(path)[0]
+    assert layer.size > DENSE_VIEW_MAX and layer.nnz == round(0.0001 * 25088 * 4096)
+    assert run("estimate", path, "--target", "ecp5-85f", "--pes", "2", "--json") == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["layers"][0]["weights"] == layer.nnz and rep["cycles"] == network_cycles(plan_network([layer], 2)).total
+    assert run("compare", path, "--target", "ecp5-85f", "--mam-density", "0.005%", "--mac-density", "0.01%",
+               "--report", tmp_path / "c.json") == 0
+    cols = json.loads((tmp_path / "c.json").read_text())["columns"]
+    assert [c["layers"][0]["weights"] for c in cols] == [round(0.00005 * layer.size), layer.nnz]
+    assert [c["layers"][0]["kind"] for c in cols] == ["mam", "mac"]
+    assert run("sweep", path, "--densities", "0.005%", "--target", "ecp5-85f", "-o", tmp_path / "s") == 0
+    rows = json.loads((tmp_path / "s" / "sweep.json").read_text())["rows"]
+    assert [(r["kind"], r["remaining"], r["total"]) for r in rows] == \
+        [(k, round(0.00005 * layer.size), layer.size) for k in ("mam", "mac")]
+
+
+def test_a_sweep_from_a_shape_makes_the_pruned_layers_at_the_highest_density_only(tmp_path):
+    """--shape 25088,4096,10: the hidden layer made at 0.01% straight away (its dense form would be 102.8M
+    weights), the output layer whole."""
+    assert run("sweep", "--shape", "25088,4096,10", "--densities", "0.005%", "0.01%", "--target", "ecp5-85f",
+               "-o", tmp_path / "s") == 0
+    rows = json.loads((tmp_path / "s" / "sweep.json").read_text())["rows"]
+    kept = [round(0.00005 * 25088 * 4096), round(0.0001 * 25088 * 4096)]
+    assert [r["remaining"] for r in rows] == [kept[0]] * 2 + [kept[1]] * 2
+    assert all(r["total"] == 25088 * 4096 for r in rows)
+    mam = [r for r in rows if r["kind"] == "mam"]
+    assert mam[0]["cycles"] < mam[1]["cycles"]

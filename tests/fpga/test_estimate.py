@@ -188,3 +188,93 @@ def test_a_design_beyond_the_fitted_configurations_is_flagged_as_extrapolated():
     assert big["outside_fit"] and all(" > " in x or " < " in x for x in big["outside_fit"])
     assert "beyond the fitted configurations" in format_estimate(big)
     assert "extrapolated" in format_side_by_side([("in", inside), ("big", big)])
+
+
+# --- layers too big for a dense matrix: every estimator helper works on the CSR arrays ---------------------------
+
+def _dense_magnitude_prune(w, density):
+    """The dense rule, as magnitude pruning was first written: the round(density * size) largest magnitudes, ties
+    to the lower flat index."""
+    keep = int(round(density * w.size))
+    order = np.argsort(-np.abs(w).ravel(), kind="stable")
+    mask = np.zeros(w.size, dtype=bool)
+    mask[order[:keep]] = True
+    return np.where(mask.reshape(w.shape), w, 0)
+
+
+def test_magnitude_pruning_on_csr_equals_the_dense_rule_ties_included():
+    rng = np.random.default_rng(7)
+    for _ in range(150):
+        n_out, n_in = (int(v) for v in rng.integers(1, 13, 2))
+        # Few distinct magnitudes, so ties at the cut are the rule, not the exception.
+        w = rng.integers(-3, 4, (n_out, n_in)) * (rng.random((n_out, n_in)) < rng.random())
+        layer = Layer.build(kind="mam", weight=w, bias=np.zeros(n_out, dtype=int), mult=1, shift=0, relu=False)
+        for density in (0.0, 0.1, 1 / 3, 0.5, 0.9, 1.0, float(rng.random())):
+            assert np.array_equal(magnitude_prune(layer, density).weight, _dense_magnitude_prune(w, density))
+
+
+def test_magnitude_pruning_keeps_splits_and_relu_in_and_a_mac_layer_has_no_splits():
+    w = np.arange(1, 25).reshape(3, 8) * np.array([1, -1] * 4)
+    layer = Layer.build(kind="mam", weight=w, bias=[1, 2, 3], mult=3, shift=2, relu=True, splits=2, relu_in=True)
+    kept = magnitude_prune(layer, 0.5)
+    assert (kept.splits, kept.relu_in, kept.mult, kept.shift, kept.relu) == (2, True, 3, 2, True)
+    assert kept.nnz == 12 and kept.bias.tolist() == [1, 2, 3]
+    mac = magnitude_prune(layer, 0.5, kind="mac")
+    assert (mac.kind, mac.splits, mac.relu_in) == ("mac", 1, True)
+    whole = kind_variant([layer], "mac")[0]
+    assert (whole.kind, whole.splits, whole.nnz) == ("mac", 1, 24)
+
+
+def test_a_random_network_at_a_density_keeps_exactly_that_many_weights_per_layer():
+    widths = [25088, 4096, 4096, 1000]                    # VGG-16's classifier: 123.8M interconnections
+    net = random_network(widths, density=0.0004, seed=5)
+    sizes = [a * b for a, b in zip(widths, widths[1:])]
+    assert [layer.nnz for layer in net] == [round(0.0004 * s) for s in sizes]
+    assert [layer.kind for layer in net] == ["mam", "mam", "mac"]
+    assert [layer.shape for layer in net] == [(4096, 25088), (4096, 4096), (1000, 4096)]
+    with pytest.raises(ContractError, match="too large for a dense weight matrix"):
+        _ = net[0].weight                                 # the CSR arrays are all there is
+    again = random_network(widths, density=0.0004, seed=5)
+    other = random_network(widths, density=0.0004, seed=6)
+    assert all(np.array_equal(a.indices, b.indices) and np.array_equal(a.values, b.values)
+               for a, b in zip(net, again))
+    assert not np.array_equal(net[1].indices, other[1].indices)
+    mixed = random_network([40, 30, 20], density=[0.9, 1.0], seed=1)
+    assert [layer.nnz for layer in mixed] == [1080, 600] and mixed[1].weight.all()
+
+
+def test_a_random_networks_kept_positions_are_uniform():
+    """Every 3 of 6 positions equally likely (the draw-until-distinct route), and every 5 of 6 (the left-out
+    route): 20 and 6 subsets, 3000 seeds, each frequency within 5 standard deviations of its expectation."""
+    for keep, subsets in ((3, 20), (5, 6)):
+        counts = {}
+        for seed in range(3000):
+            layer = random_network([3, 2], density=keep / 6, seed=seed)[0]
+            cols = layer.indices + 3 * layer.entry_rows()
+            counts[tuple(cols.tolist())] = counts.get(tuple(cols.tolist()), 0) + 1
+        assert len(counts) == subsets
+        mean = 3000 / subsets
+        sd = (3000 * (1 / subsets) * (1 - 1 / subsets)) ** 0.5
+        assert all(abs(c - mean) < 5 * sd for c in counts.values()), counts
+
+
+def test_a_random_network_beyond_the_size_limit_is_refused_before_it_is_made():
+    with pytest.raises(ContractError, match="MAX_ENTRIES"):
+        random_network([65536, 65536], density=0.1)
+    with pytest.raises(ContractError, match="one per layer"):
+        random_network([8, 4, 2], density=[0.5])
+
+
+def test_variants_and_the_estimate_of_a_vgg_sized_network_need_no_dense_matrix():
+    net = random_network([25088, 4096, 4096, 1000], density=0.0008, seed=2)
+    mam = kind_variant(net, "mam", 0.0004, "all")
+    assert [layer.kind for layer in mam] == ["mam", "mam", "mam"]
+    assert [layer.nnz for layer in mam] == [41104, 6711, 1638]
+    strongest = np.sort(np.abs(net[0].values))[::-1][:41104]
+    assert np.array_equal(np.sort(np.abs(mam[0].values))[::-1], strongest)
+    mac = kind_variant(net, "mac")
+    assert [layer.kind for layer in mac] == ["mac"] * 3 and [layer.nnz for layer in mac] == [layer.nnz for layer in net]
+    rep = estimate(mam, 4, "ecp5-85f")
+    assert [x["weights"] for x in rep["layers"]] == [41104, 6711, 1638]
+    assert rep["layers"][0]["density"] == pytest.approx(41104 / (25088 * 4096))
+    assert rep["entries"] == sum(x["entries"] for x in rep["layers"]) >= 41104 + 6711 + 1638
