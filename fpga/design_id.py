@@ -2,8 +2,10 @@
 
 The hardware builder bakes it into the host link (INFO reports it) and the host computes it again from the
 network file it is asked to run, so a board loaded with another network's bitstream is caught before any
-sample runs. CRC-32 over a canonical serialization: every field of every layer (kind, widths, requantization,
-ReLU, shape, weights and biases as little-endian int64) and P, which decides the row assignment.
+sample runs. CRC-32 over a canonical serialization: P (which decides the row assignment), the layer count, and
+every field of every layer (kind, widths, requantization, ReLU, splits, relu_in, shape), then its CSR weights
+(``indptr``, ``indices``, ``values``: a layer's canonical form, whatever file form it came from) and its biases,
+all as little-endian int64. Read from the CSR arrays a block at a time: no dense matrix, whatever the size.
 """
 
 import struct
@@ -13,14 +15,28 @@ import numpy as np
 
 __all__ = ["design_id"]
 
+# Elements serialized at a time (8 MiB as int64).
+BLOCK = 1 << 20
+
 
 def design_id(network, pes):
     """32-bit id of `network` (a golden Network or any sequence of golden Layers) on `pes` PEs."""
-    crc = zlib.crc32(struct.pack("<4sI", b"mamh", int(pes)))
-    for layer in network:
-        head = struct.pack("<3sIIIqqBII", layer.kind.encode(), layer.in_bits, layer.w_bits, layer.out_bits,
-                           int(layer.mult), int(layer.shift), bool(layer.relu), layer.n_out, layer.n_in)
+    layers = list(network)
+    crc = zlib.crc32(struct.pack("<4sII", b"mam2", int(pes), len(layers)))
+    for layer in layers:
+        head = struct.pack("<3sIIIqqBqBII", layer.kind.encode(), layer.in_bits, layer.w_bits, layer.out_bits,
+                           int(layer.mult), int(layer.shift), bool(layer.relu), int(layer.splits),
+                           bool(layer.relu_in), layer.n_out, layer.n_in)
         crc = zlib.crc32(head, crc)
-        crc = zlib.crc32(np.ascontiguousarray(layer.weight, dtype="<i8").tobytes(), crc)
-        crc = zlib.crc32(np.ascontiguousarray(layer.bias, dtype="<i8").tobytes(), crc)
+        for arr in (layer.indptr, layer.indices, layer.values, layer.bias):
+            crc = _crc_int64(arr, crc)
     return crc & 0xFFFFFFFF
+
+
+def _crc_int64(arr, crc):
+    """`crc` continued over `arr` as little-endian int64, its length first (so no two fields run together)."""
+    arr = np.asarray(arr)
+    crc = zlib.crc32(struct.pack("<q", arr.size), crc)
+    for start in range(0, arr.size, BLOCK):
+        crc = zlib.crc32(np.ascontiguousarray(arr[start:start + BLOCK], dtype="<i8").tobytes(), crc)
+    return crc
