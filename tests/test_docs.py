@@ -217,8 +217,8 @@ def test_no_file_mentions_issue_numbers_or_team_files():
 
 def test_the_check_catches_what_it_should():
     issue = "iss" + "ue"                                # spelled apart, so that this file passes its own check
-    assert _mentions("x.py", f"targets from {issue} 6") and _mentions("x.py", f"as in {issue} #12")
-    assert _mentions("x.py", f"the {issue}'s clock targets") and _mentions("x.py", "fixes " + "#6")
+    assert _mentions("x.py", f"targets from {issue} 6") and _mentions("x.py", f"as in {issue} #" + "12")
+    assert _mentions("x.py", f"the {issue}'s clock targets") and _mentions("x.py", "fixes #" + "6")
     assert _mentions("x.py", "see DESIGN" + ".md section 3") and _mentions("x.py", "in .." + "/shared/notes")
     assert _mentions("README.md", "last " + "round's medians") and not _mentions("x.py", "last " + "round's")
     for fine in ("# 1 comment", "color #1f77b4", "docs/design.md", "lottery-ticket rounds", f"{issue}s a reset",
