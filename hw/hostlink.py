@@ -59,86 +59,62 @@ outside a frame are skipped until a SYNC.
 
 import struct
 
-from amaranth.hdl import Module, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from .link_executor import Executor
 from .link_receiver import Receiver
 from .link_sender import Sender
+from .ports import EngineHostPort
 from .protocol import COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, WEIGHT_CHUNK, WEIGHT_HEADER_BYTES, \
     value_bytes
 
 __all__ = ["HostLink"]
 
 
-def _bits(n):
-    return max(1, ceil_log2(max(1, n)))
-
-
 class HostLink(wiring.Component):
-    """The protocol engine: bytes in on ``rx``, bytes out on ``tx``, a NetworkEngine on the other ports.
+    """The protocol engine: bytes in on ``rx``, bytes out on ``tx``, a NetworkEngine on ``engine``.
 
+    `engine_port`: the engine's EngineHostPort (hw/ports.py; NetworkEngine's signature); ``engine`` is its flipped
+    side, so ``wiring.connect(m, link.engine, network_engine)`` joins the two. With the weights in RAM
+    (its ``weight_words``) the link loads them (LOAD_WEIGHTS).
     ``rx_error`` (a pulse from the UART: framing error or overrun) marks the frame being received as bad.
-    ``timeout``: cycles without a byte after which a frame in progress is abandoned.
-    The engine-side ports mirror NetworkEngine's (``start``, ``busy``, ``done``, ``cycles``, ``layer_cycles``,
-    ``x_we``/``x_addr``/``x_data``, ``y_addr``/``y_data``); ``y_latency`` is the engine's cycles from ``y_addr`` to
-    its ``y_data`` (NetworkEngine.Y_LATENCY).
-
-    `weight_words`: for an engine whose entry words are loaded at run time, the number of entry words of each PE
-    (0 for a PE not built), and `weight_bits` their width; the ports ``w_we``/``w_pe``/``w_addr``/``w_data`` then
-    write them (NetworkEngine's loading ports).
+    `pes`: the engine's PE count and `design_id` its 32-bit id (both reported by INFO). `timeout`: cycles without a
+    byte after which a frame in progress is abandoned.
     """
 
-    def __init__(self, *, n_in, in_bits, n_out, out_bits, n_layers, pes, design_id, timeout, y_latency,
-                 counter_bits=32, weight_words=None, weight_bits=0):
-        if y_latency < 1:
-            raise ValueError("y_latency must be at least one cycle (the engine's read is synchronous)")
-        weight_words = None if weight_words is None else [int(n) for n in weight_words]
-        if (weight_words is None) != (not weight_bits) or (weight_words is not None and len(weight_words) != pes):
-            raise ValueError("weight_words (one count per PE) and weight_bits go together")
-        in_bytes, out_bytes = value_bytes(in_bits), value_bytes(out_bits)
-        load_len = WEIGHT_HEADER_BYTES + WEIGHT_CHUNK * value_bytes(weight_bits) if weight_bits else 0
-        longest_reply = 1 + max(struct.calcsize(INFO_FORMAT), n_out * out_bytes, COUNTER_BYTES * (1 + n_layers))
-        if max(n_in * in_bytes, load_len) > MAX_LEN or longest_reply > MAX_LEN:
-            raise ValueError(f"{n_in} inputs / {n_out} outputs do not fit a frame of {MAX_LEN} bytes")
-        if counter_bits > 8 * COUNTER_BYTES:
+    def __init__(self, engine_port, *, pes, design_id, timeout):
+        if not isinstance(engine_port, EngineHostPort):
+            raise TypeError(f"engine_port must be an EngineHostPort, not {engine_port!r}")
+        p = engine_port
+        if p.loads_weights and p.pes != pes:
+            raise ValueError(f"the engine port loads weights into {p.pes} PEs, the design has {pes}")
+        load_len = WEIGHT_HEADER_BYTES + WEIGHT_CHUNK * value_bytes(p.weight_bits) if p.loads_weights else 0
+        longest_reply = 1 + max(struct.calcsize(INFO_FORMAT), p.n_out * value_bytes(p.out_bits),
+                                COUNTER_BYTES * (1 + p.n_layers))
+        if max(p.n_in * value_bytes(p.in_bits), load_len) > MAX_LEN or longest_reply > MAX_LEN:
+            raise ValueError(f"{p.n_in} inputs / {p.n_out} outputs do not fit a frame of {MAX_LEN} bytes")
+        if p.counter_bits > 8 * COUNTER_BYTES:
             raise ValueError(f"counters wider than {8 * COUNTER_BYTES} bits do not fit the protocol")
         if not 0 <= design_id < 1 << 32:
             raise ValueError(f"design id must be a 32-bit unsigned integer, got {design_id!r}")
         if timeout < 1:
             raise ValueError("timeout must be at least one cycle")
-        self.weight_bits = int(weight_bits)
-        self.info = struct.pack(INFO_FORMAT, PROTOCOL_VERSION, n_in, n_out, in_bits, out_bits, n_layers, pes,
-                                design_id, self.weight_bits)
-        self.staging = Memory(shape=unsigned(in_bits), depth=n_in, init=[])
-        self.weight_staging = Memory(shape=unsigned(weight_bits), depth=WEIGHT_CHUNK, init=[]) if weight_bits \
-            else None
-        self.receiver = Receiver(n_in=n_in, in_bits=in_bits, timeout=timeout, weight_words=weight_words,
-                                 weight_bits=weight_bits)
-        self.executor = Executor(n_in=n_in, in_bits=in_bits, n_out=n_out, out_bits=out_bits, n_layers=n_layers,
-                                 info=self.info, y_latency=y_latency, counter_bits=counter_bits,
-                                 weight_words=weight_words, weight_bits=weight_bits)
+        self.info = struct.pack(INFO_FORMAT, PROTOCOL_VERSION, p.n_in, p.n_out, p.in_bits, p.out_bits, p.n_layers,
+                                pes, design_id, p.weight_bits)
+        self.staging = Memory(shape=p.in_bits, depth=p.n_in, init=[])
+        self.weight_staging = Memory(shape=p.weight_bits, depth=WEIGHT_CHUNK, init=[]) if p.loads_weights else None
+        self.receiver = Receiver(n_in=p.n_in, in_bits=p.in_bits, timeout=timeout, weight_words=p.weight_words,
+                                 weight_bits=p.weight_bits)
+        self.executor = Executor(p, info=self.info)
         self.sender = Sender()
-        loading = {} if not weight_bits else {
-            "w_we": Out(1), "w_pe": Out(_bits(pes)), "w_addr": Out(_bits(max(weight_words))),
-            "w_data": Out(weight_bits)}
-        super().__init__(loading | {
+        super().__init__({
             "rx": In(stream.Signature(8)),
             "rx_error": In(1),
             "tx": Out(stream.Signature(8)),
-            "start": Out(1),
-            "busy": In(1),
-            "done": In(1),
-            "cycles": In(counter_bits),
-            "layer_cycles": In(data.ArrayLayout(unsigned(counter_bits), n_layers)),
-            "x_we": Out(1),
-            "x_addr": Out(_bits(n_in)),
-            "x_data": Out(signed(in_bits)),
-            "y_addr": Out(_bits(n_out)),
-            "y_data": In(signed(out_bits)),
+            "engine": In(engine_port),
         })
 
     def elaborate(self, platform):
@@ -152,15 +128,11 @@ class HostLink(wiring.Component):
         wiring.connect(m, rx.port, ex.port)
         wiring.connect(m, ex.reply, tx.reply)
         wiring.connect(m, tx.tx, wiring.flipped(self.tx))
+        wiring.connect(m, ex.engine, wiring.flipped(self.engine))
         wiring.connect(m, rx.inputs, self.staging.write_port())
         wiring.connect(m, ex.inputs, self.staging.read_port())
         if self.weight_staging is not None:
             m.submodules.weight_staging = self.weight_staging
             wiring.connect(m, rx.weights, self.weight_staging.write_port())
             wiring.connect(m, ex.weights, self.weight_staging.read_port())
-        for name, member in self.signature.members.items():
-            if name in ("rx", "rx_error", "tx"):
-                continue
-            ours, theirs = getattr(self, name), getattr(ex, name)
-            m.d.comb += theirs.eq(ours) if member.flow == In else ours.eq(theirs)
         return m

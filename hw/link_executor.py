@@ -9,63 +9,48 @@ LOAD_WEIGHTS copies the staged entry words into a PE. A request that failed its 
 import contextlib
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import wiring
 from amaranth.lib.memory import ReadPort
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .link_types import Command, ReplyPort, Request, RequestPort, Status
+from .ports import addr_bits
 from .protocol import COUNTER_BYTES, REPLY, WEIGHT_CHUNK, value_bytes
 
 __all__ = ["Executor"]
 
 
-def _bits(n):
-    return max(1, ceil_log2(max(1, n)))
-
-
 class Executor(wiring.Component):
     """``port``: requests from the receiver; ``reply``: reply content to the sender. ``inputs`` and ``weights``:
-    read ports of the staging memories. The engine-side ports mirror NetworkEngine's; ``y_data`` follows ``y_addr``
-    `y_latency` cycles later. `info`: INFO's reply data (bytes). `weight_words`/`weight_bits`: as the receiver's."""
+    read ports of the staging memories. ``engine``: the engine's host port (`engine_port`, an EngineHostPort,
+    flipped). `info`: INFO's reply data (bytes)."""
 
-    def __init__(self, *, n_in, in_bits, n_out, out_bits, n_layers, info, y_latency, counter_bits=32,
-                 weight_words=None, weight_bits=0):
-        self.n_in, self.n_out, self.n_layers = n_in, n_out, n_layers
-        self.out_bytes, self.info, self.y_latency = value_bytes(out_bits), bytes(info), y_latency
-        self.weight_words, self.weight_bits = weight_words, weight_bits
+    def __init__(self, engine_port, *, info):
+        p = engine_port
+        self.n_in, self.n_out, self.n_layers = p.n_in, p.n_out, p.n_layers
+        self.out_bytes, self.info, self.y_latency = value_bytes(p.out_bits), bytes(info), p.y_latency
+        self.weight_words = p.weight_words
         self.body_len = {Command.INFO: len(self.info), Command.WRITE_INPUTS: 0, Command.RUN: COUNTER_BYTES,
-                         Command.READ_OUTPUTS: n_out * self.out_bytes,
-                         Command.READ_CYCLES: COUNTER_BYTES * (1 + n_layers)}
-        if weight_bits:
-            self.body_len[Command.LOAD_WEIGHTS] = 0
+                         Command.READ_OUTPUTS: p.n_out * self.out_bytes,
+                         Command.READ_CYCLES: COUNTER_BYTES * (1 + p.n_layers)}
         members = {
             "port": In(RequestPort()),
             "reply": Out(ReplyPort()),
-            "inputs": In(ReadPort.Signature(addr_width=ceil_log2(n_in), shape=unsigned(in_bits))),
-            "start": Out(1),
-            "busy": In(1),
-            "done": In(1),
-            "cycles": In(counter_bits),
-            "layer_cycles": In(data.ArrayLayout(unsigned(counter_bits), n_layers)),
-            "x_we": Out(1),
-            "x_addr": Out(_bits(n_in)),
-            "x_data": Out(signed(in_bits)),
-            "y_addr": Out(_bits(n_out)),
-            "y_data": In(signed(out_bits)),
+            "inputs": In(ReadPort.Signature(addr_width=ceil_log2(p.n_in), shape=unsigned(p.in_bits))),
+            "engine": In(engine_port),
         }
-        if weight_bits:
-            members |= {
-                "weights": In(ReadPort.Signature(addr_width=ceil_log2(WEIGHT_CHUNK), shape=unsigned(weight_bits))),
-                "w_we": Out(1), "w_pe": Out(_bits(len(weight_words))), "w_addr": Out(_bits(max(weight_words))),
-                "w_data": Out(weight_bits)}
+        if p.loads_weights:
+            self.body_len[Command.LOAD_WEIGHTS] = 0
+            members["weights"] = In(ReadPort.Signature(addr_width=ceil_log2(WEIGHT_CHUNK),
+                                                       shape=unsigned(p.weight_bits)))
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         loads = self.weight_words is not None
         max_body = max(self.body_len.values())
-        req, reply = self.port.request, self.reply.content
+        req, reply, eng = self.port.request, self.reply.content, self.engine
 
         # The request being carried out, and a flag per command (set as it is taken, so that no compare of the code
         # stands in front of next-state logic or a reply byte).
@@ -88,7 +73,7 @@ class Executor(wiring.Component):
         # The engine's run is over, registered (the next state waited on the engine's done logic, a long path on the
         # UP5K); low in the cycle `start` is high, when done still holds the run before.
         run_over = Signal()
-        m.d.sync += run_over.eq(self.done & ~self.busy & ~self.start)
+        m.d.sync += run_over.eq(eng.done & ~eng.busy & ~eng.start)
 
         # The copy from staging into the engine: address, data one cycle later, then the write from registers (a
         # deep staging memory in LUT RAM, read straight into every replica of the engine's input buffer, was the
@@ -96,24 +81,24 @@ class Executor(wiring.Component):
         cidx = Signal(range(max(self.n_in, WEIGHT_CHUNK if loads else 0, 2)))
         copy_left = Signal(signed(len(cidx) + 2))        # values to copy after cidx's, minus one
         wr_pend = Signal()
-        wr_addr = Signal.like(self.x_addr)
-        m.d.sync += [wr_pend.eq(0), self.x_we.eq(wr_pend), self.x_addr.eq(wr_addr), self.x_data.eq(self.inputs.data)]
+        wr_addr = Signal.like(eng.x_addr)
+        m.d.sync += [wr_pend.eq(0), eng.x_we.eq(wr_pend), eng.x_addr.eq(wr_addr), eng.x_data.eq(self.inputs.data)]
         m.d.comb += self.inputs.addr.eq(cidx)
         if loads:
-            ww_pend, ww_addr = Signal(), Signal.like(self.w_addr)
+            ww_pend, ww_addr = Signal(), Signal.like(eng.w_addr)
             m.d.sync += ww_pend.eq(0)
-            m.d.comb += [self.weights.addr.eq(cidx), self.w_we.eq(ww_pend), self.w_pe.eq(hdr.pe),
-                         self.w_addr.eq(ww_addr), self.w_data.eq(self.weights.data)]
+            m.d.comb += [self.weights.addr.eq(cidx), eng.w_we.eq(ww_pend), eng.w_pe.eq(hdr.pe),
+                         eng.w_addr.eq(ww_addr), eng.w_data.eq(self.weights.data)]
 
         # Reply bytes.
         body = Signal(8)
         counters = Cat(*[Cat(v, Const(0, 8 * COUNTER_BYTES - len(v)))
-                         for v in [self.cycles] + [self.layer_cycles[k] for k in range(self.n_layers)]])
+                         for v in [eng.cycles] + [eng.layer_cycles[k] for k in range(self.n_layers)]])
         # The output value is registered before its byte is chosen: an engine's output buffer can be a deep LUT RAM
         # whose read is a mux tree of its own (the demo network's on the ECP5, 784 words).
         y_ext = Signal(signed(8 * self.out_bytes))
-        m.d.sync += y_ext.eq(self.y_data)
-        m.d.comb += self.y_addr.eq(oidx)
+        m.d.sync += y_ext.eq(eng.y_data)
+        m.d.comb += eng.y_addr.eq(oidx)
         # The body's source is chosen by the command's flags (a decode of the code here was on a longest path).
         with m.If(is_[Command.INFO]):
             with m.Switch(sent_count):
@@ -121,7 +106,7 @@ class Executor(wiring.Component):
                     with m.Case(i):
                         m.d.comb += body.eq(b)
         with m.Elif(is_[Command.RUN] | is_[Command.READ_CYCLES]):
-            m.d.comb += body.eq(counters.word_select(sent_count[:_bits(len(counters) // 8)], 8))
+            m.d.comb += body.eq(counters.word_select(sent_count[:addr_bits(len(counters) // 8)], 8))
         with m.Elif(is_[Command.READ_OUTPUTS]):
             m.d.comb += body.eq(y_ext.word_select(osel, 8) if self.out_bytes > 1 else y_ext)
         # The byte is registered before it goes out: the output buffer's bank select -> the byte choice -> the
@@ -195,14 +180,14 @@ class Executor(wiring.Component):
             go("COPY_DONE")
         with state("COPY_DONE"):                   # ... and written in this one
             with m.If(is_[Command.RUN]):
-                m.d.sync += self.start.eq(1)
+                m.d.sync += eng.start.eq(1)
                 go("RUN")
             with m.Else():
                 go("REPLY_CODE")
         with state("RUN"):
             # `start` is high in this cycle, from a register: the state decode and the engine's start logic
             # (its counters' resets) were the top level's longest path on the UP5K.
-            m.d.sync += self.start.eq(0)
+            m.d.sync += eng.start.eq(0)
             go("WAIT")
         with state("WAIT"):
             with m.If(run_over):

@@ -14,11 +14,11 @@ starts the next layer, or, after the last layer, registers ``done``. ``cycles`` 
 ``start`` to the cycle ``done`` is seen; ``layer_cycles[k]`` counts the cycles of layer k, and they add up to it.
 """
 
-from amaranth.hdl import Module, Signal, unsigned
-from amaranth.lib import data, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
 
-from .engine import LayerEngine, _bits
+from .engine import LayerEngine
+from .ports import EngineHostPort
 
 __all__ = ["NetworkEngine"]
 
@@ -31,7 +31,8 @@ class NetworkEngine(wiring.Component):
     ``layer_cycles`` (one counter per layer), and ``y_addr``/``y_data`` (output row; the value :attr:`Y_LATENCY`
     cycles later).
     The layer engine is ``self.engine``; its buffers hold the activations. With a `weight_ram`, ``w_we``/``w_pe``/
-    ``w_addr``/``w_data`` load the PEs' entry words while idle (hw/engine.py).
+    ``w_addr``/``w_data`` load the PEs' entry words while idle (hw/engine.py). The ports are an EngineHostPort
+    (hw/ports.py).
     """
 
     LATENCY = LayerEngine.LATENCY
@@ -44,21 +45,13 @@ class NetworkEngine(wiring.Component):
         self.options = self.engine.options
         counter_bits = self.options.counter_bits
         self.n_layers = n = len(self.engine.layers)
-        eng = self.engine.signature.members
-        loading = {k: In(eng[k].shape) for k in ("w_we", "w_pe", "w_addr", "w_data") if k in eng}
-        super().__init__(loading | {
-            "start": In(1),
-            "busy": Out(1),
-            "done": Out(1),
-            "cycles": Out(counter_bits),
-            "layer": Out(_bits(n)),
-            "layer_cycles": Out(data.ArrayLayout(unsigned(counter_bits), n)),
-            "x_we": In(1),
-            "x_addr": In(eng["x_addr"].shape),
-            "x_data": In(eng["x_data"].shape),
-            "y_addr": In(eng["y_addr"].shape),
-            "y_data": Out(eng["y_data"].shape),
-        })
+        first, last = self.engine.layers[0], self.engine.layers[-1]
+        loads = {} if self.options.weight_ram is None else {
+            "weight_words": [0 if pe is None else pe.n_entries for pe in self.engine.pe],
+            "weight_bits": next(pe for pe in self.engine.pe if pe is not None).entry_shape.size}
+        super().__init__(EngineHostPort(n_in=first.n_in, in_bits=first.in_bits, n_out=last.n_out,
+                                        out_bits=last.out_bits, n_layers=n, y_latency=self.Y_LATENCY,
+                                        counter_bits=counter_bits, **loads))
 
     @property
     def plan(self):

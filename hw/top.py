@@ -31,15 +31,7 @@ class LinkTop(wiring.Component):
     def __init__(self, layers, *, divisor, design_id, timeout, options=None):
         layers = list(layers)
         self.engine = NetworkEngine(layers, options)
-        counter_bits = self.engine.options.counter_bits
-        loading = {}
-        if self.engine.options.weight_ram is not None:
-            words, bits = weight_image(self.engine.engine)
-            loading = {"weight_words": [len(w) for w in words], "weight_bits": bits}
-        self.link = HostLink(n_in=layers[0].n_in, in_bits=layers[0].in_bits, n_out=layers[-1].n_out,
-                             out_bits=layers[-1].out_bits, n_layers=len(layers), pes=layers[0].pes,
-                             design_id=design_id, timeout=timeout, y_latency=self.engine.Y_LATENCY,
-                             counter_bits=counter_bits, **loading)
+        self.link = HostLink(self.engine.signature, pes=layers[0].pes, design_id=design_id, timeout=timeout)
         self.uart_rx = UartRx(divisor)
         self.uart_tx = UartTx(divisor)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
@@ -56,15 +48,6 @@ class LinkTop(wiring.Component):
         m.submodules.uart_tx = utx = self.uart_tx
         wiring.connect(m, urx.o, link.rx)
         wiring.connect(m, link.tx, utx.i)
-        m.d.comb += [
-            urx.rx.eq(self.rx), self.tx.eq(utx.tx),
-            link.rx_error.eq(urx.error | urx.overrun),
-            eng.start.eq(link.start), link.busy.eq(eng.busy), link.done.eq(eng.done),
-            link.cycles.eq(eng.cycles), link.layer_cycles.eq(eng.layer_cycles),
-            eng.x_we.eq(link.x_we), eng.x_addr.eq(link.x_addr), eng.x_data.eq(link.x_data),
-            eng.y_addr.eq(link.y_addr), link.y_data.eq(eng.y_data),
-        ]
-        if self.link.weight_bits:
-            m.d.comb += [eng.w_we.eq(link.w_we), eng.w_pe.eq(link.w_pe), eng.w_addr.eq(link.w_addr),
-                         eng.w_data.eq(link.w_data)]
+        wiring.connect(m, link.engine, eng)
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), link.rx_error.eq(urx.error | urx.overrun)]
         return m

@@ -17,6 +17,7 @@ from mamhw.golden.cycles import network_cycles, plan_network
 from mamhw.hw.protocol import (INFO_FORMAT, PROTOCOL_VERSION, REPLY, SYNC, WEIGHT_CHUNK, WEIGHT_HEADER, Command,
                                Status, crc8)
 from mamhw.hw.network import NetworkEngine
+from mamhw.hw.ports import EngineHostPort
 from tests.hw.uart_sim import SimTransport, uart_bits
 from tests.strategies import make_network_and_inputs, networks_and_inputs
 
@@ -245,8 +246,8 @@ def test_reply_crc_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
     # The link folds a sent byte into the CRC a cycle after it leaves; REPLY_CRC must wait for the last fold.
     from mamhw.fpga.host import decode_frame
     from mamhw.hw.hostlink import HostLink
-    link = HostLink(n_in=3, in_bits=8, n_out=2, out_bits=8, n_layers=1, pes=1, design_id=0x12345678, timeout=50,
-                    y_latency=2)
+    port = EngineHostPort(n_in=3, in_bits=8, n_out=2, out_bits=8, n_layers=1, y_latency=2)
+    link = HostLink(port, pes=1, design_id=0x12345678, timeout=50)
     sent = []
 
     async def bench(ctx):
@@ -276,8 +277,8 @@ def test_output_bytes_wait_for_the_buffer_read_with_a_transmitter_that_takes_a_b
     from mamhw.fpga.host import decode_frame, decode_values
     from mamhw.hw.hostlink import HostLink
     values = [-1500, 2047, 3, -2048, 700]
-    link = HostLink(n_in=3, in_bits=8, n_out=len(values), out_bits=12, n_layers=1, pes=1, design_id=1, timeout=50,
-                    y_latency=y_latency)
+    port = EngineHostPort(n_in=3, in_bits=8, n_out=len(values), out_bits=12, n_layers=1, y_latency=y_latency)
+    link = HostLink(port, pes=1, design_id=1, timeout=50)
     sent = []
 
     async def bench(ctx):
@@ -285,8 +286,8 @@ def test_output_bytes_wait_for_the_buffer_read_with_a_transmitter_that_takes_a_b
         frame, i, addrs = encode_frame(Command.READ_OUTPUTS), 0, [0] * y_latency
         for _ in range(300):
             addr = addrs[0]                                                     # addressed y_latency cycles ago
-            ctx.set(link.y_data, values[addr] if addr < len(values) else 0)
-            addrs = addrs[1:] + [ctx.get(link.y_addr)]
+            ctx.set(link.engine.y_data, values[addr] if addr < len(values) else 0)
+            addrs = addrs[1:] + [ctx.get(link.engine.y_addr)]
             ctx.set(link.rx.valid, i < len(frame))
             ctx.set(link.rx.payload, frame[i] if i < len(frame) else 0)
             i += 1
