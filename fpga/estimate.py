@@ -22,7 +22,7 @@ from .memory_map import BLOCK_CELLS, map_engine
 from .structure import build_structure, engine_options
 from .targets import get_target
 
-__all__ = ["EXACT", "estimate", "format_estimate", "format_side_by_side", "magnitude_prune", "kind_variant",
+__all__ = ["EXACT", "estimate", "estimate_targets", "format_estimate", "format_side_by_side", "magnitude_prune", "kind_variant",
            "random_network", "prunable_layers"]
 
 EXACT = ("cycles", "weight_memory_bits", "block_rams", "lut_rams", "sprams", "dsps")
@@ -35,6 +35,30 @@ def estimate(network, pes, target, freq_mhz=None, model=None, weights="auto"):
     `freq_mhz`: the clock to compute latency and throughput at (default: the estimated Fmax). `weights`: where the
     entry words go: "bram" (block RAM, in the bitstream), "spram" (the target's SPRAM, loaded over the host link)
     or "auto" (block RAM, unless they overflow it and the SPRAM holds them). ``weights_in`` says which."""
+    return _estimate(network, pes, target, freq_mhz, model, weights, {})
+
+
+def estimate_targets(network, pes, targets, freq_mhz=None, model=None, weights="auto"):
+    """``estimate(network, pes, t, ...)`` for each of `targets`, yielded in turn, each engine built and mapped
+    once: targets whose engines are built alike (the two ECP5s) share one."""
+    network = Network.of(network)
+    built = {}
+    for target in targets:
+        yield _estimate(network, pes, target, freq_mhz, model, weights, built)
+
+
+def _engine(network, pes, target, spram, built):
+    """(structure, memory map) of `network`'s engine on `pes` PEs as `target` builds it, from `built` when an
+    estimate already made it."""
+    options = engine_options(target, spram=spram)
+    key = (int(pes), target.family, options)
+    if key not in built:
+        structure = build_structure(network, pes, options=options)
+        built[key] = (structure, map_engine(structure, target.family))
+    return built[key]
+
+
+def _estimate(network, pes, target, freq_mhz, model, weights, built):
     network = Network.of(network)
     target = get_target(target) if isinstance(target, str) else target
     if not 1 <= int(pes) <= 16:
@@ -45,12 +69,10 @@ def estimate(network, pes, target, freq_mhz=None, model=None, weights="auto"):
         raise ContractError(f"--weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
     family = target.family
     spram = weights == "spram"
-    structure = build_structure(network, pes, options=engine_options(target, spram=spram))
-    memories = map_engine(structure, family)
+    structure, memories = _engine(network, pes, target, spram, built)
     spram_misfits = []
     if weights == "auto" and target.weight_ram and _blocks(memories) > target.bram_blocks:
-        in_spram = build_structure(network, pes, options=engine_options(target, spram=True))
-        spram_memories = map_engine(in_spram, family)
+        in_spram, spram_memories = _engine(network, pes, target, True, built)
         spram_misfits = _memory_misfits(spram_memories, target)
         if not spram_misfits:
             structure, memories, spram = in_spram, spram_memories, True

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from mamhw.fpga.calibration import GRID, HELD_OUT, config_key, config_network
 from mamhw.fpga.digest import _code_of, digest_sources, source_digest
 from mamhw.fpga.dsp_map import Multiplier, dsp_pieces
-from mamhw.fpga.estimate import (estimate, format_estimate, format_side_by_side, kind_variant, magnitude_prune,
-                                 random_network)
+from mamhw.fpga.estimate import (estimate, estimate_targets, format_estimate, format_side_by_side, kind_variant,
+                                 magnitude_prune, random_network)
 from mamhw.fpga.memory_map import map_memory, memory_blocks
 from mamhw.fpga.structure import engine_options
 from mamhw.fpga.targets import get_target
@@ -278,3 +278,10 @@ def test_variants_and_the_estimate_of_a_vgg_sized_network_need_no_dense_matrix()
     assert [x["weights"] for x in rep["layers"]] == [41104, 6711, 1638]
     assert rep["layers"][0]["density"] == pytest.approx(41104 / (25088 * 4096))
     assert rep["entries"] == sum(x["entries"] for x in rep["layers"]) >= 41104 + 6711 + 1638
+
+
+def test_estimates_over_targets_are_the_single_estimates():
+    network = kind_variant(random_network([96, 40, 10], seed=3), "mam", 0.1)
+    targets = ["up5k", "ecp5-25f", "ecp5-85f"]
+    for pes in (1, 3):
+        assert list(estimate_targets(network, pes, targets)) == [estimate(network, pes, t) for t in targets]
