@@ -2,6 +2,8 @@
 against RTL simulation.
 
 Run: python bench/engine_scaling.py [--pes 1 2 4 8 16] [--verify-pes 4 16] [--samples 1] [--no-verify]
+     python bench/engine_scaling.py --quick      (392-128-10 and 256x256 layers, P = 1, 4, RTL at P = 2: seconds;
+                                                  what the test runs)
 
 Workloads: a 784-256-10 network pruned to 2% (MAM hidden layer with ReLU, MAC output layer, random int8 weights,
 random pruning) and single 512x512 MAM layers at 1% and 10%. The cycle model (golden/cycles.py) is exact; the
@@ -43,14 +45,16 @@ def fitted_layer(kind, w, x, relu, rng, out_bits=8):
     return Layer.build(kind=kind, weight=w, bias=bias, mult=mult, shift=20, relu=relu, out_bits=out_bits)
 
 
-def workloads(rng, samples):
-    x = rng.integers(-128, 128, (samples, 784))
-    hidden = fitted_layer("mam", pruned_weights(rng, 256, 784, 0.02), x, True, rng)
-    out = fitted_layer("mac", pruned_weights(rng, 10, 256, 0.02), forward(hidden, x), False, rng)
-    yield "784-256-10 @2%", Network([hidden, out]), x
+def workloads(rng, samples, quick=False):
+    n_in, hidden_w, square = (392, 128, 256) if quick else (784, 256, 512)
+    x = rng.integers(-128, 128, (samples, n_in))
+    hidden = fitted_layer("mam", pruned_weights(rng, hidden_w, n_in, 0.02), x, True, rng)
+    out = fitted_layer("mac", pruned_weights(rng, 10, hidden_w, 0.02), forward(hidden, x), False, rng)
+    yield f"{n_in}-{hidden_w}-10 @2%", Network([hidden, out]), x
     for d in (0.01, 0.10):
-        x = rng.integers(-128, 128, (samples, 512))
-        yield f"512x512 @{d:.0%}", Network([fitted_layer("mam", pruned_weights(rng, 512, 512, d), x, True, rng)]), x
+        x = rng.integers(-128, 128, (samples, square))
+        layer = fitted_layer("mam", pruned_weights(rng, square, square, d), x, True, rng)
+        yield f"{square}x{square} @{d:.0%}", Network([layer]), x
 
 
 def report(name, network, pes_list):
@@ -87,12 +91,16 @@ def main():
     ap.add_argument("--verify-pes", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--samples", type=int, default=1)
     ap.add_argument("--no-verify", action="store_true")
+    ap.add_argument("--quick", action="store_true",
+                    help="smaller workloads, P = 1 and 4, the RTL check at P = 2 only: seconds")
     args = ap.parse_args()
+    if args.quick:
+        args.pes, args.verify_pes = [1, 4], [2]
     rng = np.random.default_rng(0)
     print(f"L = {PE_LATENCY} (PE pipeline latency), engine hand-over {ENGINE_OVERHEAD} and network "
           f"{NETWORK_LAYER_OVERHEAD} cycles per layer; "
           f"ratio = (cycles - L) / ceil(entries / P), target <= {TARGET} for layers of {BIG}+ entries")
-    loads = list(workloads(rng, args.samples))
+    loads = list(workloads(rng, args.samples, args.quick))
     small = []
     for name, network, _ in loads:
         small += [(name, *s) for s in report(name, network, args.pes)]
