@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..golden import ContractError, check_inputs
-from ..hw.protocol import (COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY, SYNC, WEIGHT_CHUNK,
-                           WEIGHT_HEADER, Command, Status, crc8, value_bytes)
+from ..hw.protocol import (CHECK, CHECK_BYTES, COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY, SYNC,
+                           WEIGHT_CHUNK, WEIGHT_HEADER, Command, Status, value_bytes)
 from .design_id import design_id
 
 __all__ = ["LinkError", "encode_frame", "decode_frame", "encode_values", "decode_values", "weight_frames",
@@ -46,28 +46,28 @@ class LinkError(ContractError):
 
 
 def encode_frame(code, payload=b""):
-    """SYNC | code | len (u16 LE) | payload | CRC-8 over code, len and payload."""
+    """SYNC | code | len (u16 LE) | payload | CHECK (CRC-32C) over code, len and payload."""
     payload = bytes(payload)
     if not 0 <= code <= 0xFF:
         raise ValueError(f"frame code must be a byte, got {code}")
     if len(payload) > MAX_LEN:
         raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_LEN}")
     body = struct.pack("<BH", code, len(payload)) + payload
-    return bytes([SYNC]) + body + bytes([crc8(body)])
+    return bytes([SYNC]) + body + CHECK.check_bytes(body)
 
 
 def decode_frame(frame):
     """(code, payload) of one complete frame; LinkError if it is not one."""
     frame = bytes(frame)
-    if len(frame) < HEADER + 1 or frame[0] != SYNC:
+    if len(frame) < HEADER + CHECK_BYTES or frame[0] != SYNC:
         raise LinkError("not a frame: too short or no SYNC byte", transient=True)
     code, length = struct.unpack_from("<BH", frame, 1)
-    if len(frame) != HEADER + length + 1:
-        raise LinkError(f"frame length field says {length} payload bytes, frame holds {len(frame) - HEADER - 1}",
-                        transient=True)
-    if crc8(frame[1:-1]) != frame[-1]:
+    if len(frame) != HEADER + length + CHECK_BYTES:
+        raise LinkError(f"frame length field says {length} payload bytes, frame holds "
+                        f"{len(frame) - HEADER - CHECK_BYTES}", transient=True)
+    if CHECK.check_bytes(frame[1:-CHECK_BYTES]) != frame[-CHECK_BYTES:]:
         raise LinkError("frame checksum does not match", transient=True)
-    return code, frame[HEADER:-1]
+    return code, frame[HEADER:-CHECK_BYTES]
 
 
 def encode_values(values, bits):
@@ -174,7 +174,7 @@ class Device:
                 raise LinkError(f"{self.name}: no frame in {skipped} bytes received", transient=True)
         header = self._read(HEADER - 1, "reply header")
         length = header[1] | header[2] << 8
-        rest = self._read(length + 1, "reply payload")
+        rest = self._read(length + CHECK_BYTES, "reply payload")
         return decode_frame(bytes([SYNC]) + header + rest)
 
     # Requests.

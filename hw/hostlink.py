@@ -6,12 +6,12 @@ the sender (hw/link_sender.py) frames the reply; hw/link_types.py holds what the
 
 Frames, the same in both directions:
 
-    SYNC (0xA5) | CODE | LEN lo | LEN hi | PAYLOAD (LEN bytes) | CRC
+    SYNC (0xA5) | CODE | LEN lo | LEN hi | PAYLOAD (LEN bytes) | CHECK (4 bytes)
 
-CRC is CRC-8/SMBUS (polynomial 0x07, initial value 0, MSB first, no final xor; check value 0xF4 for b"123456789")
-over CODE, LEN and PAYLOAD. A request's CODE is a command; its reply's CODE is the command | 0x80 (REPLY) and its
-payload is a status byte followed by the command's reply data. Every request gets exactly one reply; the link
-handles one request at a time, and bytes that arrive while it runs the engine or sends a reply are dropped.
+CHECK is CRC-32C (hw/protocol.py, which says why) over CODE, LEN and PAYLOAD. A request's CODE is a command; its
+reply's CODE is the command | 0x80 (REPLY) and its payload is a status byte followed by the command's reply data.
+Every request gets exactly one reply; the link handles one request at a time, and bytes that arrive while it runs
+the engine or sends a reply are dropped.
 
     command              request payload                 reply data (after the status byte)
     INFO         0x01    none                            INFO_FORMAT: version, n_in, n_out, in_bits, out_bits,
@@ -37,7 +37,7 @@ multi-byte integers in INFO and the counters are little endian too. Input bytes 
 Status codes (first byte of every reply payload):
 
     OK               0  the command was carried out
-    BAD_CHECKSUM     1  the CRC did not match; nothing was applied
+    BAD_CHECKSUM     1  the check did not match; nothing was applied
     BAD_LENGTH       2  LEN is not the command's payload length; nothing was applied. A LEN above the largest
                         payload this design takes is not waited for: the link discards bytes until the line has
                         been quiet for the timeout, then replies.
@@ -47,7 +47,7 @@ Status codes (first byte of every reply payload):
     BAD_ADDRESS      6  LOAD_WEIGHTS names a PE or entries the design does not have; nothing was applied
     NO_INPUTS        7  RUN after a refused WRITE_INPUTS: the staged inputs are not whole; nothing was run
 
-Failures are checked in that order after the CRC byte (RX_ERROR first); the reply echoes the CODE as received.
+Failures are checked in that order after the check's last byte (RX_ERROR first); the reply echoes the CODE as received.
 Nothing is half-applied: WRITE_INPUTS and LOAD_WEIGHTS land in staging memories and are copied into the engine only
 after the whole frame checked out. RUN copies the staged inputs into the engine again before it starts: a network
 with an even number of layers writes its outputs into its inputs' buffer, and a RUN sent again (the driver repeats a

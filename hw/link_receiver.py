@@ -13,21 +13,14 @@ from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .link_types import Command, RequestPort, Status
-from .protocol import MAX_LEN, SYNC, WEIGHT_CHUNK, WEIGHT_HEADER_BYTES, crc8, value_bytes
+from .link_types import CHECK_PARAMETERS, Command, RequestPort, Status
+from .protocol import CHECK_BYTES, SYNC, WEIGHT_CHUNK, WEIGHT_HEADER_BYTES, value_bytes
 
-__all__ = ["Receiver", "crc8_step"]
+__all__ = ["Receiver"]
 
 
 def _bits(n):
     return max(1, ceil_log2(max(1, n)))
-
-
-def crc8_step(crc, byte):
-    """Gateware: the CRC after one more byte. One byte's step is linear over GF(2) in crc ^ byte, so each output
-    bit is the xor of the input bits whose unit vector sets it (read off the reference, protocol.crc8)."""
-    v = crc ^ byte
-    return Cat(*[Cat(*[v[i] for i in range(8) if crc8([1 << i]) >> j & 1]).xor() for j in range(8)])
 
 
 class Receiver(wiring.Component):
@@ -85,7 +78,7 @@ class Receiver(wiring.Component):
         # Payload bytes still to come after the one being taken, minus one: its sign bit marks the last byte.
         left = Signal(signed(len(length) + 2))
         count = Signal(range(max_len + 1))               # payload bytes received
-        crc = Signal(8)
+        check_left = Signal(range(CHECK_BYTES))        # check bytes after the one being taken
         bad_rx = Signal()
         vidx = Signal(range(max(self.n_in, WEIGHT_CHUNK) + 1))          # value number of the payload
         bsel = Signal(range(max(self.in_bytes, self.weight_bytes)))      # byte within the value
@@ -137,8 +130,10 @@ class Receiver(wiring.Component):
         m.d.comb += [req.payload.pe.eq(hdr_pe), req.payload.addr.eq(hdr_addr), req.payload.count.eq(hdr_count),
                      req.payload.code.eq(cmd)]
 
-        rx_crc_next = Signal(8)
-        m.d.comb += rx_crc_next.eq(crc8_step(crc, byte))
+        # The frame check: every byte after SYNC, the check's own included, goes through it; a frame that checks out
+        # leaves the register at the algorithm's residue (match_detected).
+        m.submodules.check = check = CHECK_PARAMETERS.create()
+        m.d.comb += check.data.eq(byte)
 
         # The timeout counts the cycles since the last byte in every state; only the states inside a frame look at
         # it. (Counting only in those states put the FSM's state decode in front of the counter, a long path on the
@@ -174,16 +169,17 @@ class Receiver(wiring.Component):
             go("OFFER")
 
         def frame_byte(then):
-            """Take a byte of the frame into the CRC; abandon the frame after the timeout."""
+            """Take a byte of the frame into the check; abandon the frame after the timeout."""
             with m.If(got):
-                m.d.sync += crc.eq(rx_crc_next)
+                m.d.comb += check.valid.eq(1)
                 go(then)
             with m.Elif(expired):
                 answer(Mux(bad_rx, Status.RX_ERROR, Status.TIMEOUT))
 
         with state("HUNT"):
             with m.If(got & is_sync):
-                m.d.sync += [crc.eq(0), bad_rx.eq(0), cmd.eq(0)]
+                m.d.comb += check.start.eq(1)
+                m.d.sync += [bad_rx.eq(0), cmd.eq(0)]
                 m.d.sync += [flag.eq(0) for flag in cmd_is.values()]
                 go("CMD")
         with state("CMD"):
@@ -198,7 +194,7 @@ class Receiver(wiring.Component):
         with state("LEN_HI"):
             with m.If(got):
                 m.d.sync += [length.eq(Cat(len_lo, byte)), left.eq(Cat(len_lo, byte) - 2), count.eq(0),
-                             vidx.eq(0), bsel.eq(0)]
+                             vidx.eq(0), bsel.eq(0), check_left.eq(CHECK_BYTES - 1)]
                 m.d.sync += [ok.eq(cmd_is[c] & (Cat(len_lo, byte) == n)) for c, (ok, n) in frame_is.items()]
                 with m.If(above_hi | (at_hi & len_lo_above)):     # LEN > max_len
                     frame_byte("DRAIN")
@@ -237,19 +233,25 @@ class Receiver(wiring.Component):
                         with m.Else():
                             m.d.sync += [acc.word_select(bsel, 8).eq(byte), bsel.eq(bsel + 1)]
         with state("CHECK"):
-            # The frame's tests are registered as the check byte comes, and judged in the next cycle: the tests
-            # and the choice among them, in one clock period, were the top level's longest path on both families.
-            frame_byte("VERDICT")
+            # The frame's tests are registered as the last check byte comes, the check's verdict a cycle later, and
+            # all are judged in the cycle after: the tests and the choice among them, in one clock period, were the
+            # top level's longest path on both families.
+            frame_byte("CHECK")
             with m.If(got):
-                tests = {
-                    Status.RX_ERROR: bad_rx | rx_error,
-                    Status.BAD_CHECKSUM: byte != crc,
-                    Status.UNKNOWN_COMMAND: ~known,
-                    Status.BAD_LENGTH: length != expect,
-                    Status.BAD_ADDRESS: cmd_is[Command.LOAD_WEIGHTS] & bad_address,
-                    Status.NO_INPUTS: cmd_is[Command.RUN] & ~staged_ok,
-                }
-                m.d.sync += [fault[code].eq(test) for code, test in tests.items()]
+                m.d.sync += check_left.eq(check_left - 1)
+                with m.If(check_left == 0):
+                    tests = {
+                        Status.RX_ERROR: bad_rx | rx_error,
+                        Status.UNKNOWN_COMMAND: ~known,
+                        Status.BAD_LENGTH: length != expect,
+                        Status.BAD_ADDRESS: cmd_is[Command.LOAD_WEIGHTS] & bad_address,
+                        Status.NO_INPUTS: cmd_is[Command.RUN] & ~staged_ok,
+                    }
+                    m.d.sync += [fault[code].eq(test) for code, test in tests.items()]
+                    go("CHECKED")
+        with state("CHECKED"):
+            m.d.sync += fault[Status.BAD_CHECKSUM].eq(~check.match_detected)
+            go("VERDICT")
         with state("VERDICT"):
             # The status is the first fault in order of precedence.
             for i, (code, flag) in enumerate(fault.items()):

@@ -3,12 +3,12 @@ checked request (receiver -> executor), and the bytes of a reply (executor -> se
 
 import types
 
-from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib import crc, data, enum, stream, wiring
 from amaranth.lib.wiring import Out
 
 from . import protocol
 
-__all__ = ["Command", "Status", "Request", "FrameByte", "RequestPort", "ReplyPort"]
+__all__ = ["CHECK_PARAMETERS", "Command", "Status", "Request", "FrameByte", "RequestPort", "ReplyPort"]
 
 
 def _hw_enum(plain, shape):
@@ -16,6 +16,9 @@ def _hw_enum(plain, shape):
     return types.new_class(plain.__name__, (enum.Enum,), {"shape": shape},
                            lambda ns: ns.update({member.name: member.value for member in plain}))
 
+
+# The frame check in the gateware: the catalog entry the protocol names, for amaranth.lib.crc.Processor.
+CHECK_PARAMETERS = getattr(crc.catalog, protocol.CHECK.name)(data_width=8)
 
 Command = _hw_enum(protocol.Command, 8)
 Status = _hw_enum(protocol.Status, 4)

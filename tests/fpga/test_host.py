@@ -18,8 +18,8 @@ from mamhw.fpga.host import (Device, LinkError, decode_frame, decode_values, enc
 from mamhw.fpga.targets import TARGETS
 from mamhw.golden import ContractError, Layer, Network, network_forward, save_network
 from mamhw.golden.cycles import network_cycles, plan_network
-from mamhw.hw.protocol import (COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY, SYNC, Command,
-                               Status, crc8)
+from mamhw.hw.protocol import (CHECK, CHECK_BYTES, COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY,
+                               SYNC, Command, Status)
 from mamhw.hw.network import NetworkEngine
 from tests.strategies import make_network_and_inputs
 
@@ -27,7 +27,7 @@ from tests.strategies import make_network_and_inputs
 @given(st.integers(0, 255), st.binary(max_size=600))
 def test_frame_round_trip(code, payload):
     frame = encode_frame(code, payload)
-    assert frame[0] == SYNC and len(frame) == len(payload) + 5
+    assert frame[0] == SYNC and len(frame) == len(payload) + 4 + CHECK_BYTES
     assert frame[2] | frame[3] << 8 == len(payload)
     assert decode_frame(frame) == (code, payload)
 
@@ -41,9 +41,9 @@ def test_any_single_bit_flip_is_caught(code, payload, data):
         decode_frame(bytes(frame))
 
 
-def test_crc_is_crc8_smbus():
-    assert crc8(b"123456789") == 0xF4
-    assert crc8(b"") == 0
+def test_check_is_crc32c_sent_least_significant_byte_first():
+    assert CHECK.compute(b"123456789") == 0xE3069283 and CHECK.compute(b"") == 0
+    assert CHECK.check_bytes(b"123456789") == bytes([0x83, 0x92, 0x06, 0xE3])
 
 
 def test_frame_limits():
@@ -139,8 +139,8 @@ class FakeDevice:
 
     def write(self, data):
         self.inbuf += data
-        while len(self.inbuf) >= 5:
-            n = 5 + (self.inbuf[2] | self.inbuf[3] << 8)
+        while len(self.inbuf) >= 4 + CHECK_BYTES:
+            n = 4 + CHECK_BYTES + (self.inbuf[2] | self.inbuf[3] << 8)
             if len(self.inbuf) < n:
                 break
             code, payload = decode_frame(bytes(self.inbuf[:n]))
@@ -186,7 +186,8 @@ def test_run_batch_on_the_fake_device():
     (dict(info=dict(n_in=11)), None, r"the device runs a 11-in 3-out .* network, network is 10-in 3-out"),
     (dict(), 3, r"the device has 2 PEs, 3 were asked for"),
     (dict(info=dict(version=PROTOCOL_VERSION + 1)), None, r"protocol version"),
-    (dict(info=dict(version=1, weight_bits=None)), None, r"protocol version 1, this host version 2"),   # shorter
+    # Protocol version 1 had a shorter INFO.
+    (dict(info=dict(version=1, weight_bits=None)), None, rf"protocol version 1, this host version {PROTOCOL_VERSION}"),
 ])
 def test_device_mismatch_is_one_line(kw, pes, message):
     network, x = _layers(*NET)

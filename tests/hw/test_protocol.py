@@ -11,3 +11,123 @@ def test_protocol_and_host_driver_import_without_amaranth():
             "print(','.join(loaded)); sys.exit(1 if loaded else 0)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, f"importing the protocol or the host driver loaded {run.stdout.strip()}"
+
+
+# The frame check: the plain implementation the host uses, the catalog entry the gateware builds, and the choice.
+
+import os  # noqa: E402
+
+from amaranth.hdl import Module  # noqa: E402
+from amaranth.lib.crc import catalog  # noqa: E402
+from amaranth.sim import Simulator  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mamhw.hw.link_types import CHECK_PARAMETERS  # noqa: E402
+from mamhw.hw.protocol import CHECK, CrcAlgorithm  # noqa: E402
+
+
+def _plain(name):
+    a = getattr(catalog, name)
+    return CrcAlgorithm(name, a.crc_width, a.polynomial, a.initial_crc, a.reflect_input, a.reflect_output,
+                        a.xor_output)
+
+
+def test_the_check_is_its_catalog_entry():
+    assert CHECK == _plain(CHECK.name)
+    assert CHECK_PARAMETERS.algorithm.__dict__ == getattr(catalog, CHECK.name).__dict__
+
+
+@settings(max_examples=40)
+@given(st.sampled_from(["CRC8_SMBUS", "CRC16_XMODEM", "CRC16_KERMIT", "CRC32_ISO_HDLC", "CRC32_BZIP2",
+                        "CRC32_ISCSI", "CRC32_MEF"]), st.binary(max_size=300))
+def test_plain_crc_equals_amaranths(name, data):
+    assert _plain(name).compute(data) == getattr(catalog, name)(8).compute(data)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.binary(min_size=1, max_size=24), st.integers(0, 8 * 28 - 1))
+def test_gateware_check_accepts_exactly_the_frames_the_host_checks(data, flip):
+    """amaranth.lib.crc.Processor over the content and its check as sent (least significant byte first) lands on
+    the residue; any one flipped bit of either does not."""
+    frame = bytearray(data + CHECK.check_bytes(data))
+    frames = [bytes(frame)]
+    if flip < 8 * len(frame):
+        frame[flip // 8] ^= 1 << (flip % 8)
+        frames.append(bytes(frame))
+    m = Module()
+    m.submodules.check = check = CHECK_PARAMETERS.create()
+    seen = []
+
+    async def bench(ctx):
+        for f in frames:
+            ctx.set(check.start, 1)
+            await ctx.tick()
+            ctx.set(check.start, 0)
+            ctx.set(check.valid, 1)
+            for byte in f:
+                ctx.set(check.data, byte)
+                await ctx.tick()
+            ctx.set(check.valid, 0)
+            seen.append(ctx.get(check.match_detected))
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [1] + [0] * (len(frames) - 1)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _bench():
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    try:
+        import link_integrity
+    finally:
+        sys.path.pop(0)
+    return link_integrity
+
+
+def test_no_2_or_3_bit_error_passes_the_check_in_the_largest_frame():
+    """The measured reason for the check (bench/link_integrity.py): over every pattern of the largest frame the link
+    takes, CRC-32C lets no pair or triple of flipped bits through; CRC-32/ISO-HDLC, the usual CRC-32, does."""
+    li = _bench()
+    largest = 2 + 0xFFFF
+    s = li.syndromes(CHECK, largest)
+    assert li.exact_pairs(s) == (0, None)
+    assert li.exact_triples_by_offsets(s) == 0
+    assert li.exact_triples_by_offsets(li.syndromes(li.algorithm("CRC32_ISO_HDLC"), largest)) > 0
+
+
+def test_the_offset_count_of_triples_agrees_with_counting_them_all():
+    li = _bench()
+    odd = CrcAlgorithm("odd weight", 16, 0x8BB7, 0xFFFF, True, True, 0)     # lets 3-bit errors through
+    s = li.syndromes(odd, 100)
+    assert li.exact_triples(s) == li.exact_triples_by_offsets(s) == 743
+
+
+def test_link_integrity_quick(tmp_path):
+    """The benchmark's quick run: the plain CRCs agree with amaranth's, and what it measures is what the
+    polynomials' periods say: CRC-8/SMBUS's passing pairs lie 113 line bits apart (x^7 + x^6 + ... 127 in the
+    CRC's own order), the CRC-16s with the factor x + 1 let pairs 32,767 bits apart through once the frame is that
+    long, and no CRC-32 lets a pair through."""
+    out = tmp_path / "q.json"
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "link_integrity.py"), "--quick", "--json",
+                          str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    import json
+    res = {row["name"]: row for row in json.loads(out.read_text())["results"]}
+    long = "4100"
+    bits = 8 * (4100 + 2)
+    for name in ("CRC16_KERMIT", "CRC16_ARC"):
+        assert res[name]["lengths"][long]["pairs_passing"] == bits - 32767
+        assert res[name]["lengths"][long]["closest_pair"] == 32767
+    assert res["CRC8_SMBUS"]["lengths"]["64"]["closest_pair"] == 113
+    for name, row in res.items():
+        if row["width"] == 32:
+            assert all(r["pairs_passing"] == 0 for r in row["lengths"].values()), name
+            assert all(r["bytes"][0] == 0 for r in row["lengths"].values()), name
+    assert res["CRC8_SMBUS"]["lengths"]["198"]["bytes"][0] > 0
+    assert "| CRC32_ISCSI |" in run.stdout
