@@ -334,13 +334,18 @@ class PE(wiring.Component):
 
         # B: add the bias (with slices: add each slice's value into its row's, which starts at the bias).
         m_v = Signal(self.v_shape, reset_less=True)
+        row_valids = fold_valids
         if self.slices:
-            b_row_end = delay(m, r_valid & r.last, "s_row_end")
+            row_ends = [delay(m, r_valid & r.last, "s_row_end")]
             for i in range(FOLD_DELAY - 1):
-                b_row_end = delay(m, b_row_end, f"fold_row_end{i + 1}")
+                row_ends.append(delay(m, row_ends[-1], f"fold_row_end{i + 1}"))
+            row_valids = [v & e for v, e in zip(fold_valids, row_ends)]       # the markers of row ends
+            b_row_end = row_ends[-1]
             opens = Signal(init=1, name="slice_opens_row")
             with m.If(b_valid):
                 m.d.sync += [m_v.eq(Mux(opens, b_bias, m_v) + b_a), opens.eq(b_row_end)]
+            with m.If(self.start):                  # no slice is in flight then: every run starts with a row
+                m.d.sync += opens.eq(1)
             m_valid = delay(m, b_valid & b_row_end, "m_valid")
         else:
             m_valid = delay(m, b_valid, "m_valid")
@@ -354,7 +359,7 @@ class PE(wiring.Component):
         mult = Signal.like(self.mult, name="mult_copy", reset_less=True)
         with m.If(~self.busy):
             m.d.sync += mult.eq(self.mult)
-        row_valids = fold_valids + [m_valid]
+        row_valids = row_valids + [m_valid]
         q_valid, y, _ = requant_stages(
             m, valid=m_valid, v=m_v, out_shape=signed(self.out_bits),
             mult=mult, neg_mult=self.neg_mult, rounding=self.rounding, lo=self.los, hi=self.his,

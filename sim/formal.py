@@ -90,8 +90,9 @@ def write_harness(config, workdir, *, pe_class=PE, mode="prove", depth=None, tim
 
 
 def default_depth(config):
-    """k of the k-induction: one whole run, E + L + 1 cycles (the smallest k that proves the small PEs here)."""
-    return config.entries + PE_LATENCY + 1
+    """k of the k-induction: one whole run, E + L + 1 cycles (the smallest k that proves the small PEs here); with
+    splits one more, so that the run's start, which resets the PE's slice adder, is inside the window."""
+    return config.entries + PE_LATENCY + 1 + (config.splits > 1)
 
 
 def prove_pe(config, workdir, *, pe_class=PE, mode="prove", depth=None, cover=True, timeout=None, groups="abc"):

@@ -18,7 +18,12 @@ What is symbolic (the proof covers every value) and what is fixed:
   cycle (back-to-back runs, ``start`` while busy, reset at any time). The harness takes ``start`` only while the
   PE is idle, as the engines do. The one assumption on the host: no activation write while ``busy``.
 * **fixed**: kind, widths, ``n_in``, the entry and row counts, and mult, shift, relu (the PE's configuration
-  inputs hold the layer's values, as the engines hold them through a run).
+  inputs hold the layer's values, as the engines hold them through a run), ``splits`` and ``relu_in``.
+* **splits** (mam): with ``splits`` > 1 the stream is also assumed to be what ``golden.encode`` makes of such a
+  layer: indices ascend within a row, ``slice_last`` ends each slice's run of entries (and every row), and
+  ``dense`` is the entry's slice having a nonzero weight in every column of the slice. The reference folds max
+  + min per slice, 0 competing exactly when the slice has a pruned weight, and adds the slices into the row.
+  With ``relu_in`` the products are of ``max(x, 0)``.
 
 Properties, asserted at every cycle; ``t`` counts the cycles of the current run (``t = 1`` on the cycle after
 ``start`` is taken), E entries, R rows, L = ``golden.PE_LATENCY`` (the contract, not ``PE.LATENCY``):
@@ -26,13 +31,15 @@ Properties, asserted at every cycle; ``t`` counts the cycles of the current run 
 (a) ``a_row_value``: at every row end the PE's registered row value equals the reference: max + min (mam) or the
     sum (mac) of the row's products ``weight * x[index]``, with 0 competing in max and min exactly when some
     column of the row has no nonzero weight (computed from the indices and weights, not from ``dense``), i.e.
-    max/min over all ``n_in`` columns of the dense weight row as in DESIGN.md section 1; the harness folds it
+    max/min over all ``n_in`` columns of the dense weight row, as the layer contract says; the harness folds it
     along its own timeline. ``a_rows_in_order``, ``a_row_address``: each ``y_valid`` comes in a run and carries the
     next row number.
-    ``a_output_value``: ``y_value`` is DESIGN.md section 2's formula (bias, mult, rounding, arithmetic shift,
-    ReLU, saturation) of that row value. ``a_rows_in_flight``: the valid bits of the stages between the reduce
+    ``a_output_value``: ``y_value`` is the contract's formula (bias, mult, rounding, arithmetic shift, ReLU,
+    saturation) of that row value. ``a_rows_in_flight``: the valid bits of the stages between the reduce
     stage and the output count exactly the rows reduced but not yet written, and are all clear outside a run (an
     invariant that keeps the induction depth one run, however deep the pipeline).
+    With splits, ``a_slice_value`` takes the place of ``a_row_value``: at every slice end the fold's value is the
+    slice's max + min; the row's sum of slices is checked by ``a_output_value``.
 (b) ``b_entry_consumed_in_order``, ``b_no_entry_skipped``: the reduce stage takes an entry exactly at
     ``t = F .. E + F - 1`` (F = ``PE.FOLD_AT``), one per cycle; a shadow counter of taken entries equals
     ``t - F`` each time and E at the end (``c_run_complete``), so every entry is used exactly once, in order, none dropped and none repeated.
@@ -59,6 +66,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In
 
 from ..golden import PE_LATENCY, encode
+from ..golden.encode import slice_width
 from ..hw.pe import PE, bits_for, pack_entries
 from ..hw.stages import config_shapes, requant_constants
 
@@ -79,37 +87,47 @@ class PEConfig:
     mult: int = 1
     shift: int = 0
     relu: bool = False
-    stream: tuple = None            # (weight, index, last, dense) as tuples, or None: symbolic words
+    stream: tuple = None            # (weight, index, last, dense, slice_last) as tuples, or None: symbolic words
+    splits: int = 1                 # mam: max + min per slice of ceil(n_in / splits) inputs, summed
+    relu_in: bool = False           # the inputs pass a ReLU first
 
     @classmethod
     def symbolic(cls, *, kind, in_bits, w_bits, n_in, entries, rows, out_bits=None, mult=1, shift=0,
-                 relu=False):
+                 relu=False, splits=1, relu_in=False):
         """Every well-formed entry stream of `entries` entries in `rows` rows (see the module docstring)."""
         if not 1 <= rows <= entries or entries > rows * n_in:
             raise ValueError(f"no well-formed stream has {entries} entries in {rows} rows of {n_in} inputs")
         if out_bits is None:
-            out_bits = in_bits + w_bits + 1
+            out_bits = in_bits + w_bits + 1 + (splits - 1).bit_length()
         return cls(kind=kind, in_bits=in_bits, w_bits=w_bits, out_bits=out_bits, n_in=n_in, entries=entries,
-                   rows=rows, mult=mult, shift=shift, relu=relu)
+                   rows=rows, mult=mult, shift=shift, relu=relu, splits=splits, relu_in=relu_in)
 
     @classmethod
-    def from_stream(cls, *, kind, in_bits, w_bits, out_bits, n_in, weight, index, last, dense, mult=1, shift=0,
-                    relu=False):
+    def from_stream(cls, *, kind, in_bits, w_bits, out_bits, n_in, weight, index, last, dense, slice_last=None,
+                    mult=1, shift=0, relu=False, splits=1, relu_in=False):
         """A fixed entry stream (the entry memory as given); activations and biases stay symbolic."""
-        stream = tuple(tuple(int(v) for v in np.asarray(a).ravel()) for a in (weight, index, last, dense))
+        slice_last = last if slice_last is None else slice_last
+        stream = tuple(tuple(int(v) for v in np.asarray(a).ravel())
+                       for a in (weight, index, last, dense, slice_last))
         return cls(kind=kind, in_bits=in_bits, w_bits=w_bits, out_bits=out_bits, n_in=n_in,
                    entries=len(stream[0]), rows=sum(stream[2]), mult=mult, shift=shift, relu=relu,
-                   stream=stream)
+                   stream=stream, splits=splits, relu_in=relu_in)
 
     @classmethod
     def from_layer(cls, layer, *, symbolic=False):
         """A golden layer's PE: its encoded stream (or, with `symbolic`, every stream of the same size)."""
         enc = encode(layer)
         common = dict(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
-                      n_in=layer.n_in, mult=layer.mult, shift=layer.shift, relu=layer.relu)
+                      n_in=layer.n_in, mult=layer.mult, shift=layer.shift, relu=layer.relu, splits=layer.splits,
+                      relu_in=layer.relu_in)
         if symbolic:
             return cls.symbolic(entries=enc.entries, rows=enc.rows, **common)
-        return cls.from_stream(weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense, **common)
+        return cls.from_stream(weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense,
+                               slice_last=enc.slice_last, **common)
+
+    @property
+    def slice_width(self):
+        return slice_width(self.n_in, self.splits)
 
     def requant(self):
         return requant_constants(mult=self.mult, shift=self.shift, relu=self.relu, out_bits=self.out_bits)
@@ -118,15 +136,18 @@ class PEConfig:
         """The engine's PE (hw/pe.py) for this configuration: one layer, biases symbolic 32-bit values, the row
         value as wide as any weights of these widths can make it (the engines size it by their baked weights)."""
         if self.stream is not None:
-            weight, index, last, dense = self.stream
+            weight, index, last, dense, slice_last = self.stream
         else:
             weight, index, last, dense = _placeholder_stream(self.entries, self.rows)
+            slice_last = last
         p_bits = self.in_bits + self.w_bits
         acc_bits = p_bits + (bits_for(self.n_in + 1) if self.kind == "mac" else 1)
-        return dict(segments=[(weight, index, last, dense, [0] * self.rows)], kinds=[self.kind], shifts=[self.shift],
-                    clamps=[self.requant()], act_bits=self.in_bits, w_bits=self.w_bits, out_bits=self.out_bits,
-                    addr_bits=bits_for(self.n_in), acc_shape=signed(acc_bits), v_shape=signed(max(acc_bits, 32) + 1),
-                    bias_bits=32)
+        row_bits = acc_bits + (self.splits - 1).bit_length()              # the sum of the slices' values
+        return dict(segments=[(weight, index, last, dense, [0] * self.rows, slice_last)], kinds=[self.kind],
+                    shifts=[self.shift], clamps=[self.requant()], act_bits=self.in_bits, w_bits=self.w_bits,
+                    out_bits=self.out_bits, addr_bits=bits_for(self.n_in), acc_shape=signed(acc_bits),
+                    v_shape=signed(max(row_bits, 32) + 1), bias_bits=32, slices=self.splits > 1,
+                    relu_in=[self.relu_in])
 
     def pe_config(self):
         """What the PE's per-layer configuration inputs hold for this layer."""
@@ -136,7 +157,7 @@ class PEConfig:
     def describe(self):
         what = "symbolic entries" if self.stream is None else "fixed entries"
         return (f"{self.kind} in{self.in_bits} w{self.w_bits} out{self.out_bits} n_in={self.n_in} "
-                f"E={self.entries} R={self.rows} ({what})")
+                f"E={self.entries} R={self.rows} splits={self.splits} relu_in={self.relu_in} ({what})")
 
 
 def _placeholder_stream(entries, rows):
@@ -246,7 +267,8 @@ class FormalHarness(wiring.Component):
                     m.d.sync += in_run.eq(0)
             with m.If(pe.obs_valid):
                 m.d.sync += used.eq(used + 1)
-                with m.If(pe.obs_last):
+                # With splits the fold ends slices: the row ends are the stream's.
+                with m.If(pe.obs_last if cfg.splits == 1 else Array(facts.lasts)[used]):
                     m.d.sync += rows_reduced.eq(rows_reduced + 1)
             with m.If(y_valid):
                 m.d.sync += rows_out.eq(rows_out + 1)
@@ -259,7 +281,7 @@ class FormalHarness(wiring.Component):
         u = Signal(range(max(E, 2)))
         m.d.comb += u.eq(t - F)
         row_val = Array(Signal(signed(facts.acc_bits), name=f"row_val{r}") for r in range(R))
-        self._reference_fold(m, due, u, facts, row_val)
+        slice_val = self._reference_fold(m, due, u, facts, row_val, taken)
 
         # (c) timing.
         running = in_run & (t <= E + L)
@@ -275,7 +297,8 @@ class FormalHarness(wiring.Component):
 
         # (b) every entry reaches the reduce stage exactly once, in order, one per cycle, with its own fields.
         cur = data.View(pe.entry_shape, Array(words)[used])
-        fields = (pe.obs_last == cur.last) & (pe.obs_dense == cur.dense) & (pe.obs_first == Array(facts.opens)[used])
+        cur_end = cur.slice_last if cfg.splits > 1 else cur.last
+        fields = (pe.obs_last == cur_end) & (pe.obs_dense == cur.dense) & (pe.obs_first == Array(facts.opens)[used])
         check(m, "b_entry_consumed_in_order", _implies(pe.obs_valid, due & (used == u)))
         check(m, "b_no_entry_skipped", _implies(due, pe.obs_valid))
         check(m, "b_entry_last_dense_first", _implies(pe.obs_valid, fields))
@@ -286,7 +309,7 @@ class FormalHarness(wiring.Component):
         y_ref = self._requantize(m, row_val[rows_out] + Array(bias)[rows_out])
         # The row value reaches the result register RESULT_DELAY cycles after the row's last fold; by then more
         # (one-entry) rows may have ended, so the row's number travels along.
-        row_end_q, rows_q = pe.obs_valid & pe.obs_last, rows_reduced
+        row_end_q, rows_q, slice_q = pe.obs_valid & pe.obs_last, rows_reduced, slice_val
         for i in range(pe.RESULT_DELAY):
             row_end_d = Signal(name=f"row_end_d{i + 1}")
             m.d.sync += row_end_d.eq(row_end_q)
@@ -294,8 +317,16 @@ class FormalHarness(wiring.Component):
                 rows_d = Signal.like(rows_reduced, name=f"rows_reduced_d{i}")
                 m.d.sync += rows_d.eq(rows_q)
                 rows_q = rows_d
+            if cfg.splits > 1:
+                slice_d = Signal.like(slice_val, name=f"slice_val_d{i + 1}")
+                m.d.sync += slice_d.eq(slice_q)
+                slice_q = slice_d
             row_end_q = row_end_d
-        check(m, "a_row_value", _implies(row_end_q, pe.obs_result == row_val[rows_q - 1]))
+        if cfg.splits == 1:
+            check(m, "a_row_value", _implies(row_end_q, pe.obs_result == row_val[rows_q - 1]))
+        else:
+            # With splits the fold's value is a slice's max + min; the row's sum of them shows in the output.
+            check(m, "a_slice_value", _implies(row_end_q, pe.obs_result == slice_q))
         # An invariant that keeps the induction short however deep the pipeline: every row between the reduce
         # stage and the output is one valid bit, and there are none outside a run.
         in_flight = pe.rows_in_flight
@@ -337,26 +368,40 @@ class FormalHarness(wiring.Component):
         cfg = self.config
         R, n_in = cfg.rows, cfg.n_in
         p_bits = cfg.w_bits + cfg.in_bits
-        row_of, products = [], []
+        if cfg.relu_in:
+            relu = [Signal(signed(cfg.in_bits), name=f"x_relu{i}") for i in range(n_in)]
+            m.d.comb += [r.eq(Mux(v < 0, 0, v)) for r, v in zip(relu, x)]
+            x = relu
+        width, k = cfg.slice_width, cfg.splits
+        row_of, products, piece_of = [], [], []
         count = Const(0, range(R + 1))
         for i, e in enumerate(ent):
             rid = Signal(range(R + 1), name=f"row_of{i}")
             p = Signal(signed(p_bits), name=f"p{i}")
-            m.d.comb += [rid.eq(count), p.eq(e.weight * Array(x)[e.index])]
+            piece = Signal(range(k + 1), name=f"slice_of{i}")
+            m.d.comb += [rid.eq(count), p.eq(e.weight * Array(x)[e.index]),
+                         piece.eq(sum((e.index >= b).as_unsigned() for b in range(width, n_in, width)))]
             row_of.append(rid)
             products.append(p)
+            piece_of.append(piece)
             count = rid + e.last
-        row_dense = []
-        for r in range(R):
-            covered = [_any([(rid == r) & (e.index == c) & (e.weight != 0) for rid, e in zip(row_of, ent)])
-                       for c in range(n_in)]
-            dense = Signal(name=f"row_dense{r}")
-            m.d.comb += dense.eq(_all(covered))
-            row_dense.append(dense)
-        opens = [Const(1)] + [e.last for e in ent[:-1]]
-        return SimpleNamespace(row_of=row_of, products=products, row_dense=row_dense, opens=opens,
-                               lasts=[e.last for e in ent], p_bits=p_bits,
-                               acc_bits=p_bits + max(1, n_in.bit_length()))
+
+        def covered(r, cols):
+            """Whether row r has a nonzero weight in every one of `cols`."""
+            dense = Signal(name=f"dense_r{r}_c{cols[0]}_{cols[-1]}")
+            m.d.comb += dense.eq(_all([_any([(rid == r) & (e.index == c) & (e.weight != 0)
+                                             for rid, e in zip(row_of, ent)]) for c in cols]))
+            return dense
+
+        row_dense = [covered(r, list(range(n_in))) for r in range(R)]
+        # piece_dense[r * k + s]: slice s of row r has no pruned weight (the row itself with one slice).
+        piece_dense = row_dense if k == 1 else [covered(r, list(range(s * width, min((s + 1) * width, n_in))))
+                                                for r in range(R) for s in range(k)]
+        ends = [e.slice_last if k > 1 else e.last for e in ent]
+        opens = [Const(1)] + ends[:-1]
+        return SimpleNamespace(row_of=row_of, products=products, row_dense=row_dense, piece_dense=piece_dense,
+                               piece_of=piece_of, opens=opens, ends=ends, lasts=[e.last for e in ent],
+                               p_bits=p_bits, acc_bits=p_bits + max(1, n_in.bit_length()) + (k - 1).bit_length())
 
     def _assume_well_formed(self, m, ent, facts):
         """The entry stream is one that golden.encode can produce (see the module docstring)."""
@@ -376,16 +421,28 @@ class FormalHarness(wiring.Component):
                 # Distinct indices within a row (no row end from j to i-1).
                 same_row = sum(lasts[j:i]) == 0
                 m.d.comb += Assume(_implies(same_row, ent[j].index != e.index))
-            # `dense`: the entry's row has no pruned weight, i.e. a nonzero weight in every column.
-            m.d.comb += Assume(e.dense == Array(facts.row_dense)[facts.row_of[i]])
+            k = cfg.splits
+            if k == 1:
+                # `dense`: the entry's row has no pruned weight, i.e. a nonzero weight in every column.
+                m.d.comb += Assume(e.dense == Array(facts.row_dense)[facts.row_of[i]])
+                continue
+            # With splits: indices ascend within a row, a slice's entries end at the next slice's or the row's end,
+            # and `dense` is the entry's slice having no pruned weight.
+            if i > 0:
+                m.d.comb += Assume(_implies(~ent[i - 1].last, ent[i - 1].index < e.index))
+            change = facts.piece_of[i + 1] != facts.piece_of[i] if i + 1 < len(ent) else Const(1)
+            m.d.comb += Assume(e.slice_last == (e.last | change))
+            m.d.comb += Assume(e.dense == Array(facts.piece_dense)[facts.row_of[i] * k + facts.piece_of[i]])
 
-    def _reference_fold(self, m, due, u, facts, row_val):
-        """Fold entry u's product into the reference row value; at the row's end, store it in row_val."""
+    def _reference_fold(self, m, due, u, facts, row_val, taken):
+        """Fold entry u's product into the reference row value; at the row's end, store it in row_val. With splits
+        the fold is per slice and a row's value the sum of its slices'; returns the value folded so far (at a
+        slice's end, the slice's value)."""
         cfg = self.config
         p = Array(facts.products)[u]
         opens = Array(facts.opens)[u]
         row = Array(facts.row_of)[u]
-        pruned = ~Array(facts.row_dense)[row]
+        pruned = ~Array(facts.piece_dense)[row * cfg.splits + Array(facts.piece_of)[u]]
         value = Signal(signed(facts.acc_bits))
         if cfg.kind == "mac":
             total = Signal(signed(facts.acc_bits))
@@ -401,13 +458,26 @@ class FormalHarness(wiring.Component):
             m.d.comb += [new_hi.eq(Mux(p > hi_base, p, hi_base)), new_lo.eq(Mux(p < lo_base, p, lo_base)),
                          value.eq(new_hi + new_lo)]
             updates = [hi.eq(new_hi), lo.eq(new_lo)]
-        with m.If(due):
+        if cfg.splits == 1:
+            with m.If(due):
+                m.d.sync += updates
+                with m.If(Array(facts.lasts)[u]):
+                    m.d.sync += row_val[row].eq(value)
+            return value
+        # The row's slices so far, added at each slice's end; 0 again after the row's end (and at a run's start).
+        before = Signal(signed(facts.acc_bits), name="row_slices_before")
+        with m.If(taken):
+            m.d.sync += before.eq(0)
+        with m.Elif(due):
             m.d.sync += updates
+            with m.If(Array(facts.ends)[u]):
+                m.d.sync += before.eq(Mux(Array(facts.lasts)[u], 0, before + value))
             with m.If(Array(facts.lasts)[u]):
-                m.d.sync += row_val[row].eq(value)
+                m.d.sync += row_val[row].eq(before + value)
+        return value
 
     def _requantize(self, m, v):
-        """DESIGN.md section 2 after the row value: bias already added; mult, rounding, shift, ReLU, clamp."""
+        """The contract after the row value: bias already added; mult, rounding, shift, ReLU, clamp."""
         cfg = self.config
         rounding = (1 << (cfg.shift - 1)) if cfg.shift > 0 else 0
         q = Signal(signed(len(v) + cfg.mult.bit_length() + 2), name="q_ref")
