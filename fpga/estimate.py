@@ -117,7 +117,9 @@ def _estimate(network, pes, target, freq_mhz, model, weights, built):
     rep["model_sources"] = area.data.get("source_digest")
     rep["model_current"] = rep["model_sources"] == _hardware_digest()
     rep["outside_fit"] = area.outside(family, feats) + (
-        ["entry words in SPRAM"] if spram and "spram" not in area.fitted_weights(family) else [])
+        ["entry words in SPRAM"] if spram and "spram" not in area.fitted_weights(family) else []) + (
+        # The fitted designs have neither (their slice adder and input ReLU are logic the model has not seen).
+        ["splits or relu_in"] if not all(layer.plain for layer in network) else [])
     clock = freq_mhz if freq_mhz is not None else rep["fmax_mhz"]
     rep["clock_mhz"] = clock
     rep["clock_from"] = "given" if freq_mhz is not None else ("estimated Fmax" if clock else None)

@@ -89,3 +89,13 @@ def test_random_split_networks_on_the_engine(case):
         res = simulate_network(network, x, pes=pes)
         np.testing.assert_array_equal(res.outputs, network_forward(network, x))
         assert res.matches_model
+
+
+def test_an_estimate_of_a_split_network_says_it_is_beyond_the_fitted_designs():
+    from mamhw.fpga.estimate import estimate
+    hidden, out, x, _, _ = split_network(2, True, 3)
+    rep = estimate(Network([hidden, out]), 2, "up5k")
+    assert "splits or relu_in" in rep["outside_fit"]
+    plain = Layer.build(kind="mam", weight=hidden.weight, bias=hidden.bias, mult=hidden.mult, shift=hidden.shift,
+                        relu=hidden.relu)
+    assert "splits or relu_in" not in estimate(Network([plain, out]), 2, "up5k")["outside_fit"]
