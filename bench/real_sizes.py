@@ -107,10 +107,6 @@ def fit_sentence(target, fit):
     return s
 
 
-def _n(v):
-    return "n/a" if v is None else f"{v:,}"
-
-
 def print_table(result):
     head = ("target", "P", "entries", "entry bits", "buffer bits", "cycles/inf", "BRAMs", "of which buf",
             "SPRAMs", "DSPs", "~logic cells", "fits", "s")
@@ -118,7 +114,7 @@ def print_table(result):
     for r in result["rows"]:
         spram = f"{r['sprams']}/{r['sprams_available']}" if r["sprams_available"] else "-"
         logic = "n/a" if r["logic_cells_estimate"] is None else \
-            f"~{r['logic_cells_estimate']:,}/{r['logic_cells_available']:,}"
+            f"~{r['logic_cells_estimate']:,}/{r['logic_cells_available']:,}" + ("!" if r["logic_over_estimate"] else "")
         table.append((r["target"] + (" (spram)" if r["weights_in"] == "spram" else ""), str(r["pes"]),
                       f"{r['entries']:,}", f"{r['weight_memory_bits']:,}", f"{r['activation_buffer_bits']:,}",
                       f"{r['cycles']:,}", f"{r['block_rams']}/{r['block_rams_available']}",
@@ -173,8 +169,9 @@ def main(argv=None):
         ap.error("--pes: P is 1..16")
     args.pes = sorted(set(args.pes))
     t0 = time.perf_counter()
-    print(f"Exact: entries, bits, cycles, block RAMs, SPRAMs, DSPs. Estimated (~): logic cells. "
-          f"s: seconds per estimate (the second ECP5 reuses the first's engine).{' QUICK: widths / 16.' * args.quick}")
+    print(f"Exact: entries, bits, cycles, block RAMs, SPRAMs, DSPs. Estimated (~): logic cells (!: more than the "
+          f"target has). s: seconds per estimate (the second ECP5 reuses the first's engine)."
+          f"{' QUICK: widths / 16.' * args.quick}")
     results = [run_workload(name, args) for name in args.workloads]
     wall = time.perf_counter() - t0
     print(f"\n{wall:.0f} s in all")

@@ -5,6 +5,10 @@ decisions Yosys makes for each memory) and DSPs (fpga/dsp_map.py). Calibrated pa
 cells and Fmax (fpga/area_model.py, coefficients fitted to synthesis runs by scripts/fit_area.py). Everything is
 read from the engine objects the hardware would be built from (fpga/structure.py), so the estimate follows the
 hardware when it changes; only the calibration needs a refit.
+
+The helpers that make and vary networks (random_network, magnitude_prune, kind_variant) work on the layers' CSR
+arrays, never a dense matrix: a layer the size of VGG-16's first classifier layer (25088 x 4096) costs memory for
+its kept weights only.
 """
 
 import functools
@@ -22,8 +26,8 @@ from .memory_map import BLOCK_CELLS, map_engine
 from .structure import build_structure, engine_options
 from .targets import get_target
 
-__all__ = ["EXACT", "estimate", "estimate_targets", "format_estimate", "format_side_by_side", "magnitude_prune", "kind_variant",
-           "random_network", "prunable_layers"]
+__all__ = ["EXACT", "estimate", "estimate_targets", "format_estimate", "format_side_by_side", "magnitude_prune",
+           "kind_variant", "random_network", "prunable_layers"]
 
 EXACT = ("cycles", "weight_memory_bits", "block_rams", "lut_rams", "sprams", "dsps")
 WEIGHTS = ("auto", "bram", "spram")
