@@ -72,7 +72,8 @@ SWEEP_FILES = ("sweep.json", "sweep.csv", "cycles.png", "memory.png", "luts.png"
 
 
 def add_sweep_arguments(p):
-    p.description = ("For each density, prune the hidden layers by magnitude (random weights with --shape), "
+    p.description = ("For each density, prune the hidden layers by magnitude (with --shape: random weights, the "
+                     "pruned layers made at the highest density, kept positions chosen at random), "
                      "estimate the MAM and the MAC network, and write sweep.json, sweep.csv and plots of cycles, "
                      "weight memory and LUTs against remaining interconnections (cycles.png, memory.png, luts.png).")
     p.add_argument("model", nargs="?", type=input_file, metavar="LAYER_OR_NETWORK.npz",
