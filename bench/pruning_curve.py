@@ -133,14 +133,39 @@ def level_table(levels, seeds):
     return "\n".join(lines)
 
 
+def _level(levels, seed, net):
+    return next(lv for lv in levels if (lv["seed"], lv["net"], lv["method"]) == (seed, net, "magnitude"))
+
+
 def ratios(levels, seeds, key):
     """Per seed, MAC's kept interconnections over MAM's (magnitude), at each one's level."""
-    out = []
+    return [_level(levels, s, "MAC")[key] / max(_level(levels, s, "MAM")[key], 1) for s in seeds]
+
+
+def equal_accuracy_ratios(rows, levels, seeds, key="kept"):
+    """Per seed, the MAC network pruned as far as its validation accuracy stays at or above the MAM network's at
+    MAM's level (the rule of the levels, with MAM's level as the reference and no tolerance), over the MAM level's
+    kept weights. The levels of :func:`ratios` are each within reach of its own unpruned network; when the two
+    unpruned networks differ in accuracy, this one compares them at one accuracy. Returns the ratios and, per seed,
+    whether it is only a lower bound (the unpruned MAC network itself is below the target)."""
+    out, bound = [], []
     for seed in seeds:
-        mam = next(lv for lv in levels if (lv["seed"], lv["net"], lv["method"]) == (seed, "MAM", "magnitude"))
-        mac = next(lv for lv in levels if (lv["seed"], lv["net"], lv["method"]) == (seed, "MAC", "magnitude"))
-        out.append(mac[key] / max(mam[key], 1))
-    return out
+        mam = _level(levels, seed, "MAM")
+        curve = [r for r in rows if (r["seed"], r["net"], r["method"]) == (seed, "MAC", "magnitude")]
+        curve.sort(key=lambda r: -r["fraction"])
+        target = mam["val_acc"] - 1e-11
+        passing = [r["val_acc"] >= target for r in curve]
+        last = (passing.index(False) if False in passing else len(curve)) - 1
+        out.append(curve[max(last, 0)][key] / max(mam[key], 1))
+        bound.append(last < 0)
+    return out, bound
+
+
+def unpruned_gap(rows):
+    """Mean validation accuracy of the unpruned MAM network minus the MAC network's, in points."""
+    acc = {net: statistics.fmean(r["val_acc"] for r in rows if r["net"] == net and r["fraction"] == 1.0
+                                 and r["method"] == "magnitude") for net in ("MAM", "MAC")}
+    return 100 * (acc["MAM"] - acc["MAC"])
 
 
 def parse_args(argv):
@@ -165,6 +190,7 @@ def parse_args(argv):
     ap.add_argument("--calib-samples", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: small matrices, shared cores)")
     ap.add_argument("--out", help="also write every measurement as JSON to this file")
+    ap.add_argument("--from-json", metavar="FILE", help="print the tables of a run saved with --out (no training)")
     args = ap.parse_args(argv)
     if args.quick:
         for key, value in QUICK.items():
@@ -175,8 +201,61 @@ def parse_args(argv):
     return args
 
 
+def summarize(config, rows, levels):
+    """The ratios of a run, as stored in its JSON."""
+    seeds = config["seeds"]
+    equal, bound = equal_accuracy_ratios(rows, levels, seeds)
+    return {"ratio_kept": ratios(levels, seeds, "kept"), "ratio_network_kept": ratios(levels, seeds, "network_kept"),
+            "equal_accuracy_ratio_kept": equal, "equal_accuracy_lower_bound": bound,
+            "equal_accuracy_ratio_network_kept": equal_accuracy_ratios(rows, levels, seeds, "network_kept")[0],
+            "unpruned_gap_points": unpruned_gap(rows)}
+
+
+def report(config, rows, levels, wall):
+    """The printed tables and ratios of a run."""
+    c = config
+    sums = summarize(c, rows, levels)
+    what = "hidden-layer" if c["prune_layers"] == "hidden" else "network"
+
+    def per_seed(values, bounds=None):
+        return ", ".join(f"{'>=' if bounds and b else ''}{v:.1f}x" for v, b in zip(values, bounds or values))
+
+    lines = [f"## {c['dataset']}, {c['hidden']} hidden units, MAM kinds {c['kinds']}, pruned: {c['prune_layers']} "
+             f"layers, {c['finetune_epochs']} fine-tuning epochs, seeds {' '.join(map(str, c['seeds']))}", "",
+             "Accuracy (%) on the test set, mean over seeds (min..max):", "", curve_table(rows, c["fractions"]), "",
+             f"Levels chosen on the validation split (within {c['tolerance']:g} point of the unpruned network's "
+             f"validation accuracy), with test accuracy there:", "", level_table(levels, c["seeds"]), "",
+             f"Each at its own level, MAC keeps {spread(sums['ratio_kept'], 1.0)}x as many {what} interconnections as "
+             f"MAM (per seed: {per_seed(sums['ratio_kept'])}); whole network, output layer included: "
+             f"{spread(sums['ratio_network_kept'], 1.0)}x.",
+             f"At the MAM network's accuracy (MAC pruned as far as its validation accuracy stays at or above MAM's "
+             f"at MAM's level): {spread(sums['equal_accuracy_ratio_kept'], 1.0)}x "
+             f"(per seed: {per_seed(sums['equal_accuracy_ratio_kept'], sums['equal_accuracy_lower_bound'])}); "
+             f"whole network: {spread(sums['equal_accuracy_ratio_network_kept'], 1.0)}x."]
+    if any(sums["equal_accuracy_lower_bound"]):
+        lines.append(">=: on that seed even the unpruned MAC network is below MAM's validation accuracy at its level.")
+    gap = sums["unpruned_gap_points"]
+    if abs(gap) > c["tolerance"]:
+        lines.append(f"The unpruned MAM network is {abs(gap):.1f} points {'above' if gap > 0 else 'below'} the MAC "
+                     f"network on validation: the levels are each within reach of its own network, not at one "
+                     f"accuracy; the second ratio compares them at one.")
+    lines += ["", f"{len(c['seeds'])} seeds, {len(rows)} measurements, {wall:.0f} s"]
+    return "\n".join(lines), sums
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.from_json:
+        try:
+            with open(args.from_json, encoding="utf-8") as f:
+                saved = json.load(f)
+            text, _ = report(saved["config"], saved["rows"], saved["levels"], saved["runtime_s"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"error: {args.from_json}: not a saved run of this benchmark ({type(e).__name__}: {e})",
+                  file=sys.stderr)
+            return 2
+        print(text)
+        return 0
     t0 = time.perf_counter()
     rows, levels = [], []
     try:
@@ -190,25 +269,12 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
     wall = time.perf_counter() - t0
-    kept_ratio = ratios(levels, args.seeds, "kept")
-    whole_ratio = ratios(levels, args.seeds, "network_kept")
-    what = "hidden-layer" if args.prune_layers == "hidden" else "network"
-    headline = (f"MAC keeps {spread(kept_ratio, 1.0)}x as many {what} interconnections as MAM at its level "
-                f"(per seed: {', '.join(f'{v:.1f}x' for v in kept_ratio)}); whole network, output layer included: "
-                f"{spread(whole_ratio, 1.0)}x")
-    print(f"## {args.dataset}, {args.hidden} hidden units, MAM kinds {args.kinds}, pruned: {args.prune_layers} "
-          f"layers, {args.finetune_epochs} fine-tuning epochs, seeds {' '.join(map(str, args.seeds))}\n")
-    print("Accuracy (%) on the test set, mean over seeds (min..max):\n")
-    print(curve_table(rows, args.fractions))
-    print(f"\nLevels chosen on the validation split (within {args.tolerance:g} point of the unpruned network's "
-          f"validation accuracy), with test accuracy there:\n")
-    print(level_table(levels, args.seeds))
-    print(f"\n{headline}")
-    print(f"\n{len(args.seeds)} seeds, {len(rows)} measurements, {wall:.0f} s")
+    config = {k: v for k, v in vars(args).items() if k not in ("out", "from_json")}
+    text, sums = report(config, rows, levels, wall)
+    print(text)
     if args.out:
-        save_text(args.out, json.dumps({"config": vars(args), "runtime_s": wall, "rows": rows, "levels": levels,
-                                        "ratio_kept": kept_ratio, "ratio_network_kept": whole_ratio,
-                                        "headline": headline}, indent=1) + "\n")
+        save_text(args.out, json.dumps({"config": config, "runtime_s": wall, "rows": rows, "levels": levels, **sums},
+                                       indent=1) + "\n")
     return 0
 
 

@@ -72,3 +72,39 @@ def test_the_curve_cells_are_means_over_seeds_with_min_and_max(quick):
     if min(mac) != max(mac):
         text += f" ({min(mac):.1f}..{max(mac):.1f})"
     assert cells[-1].startswith(text + " / ")
+
+
+def test_the_equal_accuracy_ratio_takes_mac_down_to_mams_accuracy_at_its_level(quick):
+    stdout, result = quick
+    rows, levels, seeds = result["rows"], result["levels"], result["config"]["seeds"]
+    expected = []
+    for seed in seeds:
+        mam = next(lv for lv in levels if (lv["seed"], lv["net"], lv["method"]) == (seed, "MAM", "magnitude"))
+        curve = sorted((r for r in rows if (r["seed"], r["net"], r["method"]) == (seed, "MAC", "magnitude")),
+                       key=lambda r: -r["fraction"])
+        reached = [r for r in curve if r["val_acc"] >= mam["val_acc"]]
+        first_short = next((k for k, r in enumerate(curve) if r["val_acc"] < mam["val_acc"]), len(curve))
+        mac = curve[max(first_short - 1, 0)]
+        assert not reached or mac in reached
+        expected.append(mac["kept"] / mam["kept"])
+    assert result["equal_accuracy_ratio_kept"] == pytest.approx(expected)
+    gap = 100 * (statistics.fmean(r["val_acc"] for r in rows if (r["net"], r["method"], r["fraction"])
+                                  == ("MAM", "magnitude", 1.0))
+                 - statistics.fmean(r["val_acc"] for r in rows if (r["net"], r["method"], r["fraction"])
+                                    == ("MAC", "magnitude", 1.0)))
+    assert result["unpruned_gap_points"] == pytest.approx(gap)
+    assert ("not at one accuracy" in stdout) == (abs(gap) > result["config"]["tolerance"])
+
+
+def test_a_saved_run_prints_the_same_tables_without_training(quick, tmp_path):
+    stdout, result = quick
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(result))
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "pruning_curve.py"), "--from-json", saved],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == stdout
+    saved.write_text("{}")
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "pruning_curve.py"), "--from-json", saved],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "not a saved run" in proc.stderr and proc.stdout == ""
