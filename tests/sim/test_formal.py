@@ -61,15 +61,16 @@ def test_broken_pe_fails_the_proof(tools, tmp_path, broken, kind, caught_by):
 
 
 # Splits (mam): every stream of 4 entries in 2 rows of 4 inputs cut into 2 slices, inputs through a ReLU; and a
-# golden layer with 3 slices of 5 inputs (an empty, a dense and pruned slices, an empty row) as encoded.
+# golden layer with 3 slices as golden.encode gives it.
 def test_split_layers_every_stream_proved(tools, tmp_path):
     cfg = PEConfig.symbolic(kind="mam", in_bits=4, w_bits=4, n_in=4, entries=4, rows=2, splits=2, relu_in=True)
     assert_proved(prove_pe(cfg, tmp_path, timeout=900))
 
 
 def test_split_golden_layer_proved(tools, tmp_path):
-    layer = Layer.build(kind="mam", weight=[[0, 2, -3, 0, 1], [3, -8, 7, 1, 2], [0] * 5], bias=[1, -2, 3], mult=3,
-                        shift=2, relu=True, in_bits=4, w_bits=4, out_bits=6, splits=3, relu_in=True)
+    # 3 inputs in 3 slices of one: a row with an empty slice and pruned weights, a dense row.
+    layer = Layer.build(kind="mam", weight=[[0, 2, -3], [3, -8, 7]], bias=[1, -2], mult=3, shift=2, relu=True,
+                        in_bits=4, w_bits=4, out_bits=6, splits=3, relu_in=True)
     cfg = PEConfig.from_layer(layer)
     assert cfg.stream[4] != cfg.stream[2]             # slices end inside rows
     assert_proved(prove_pe(cfg, tmp_path, timeout=900))
