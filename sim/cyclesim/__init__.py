@@ -11,8 +11,10 @@ template parameter, so the hot loop runs with reset folded away.
 
 The netlist is the design itself as Yosys reads Amaranth's RTLIL, after passes that keep its behaviour
 (:data:`YOSYS_PASSES`). Every cell is modelled after Yosys's cell library (share/simlib.v) in two-state logic, x
-read as 0 (as CXXRTL does). A design outside what is modelled (other cell types, several clocks, a falling edge,
-asynchronous resets or writes) raises :class:`Unsupported`; the compiled backend then falls back to CXXRTL.
+read as 0 (as CXXRTL does), at any width: a value of up to 64 bits is one machine word, a wider one several
+(runtime/wide.h: carries, borrows, schoolbook products, word-crossing shifts). A design outside what is modelled
+(other cell types, several clocks, a falling edge, asynchronous resets or writes) raises :class:`Unsupported`; the
+compiled backend then falls back to CXXRTL.
 
 Lanes: with ``lanes`` > 1 the model is that many independent copies of the design advancing together, each copy
 with its own values of the inputs named in ``lane_inputs`` (the others are shared). A value that can differ
@@ -23,10 +25,11 @@ control (addresses, enables, counters, valid bits), so only the datapath pays pe
 analysis of the netlist: it needs no assumption about the design.
 
 The parts: netlist.py reads the netlist into values, signals.py writes a signal as a C++ expression, cells.py
-translates each cell, schedule.py orders a cycle, emit.py writes the model around the runtime in runtime/*.h.
+translates each cell, tables.py turns decoders (case statements over a few bits) into table reads, schedule.py
+orders a cycle, emit.py writes the model around the runtime in runtime/*.h.
 
 Generated interface (``model.h``, namespace ``cyclesim``; ``U`` is uint64_t, ``W`` the lane vector, or uint64_t
-with one lane)::
+with one lane; an input over 64 bits is a ``Big<U, N>`` or ``Big<W, N>`` of N words)::
 
     struct Model {
         U i_<input>;  W i_<lane input>;           // every input port but the clock and `rst`
@@ -40,11 +43,12 @@ import hashlib
 import json
 from importlib import resources
 
-from .cells import cell_width, is_comb
+from .cells import is_comb
 from .emit import driver_header, emit
 from .netlist import YOSYS_PASSES, Design, Unsupported
 from .schedule import express, find_varying, topo
 from .signals import Signals
+from .tables import find_tables
 
 __all__ = ["Unsupported", "YOSYS_PASSES", "generate", "driver_header", "source_digest"]
 
@@ -56,17 +60,12 @@ def generate(netlist, *, top="top", lanes=1, lane_inputs=()):
     if isinstance(netlist, str):
         netlist = json.loads(netlist)
     design = Design(netlist, top, lane_inputs if lanes > 1 else (), is_comb)
+    design.tables = find_tables(design)
     g = Signals(design)
     # What each value reads does not depend on the lanes, so read that first, find which values vary between
     # lanes, then write the expressions (whose types depend on it).
     express(g, design)
     find_varying(g, design)
-    for v in design.vars:
-        if v.vary and v.width > 64:
-            raise Unsupported(f"{v.label} is {v.width} bits wide and differs between lanes", lanes_only=True)
-    for v, cell in design.cells:
-        if v.vary and cell_width(cell) > 64:
-            raise Unsupported(f"{v.label} works on over 64 bits and differs between lanes", lanes_only=True)
     express(g, design)
     design.comb = topo(design.comb)
     return emit(g, design, lanes)

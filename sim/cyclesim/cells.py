@@ -2,23 +2,15 @@
 as 0 (as CXXRTL does). Combinational cells become an expression, registers the expression of their next value,
 memory ports statements."""
 
-from .netlist import MAX_WIDTH, Unsupported, mask, param
-from .signals import fit, literal
+from .netlist import mask, param
+from .signals import big_literal, fit, literal, words
 
-__all__ = ["COMB", "is_comb", "cell_width", "ff_next", "mem_read", "sync_read", "mem_write"]
+__all__ = ["COMB", "is_comb", "ff_next", "mem_read", "sync_read", "mem_write"]
 
 # -- combinational cells ---------------------------------------------------------------------------------------
 # Each returns (expression, vars read). Operands are zero-extended values of their width; `fit` cuts a result to
 # Y_WIDTH bits when it can be wider ("natural": how many bits the raw expression can occupy). Scalars and lane
 # vectors mix freely in arithmetic (GCC widens the scalar); selections and helper calls need both as vectors.
-
-
-def cell_width(cell):
-    """The widest value a cell computes on (a parallel mux's arms are separate values)."""
-    c = cell["connections"]
-    if cell["type"] in ("$pmux", "$bmux"):
-        return max(len(c["Y"]), param(cell["parameters"]["WIDTH"]))
-    return max(len(b) for b in c.values())
 
 
 def _operands(g, cell, names):
@@ -31,10 +23,8 @@ def _operands(g, cell, names):
     return cell["parameters"], ops, reads
 
 
-def _ext(e, w, signed, wide=False):
-    """Operand `e` (zero-extended, `w` bits) extended to the width of the operation (128 bits when `wide`)."""
-    if wide:
-        return f"sx2({e}, {w})" if signed else f"(U2){e}"
+def _ext(e, w, signed):
+    """Operand word `e` (zero-extended, `w` bits) extended to 64 bits."""
     return f"sxc({e}, {w})" if signed and w < 64 else e
 
 
@@ -45,20 +35,55 @@ def _both(g, ops, reads):
     return [g.w(e, r) for e, _, r in ops]
 
 
+def _b01(g, reads, expr):
+    return f"{'W01' if g.vec(reads) else 'U01'}({expr})"
+
+
+def _flag(expr, yw):
+    """A result of 0 or 1 (a word) as the cell's Y_WIDTH bits."""
+    return expr if yw <= 64 else f"widen<{words(yw)}>({expr})"
+
+
+def _cut(expr, width, yw):
+    """The wide value `expr`, which can have `width` bits set, cut to its low `yw` bits (a word when yw <= 64)."""
+    if yw <= 64:
+        return fit(f"({expr}).w[0]", yw)
+    if words(yw) < words(width):
+        expr = f"low<{words(yw)}>({expr})"
+    return f"trim<{yw}>({expr})" if yw % 64 and width > yw else expr
+
+
+def _wide_operands(g, cell, names, width, signed):
+    """Operands extended or cut to `width` (> 64) bits, all lane vectors or none; the vars they read."""
+    c = cell["connections"]
+    reads = set().union(*(g.reads(c[n]) for n in names))
+    vec = g.vec(reads)
+    return [g.sig(g.ext(c[n], width, signed), vec)[0] for n in names], reads
+
+
 def _binary(op):
+    wide_form = {"+": "add({a}, {b})", "-": "sub({a}, {b})", "*": "mul({a}, {b})", "&": "({a} & {b})",
+                 "|": "({a} | {b})", "^": "({a} ^ {b})", "~^": "~({a} ^ {b})"}
+
     def code(g, cell):
-        p, ((a, aw, _), (b, bw, _)), reads = _operands(g, cell, "AB")
+        p, c = cell["parameters"], cell["connections"]
         signed = param(p["A_SIGNED"]) and param(p["B_SIGNED"])
         yw = param(p["Y_WIDTH"])
-        if max(aw, bw, yw) > MAX_WIDTH:
-            raise Unsupported(f"{cell['type']} wider than {MAX_WIDTH} bits")
-        wide = max(aw, bw, yw) > 64
-        # The low yw bits of these results depend on the low yw bits of the operands only: an operand at least
-        # yw bits wide needs no sign extension.
-        ea, eb = _ext(a, aw, signed and aw < yw, wide), _ext(b, bw, signed and bw < yw, wide)
-        full = 128 if wide else 64
-        natural = full if signed else {"&": min(aw, bw), "|": max(aw, bw), "^": max(aw, bw),
-                                       "+": max(aw, bw) + 1, "*": aw + bw}.get(op, full)
+        if yw > 64:
+            # The low yw bits of these results depend on the low yw bits of the operands only.
+            (a, b), reads = _wide_operands(g, cell, "AB", yw, signed)
+            expr = wide_form[op].format(a=a, b=b)
+            return (expr if op in "&|^" else f"trim<{yw}>({expr})"), reads
+        a_bits, b_bits = c["A"], c["B"]
+        if len(a_bits) > 64 or len(b_bits) > 64:     # so here a wide operand is cut to yw bits
+            a_bits, b_bits = a_bits[:yw], b_bits[:yw]
+        (a, reads), (b, rb) = g.sig(a_bits), g.sig(b_bits)
+        reads |= rb
+        aw, bw = len(a_bits), len(b_bits)
+        # An operand at least yw bits wide needs no sign extension.
+        ea, eb = _ext(a, aw, signed and aw < yw), _ext(b, bw, signed and bw < yw)
+        natural = 64 if signed else {"&": min(aw, bw), "|": max(aw, bw), "^": max(aw, bw),
+                                     "+": max(aw, bw) + 1, "*": aw + bw}.get(op, 64)
         expr = f"~({ea} ^ {eb})" if op == "~^" else f"{ea} {op} {eb}"
         return fit(expr, yw, natural), reads
     return code
@@ -66,92 +91,142 @@ def _binary(op):
 
 def _unary(kind):
     def code(g, cell):
-        p, ((a, aw, _),), reads = _operands(g, cell, "A")
+        p, c = cell["parameters"], cell["connections"]
         yw = param(p["Y_WIDTH"])
-        signed = param(p["A_SIGNED"]) and aw < yw      # as for _binary: extension only below yw
-        wide = max(aw, yw) > 64
-        ea = _ext(a, aw, signed, wide)
-        full = 128 if wide else 64
+        a_signed = param(p["A_SIGNED"])
+        if yw > 64:
+            (a,), reads = _wide_operands(g, cell, "A", yw, a_signed)
+            return {"pos": a, "not": f"trim<{yw}>(~{a})", "neg": f"trim<{yw}>(neg({a}))"}[kind], reads
+        bits = c["A"] if len(c["A"]) <= 64 else c["A"][:yw]
+        a, reads = g.sig(bits)
+        aw = len(bits)
+        signed = a_signed and aw < yw      # as for _binary: extension only below yw
+        ea = _ext(a, aw, signed)
         if kind == "pos":
-            return fit(ea, yw, full if signed else aw), reads
-        return fit(f"~{ea}" if kind == "not" else f"-{ea}", yw, full), reads
+            return fit(ea, yw, 64 if signed else aw), reads
+        return fit(f"~{ea}" if kind == "not" else f"-{ea}", yw), reads
     return code
-
-
-def _b01(g, reads, expr):
-    return f"{'W01' if g.vec(reads) else 'U01'}({expr})"
 
 
 def _compare(op):
     def code(g, cell):
-        p, ((a, aw, _), (b, bw, _)), reads = _operands(g, cell, "AB")
+        p, c = cell["parameters"], cell["connections"]
         signed = param(p["A_SIGNED"]) and param(p["B_SIGNED"])
+        yw = param(p["Y_WIDTH"])
+        aw, bw = len(c["A"]), len(c["B"])
         if max(aw, bw) > 64:
-            if signed:
-                return _b01(g, reads, f"(S2)sx2({a}, {aw}) {op} (S2)sx2({b}, {bw})"), reads
-            return _b01(g, reads, f"(U2){a} {op} (U2){b}"), reads
+            # Signed: both sign-extended to whole words, where slt reads the sign.
+            width = 64 * words(max(aw, bw)) if signed else max(aw, bw)
+            (a, b), reads = _wide_operands(g, cell, "AB", width, signed)
+            lt = "slt" if signed else "ult"
+            expr = {"==": f"eq({a}, {b})", "!=": f"(eq({a}, {b}) ^ 1)", "<": f"{lt}({a}, {b})",
+                    "<=": f"({lt}({b}, {a}) ^ 1)", ">": f"{lt}({b}, {a})", ">=": f"({lt}({a}, {b}) ^ 1)"}[op]
+            return _flag(expr, yw), reads
+        p, ((a, aw, _), (b, bw, _)), reads = _operands(g, cell, "AB")
         if signed:
-            return _b01(g, reads, f"ss({a}, {aw}) {op} ss({b}, {bw})"), reads
-        return _b01(g, reads, f"{a} {op} {b}"), reads
+            return _flag(_b01(g, reads, f"ss({a}, {aw}) {op} ss({b}, {bw})"), yw), reads
+        return _flag(_b01(g, reads, f"{a} {op} {b}"), yw), reads
     return code
+
+
+def _nonzero(g, bits):
+    """A signal as a word that is 0 exactly when the signal is (a wide one: 0 or 1), and the vars it reads."""
+    e, reads = g.sig(bits)
+    return (e if len(bits) <= 64 else f"(is0({e}) ^ 1)"), reads
 
 
 def _logic(kind):
     def code(g, cell):
-        p, ops, reads = _operands(g, cell, "A" if kind == "not" else "AB")
+        p, c = cell["parameters"], cell["connections"]
+        yw = param(p["Y_WIDTH"])
+        ops, reads = [], set()
+        for name in ("A",) if kind == "not" else ("A", "B"):
+            e, r = _nonzero(g, c[name])
+            ops.append((e, None, r))
+            reads |= r
         if kind == "not":
-            return _b01(g, reads, f"{ops[0][0]} == 0"), reads
+            return _flag(_b01(g, reads, f"{ops[0][0]} == 0"), yw), reads
         if g.vec(reads):                    # a vector comparison is 0 or -1 in each lane
             a, b = _both(g, ops, reads)
             op = "&" if kind == "and" else "|"
-            return f"W01(({a} != 0) {op} ({b} != 0))", reads
+            return _flag(f"W01(({a} != 0) {op} ({b} != 0))", yw), reads
         op = "&&" if kind == "and" else "||"
-        return f"U01(({ops[0][0]} != 0) {op} ({ops[1][0]} != 0))", reads
+        return _flag(f"U01(({ops[0][0]} != 0) {op} ({ops[1][0]} != 0))", yw), reads
     return code
 
 
 def _reduce(kind):
     def code(g, cell):
         p, ((a, aw, _),), reads = _operands(g, cell, "A")
+        yw = param(p["Y_WIDTH"])
+        if aw > 64:
+            ones = big_literal(mask(aw), aw, g.vec(reads))
+            expr = {"xor": f"parity({a})", "xnor": f"(parity({a}) ^ 1)", "and": f"eq({a}, {ones})",
+                    "or": f"(is0({a}) ^ 1)", "bool": f"(is0({a}) ^ 1)"}[kind]
+            return _flag(expr, yw), reads
         if not g.vec(reads):                # parity() has overloads: say which
-            a = f"(U2){a}" if aw > 64 else f"(U){a}"
+            a = f"(U){a}"
         if kind == "xor":
-            return f"parity({a})", reads
+            return _flag(f"parity({a})", yw), reads
         if kind == "xnor":
-            return f"(parity({a}) ^ 1)", reads
+            return _flag(f"(parity({a}) ^ 1)", yw), reads
         if kind == "and":
-            return _b01(g, reads, f"{a} == {literal(mask(aw))}"), reads
-        return _b01(g, reads, f"{a} != 0"), reads
+            return _flag(_b01(g, reads, f"{a} == {literal(mask(aw))}"), yw), reads
+        return _flag(_b01(g, reads, f"{a} != 0"), yw), reads
     return code
 
 
 def _shift(kind):
     def code(g, cell):
-        p, ops, reads = _operands(g, cell, "AB")
-        (a, aw, _), (b, bw, _) = ops
+        p, c = cell["parameters"], cell["connections"]
         yw = param(p["Y_WIDTH"])
-        width = max(aw, yw)                 # Verilog extends A to the context width before shifting
-        if width > MAX_WIDTH:
-            raise Unsupported(f"{cell['type']} wider than {MAX_WIDTH} bits")
-        if bw > 64:
-            raise Unsupported(f"{cell['type']} by a {bw}-bit amount")
-        a, b = _both(g, ops, reads)
-        a_signed = param(p["A_SIGNED"])
-        wide = width > 64
-        full = 128 if wide else 64
-        ea = _ext(a, aw, a_signed, wide)
-        ea_w = ea if not a_signed or width >= full else f"({ea} & {literal(mask(width))})"
-        sfx = "2" if wide else ""
-        if kind in ("shl", "sshl"):
-            return fit(f"shl{sfx}({ea}, {b})", yw, full), reads
-        if kind == "sshr" and a_signed:
-            return fit(f"sar{sfx}({ea}, {b})", yw, full), reads
-        if kind in ("shr", "sshr") or not param(p["B_SIGNED"]):
-            return fit(f"shr{sfx}({ea_w}, {b})", yw, width if a_signed else aw), reads
-        # $shift / $shiftx with a signed amount: a negative one shifts left.
+        a_signed, b_signed = param(p["A_SIGNED"]), param(p["B_SIGNED"])
+        signed_amount = kind == "shift" and b_signed       # $shift / $shiftx: a negative amount shifts left
+        a_bits, b_bits = c["A"], c["B"]
+        # Verilog extends A to the context width before shifting; a left shift's low yw bits need only A's.
+        if kind in ("shl", "sshl") and max(len(a_bits), yw) > 64:
+            a_bits = g.ext(a_bits, yw, a_signed)
+        width = max(len(a_bits), yw)
+        reads = g.reads(a_bits) | g.reads(b_bits)
+        vec = g.vec(reads)
+        t = "W" if vec else "U"
+        if len(b_bits) > 64:                # an amount that big shifts everything out: saturated to a word
+            if signed_amount:
+                b = f"sat_s({g.sig(g.ext(b_bits, 64 * words(len(b_bits)), True), vec)[0]})"
+            else:
+                b = f"sat_u({g.sig(b_bits, vec)[0]})"
+            bw = 64
+        else:
+            b, rb = g.sig(b_bits)
+            b, bw = (g.w(b, rb) if vec else b), len(b_bits)
         sb = f"ss({b}, {bw})"
-        t = "W" if g.vec(reads) else "U"
-        return fit(f"({sb} < 0 ? shl{sfx}({ea}, ({t})-{sb}) : shr{sfx}({ea_w}, ({t}){sb}))", yw, full), reads
+        if width > 64:
+            # Sign-extended to whole words for sar; otherwise to `width`, above which shr shifts in 0.
+            ext_width = 64 * words(width) if kind == "sshr" and a_signed else width
+            a = g.sig(g.ext(a_bits, ext_width, a_signed), vec)[0]
+            natural = 64 * words(width)     # what a left shift or sar can fill; shr leaves `width` bits
+            if kind in ("shl", "sshl"):
+                expr = f"shl({a}, {b})"
+            elif kind == "sshr" and a_signed:
+                expr = f"sar({a}, {b})"
+            elif not signed_amount:
+                expr, natural = f"shr({a}, {b})", width
+            else:
+                expr = f"sel({sb} < 0, shl({a}, ({t})-{sb}), shr({a}, ({t}){sb}))"
+            return _cut(expr, natural, yw), reads
+        a, ra = g.sig(a_bits)
+        if vec:
+            a = g.w(a, ra)
+        aw = len(a_bits)
+        ea = _ext(a, aw, a_signed)
+        ea_w = ea if not a_signed or width >= 64 else f"({ea} & {literal(mask(width))})"
+        if kind in ("shl", "sshl"):
+            return fit(f"shl({ea}, {b})", yw), reads
+        if kind == "sshr" and a_signed:
+            return fit(f"sar({ea}, {b})", yw), reads
+        if not signed_amount:
+            return fit(f"shr({ea_w}, {b})", yw, width if a_signed else aw), reads
+        return fit(f"({sb} < 0 ? shl({ea}, ({t})-{sb}) : shr({ea_w}, ({t}){sb}))", yw), reads
     return code
 
 
@@ -160,13 +235,30 @@ def _select(g, reads, arms):
     return [g.w(e, r) for e, r in arms] if g.vec(reads) else [e for e, _ in arms]
 
 
+def _wide_arms(g, arm_bits, select_reads=frozenset()):
+    """The arms of a wide selection, all lane vectors or none (vectors when anything the selection reads, its
+    selects included, varies), and the vars they read."""
+    reads = set().union(*(g.reads(b) for b in arm_bits))
+    vec = g.vec(reads | select_reads)
+    return [g.sig(b, vec)[0] for b in arm_bits], reads
+
+
 def _mux(g, cell):
+    c = cell["connections"]
+    if len(c["Y"]) > 64:
+        s, rs = g.sig(c["S"])
+        (a, b), reads = _wide_arms(g, [c["A"], c["B"]], rs)
+        return f"sel({s}, {b}, {a})", reads | rs
     p, ((a, _, ra), (b, _, rb), (s, _, _)), reads = _operands(g, cell, "ABS")
     a, b = _select(g, reads, [(a, ra), (b, rb)])
     return f"({s} ? {b} : {a})", reads
 
 
 def _bwmux(g, cell):
+    c = cell["connections"]
+    if len(c["Y"]) > 64:
+        (a, b, s), reads = _wide_arms(g, [c["A"], c["B"], c["S"]])
+        return f"(({a} & ~{s}) | ({b} & {s}))", reads
     p, ((a, _, _), (b, _, _), (s, _, _)), reads = _operands(g, cell, "ABS")
     return f"(({a} & ~{s}) | ({b} & {s}))", reads
 
@@ -174,35 +266,43 @@ def _bwmux(g, cell):
 def _pmux(g, cell):
     p, c = cell["parameters"], cell["connections"]
     width, n = param(p["WIDTH"]), param(p["S_WIDTH"])
-    a, reads = g.sig(c["A"])
-    arms, sels = [(a, set(reads))], []
+    arm_bits = [c["A"]] + [c["B"][i * width:(i + 1) * width] for i in range(n)]
+    sels, reads = [], set()
     for i in range(n):
         s, rs = g.sig(c["S"][i:i + 1])
-        b, rb = g.sig(c["B"][i * width:(i + 1) * width])
-        reads |= rs | rb
-        arms.append((b, rb))
         sels.append(s)
-    arms = _select(g, reads, arms)
+        reads |= rs
+    if width > 64:
+        arms, ra = _wide_arms(g, arm_bits, reads)
+        pick = "sel({s}, {b}, {rest})"
+    else:
+        exprs = [g.sig(b) for b in arm_bits]
+        ra = set().union(*(r for _, r in exprs))
+        arms = _select(g, reads | ra, exprs)
+        pick = "({s} ? {b} : {rest})"
     expr = arms[0]
     for i in reversed(range(n)):             # the first active select wins (several at once is undefined)
-        expr = f"({sels[i]} ? {arms[i + 1]} : {expr})"
-    return expr, reads
+        expr = pick.format(s=sels[i], b=arms[i + 1], rest=expr)
+    return expr, reads | ra
 
 
 def _bmux(g, cell):
     p, c = cell["parameters"], cell["connections"]
     width, n = param(p["WIDTH"]), param(p["S_WIDTH"])
     s, reads = g.sig(c["S"])
-    arms = []
-    for k in range(1 << n):
-        a, r = g.sig(c["A"][k * width:(k + 1) * width])
-        reads |= r
-        arms.append((a, r))
-    arms = _select(g, reads, arms)
+    arm_bits = [c["A"][k * width:(k + 1) * width] for k in range(1 << n)]
+    if width > 64:
+        arms, ra = _wide_arms(g, arm_bits, reads)
+        pick = "sel({s} == {k}, {a}, {rest})"
+    else:
+        exprs = [g.sig(b) for b in arm_bits]
+        ra = set().union(*(r for _, r in exprs))
+        arms = _select(g, reads | ra, exprs)
+        pick = "({s} == {k} ? {a} : {rest})"
     expr = arms[-1]
     for k in reversed(range((1 << n) - 1)):
-        expr = f"({s} == {k} ? {arms[k]} : {expr})"
-    return expr, reads
+        expr = pick.format(s=s, k=k, a=arms[k], rest=expr)
+    return expr, reads | ra
 
 
 COMB = {
@@ -229,10 +329,12 @@ def is_comb(kind):
 def ff_next(g, var, cell):
     """The register's value after the edge, and the vars that expression reads."""
     kind, p, c = cell["type"], cell["parameters"], cell["connections"]
-    d, reads = g.sig(c["D"])
+    wide = var.width > 64
+    d, reads = g.sig(c["D"], var.vary)
     d_reads = set(reads)
     q = var.name
-    rval = literal(param(p.get("SRST_VALUE", 0)) & mask(var.width))
+    srst_value = param(p.get("SRST_VALUE", 0)) & mask(var.width)
+    rval = big_literal(srst_value, var.width, var.vary) if wide else literal(srst_value)
     if kind in ("$dffe", "$sdffe", "$sdffce"):
         en, r = g.sig(c["EN"])
         reads |= r | {var}
@@ -241,10 +343,19 @@ def ff_next(g, var, cell):
         srst, r = g.sig(c["SRST"])
         reads |= r
         rst_on = srst if param(p["SRST_POLARITY"]) else f"({srst} ^ 1)"
-    if var.vary:                        # the arms of a vector selection are vectors
+    if var.vary and not wide:           # the arms of a vector selection are vectors
         d, rval = g.w(d, d_reads), f"V({rval})"
     if kind == "$dff":
         code = d
+    elif wide:                          # the same selections as below, of wide values
+        if kind == "$dffe":
+            code = f"sel({on}, {d}, {q})"
+        elif kind == "$sdff":
+            code = f"sel({rst_on}, {rval}, {d})"
+        elif kind == "$sdffe":
+            code = f"sel({rst_on}, {rval}, sel({on}, {d}, {q}))"
+        else:
+            code = f"sel({on}, sel({rst_on}, {rval}, {d}), {q})"
     elif kind == "$dffe":
         code = f"({on} ? {d} : {q})"
     elif kind == "$sdff":
@@ -258,51 +369,67 @@ def ff_next(g, var, cell):
 
 # -- memories --------------------------------------------------------------------------------------------------
 
-def mem_index(mem, addr):
-    """The word index for address `addr`, and whether it can fall outside the memory."""
+def _address(g, bits):
+    """An address as a word, and the vars it reads."""
+    addr, reads = g.sig(bits)
+    if len(bits) > 64:                  # no memory has that many words: a high bit set is out of range
+        addr = f"sat_u({addr})"
+    return addr, reads
+
+
+def mem_index(g, mem, bits):
+    """The word index for address `bits`, whether it can fall outside the memory, and the vars it reads."""
+    addr, reads = _address(g, bits)
     index = f"({addr} - {literal(mem['offset'])})" if mem["offset"] else addr
-    return index, not (mem["offset"] == 0 and mem["size"] >= (1 << mem["abits"]))
+    return index, not (mem["offset"] == 0 and mem["size"] >= (1 << mem["abits"])), reads
 
 
-def mem_read(mem, addr):
-    index, check = mem_index(mem, addr)
-    return f"{'mread' if check else 'mread_f'}({mem['cname']}, {index})"
+def mem_read(g, mem, bits):
+    """The expression of a read at address `bits`, and the vars it reads."""
+    index, check, reads = mem_index(g, mem, bits)
+    return f"{'mread' if check else 'mread_f'}({mem['cname']}, {index})", reads
 
 
 def sync_read(g, mem, port, ind):
     """The statements that compute a synchronous read port's next value into n_<var>, and the vars read."""
     v = port["var"]
     t = g.ctype(v)
-    addr = port["addr_code"]
-    _, addr_reads = g.sig(port["addr"])
+    wide = v.width > 64
+    value, addr_reads = mem_read(g, mem, port["addr"])
+    addr = _address(g, port["addr"])[0]
     en, r1 = g.sig(port["en"])
     srst, r2 = g.sig(port["srst"])
     reads = addr_reads | r1 | r2
-    value = mem_read(mem, addr)
     if v.vary and not mem["vary"] and not g.vec(addr_reads):
-        value = f"V({value})"
+        value = f"vb({value})" if wide else f"V({value})"
     read = f"n_{v.name} = {value};"
     for j in port["transparent"]:       # a transparent port sees the data written in the same cycle
         wp = mem["wr"][j]
-        waddr, r3 = g.sig(wp["addr"])
-        wen, r4 = g.sig(wp["en"])
-        wdata, r5 = g.sig(wp["data"])
+        waddr, r3 = _address(g, wp["addr"])
+        wen, r4 = g.sig(wp["en"], v.vary)
+        wdata, r5 = g.sig(wp["data"], v.vary)
         reads |= r3 | r4 | r5
         merged = f"((n_{v.name} & ~{wen}) | ({wdata} & {wen}))"
-        read += f" n_{v.name} = ({waddr} == {addr}) ? {merged} : n_{v.name};"
-    srst_val = f"V({literal(port['srst_val'])})" if v.vary else literal(port["srst_val"])
+        if wide:
+            read += f" n_{v.name} = sel({waddr} == {addr}, {merged}, n_{v.name});"
+        else:
+            read += f" n_{v.name} = ({waddr} == {addr}) ? {merged} : n_{v.name};"
+    srst_val = (big_literal(port["srst_val"], v.width, v.vary) if wide else
+                f"V({literal(port['srst_val'])})" if v.vary else literal(port["srst_val"]))
     if srst == "0ull" and en == "1ull":
         return f"{ind}{t} {read}   // {v.label}\n", reads
     reads.add(v)
     lines = [f"{ind}{t} n_{v.name} = {v.name};   // {v.label}\n"]
     if g.vec(r1 | r2):                  # per-lane enable or reset: compute the read, then select
+        pick = "sel({}, {}, {})" if wide else "{} ? {} : {}"
         lines.append(f"{ind}{{ const {t} hold = n_{v.name}; {read}\n")
         if srst == "0ull":
-            lines.append(f"{ind}  n_{v.name} = {en} ? n_{v.name} : hold; }}\n")
+            chosen = pick.format(en, f"n_{v.name}", "hold")
         elif port["ce_over_srst"]:
-            lines.append(f"{ind}  n_{v.name} = {en} ? ({srst} ? {srst_val} : n_{v.name}) : hold; }}\n")
+            chosen = pick.format(en, f"({pick.format(srst, srst_val, f'n_{v.name}')})", "hold")
         else:
-            lines.append(f"{ind}  n_{v.name} = {srst} ? {srst_val} : {en} ? n_{v.name} : hold; }}\n")
+            chosen = pick.format(srst, srst_val, pick.format(en, f"n_{v.name}", "hold"))
+        lines.append(f"{ind}  n_{v.name} = {chosen}; }}\n")
     elif srst == "0ull":
         lines.append(f"{ind}if ({en}) {{ {read} }}\n")
     elif port["ce_over_srst"]:
@@ -314,17 +441,20 @@ def sync_read(g, mem, port, ind):
 
 def mem_write(g, mem, port, ind):
     """The statement of one write port, and the vars it reads."""
-    addr, reads = g.sig(port["addr"])
-    index, _ = mem_index(mem, addr)
-    data, r1 = g.sig(port["data"])
+    index, _, reads = mem_index(g, mem, port["addr"])
     en_bits = port["en"]
     whole = all(b == en_bits[0] for b in en_bits)   # one enable for the whole word: the common case
-    en, r2 = g.sig(en_bits[:1] if whole else en_bits)
+    data, r1 = g.sig(port["data"], mem["vary"])
+    en, r2 = g.sig(en_bits[:1] if whole else en_bits, mem["vary"])
     if en == "0ull":
         return "", set()
     if mem["vary"]:
-        data = g.w(data, r1)
+        narrow = mem["width"] <= 64
+        if narrow:
+            data = g.w(data, r1)
         if g.vec(reads | r2) or not whole:          # the address or the enable differs between lanes
-            index, en = g.w(index, reads), g.w(en, r2)
+            index = g.w(index, reads)
+            if narrow or whole:                     # (a wide word's enable bits are wide already)
+                en = g.w(en, r2)
     reads |= r1 | r2
     return f"{ind}{'mwrite' if whole else 'mwrite_bits'}({mem['cname']}, {index}, {en}, {data});\n", reads

@@ -6,7 +6,7 @@ from importlib import resources
 
 from .netlist import cname
 from .schedule import cone, tick_body
-from .signals import literal
+from .signals import big_literal, big_type, literal, words
 
 __all__ = ["emit", "driver_header", "runtime_text"]
 
@@ -20,11 +20,18 @@ def runtime_text(name):
 
 
 def _ctype(width):
-    # At least 16 bits: stores through a char type may alias anything, which would make g++ reload registers.
+    """A memory word. At least 16 bits: stores through a char type may alias anything, which would make g++
+    reload registers."""
     for bits in (16, 32, 64):
         if width <= bits:
             return f"uint{bits}_t"
-    raise AssertionError(f"{width}-bit memory words")     # netlist.Design refuses these
+    return big_type(width, False)
+
+
+def _word_text(value, width):
+    if width <= 64:
+        return str(value)
+    return "{{" + ", ".join(literal((value >> (64 * j)) & ((1 << 64) - 1)) for j in range(words(width))) + "}}"
 
 
 def emit(g, design, lanes):
@@ -36,14 +43,22 @@ def emit(g, design, lanes):
             out.append(runtime_text("lanes_avx2.h"))
     else:
         out.append(runtime_text("scalar.h"))
+    out.append(runtime_text("wide.h"))
+    if lanes > 1:
+        out.append(runtime_text("wide_lanes.h"))
     out.append("\nnamespace cyclesim {\n")
     for mem in design.mems:
         if not mem["wr"] or any(mem["words"]):
             table = mem["cname"] if not mem["wr"] else f"{mem['cname']}_init"   # a ROM is its table
             out.append(f"\nstatic const {_ctype(mem['width'])} {table}[{mem['size']}] = {{  // {mem['name']}\n")
-            words = [str(v) for v in mem["words"]]
-            out += ["    " + ", ".join(words[k:k + 16]) + ",\n" for k in range(0, len(words), 16)]
+            texts = [_word_text(v, mem["width"]) for v in mem["words"]]
+            out += ["    " + ", ".join(texts[k:k + 16]) + ",\n" for k in range(0, len(texts), 16)]
             out.append("};\n")
+    for table in design.tables.values():
+        out.append(f"\nstatic const {_ctype(table.width)} {table.name}[{len(table.values)}] = {{  // a decoder\n")
+        texts = [_word_text(v, table.width) for v in table.values]
+        out += ["    " + ", ".join(texts[k:k + 16]) + ",\n" for k in range(0, len(texts), 16)]
+        out.append("};\n")
     out.append("\nstruct Model {\n")
     for var in design.inputs:
         out.append(f"    {g.ctype(var)} {var.name} = {_initial(var, 0)};   // {var.label}\n")
@@ -53,7 +68,7 @@ def emit(g, design, lanes):
     rams = [mem for mem in design.mems if mem["wr"]]
     for mem in rams:
         if mem["vary"]:                 # lane words of 32 or 64 bits: whole-vector loads and stores
-            ctype = "uint32_t" if mem["width"] <= 32 else "uint64_t"
+            ctype = "uint32_t" if mem["width"] <= 32 else "uint64_t" if mem["width"] <= 64 else _ctype(mem["width"])
             out.append(f"    {ctype} {mem['cname']}[{mem['size']}][LANES];   // {mem['name']}\n")
         else:
             out.append(f"    {_ctype(mem['width'])} {mem['cname']}[{mem['size']}];   // {mem['name']}\n")
@@ -73,6 +88,8 @@ def emit(g, design, lanes):
 
 
 def _initial(var, value):
+    if var.width > 64:
+        return big_literal(value, var.width, var.vary)
     return f"V({literal(value)})" if var.vary else literal(value)
 
 
@@ -88,12 +105,10 @@ def _output_accessors(g, design, name, bits):
         expr, reads = g.sig(bits)
         out.append(f"    W o_{cn}() const {{\n{_comb_code(g, cone(design.comb, reads), ind)}{ind}return V({expr});\n"
                    f"    }}\n")
-    body = []
-    for k in range(0, len(bits), 32):
-        expr, reads = g.sig(bits[k:k + 32])
-        code = _comb_code(g, cone(design.comb, reads), ind + "    ")
-        body.append(f"{ind}{{\n{code}{ind}    dst[{k // 32}] = V({expr});\n{ind}}}\n")
-    out.append(f"    void o_{cn}_chunks(W *dst) const {{\n{''.join(body)}    }}\n")
+    chunks = [g.sig(bits[k:k + 32]) for k in range(0, len(bits), 32)]
+    code = _comb_code(g, cone(design.comb, set().union(*(reads for _, reads in chunks))), ind)
+    body = "".join(f"{ind}dst[{k}] = V({expr});\n" for k, (expr, _) in enumerate(chunks))
+    out.append(f"    void o_{cn}_chunks(W *dst) const {{\n{code}{body}    }}\n")
     return "".join(out)
 
 

@@ -2,7 +2,7 @@
 
 import re
 
-__all__ = ["Unsupported", "YOSYS_PASSES", "Var", "Design", "param", "param_bits", "mask", "cname"]
+__all__ = ["Unsupported", "YOSYS_PASSES", "FF_TYPES", "Var", "Design", "param", "param_bits", "mask", "cname"]
 
 # From Amaranth's RTLIL to a flat netlist of word-level cells ($mem_v2 memories, $dff family registers); every
 # pass keeps the design's behaviour. x is made 0 before optimizing, as Amaranth's simulator and CXXRTL read it:
@@ -12,19 +12,11 @@ __all__ = ["Unsupported", "YOSYS_PASSES", "Var", "Design", "param", "param_bits"
 YOSYS_PASSES = ("hierarchy -top top; proc; flatten; setundef -zero -params -init -undriven; opt_clean; opt; "
                 "memory -nomap; setundef -zero -params -init; opt; wreduce; opt_clean")
 
-MAX_WIDTH = 128                 # values up to 64 bits are uint64_t, up to 128 unsigned __int128
-
 FF_TYPES = ("$dff", "$dffe", "$sdff", "$sdffe", "$sdffce")
 
 
 class Unsupported(Exception):
-    """The netlist uses something this generator does not model (the caller falls back to CXXRTL).
-    `lanes_only`: only the lanes are the problem (a value over 64 bits that differs between lanes); one lane
-    works."""
-
-    def __init__(self, message, lanes_only=False):
-        super().__init__(message)
-        self.lanes_only = lanes_only
+    """The netlist uses something this generator does not model (the caller falls back to CXXRTL)."""
 
 
 def param(value):
@@ -57,8 +49,6 @@ class Var:
     value; `width` bits, always held zero-extended. `vary`: it can differ between lanes."""
 
     def __init__(self, name, width, kind, label):
-        if width > MAX_WIDTH:
-            raise Unsupported(f"{label} is {width} bits wide (at most {MAX_WIDTH})")
         self.name, self.width, self.kind, self.label = name, width, kind, label
         self.init = 0
         self.vary = False
@@ -85,6 +75,7 @@ class Design:
         self.mems = []
         self.inputs, self.outputs = [], []
         self.clock_bit = None
+        self.tables = {}            # var -> tables.Table: the decoders read from a table
         self._init_bits = {}
         for net in self.mod.get("netnames", {}).values():
             init = net.get("attributes", {}).get("init")
@@ -165,8 +156,6 @@ class Design:
     def _mem(self, name, cell):
         p, c = cell["parameters"], cell["connections"]
         width, size, abits = param(p["WIDTH"]), param(p["SIZE"]), param(p["ABITS"])
-        if width > 64:
-            raise Unsupported(f"memory {name} is {width} bits wide (at most 64)")
         nrd, nwr = param(p["RD_PORTS"]), param(p["WR_PORTS"])
         if param(p.get("RD_WIDE_CONTINUATION", 0)) or param(p.get("WR_WIDE_CONTINUATION", 0)):
             raise Unsupported(f"memory {name} has wide ports")

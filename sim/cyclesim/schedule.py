@@ -10,13 +10,16 @@ __all__ = ["express", "find_varying", "topo", "cone", "tick_body"]
 def express(g, design):
     """Every value's expression and the vars it reads (the expressions depend on which values vary)."""
     for var, cell in design.cells:
-        var.code, var.reads = COMB[cell["type"]](g, cell)
+        table = design.tables.get(var)
+        if table is not None:
+            index, reads = g.sig(table.index)
+            var.code, var.reads = f"mread_f({table.name}, {index})", reads
+        else:
+            var.code, var.reads = COMB[cell["type"]](g, cell)
     for mem in design.mems:
         for port in mem["rd"]:
-            addr, reads = g.sig(port["addr"])
-            port["addr_code"] = addr
             if not port["sync"]:
-                port["var"].code, port["var"].reads = mem_read(mem, addr), reads
+                port["var"].code, port["var"].reads = mem_read(g, mem, port["addr"])
     for var, cell in design.ffs:
         var.code, var.reads = ff_next(g, var, cell)
 
@@ -198,6 +201,6 @@ def tick_body(g, design, state, ind):
         if ("u", group[0]) not in done:
             emit(("u", group[0]))
     for key in items:
-        if key not in done:
+        if key not in done and key[0] != "c":      # a value no state or memory needs is left out
             emit(key)
     return "".join(out)

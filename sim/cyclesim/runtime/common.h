@@ -18,14 +18,11 @@ static inline U shl(U v, U n) { return n >= 64 ? 0 : v << n; }
 static inline U shr(U v, U n) { return n >= 64 ? 0 : v >> n; }
 static inline U sar(U v, U n) { return (U)((SU)v >> (n >= 63 ? 63 : n)); }
 static inline U parity(U v) { return (U)__builtin_parityll(v); }
-// Values of 65 to 128 bits.
-typedef unsigned __int128 U2;
-typedef __int128 S2;
-static inline U2 sx2(U2 v, unsigned w) { return (U2)((S2)(v << (128 - w)) >> (128 - w)); }
-static inline U2 shl2(U2 v, U n) { return n >= 128 ? 0 : v << n; }
-static inline U2 shr2(U2 v, U n) { return n >= 128 ? 0 : v >> n; }
-static inline U2 sar2(U2 v, U n) { return (U2)((S2)v >> (n >= 127 ? 127 : n)); }
-static inline U parity(U2 v) { return parity((U)v ^ (U)(v >> 64)); }
+// Word tests as 0 or 1, and a word of copies of its sign bit: what multi-word values (wide.h) are made of.
+static inline U lt01(U a, U b) { return (U)(a < b); }
+static inline U is0(U v) { return (U)(v == 0); }
+static inline U sign_fill(U v) { return (U)((SU)v >> 63); }
+typedef unsigned __int128 U2;     // a 64 x 64-bit product
 // Memories whose contents are the same in every lane: one word per address.
 template<class T, size_t N> static inline U mread(const T (&m)[N], U i) { return i < N ? (U)m[i] : 0; }
 template<class T, size_t N> static inline U mread_f(const T (&m)[N], U i) { return (U)m[i]; }

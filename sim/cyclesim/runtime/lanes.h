@@ -28,6 +28,9 @@ static inline W sar(W v, W n) {
     const W k = n >= 63 ? V(63) : n, h = V(1ull << 63) >> k;
     return ((v >> k) ^ h) - h;
 }
+static inline W lt01(W a, W b) { return W01(a < b); }
+static inline W is0(W v) { return W01(v == 0); }
+static inline W sign_fill(W v) { return (W)((S)v >> 63); }
 static inline W parity(W v) { W r; for (int k = 0; k < LANES; k++) r[k] = __builtin_parityll(v[k]); return r; }
 // An address that differs between lanes: one access per lane.
 template<class T, size_t N> static inline W mread(const T (&m)[N], W i) {
