@@ -15,7 +15,11 @@ from ..plumbing import ToolError, run_tool
 
 __all__ = ["CXXFLAGS", "runtime_include", "write_sources", "driver_header", "guard_memory_writes"]
 
-CXXFLAGS = ["-std=c++14", "-O3"]
+# CXXRTL_NDEBUG: CXXRTL asserts that a memory port's address is in range even when the port is not enabled (the
+# engine's output buffer is addressed by a result register that holds any value while no result is written);
+# without the assertion an out-of-range write is dropped and an out-of-range read gives 0, as in Yosys's cell
+# library and the cycle model.
+CXXFLAGS = ["-std=c++14", "-O3", "-DCXXRTL_NDEBUG"]
 
 
 def runtime_include():
@@ -93,8 +97,8 @@ def driver_header(*, counters):
         "static inline void sim_set_x_data(const uint64_t *v) { top.p_x__data.set<uint64_t>(v[0]); }\n"
         "static inline void sim_set_start(uint64_t v) { top.p_start.set<bool>(v != 0); }\n"
         "static inline void sim_set_y_addr(uint64_t v) { top.p_y__addr.set<uint64_t>(v); }\n"
-        "static inline bool sim_done(int) { return top.p_done.get<bool>(); }\n"
         "// Settle first: outputs that are logic of registers are computed from them in the next evaluation.\n"
+        "static inline bool sim_done(int) { top.step(); return top.p_done.get<bool>(); }\n"
         "static inline uint64_t sim_y_data(int) { top.step(); return top.p_y__data.get<uint64_t>(); }\n"
         "static inline void sim_counters(int, int64_t *dst) {\n"
         f"    (void)dst;\n{''.join(reads)}}}\n"
