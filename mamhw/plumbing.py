@@ -19,7 +19,7 @@ import threading
 
 __all__ = ["ContractError", "ToolError", "Terminated", "atomic_write", "atomic_write_all", "save_text", "tool",
            "find_program", "tool_dirs", "tool_env", "end_process_group", "popen", "run_process", "run_tool",
-           "terminate_like_interrupt"]
+           "removed_after", "terminate_like_interrupt"]
 
 
 class ContractError(ValueError):
@@ -196,6 +196,20 @@ def run_process(args, *, timeout=None, capture_output=False, input=None, **kwarg
             end_process_group(proc)
             raise
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+@contextlib.contextmanager
+def removed_after(folder):
+    """Yield `folder`, removed when the block ends, by any exception but a ToolError, whose message names a log in
+    it (kept for reading; whoever made it clears it later)."""
+    try:
+        yield folder
+    except ToolError:
+        raise
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -3,7 +3,6 @@
 import contextlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 
@@ -11,7 +10,7 @@ from .golden import load_model
 from .options import (add_pes, add_target, add_weights, input_file, output_dir, output_file, positive_float,
                       positive_int)
 from .paths import output_folder
-from .plumbing import ToolError, save_text
+from .plumbing import removed_after, save_text
 from .golden.cycles import network_cycles, plan_network
 from .golden.encode import entry_bits
 from .fpga.targets import get_target
@@ -98,15 +97,8 @@ def _work_folder(out_dir):
         with output_folder(out_dir):
             yield out_dir
         return
-    work = tempfile.mkdtemp(prefix="mam-synth-")
-    try:
+    with removed_after(tempfile.mkdtemp(prefix="mam-synth-")) as work:
         yield work
-    except ToolError:
-        raise
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    shutil.rmtree(work, ignore_errors=True)
 
 
 def _log(message):

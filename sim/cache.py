@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 
-from ..plumbing import ToolError
+from ..plumbing import removed_after
 
 __all__ = ["cache_dir", "design_key", "seal", "verified", "work_dir", "building", "publish", "remove_entry", "MANIFEST"]
 
@@ -147,12 +147,5 @@ def publish(work, folder, names):
 def building(root):
     """A work folder (:func:`work_dir`) for the block: removed when the block ends, by any exception but a
     ToolError (its message names a log in the folder; a later build removes it) or after a publish."""
-    work = work_dir(root)
-    try:
+    with removed_after(work_dir(root)) as work:
         yield work
-    except ToolError:
-        raise
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    shutil.rmtree(work, ignore_errors=True)

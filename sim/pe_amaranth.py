@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 from ..golden import encode, pe_cycles
 from ..hw.single_pe import SinglePE
 
-__all__ = ["build_pe", "SimResult", "simulate_pe"]
+__all__ = ["build_pe", "SimResult", "simulate_pe", "write_inputs", "run_testbench"]
 
 CLOCK_PERIOD = 1e-8        # 100 MHz, only for the time axis of waveforms
 
@@ -50,12 +50,7 @@ def simulate_pe(layer, x, *, vcd=None, load_via_port=False, progress=None):
     async def testbench(ctx):
         for s in range(batch):
             if load_via_port:
-                ctx.set(pe.x_we, 1)
-                for i, v in enumerate(x[s]):
-                    ctx.set(pe.x_addr, i)
-                    ctx.set(pe.x_data, int(v))
-                    await ctx.tick()
-                ctx.set(pe.x_we, 0)
+                await write_inputs(ctx, pe, x[s])
             else:
                 for i, v in enumerate(x[s]):
                     ctx.set(pe.act_mem.data[i], int(v))
@@ -71,6 +66,16 @@ def simulate_pe(layer, x, *, vcd=None, load_via_port=False, progress=None):
 
     run_testbench(pe, testbench, vcd)
     return SimResult(outputs=outputs, cycles=cycles, counter=counter, entries=enc.entries, model_cycles=model)
+
+
+async def write_inputs(ctx, dut, values):
+    """Drive `dut`'s input write port (``x_we``/``x_addr``/``x_data``) with one value per cycle, as a host does."""
+    ctx.set(dut.x_we, 1)
+    for i, v in enumerate(values):
+        ctx.set(dut.x_addr, i)
+        ctx.set(dut.x_data, int(v))
+        await ctx.tick()
+    ctx.set(dut.x_we, 0)
 
 
 def run_testbench(dut, testbench, vcd=None):

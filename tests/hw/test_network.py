@@ -13,6 +13,7 @@ from mamhw.fpga.structure import silence
 from mamhw.hw.network import NetworkEngine
 from mamhw.hw.specs import build_network_engine
 from mamhw.sim.engine_amaranth import simulate_network
+from mamhw.sim.pe_amaranth import write_inputs
 from tests.strategies import make_layer_and_inputs, make_network_and_inputs, networks_and_inputs
 
 ENGINE_PES = st.sampled_from([1, 2, 3, 4, 8])
@@ -105,12 +106,7 @@ def test_host_ports_load_inputs_and_read_outputs(pes):
 
     async def testbench(ctx):
         for s in range(x.shape[0]):
-            ctx.set(top.x_we, 1)
-            for i, v in enumerate(x[s]):
-                ctx.set(top.x_addr, i)
-                ctx.set(top.x_data, int(v))
-                await ctx.tick()
-            ctx.set(top.x_we, 0)
+            await write_inputs(ctx, top, x[s])
             ctx.set(top.start, 1)
             await ctx.tick()
             ctx.set(top.start, 0)
