@@ -1,4 +1,4 @@
-"""The host side of the UART link (protocol: hw/protocol.py, hw/hostlink.py): frames, a device driver, batch runs.
+"""The host side of the UART link (protocol: hw/protocol.py): values, a device driver, batch runs.
 
 The driver works over any pyserial-like byte transport: ``write(bytes)``, ``read(n)`` returning at most n bytes
 once its ``timeout`` (seconds) has passed, and ``reset_input_buffer()``. In real use that is a
@@ -15,17 +15,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..golden import ContractError, check_inputs
-from ..hw.protocol import (CHECK, CHECK_BYTES, COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY, SYNC,
-                           WEIGHT_CHUNK, WEIGHT_HEADER, Command, Status, value_bytes)
+from ..hw.protocol import (COUNTER_BYTES, DELIMITER, INFO_FORMAT, MAX_PAYLOAD, PROTOCOL_VERSION, REPLY,
+                           WEIGHT_CHUNK, WEIGHT_HEADER, Command, FrameError, Status, decode_reply, encode_request,
+                           value_bytes)
 from .design_id import design_id
 
-__all__ = ["LinkError", "encode_frame", "decode_frame", "encode_values", "decode_values", "weight_frames",
-           "entry_words", "Info", "Device", "BatchResult", "open_serial", "BOARD_HINT"]
+__all__ = ["LinkError", "encode_values", "decode_values", "weight_frames", "entry_words", "Info", "Device",
+           "BatchResult", "open_serial", "BOARD_HINT"]
 
 BOARD_HINT = "pip install -e '.[board]'"
-HEADER = 4                      # SYNC, CODE, LEN lo, LEN hi
-# Statuses that say the frame was damaged on the way; sending it again can succeed.
-TRANSIENT = {Status.BAD_CHECKSUM, Status.TIMEOUT, Status.RX_ERROR}
+# Statuses that say the frame was damaged on the way, or came at a bad time; sending it again can succeed.
+TRANSIENT = {Status.BAD_CHECKSUM, Status.TIMEOUT, Status.RX_ERROR, Status.BUSY}
+# Bytes a reply frame can take on the line, and other requests' replies skipped while waiting for one, at most.
+MAX_FRAME = 2 * MAX_PAYLOAD
+MAX_STALE = 16
 EXPLAIN = {
     Status.BAD_CHECKSUM: "the frame was corrupted on the line",
     Status.BAD_LENGTH: "wrong payload length for this design",
@@ -34,6 +37,7 @@ EXPLAIN = {
     Status.RX_ERROR: "the UART lost bytes (framing error or overrun)",
     Status.BAD_ADDRESS: "no such PE or entries in this design",
     Status.NO_INPUTS: "the last inputs were refused; write them again",
+    Status.BUSY: "it came while another request waited",
 }
 
 
@@ -43,31 +47,6 @@ class LinkError(ContractError):
     def __init__(self, message, transient=False):
         super().__init__(message)
         self.transient = transient
-
-
-def encode_frame(code, payload=b""):
-    """SYNC | code | len (u16 LE) | payload | CHECK (CRC-32C) over code, len and payload."""
-    payload = bytes(payload)
-    if not 0 <= code <= 0xFF:
-        raise ValueError(f"frame code must be a byte, got {code}")
-    if len(payload) > MAX_LEN:
-        raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_LEN}")
-    body = struct.pack("<BH", code, len(payload)) + payload
-    return bytes([SYNC]) + body + CHECK.check_bytes(body)
-
-
-def decode_frame(frame):
-    """(code, payload) of one complete frame; LinkError if it is not one."""
-    frame = bytes(frame)
-    if len(frame) < HEADER + CHECK_BYTES or frame[0] != SYNC:
-        raise LinkError("not a frame: too short or no SYNC byte", transient=True)
-    code, length = struct.unpack_from("<BH", frame, 1)
-    if len(frame) != HEADER + length + CHECK_BYTES:
-        raise LinkError(f"frame length field says {length} payload bytes, frame holds "
-                        f"{len(frame) - HEADER - CHECK_BYTES}", transient=True)
-    if CHECK.check_bytes(frame[1:-CHECK_BYTES]) != frame[-CHECK_BYTES:]:
-        raise LinkError("frame checksum does not match", transient=True)
-    return code, frame[HEADER:-CHECK_BYTES]
 
 
 def encode_values(values, bits):
@@ -134,10 +113,11 @@ class BatchResult:
 class Device:
     """A mamhw design behind a byte transport.
 
-    ``name`` names the device in messages (the port). A request whose frame was damaged (no reply, a corrupted
-    reply, or a BAD_CHECKSUM / TIMEOUT / RX_ERROR status) is sent again up to ``retries`` times, after ``resync``
-    seconds of silence that let the device's inter-byte timeout drop whatever it was parsing. Every command is
-    idempotent (RUN on the same inputs gives the same outputs), so repeating one is safe.
+    ``name`` names the device in messages (the port). Each request carries a new tag (hw/protocol.py); a reply
+    with another tag answers an earlier request and is skipped. A request that gets no reply, a damaged one, or a
+    BAD_CHECKSUM / TIMEOUT / RX_ERROR / BUSY status is sent again, with the same tag, up to ``retries`` times after
+    ``resync`` seconds; a late reply to an earlier attempt answers it as well. Every command is idempotent (RUN on
+    the same inputs gives the same outputs), so repeating one is safe.
     """
 
     def __init__(self, transport, *, name="device", retries=2, resync=0.05, sleep=time.sleep):
@@ -146,67 +126,81 @@ class Device:
         self.retries = retries
         self.resync = resync
         self.sleep = sleep
+        self.tag = 0                # the last request's tag
         self._info = None
 
     # Frames.
-    def exchange(self, frame):
-        """Send one raw frame and return the reply's (code, payload). No checks beyond the frame's own."""
+    def exchange(self, data):
+        """Send raw bytes (a frame, or anything) and return the next reply, decoded: (code, tag, status, data)."""
         self.transport.reset_input_buffer()
-        self.transport.write(frame)
-        return self._read_frame()
+        self.transport.write(data)
+        return self.read_reply()
 
-    def _read(self, n, what):
-        data = self.transport.read(n)
-        if len(data) < n:
-            timeout = getattr(self.transport, "timeout", None)
-            within = f" within {timeout:g} s" if isinstance(timeout, (int, float)) else ""
-            if not data and what == "reply":
-                raise LinkError(f"{self.name}: no reply{within} (is the board connected and the bitstream "
-                                "for this network loaded?)", transient=True)
-            raise LinkError(f"{self.name}: {what} cut short: {len(data)} of {n} bytes{within}", transient=True)
-        return data
+    def read_reply(self):
+        """The next reply frame on the line, decoded; LinkError (transient) if none comes or it is damaged."""
+        frame = self._read_frame()
+        try:
+            return decode_reply(frame)
+        except FrameError as e:
+            raise LinkError(f"{self.name}: damaged reply ({e}): not a mamhw host link, or a noisy line",
+                            transient=True) from None
 
     def _read_frame(self):
-        skipped = 0
-        while self._read(1, "reply")[0] != SYNC:        # skip noise up to the next frame
-            skipped += 1
-            if skipped > MAX_LEN + HEADER:
-                raise LinkError(f"{self.name}: no frame in {skipped} bytes received", transient=True)
-        header = self._read(HEADER - 1, "reply header")
-        length = header[1] | header[2] << 8
-        rest = self._read(length + CHECK_BYTES, "reply payload")
-        return decode_frame(bytes([SYNC]) + header + rest)
+        """The bytes between the next two 0x00 that hold any."""
+        frame = bytearray()
+        while True:
+            byte = self.transport.read(1)
+            if not byte:
+                timeout = getattr(self.transport, "timeout", None)
+                within = f" within {timeout:g} s" if isinstance(timeout, (int, float)) else ""
+                if not frame:
+                    raise LinkError(f"{self.name}: no reply{within} (is the board connected and the bitstream "
+                                    "for this network loaded?)", transient=True)
+                raise LinkError(f"{self.name}: reply cut short after {len(frame)} bytes{within}", transient=True)
+            if byte[0] == DELIMITER:
+                if frame:
+                    return bytes(frame)
+            else:
+                frame += byte
+                if len(frame) > MAX_FRAME:
+                    raise LinkError(f"{self.name}: no frame in {len(frame)} bytes received", transient=True)
 
     # Requests.
     def request(self, command, payload=b""):
         """Send `command`; return the reply data after an OK status. LinkError otherwise, after retries."""
         command = Command(command)
-        frame = encode_frame(command, payload)
+        self.tag = (self.tag + 1) & 0xFF
+        frame = encode_request(command, self.tag, payload)
+        self.transport.reset_input_buffer()             # whatever waits there answers earlier requests
         for attempt in range(self.retries + 1):
+            if attempt:
+                self.sleep(self.resync)
+            self.transport.write(frame)
             try:
-                return self._request_once(command, frame)
+                return self._await(command)
             except LinkError as e:
                 if not e.transient or attempt == self.retries:
                     raise
-            self.sleep(self.resync)
         raise AssertionError("unreachable")
 
-    def _request_once(self, command, frame):
-        code, payload = self.exchange(frame)
-        if code != command | REPLY:
-            raise LinkError(f"{self.name}: expected a reply to {command.name} (code 0x{command | REPLY:02x}), "
-                            f"got code 0x{code:02x}: not a mamhw host link, or another request's reply",
-                            transient=True)
-        if not payload:
-            raise LinkError(f"{self.name}: reply to {command.name} has no status byte", transient=True)
-        try:
-            status = Status(payload[0])
-        except ValueError:
-            raise LinkError(f"{self.name}: {command.name}: unknown status 0x{payload[0]:02x}") from None
-        if status != Status.OK:
-            raise LinkError(f"{self.name}: {command.name} refused: {status.name} ({EXPLAIN[status]})",
-                            transient=status in TRANSIENT)
-        return payload[1:]
+    def _await(self, command):
+        """The data of the OK reply to `command` (this request's tag); replies to earlier requests are skipped."""
+        for _ in range(MAX_STALE + 1):
+            code, tag, status, data = self.read_reply()
+            if tag != self.tag:
+                continue
+            if code != command | REPLY:
+                raise LinkError(f"{self.name}: expected a reply to {command.name} (code 0x{command | REPLY:02x}), "
+                                f"got code 0x{code:02x}: not a mamhw host link, or a noisy line", transient=True)
+            try:
+                status = Status(status)
+            except ValueError:
+                raise LinkError(f"{self.name}: {command.name}: unknown status 0x{status:02x}") from None
+            if status != Status.OK:
+                raise LinkError(f"{self.name}: {command.name} refused: {status.name} ({EXPLAIN[status]})",
+                                transient=status in TRANSIENT)
+            return data
+        raise LinkError(f"{self.name}: {MAX_STALE + 1} replies, none to {command.name}", transient=True)
 
     def _expect(self, command, data, n):
         if len(data) != n:

@@ -1,60 +1,16 @@
-"""The host link: a framed request/reply protocol over a byte stream (a UART) that drives a NetworkEngine.
+"""The host link: the request/reply protocol of hw/protocol.py over a byte stream (a UART), driving a NetworkEngine.
 
-Three parts with one job each: the receiver (hw/link_receiver.py) parses and checks frames and stages their
-payload, the executor (hw/link_executor.py) carries out one checked request on the engine and composes its reply,
-the sender (hw/link_sender.py) frames the reply; hw/link_types.py holds what they pass each other.
+Three parts with one job each, one after the other:
 
-Frames, the same in both directions:
+    UART -> Receiver -> Request -> Executor -> reply content -> Sender -> UART
+            (decodes and checks        (carries out a request        (appends the check, stuffs
+            frames, stages payloads)    on the engine, composes       and delimits the reply)
+                                        the reply)
 
-    SYNC (0xA5) | CODE | LEN lo | LEN hi | PAYLOAD (LEN bytes) | CHECK (4 bytes)
-
-CHECK is CRC-32C (hw/protocol.py, which says why) over CODE, LEN and PAYLOAD. A request's CODE is a command; its
-reply's CODE is the command | 0x80 (REPLY) and its payload is a status byte followed by the command's reply data.
-Every request gets exactly one reply; the link handles one request at a time, and bytes that arrive while it runs
-the engine or sends a reply are dropped.
-
-    command              request payload                 reply data (after the status byte)
-    INFO         0x01    none                            INFO_FORMAT: version, n_in, n_out, in_bits, out_bits,
-                                                         layers, PEs, 32-bit design id
-    WRITE_INPUTS 0x02    n_in values                     none
-    RUN          0x03    none                            cycles (u32), sent when the run is done
-    READ_OUTPUTS 0x04    none                            n_out values
-    READ_CYCLES  0x05    none                            cycles, then each layer's cycles (u32 each)
-    LOAD_WEIGHTS 0x06    PE (u8), address (u16), count    none
-                         (u8, 1..WEIGHT_CHUNK), then
-                         WEIGHT_CHUNK entry words
-
-LOAD_WEIGHTS exists only in a design whose entry words sit in RAMs without initial contents (the UP5K's SPRAM,
-hw/weight_ram.py; INFO's weight_bits is then their width, 0 otherwise, and a design without them answers
-UNKNOWN_COMMAND). It writes the first `count` words of the frame to entries address .. address + count - 1 of PE
-`PE`; the frame always carries WEIGHT_CHUNK words of ceil(weight_bits / 8) bytes (the unused ones are ignored).
-A PE that does not exist or entries beyond the PE's are refused with BAD_ADDRESS. The host loads every PE's words
-(the engine's EnginePE.entry_words) before the first RUN.
-
-Values are ceil(bits / 8) bytes each, little endian, two's complement (inputs in in_bits, outputs in out_bits);
-multi-byte integers in INFO and the counters are little endian too. Input bytes above in_bits are ignored.
-
-Status codes (first byte of every reply payload):
-
-    OK               0  the command was carried out
-    BAD_CHECKSUM     1  the check did not match; nothing was applied
-    BAD_LENGTH       2  LEN is not the command's payload length; nothing was applied. A LEN above the largest
-                        payload this design takes is not waited for: the link discards bytes until the line has
-                        been quiet for the timeout, then replies.
-    UNKNOWN_COMMAND  3  no such command (or a reserved one)
-    TIMEOUT          4  the frame stopped before its end for longer than the inter-byte timeout
-    RX_ERROR         5  the UART lost a byte of this frame (framing error or overrun); nothing was applied
-    BAD_ADDRESS      6  LOAD_WEIGHTS names a PE or entries the design does not have; nothing was applied
-    NO_INPUTS        7  RUN after a refused WRITE_INPUTS: the staged inputs are not whole; nothing was run
-
-Failures are checked in that order after the check's last byte (RX_ERROR first); the reply echoes the CODE as received.
-Nothing is half-applied: WRITE_INPUTS and LOAD_WEIGHTS land in staging memories and are copied into the engine only
-after the whole frame checked out. RUN copies the staged inputs into the engine again before it starts: a network
-with an even number of layers writes its outputs into its inputs' buffer, and a RUN sent again (the driver repeats a
-request whose reply was lost) must run on the same inputs. A refused WRITE_INPUTS frame leaves its bytes in the
-staging memory, so RUN is then refused (NO_INPUTS) until a WRITE_INPUTS goes through. A frame cut short does not
-wedge the link: after ``timeout`` cycles without a byte the link answers TIMEOUT and hunts for SYNC again; bytes
-outside a frame are skipped until a SYNC.
+hw/link_receiver.py, hw/link_executor.py and hw/link_sender.py; hw/link_types.py holds what they pass each other
+(RequestPort, ReplyPort), hw/stuffing.py the byte stuffing. The receiver runs all the time: a request that arrives
+while another is carried out waits in the RequestPort's stream (one at most). The staging memories (WRITE_INPUTS's
+values, LOAD_WEIGHTS's words) sit here, written by the receiver and read by the executor.
 """
 
 import struct
@@ -68,8 +24,8 @@ from .link_executor import Executor
 from .link_receiver import Receiver
 from .link_sender import Sender
 from .ports import EngineHostPort
-from .protocol import COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, WEIGHT_CHUNK, WEIGHT_HEADER_BYTES, \
-    value_bytes
+from .protocol import (COUNTER_BYTES, INFO_FORMAT, MAX_PAYLOAD, PROTOCOL_VERSION, WEIGHT_CHUNK,
+                       WEIGHT_HEADER_BYTES, value_bytes)
 
 __all__ = ["HostLink"]
 
@@ -92,10 +48,10 @@ class HostLink(wiring.Component):
         if p.loads_weights and p.pes != pes:
             raise ValueError(f"the engine port loads weights into {p.pes} PEs, the design has {pes}")
         load_len = WEIGHT_HEADER_BYTES + WEIGHT_CHUNK * value_bytes(p.weight_bits) if p.loads_weights else 0
-        longest_reply = 1 + max(struct.calcsize(INFO_FORMAT), p.n_out * value_bytes(p.out_bits),
-                                COUNTER_BYTES * (1 + p.n_layers))
-        if max(p.n_in * value_bytes(p.in_bits), load_len) > MAX_LEN or longest_reply > MAX_LEN:
-            raise ValueError(f"{p.n_in} inputs / {p.n_out} outputs do not fit a frame of {MAX_LEN} bytes")
+        longest_reply = max(struct.calcsize(INFO_FORMAT), p.n_out * value_bytes(p.out_bits),
+                            COUNTER_BYTES * (1 + p.n_layers))
+        if max(p.n_in * value_bytes(p.in_bits), load_len) > MAX_PAYLOAD or longest_reply > MAX_PAYLOAD:
+            raise ValueError(f"{p.n_in} inputs / {p.n_out} outputs do not fit a frame's {MAX_PAYLOAD} bytes")
         if p.counter_bits > 8 * COUNTER_BYTES:
             raise ValueError(f"counters wider than {8 * COUNTER_BYTES} bits do not fit the protocol")
         if not 0 <= design_id < 1 << 32:

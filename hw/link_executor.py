@@ -54,14 +54,13 @@ class Executor(wiring.Component):
 
         # The request being carried out, and a flag per command (set as it is taken, so that no compare of the code
         # stands in front of next-state logic or a reply byte).
-        code = Signal(8)
+        code, tag = Signal(8), Signal(8)
         status = Signal(Status)
         is_ = {c: Signal(name=f"is_{c.name.lower()}") for c in Command}
         hdr = Signal(Request)
 
         body_len = Signal(range(max_body + 1))
         has_body = Signal()                              # body_len != 0, set beside it
-        reply_len = Signal(16)                           # body_len + 1 (the status), set beside it
         body_left = Signal(signed(len(body_len) + 2))    # reply body bytes after the one being sent, minus one
         sent_count = Signal(range(max_body + 1))         # reply body bytes sent
         oidx = Signal(range(self.n_out + 1))             # output value number
@@ -136,6 +135,8 @@ class Executor(wiring.Component):
             if name != here[-1]:
                 m.d.sync += [state_flag(here[-1]).eq(0), state_flag(name).eq(1)]
 
+        copying = ["COPY", "COPY_LAST"] + (["COPY_WEIGHTS"] if loads else [])
+
         def send(value, then, last=0):
             """Offer `value` to the sender; go on once it is taken."""
             m.d.comb += [reply.valid.eq(1), reply.payload.data.eq(value), reply.payload.last.eq(last)]
@@ -147,15 +148,14 @@ class Executor(wiring.Component):
             with m.If(req.valid):
                 p = req.payload
                 ok = p.status == Status.OK
-                m.d.sync += [code.eq(p.code), status.eq(p.status), hdr.eq(p), body_len.eq(0), reply_len.eq(1),
+                m.d.sync += [code.eq(p.code), tag.eq(p.tag), status.eq(p.status), hdr.eq(p), body_len.eq(0),
                              has_body.eq(0), cidx.eq(0)]
                 m.d.sync += [flag.eq(ok & (p.code == c)) for c, flag in is_.items()]
                 with m.If(ok):
                     with m.Switch(p.code):
                         for c, n in self.body_len.items():
                             with m.Case(c):
-                                m.d.sync += [body_len.eq(n), reply_len.eq(n + 1), has_body.eq(n > 0),
-                                             body_left.eq(n - 2)]
+                                m.d.sync += [body_len.eq(n), has_body.eq(n > 0), body_left.eq(n - 2)]
                 copies = p.count if loads else 0
                 with m.If(ok & ((p.code == Command.WRITE_INPUTS) | (p.code == Command.RUN))):
                     m.d.sync += copy_left.eq(self.n_in - 2)
@@ -166,6 +166,8 @@ class Executor(wiring.Component):
                         go("COPY_WEIGHTS")
                 with m.Else():
                     go("REPLY_CODE")
+        # The receiver must not write the staging memories while they are copied.
+        m.d.comb += self.port.staging_busy.eq(Cat(*[state_flag(name) for name in copying]).any())
         with state("COPY"):
             m.d.sync += [wr_pend.eq(1), wr_addr.eq(cidx), cidx.eq(cidx + 1), copy_left.eq(copy_left - 1)]
             with m.If(copy_left[-1]):
@@ -195,11 +197,9 @@ class Executor(wiring.Component):
 
         with state("REPLY_CODE"):
             m.d.sync += [sent_count.eq(0), oidx.eq(0), osel.eq(0), settle.eq(new_value)]
-            send(code | REPLY, "REPLY_LEN_LO")
-        with state("REPLY_LEN_LO"):
-            send(reply_len[:8], "REPLY_LEN_HI")
-        with state("REPLY_LEN_HI"):
-            send(reply_len[8:], "REPLY_STATUS")
+            send(code | REPLY, "REPLY_TAG")
+        with state("REPLY_TAG"):
+            send(tag, "REPLY_STATUS")
         with state("REPLY_STATUS"):
             with m.If(has_body):
                 send(status, "REPLY_BODY")

@@ -4,7 +4,7 @@ checked request (receiver -> executor), and the bytes of a reply (executor -> se
 import types
 
 from amaranth.lib import crc, data, enum, stream, wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
 from . import protocol
 
@@ -23,20 +23,21 @@ CHECK_PARAMETERS = getattr(crc.catalog, protocol.CHECK.name)(data_width=8)
 Command = _hw_enum(protocol.Command, 8)
 Status = _hw_enum(protocol.Status, 4)
 
-# One request as the receiver checked it: the CODE byte as received (echoed in the reply), the status it earned
-# (OK: the executor carries it out; anything else: it only replies), and LOAD_WEIGHTS's header.
-Request = data.StructLayout({"code": 8, "status": Status, "pe": 8, "addr": 16, "count": 8})
+# One request as the receiver checked it: its CODE and TAG as received (the reply carries them back), the status it
+# earned (OK: the executor carries it out; anything else: it only replies), and LOAD_WEIGHTS's header.
+Request = data.StructLayout({"code": 8, "tag": 8, "status": Status, "pe": 8, "addr": 16, "count": 8})
 
 # A byte of a frame's content, `last` on its final byte.
 FrameByte = data.StructLayout({"data": 8, "last": 1})
 
 
 class RequestPort(wiring.Signature):
-    """Receiver -> executor, as the receiver sees it: ``request``, one checked request per frame; the executor takes
-    one (``ready``) only when it is idle."""
+    """Receiver -> executor, as the receiver sees it: ``request``, one checked request per frame, which the executor
+    takes (``ready``) when it is idle, so one waits there while another is carried out; and back ``staging_busy``,
+    high while the executor copies the staging memories into the engine (the receiver must not write them then)."""
 
     def __init__(self):
-        super().__init__({"request": Out(stream.Signature(Request))})
+        super().__init__({"request": Out(stream.Signature(Request)), "staging_busy": In(1)})
 
     def __eq__(self, other):
         return type(other) is type(self)
@@ -46,8 +47,8 @@ class RequestPort(wiring.Signature):
 
 
 class ReplyPort(wiring.Signature):
-    """Executor -> sender, as the executor sees it: ``content``, a reply's bytes (CODE | REPLY, status, data), ``last``
-    on its final byte; the sender adds the framing and the check."""
+    """Executor -> sender, as the executor sees it: ``content``, a reply's bytes (CODE | REPLY, TAG, STATUS, data),
+    ``last`` on its final byte; the sender adds the check and the framing."""
 
     def __init__(self):
         super().__init__({"content": Out(stream.Signature(FrameByte))})

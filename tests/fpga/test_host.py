@@ -13,32 +13,33 @@ from hypothesis import strategies as st
 from mamhw.cli import main
 from mamhw.fpga.boards import BOARDS, build_link_top, get_board, uart_divisor
 from mamhw.fpga.design_id import design_id
-from mamhw.fpga.host import (Device, LinkError, decode_frame, decode_values, encode_frame, encode_values,
-                             open_serial)
+from mamhw.fpga.host import Device, LinkError, decode_values, encode_values, open_serial
 from mamhw.fpga.targets import TARGETS
 from mamhw.golden import ContractError, Layer, Network, network_forward, save_network
 from mamhw.golden.cycles import network_cycles, plan_network
-from mamhw.hw.protocol import (CHECK, CHECK_BYTES, COUNTER_BYTES, INFO_FORMAT, MAX_LEN, PROTOCOL_VERSION, REPLY,
-                               SYNC, Command, Status)
+from mamhw.hw.protocol import (CHECK, COUNTER_BYTES, INFO_FORMAT, MAX_PAYLOAD, PROTOCOL_VERSION, REPLY, Command,
+                               FrameError, Status, decode_reply, decode_request, encode_reply, encode_request)
 from mamhw.hw.network import NetworkEngine
 from tests.strategies import make_network_and_inputs
 
 
-@given(st.integers(0, 255), st.binary(max_size=600))
-def test_frame_round_trip(code, payload):
-    frame = encode_frame(code, payload)
-    assert frame[0] == SYNC and len(frame) == len(payload) + 4 + CHECK_BYTES
-    assert frame[2] | frame[3] << 8 == len(payload)
-    assert decode_frame(frame) == (code, payload)
+@given(st.integers(0, 255), st.integers(0, 255), st.binary(max_size=600))
+def test_frame_round_trip(code, tag, payload):
+    frame = encode_request(code, tag, payload)
+    assert frame[0] == frame[-1] == 0 and 0 not in frame[1:-1]
+    assert decode_request(frame[1:-1]) == (code, tag, payload)
+    reply = encode_reply(code, tag, Status.BUSY, payload)
+    assert reply[0] == reply[-1] == 0 and 0 not in reply[1:-1]
+    assert decode_reply(reply[1:-1]) == (code | REPLY, tag, Status.BUSY, payload)
 
 
-@given(st.integers(0, 255), st.binary(max_size=64), st.data())
-def test_any_single_bit_flip_is_caught(code, payload, data):
-    frame = bytearray(encode_frame(code, payload))
-    bit = data.draw(st.integers(8, 8 * len(frame) - 1))    # anything after SYNC
+@given(st.integers(0, 255), st.binary(max_size=64), st.booleans(), st.data())
+def test_any_single_bit_flip_is_caught(code, payload, reply, data):
+    frame = bytearray((encode_reply(code, 1, 0, payload) if reply else encode_request(code, 1, payload))[1:-1])
+    bit = data.draw(st.integers(0, 8 * len(frame) - 1))
     frame[bit // 8] ^= 1 << (bit % 8)
-    with pytest.raises(LinkError):
-        decode_frame(bytes(frame))
+    with pytest.raises(FrameError):
+        (decode_reply if reply else decode_request)(bytes(frame))
 
 
 def test_check_is_crc32c_sent_least_significant_byte_first():
@@ -48,11 +49,11 @@ def test_check_is_crc32c_sent_least_significant_byte_first():
 
 def test_frame_limits():
     with pytest.raises(ValueError):
-        encode_frame(0x100)
+        encode_request(0x100, 0)
     with pytest.raises(ValueError):
-        encode_frame(1, bytes(MAX_LEN + 1))
-    with pytest.raises(LinkError, match="too short"):
-        decode_frame(b"\xa5\x01")
+        encode_request(1, 0, bytes(MAX_PAYLOAD + 1))
+    with pytest.raises(FrameError, match="too short"):
+        decode_request(b"\x03\x01\x02")
 
 
 @given(st.integers(2, 32).flatmap(lambda bits: st.tuples(
@@ -139,39 +140,39 @@ class FakeDevice:
 
     def write(self, data):
         self.inbuf += data
-        while len(self.inbuf) >= 4 + CHECK_BYTES:
-            n = 4 + CHECK_BYTES + (self.inbuf[2] | self.inbuf[3] << 8)
-            if len(self.inbuf) < n:
-                break
-            code, payload = decode_frame(bytes(self.inbuf[:n]))
-            del self.inbuf[:n]
-            self.outbuf += encode_frame(code | REPLY, self._answer(code, payload))
+        while 0 in self.inbuf:
+            end = self.inbuf.index(0)
+            frame, self.inbuf = bytes(self.inbuf[:end]), self.inbuf[end + 1:]
+            if frame:
+                code, tag, payload = decode_request(frame)
+                status, reply = self._answer(code, payload)
+                self.outbuf += encode_reply(code, tag, status, reply)
         return len(data)
 
     def _answer(self, code, payload):
         net = self.network
         model = network_cycles(plan_network(net, self.pes), NetworkEngine.LATENCY)
-        ok = bytes([Status.OK])
         if code == Command.INFO:
             f = dict(version=PROTOCOL_VERSION, n_in=net.n_in, n_out=net.n_out, in_bits=net.in_bits,
                      out_bits=net[-1].out_bits, n_layers=len(net), pes=self.pes, design_id=self.id, weight_bits=0)
             f.update(self.info_fields)
             if f["weight_bits"] is None:                        # protocol version 1 had no weight_bits
-                return ok + struct.pack(INFO_FORMAT[:-1], *list(f.values())[:-1])
-            return ok + struct.pack(INFO_FORMAT, *f.values())
+                return Status.OK, struct.pack(INFO_FORMAT[:-1], *list(f.values())[:-1])
+            return Status.OK, struct.pack(INFO_FORMAT, *f.values())
         if code == Command.WRITE_INPUTS:
             self.x = decode_values(payload, net.n_in, net.in_bits)
-            return ok
+            return Status.OK, b""
         if code == Command.RUN:
             self.y = network_forward(net, self.x[None, :])[0]
             if self.flip_output:
                 self.y[0] = -self.y[0] - 1
-            return ok + model.total.to_bytes(COUNTER_BYTES, "little")
+            return Status.OK, model.total.to_bytes(COUNTER_BYTES, "little")
         if code == Command.READ_OUTPUTS:
-            return ok + encode_values(self.y, net[-1].out_bits)
+            return Status.OK, encode_values(self.y, net[-1].out_bits)
         if code == Command.READ_CYCLES:
-            return ok + b"".join(int(c).to_bytes(COUNTER_BYTES, "little") for c in [model.total, *model.per_layer])
-        return bytes([Status.UNKNOWN_COMMAND])
+            return Status.OK, b"".join(int(c).to_bytes(COUNTER_BYTES, "little")
+                                       for c in [model.total, *model.per_layer])
+        return Status.UNKNOWN_COMMAND, b""
 
 
 def test_run_batch_on_the_fake_device():
@@ -300,7 +301,7 @@ def test_mam_run_bad_port_exit_2(files, capsys):
 def test_mam_run_loopback_port_is_not_a_device(files, capsys):
     # pyserial's loop:// echoes the request back: a frame, but not a reply.
     _, _, tmp = files
-    _one_line_error(capsys, _run(tmp, "--timeout", 0.05, port="loop://"), "expected a reply to INFO")
+    _one_line_error(capsys, _run(tmp, "--timeout", 0.05, port="loop://"), "not a mamhw host link")
 
 
 def test_mam_run_without_pyserial(files, monkeypatch, capsys):

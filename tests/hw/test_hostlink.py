@@ -1,6 +1,7 @@
 """The whole host path in simulation: the host driver (fpga/host.py) -> bytes -> UART bits on `rx` -> host link ->
 network engine -> UART bits on `tx` -> decoded replies. Outputs are held to the golden model bit for bit and
-cycles to the cycle model; broken frames are refused with the right status and never half-applied."""
+cycles to the cycle model; broken frames are refused with the right status and never half-applied; requests that
+come while the link is busy are answered after the one before, or as the protocol says."""
 
 import struct
 
@@ -11,11 +12,11 @@ from hypothesis import strategies as st
 
 from mamhw.fpga.boards import build_link_top
 from mamhw.fpga.design_id import design_id
-from mamhw.fpga.host import Device, LinkError, encode_frame, encode_values, entry_words
+from mamhw.fpga.host import Device, LinkError, encode_values, entry_words
 from mamhw.golden import network_forward
 from mamhw.golden.cycles import network_cycles, plan_network
-from mamhw.hw.protocol import (CHECK_BYTES, INFO_FORMAT, PROTOCOL_VERSION, REPLY, SYNC, WEIGHT_CHUNK,
-                               WEIGHT_HEADER, Command, Status)
+from mamhw.hw.protocol import (INFO_FORMAT, PROTOCOL_VERSION, REPLY, WEIGHT_CHUNK, WEIGHT_HEADER, Command, Status,
+                               decode_reply, encode_request)
 from mamhw.hw.network import NetworkEngine
 from mamhw.hw.ports import EngineHostPort
 from tests.hw.uart_sim import SimTransport, uart_bits
@@ -45,10 +46,17 @@ def _model(network, pes):
     return network_cycles(plan_network(network, pes), NetworkEngine.LATENCY)
 
 
-def _status(reply, command):
-    code, payload = reply
-    assert code == command | REPLY
-    return Status(payload[0])
+def _status(reply, command, tag=None):
+    code, got_tag, status, _ = reply
+    assert code == command | REPLY and (tag is None or got_tag == tag)
+    return Status(status)
+
+
+def _damaged(frame, i):
+    """`frame` with its byte `i` changed to another non-zero value (a 0x00 would cut it in two)."""
+    out = bytearray(frame)
+    out[i] ^= 0x10 if out[i] != 0x10 else 0x20
+    return bytes(out)
 
 
 def assert_batch_exact(network, x, pes, **options):
@@ -131,87 +139,118 @@ def _inputs_refused(dev, golden):
         dev.run()
 
 
+def _write_inputs(x, tag=0x31):
+    return encode_request(Command.WRITE_INPUTS, tag, encode_values(x, 8))
+
+
 def test_corrupted_payload_is_refused_and_not_applied():
     network, x, golden, dev, _ = _loaded()
-    frame = bytearray(encode_frame(Command.WRITE_INPUTS, encode_values(x[1], 8)))
-    frame[6] ^= 0x10                                     # a payload byte; the CRC no longer matches
-    assert _status(dev.exchange(bytes(frame)), Command.WRITE_INPUTS) == Status.BAD_CHECKSUM
+    frame = _damaged(_write_inputs(x[1]), 6)             # a payload byte; the check no longer matches
+    assert _status(dev.exchange(frame), Command.WRITE_INPUTS, 0x31) == Status.BAD_CHECKSUM
     _inputs_refused(dev, golden)
     dev.write_inputs(x[1])                               # and a good frame still goes through
     dev.run()
     np.testing.assert_array_equal(dev.read_outputs(), golden[1])
 
 
+def test_broken_stuffing_is_refused():
+    network, x, golden, dev, _ = _loaded()
+    frame = bytearray(_write_inputs(x[1]))
+    frame[1] = 0xFE                                      # the first run now reaches past the frame's end
+    assert _status(dev.exchange(bytes(frame)), Command.WRITE_INPUTS, 0x31) == Status.BAD_CHECKSUM
+    _inputs_refused(dev, golden)
+
+
 def test_wrong_length_is_refused_and_not_applied():
     network, x, golden, dev, _ = _loaded()
-    short = encode_frame(Command.WRITE_INPUTS, encode_values(x[1][:-1], 8))
+    short = encode_request(Command.WRITE_INPUTS, 1, encode_values(x[1][:-1], 8))
     assert _status(dev.exchange(short), Command.WRITE_INPUTS) == Status.BAD_LENGTH
-    # A length above anything the design takes: the link drains the line, then answers.
-    huge = bytes([SYNC, Command.WRITE_INPUTS]) + struct.pack("<H", 0x4000) + bytes(20)
+    # Longer than anything the design takes: counted no further, refused when the frame ends.
+    huge = encode_request(Command.WRITE_INPUTS, 2, bytes(range(60)))
     assert _status(dev.exchange(huge), Command.WRITE_INPUTS) == Status.BAD_LENGTH
-    assert _status(dev.exchange(encode_frame(Command.RUN, b"\x00")), Command.RUN) == Status.BAD_LENGTH
+    # The length shows only at the frame's end, so the staging memory took the frames' first bytes: RUN is
+    # refused until whole inputs arrive.
+    _inputs_refused(dev, golden)
+    assert _status(dev.exchange(encode_request(Command.RUN, 3, b"\x00")), Command.RUN) == Status.BAD_LENGTH
+    # Too short to hold CODE, TAG and CHECK: damaged, whatever its bytes.
+    assert dev.exchange(b"\x00\x03\x02\x07\x00") == (0x02 | REPLY, 0x07, Status.BAD_CHECKSUM, b"")
+    assert dev.exchange(b"\x00\x01\x00") == (REPLY, 0, Status.BAD_CHECKSUM, b"")
+    dev.write_inputs(x[0])
     _still_x0(dev, golden, network)
 
 
 def test_unknown_and_reserved_commands():
     network, x, golden, dev, _ = _loaded()
     for code in (Command.LOAD_WEIGHTS, 0x00, 0x7F, 0x81):
-        assert _status(dev.exchange(encode_frame(code, b"\x01\x02")), code) == Status.UNKNOWN_COMMAND
+        assert _status(dev.exchange(encode_request(code, 9, b"\x01\x02")), code, 9) == Status.UNKNOWN_COMMAND
     with pytest.raises(LinkError, match="LOAD_WEIGHTS refused: UNKNOWN_COMMAND"):
         dev.request(Command.LOAD_WEIGHTS)
     _still_x0(dev, golden, network)
 
 
-def test_truncated_frame_times_out_and_the_link_recovers():
+def test_truncated_frame_times_out_and_the_rest_is_ignored():
     network, x, golden, dev, link = _loaded()
-    frame = encode_frame(Command.WRITE_INPUTS, encode_values(x[1], 8))
+    frame = _write_inputs(x[1], tag=0x44)
     link.reset_input_buffer()
     link.write(frame[:7])
-    code, payload = dev._read_frame()                    # the link answers once its timeout has passed
-    assert code == Command.WRITE_INPUTS | REPLY and payload == bytes([Status.TIMEOUT])
+    # The link answers once its timeout has passed, then ignores the line up to the next 0x00: the rest of the
+    # frame, arriving late, gets no reply.
+    assert dev.read_reply() == (Command.WRITE_INPUTS | REPLY, 0x44, Status.TIMEOUT, b"")
+    link.write(frame[7:])
+    with pytest.raises(LinkError, match="no reply"):
+        dev.read_reply()
     _inputs_refused(dev, golden)
-    # Cut inside the header, before the command byte arrived.
-    link.write(frame[:1])
-    code, payload = dev._read_frame()
-    assert code == REPLY and payload == bytes([Status.TIMEOUT])
+    # Cut after the first length byte, before the command byte arrived.
+    link.write(frame[:2])
+    assert dev.read_reply() == (REPLY, 0, Status.TIMEOUT, b"")
     assert dev.info().n_in == network.n_in
+
+
+def test_a_cut_frame_is_ended_by_the_next_frames_delimiter():
+    network, x, golden, dev, link = _loaded()
+    frame = _write_inputs(x[1], tag=0x45)
+    link.reset_input_buffer()
+    link.write(frame[:-9])                                # no timeout: the next request follows at once
+    assert dev.info().design_id == design_id(network, 2)
+    assert dev.tag != 0x45
+    _inputs_refused(dev, golden)
 
 
 def test_lost_byte_is_an_rx_error():
     network, x, golden, dev, link = _loaded()
-    frame = encode_frame(Command.WRITE_INPUTS, encode_values(x[1], 8))
+    frame = _write_inputs(x[1], tag=0x46)
     link.reset_input_buffer()
     levels = []
     for i, b in enumerate(frame):
         levels += uart_bits(b, stop=0 if i == 8 else 1) + ([1] if i == 8 else [])
     link.write_levels(levels)
-    code, payload = dev._read_frame()
-    assert code == Command.WRITE_INPUTS | REPLY and payload == bytes([Status.RX_ERROR])
+    assert dev.read_reply() == (Command.WRITE_INPUTS | REPLY, 0x46, Status.RX_ERROR, b"")
     _inputs_refused(dev, golden)
     dev.write_inputs(x[0])
     _still_x0(dev, golden, network)
 
 
-def test_noise_before_a_frame_is_skipped():
+def test_noise_before_a_frame_is_answered_as_a_broken_frame_and_skipped():
     network, x, golden, dev, link = _loaded()
-    link.write(bytes([0x00, 0xFF, 0x5A, 0x13]))         # no SYNC among them
-    info = dev.info()
-    assert info.design_id == design_id(network, 2)
+    link.write(bytes([0x00, 0xFF, 0x5A, 0x13]))         # a frame whose run is cut short by the next 0x00
+    assert dev.exchange(encode_request(Command.INFO, 0x20)) == (0x5A | REPLY, 0x13, Status.BAD_CHECKSUM, b"")
+    assert _status(dev.read_reply(), Command.INFO, 0x20) == Status.OK
+    link.write(bytes([0x77, 0x00, 0x00, 0x00]))          # and the driver skips such a reply by its tag
+    assert dev.info().design_id == design_id(network, 2)
     _still_x0(dev, golden, network)
 
 
 class _Corrupting:
-    """Flips one bit of the first `n` frames written, as a noisy line would."""
+    """Changes a byte of the first `n` frames written (inside the check), as a noisy line would."""
 
     def __init__(self, inner, n=1):
         self.inner, self.n = inner, n
 
     def write(self, data):
-        data = bytearray(data)
         if self.n:
             self.n -= 1
-            data[-1] ^= 0x01
-        return self.inner.write(bytes(data))
+            data = _damaged(data, len(data) - 3)
+        return self.inner.write(data)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -228,6 +267,69 @@ def test_driver_resends_a_request_the_line_corrupted():
         dev.run()
 
 
+# Requests that come while the link is busy (hw/protocol.py): answered after the one before, or BUSY, or dropped.
+
+def _replies(link, n):
+    dev = Device(link, name="sim")
+    return [dev.read_reply()[:3] for _ in range(n)]
+
+
+def test_a_request_sent_while_a_reply_goes_out_is_answered_after_it():
+    network, x, golden, dev, link = _loaded()
+    link.reset_input_buffer()
+    link.write(encode_request(Command.READ_OUTPUTS, 1) + encode_request(Command.INFO, 2))
+    assert _replies(link, 2) == [(Command.READ_OUTPUTS | REPLY, 1, Status.OK), (Command.INFO | REPLY, 2, Status.OK)]
+
+
+def test_a_request_sent_while_the_engine_runs_is_answered_after_it():
+    network, x = _layers(dict(n_in=40, n_out=30, density=0.9), dict(n_in=30, n_out=20, density=0.9), seed=3)
+    dev, link = _device(network, 1)
+    dev.write_inputs(x[0])
+    total = _model(network, 1).total
+    assert total > 40 * DIVISOR * 10                      # the run outlasts the next request on the line
+    link.reset_input_buffer()
+    link.write(encode_request(Command.RUN, 1) + encode_request(Command.READ_CYCLES, 2))
+    got = [Device(link).read_reply() for _ in range(2)]
+    assert [r[:3] for r in got] == [(Command.RUN | REPLY, 1, Status.OK), (Command.READ_CYCLES | REPLY, 2, Status.OK)]
+    assert int.from_bytes(got[1][3][:4], "little") == total
+
+
+def test_inputs_that_come_while_a_request_waits_are_answered_busy_and_not_applied():
+    """READ_OUTPUTS's reply is going out, INFO waits for it, and WRITE_INPUTS begins meanwhile: its payload cannot be
+    staged, so it is answered BUSY after INFO (the reply to READ_OUTPUTS, ~21 bytes, ends before WRITE_INPUTS's
+    ~25 bytes), and the inputs are still x0."""
+    network, x = _layers(dict(n_in=16, n_out=10, density=0.6), batch=2, seed=12)
+    golden = network_forward(network, x)
+    dev, link = _device(network, 2)
+    dev.write_inputs(x[0])
+    dev.run()
+    link.reset_input_buffer()
+    link.write(encode_request(Command.READ_OUTPUTS, 1) + encode_request(Command.INFO, 2) + _write_inputs(x[1], 3))
+    assert _replies(link, 3) == [(Command.READ_OUTPUTS | REPLY, 1, Status.OK), (Command.INFO | REPLY, 2, Status.OK),
+                                 (Command.WRITE_INPUTS | REPLY, 3, Status.BUSY)]
+    assert dev.run() == _model(network, 2).total
+    np.testing.assert_array_equal(dev.read_outputs(), golden[0])
+    dev.write_inputs(x[1])                                # sent again, it goes through
+    dev.run()
+    np.testing.assert_array_equal(dev.read_outputs(), golden[1])
+
+
+def test_a_frame_that_ends_while_a_request_waits_is_dropped_and_the_driver_sends_it_again():
+    """READ_OUTPUTS's reply (~41 bytes) is still going out when INFO (9 bytes) and READ_CYCLES (9 bytes) have come:
+    INFO waits, READ_CYCLES finds it waiting and is dropped; the driver's request then gets its reply."""
+    network, x = _layers(dict(n_in=8, n_out=30, density=0.6), batch=1, seed=12)
+    dev, link = _device(network, 2)
+    dev.write_inputs(x[0])
+    dev.run()
+    link.reset_input_buffer()
+    link.write(encode_request(Command.READ_OUTPUTS, 1) + encode_request(Command.INFO, 2) +
+               encode_request(Command.READ_CYCLES, 3))
+    assert _replies(link, 2) == [(Command.READ_OUTPUTS | REPLY, 1, Status.OK), (Command.INFO | REPLY, 2, Status.OK)]
+    with pytest.raises(LinkError, match="no reply"):
+        Device(link).read_reply()
+    assert dev.read_cycles()[0] == _model(network, 2).total
+
+
 def _simulate(link, bench):
     """A bare HostLink (no UART, no engine) driven by the testbench `bench`."""
     from amaranth.sim import Simulator
@@ -237,9 +339,13 @@ def _simulate(link, bench):
     sim.run()
 
 
-def test_reply_crc_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
+def _frames_sent(sent):
+    """The replies in the bytes `sent`, decoded."""
+    return [decode_reply(f) for f in bytes(sent).split(b"\x00") if f]
+
+
+def test_reply_check_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
     # The sender folds a sent byte into the check a cycle after it leaves; the check must wait for the last fold.
-    from mamhw.fpga.host import decode_frame
     from mamhw.hw.hostlink import HostLink
     port = EngineHostPort(n_in=3, in_bits=8, n_out=2, out_bits=8, n_layers=1, y_latency=2)
     link = HostLink(port, pes=1, design_id=0x12345678, timeout=50)
@@ -247,7 +353,7 @@ def test_reply_crc_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
 
     async def bench(ctx):
         ctx.set(link.tx.ready, 1)
-        for byte in encode_frame(Command.INFO):
+        for byte in encode_request(Command.INFO, 0xC3):
             ctx.set(link.rx.valid, 1)
             ctx.set(link.rx.payload, byte)
             await ctx.tick()
@@ -258,9 +364,10 @@ def test_reply_crc_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
             await ctx.tick()
 
     _simulate(link, bench)
-    code, payload = decode_frame(bytes(sent))               # raises on a bad CRC
-    assert code == Command.INFO | REPLY and payload[0] == Status.OK
-    assert struct.unpack(INFO_FORMAT, payload[1:]) == (PROTOCOL_VERSION, 3, 2, 8, 8, 1, 1, 0x12345678, 0)
+    [(code, tag, status, data)] = _frames_sent(sent)          # decode_reply raises on a bad check
+    assert (code, tag, status) == (Command.INFO | REPLY, 0xC3, Status.OK)
+    assert struct.unpack(INFO_FORMAT, data) == (PROTOCOL_VERSION, 3, 2, 8, 8, 1, 1, 0x12345678, 0)
+    assert sent[0] == sent[-1] == 0 and 0 not in sent[1:-1]
 
 
 @pytest.mark.parametrize("y_latency", [1, 2, 3])
@@ -268,18 +375,19 @@ def test_output_bytes_wait_for_the_buffer_read_with_a_transmitter_that_takes_a_b
     """READ_OUTPUTS against an engine whose y_data follows y_addr `y_latency` cycles later (the engine's: 2, a
     registered row map and a synchronous read): each value then passes a register before its bytes are chosen and
     another before they leave, so the link must wait y_latency + 2 cycles after moving to the next value; a UART
-    hides that wait, a fast transmitter does not."""
-    from mamhw.fpga.host import decode_frame, decode_values
+    hides that wait, a fast transmitter does not. The values hold zero bytes and a run of 254 non-zero bytes, so the
+    reply's stuffing adds length bytes in both ways."""
+    from mamhw.fpga.host import decode_values
     from mamhw.hw.hostlink import HostLink
-    values = [-1500, 2047, 3, -2048, 700]
+    values = [-1500, 2047, 3, -2048, 700, 0, 256] + [-1] * 130
     port = EngineHostPort(n_in=3, in_bits=8, n_out=len(values), out_bits=12, n_layers=1, y_latency=y_latency)
     link = HostLink(port, pes=1, design_id=1, timeout=50)
     sent = []
 
     async def bench(ctx):
         ctx.set(link.tx.ready, 1)
-        frame, i, addrs = encode_frame(Command.READ_OUTPUTS), 0, [0] * y_latency
-        for _ in range(300):
+        frame, i, addrs = encode_request(Command.READ_OUTPUTS, 0x5C), 0, [0] * y_latency
+        for _ in range(2000):
             addr = addrs[0]                                                     # addressed y_latency cycles ago
             ctx.set(link.engine.y_data, values[addr] if addr < len(values) else 0)
             addrs = addrs[1:] + [ctx.get(link.engine.y_addr)]
@@ -291,9 +399,9 @@ def test_output_bytes_wait_for_the_buffer_read_with_a_transmitter_that_takes_a_b
             await ctx.tick()
 
     _simulate(link, bench)
-    code, payload = decode_frame(bytes(sent))
-    assert code == Command.READ_OUTPUTS | REPLY and payload[0] == Status.OK
-    assert decode_values(payload[1:], len(values), 12).tolist() == values
+    [(code, tag, status, data)] = _frames_sent(sent)
+    assert (code, tag, status) == (Command.READ_OUTPUTS | REPLY, 0x5C, Status.OK)
+    assert decode_values(data, len(values), 12).tolist() == values
 
 
 # Weights in RAM (the UP5K's SPRAM build, hw/weight_ram.py): loaded over the link before the first run.
@@ -309,12 +417,15 @@ def test_weights_loaded_over_the_link_bit_exact_and_cycle_exact():
     assert res.info.weight_bits == bits and max(map(len, words)) > WEIGHT_CHUNK   # several frames for a PE
 
 
-def _weights_frame(pe, address, words, bits, count=None):
+def _weights_payload(pe, address, words, bits, count=None):
     nb = (bits + 7) // 8
     padded = list(words) + [0] * (WEIGHT_CHUNK - len(words))
-    payload = struct.pack(WEIGHT_HEADER, pe, address, len(words) if count is None else count) + \
+    return struct.pack(WEIGHT_HEADER, pe, address, len(words) if count is None else count) + \
         b"".join(int(w).to_bytes(nb, "little") for w in padded)
-    return encode_frame(Command.LOAD_WEIGHTS, payload)
+
+
+def _weights_frame(*args, **kw):
+    return encode_request(Command.LOAD_WEIGHTS, 0x66, _weights_payload(*args, **kw))
 
 
 def test_bad_weight_frames_are_refused_and_not_applied():
@@ -327,22 +438,20 @@ def test_bad_weight_frames_are_refused_and_not_applied():
     # Every weight of PE 0's first words changed (lowest bit flipped: the weight is the word's low field), index
     # and row marks kept.
     changed = [w ^ 1 for w in words[0][:WEIGHT_CHUNK]]
-    bad_crc = bytearray(_weights_frame(0, 0, changed, bits))
-    bad_crc[-1] ^= 0xFF
-    cases = [(bytes(bad_crc), Status.BAD_CHECKSUM),
+    good = _weights_frame(0, 0, changed, bits)
+    cases = [(_damaged(good, len(good) - 4), Status.BAD_CHECKSUM),
              (_weights_frame(2, 0, changed[:1], bits), Status.BAD_ADDRESS),          # no PE 2
              (_weights_frame(0, n0 - 1, changed[:2], bits), Status.BAD_ADDRESS),      # past PE 0's entries
              (_weights_frame(0, 0, changed, bits, count=0), Status.BAD_ADDRESS),
              (_weights_frame(0, 0, changed, bits, count=WEIGHT_CHUNK + 1), Status.BAD_ADDRESS),
-             (_weights_frame(0, 0, changed, bits)[:-2 - CHECK_BYTES] + bytes(CHECK_BYTES), Status.BAD_LENGTH)]
+             (encode_request(Command.LOAD_WEIGHTS, 0x66, _weights_payload(0, 0, changed, bits)[:-2]),
+              Status.BAD_LENGTH)]
     for frame, status in cases:
-        if status == Status.BAD_LENGTH:                                # re-checksummed after the cut
-            frame = encode_frame(Command.LOAD_WEIGHTS, frame[4:-CHECK_BYTES])
-        assert _status(dev.exchange(frame), Command.LOAD_WEIGHTS) == status
+        assert _status(dev.exchange(frame), Command.LOAD_WEIGHTS, 0x66) == status
     _still_x0(dev, golden, network)
     # A good frame is applied: the changed weights change the outputs; loading the right ones restores them.
-    assert _status(dev.exchange(_weights_frame(0, 0, changed, bits)), Command.LOAD_WEIGHTS) == Status.OK
+    assert _status(dev.exchange(good), Command.LOAD_WEIGHTS) == Status.OK
     dev.run()
     assert not np.array_equal(dev.read_outputs(), golden[0])
-    dev.request(Command.LOAD_WEIGHTS, _weights_frame(0, 0, words[0][:WEIGHT_CHUNK], bits)[4:-CHECK_BYTES])
+    dev.request(Command.LOAD_WEIGHTS, _weights_payload(0, 0, words[0][:WEIGHT_CHUNK], bits))
     _still_x0(dev, golden, network)
