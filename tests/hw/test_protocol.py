@@ -1,7 +1,21 @@
-"""The protocol module: plain Python that the host imports without Amaranth."""
+"""The protocol module: plain Python that the host imports without Amaranth; its frame check (the plain CRC, the
+catalog entry the gateware builds, the measured reason for it) and its reference codec for the byte stuffing."""
 
+import json
+import os
 import subprocess
 import sys
+
+import pytest
+from amaranth.hdl import Module
+from amaranth.lib.crc import catalog
+from amaranth.sim import Simulator
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mamhw.hw.link_types import CHECK_PARAMETERS
+from mamhw.hw.protocol import (CHECK, MAX_RUN, CrcAlgorithm, FrameError, cobs_decode, cobs_encode,
+                               reverse_cobs_decode, reverse_cobs_encode)
 
 
 def test_protocol_and_host_driver_import_without_amaranth():
@@ -14,17 +28,6 @@ def test_protocol_and_host_driver_import_without_amaranth():
 
 
 # The frame check: the plain implementation the host uses, the catalog entry the gateware builds, and the choice.
-
-import os  # noqa: E402
-
-from amaranth.hdl import Module  # noqa: E402
-from amaranth.lib.crc import catalog  # noqa: E402
-from amaranth.sim import Simulator  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from mamhw.hw.link_types import CHECK_PARAMETERS  # noqa: E402
-from mamhw.hw.protocol import CHECK, CrcAlgorithm  # noqa: E402
 
 
 def _plain(name):
@@ -117,7 +120,6 @@ def test_link_integrity_quick(tmp_path):
     run = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "link_integrity.py"), "--quick", "--json",
                           str(out)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    import json
     res = {row["name"]: row for row in json.loads(out.read_text())["results"]}
     long = "4100"
     bits = 8 * (4100 + 2)
@@ -131,3 +133,34 @@ def test_link_integrity_quick(tmp_path):
             assert all(r["bytes"][0] == 0 for r in row["lengths"].values()), name
     assert res["CRC8_SMBUS"]["lengths"]["198"]["bytes"][0] > 0
     assert "| CRC32_ISCSI |" in run.stdout
+
+
+# The reference codec.
+
+
+def test_cobs_known_vectors():
+    assert cobs_encode(b"") == b"\x01"
+    assert cobs_encode(b"\x00") == b"\x01\x01"
+    assert cobs_encode(b"\x00\x00") == b"\x01\x01\x01"
+    assert cobs_encode(b"\x11\x22\x00\x33") == b"\x03\x11\x22\x02\x33"
+    run = bytes(range(1, MAX_RUN + 1))
+    assert cobs_encode(run) == b"\xff" + run + b"\x01"
+    assert cobs_decode(b"\xff" + run) == run                # the shorter form decodes the same
+    assert reverse_cobs_encode(b"\x11\x22\x00\x33") == b"\x11\x22\x03\x33\x02"
+    assert reverse_cobs_encode(run + b"\x00") == run + b"\xff\x01\x01"
+
+
+@given(st.binary(max_size=700))
+def test_stuffing_round_trips_without_zeros(data):
+    for encode, decode in ((cobs_encode, cobs_decode), (reverse_cobs_encode, reverse_cobs_decode)):
+        stuffed = encode(data)
+        assert 0 not in stuffed and decode(stuffed) == data
+        assert len(stuffed) <= len(data) + 1 + len(data) // MAX_RUN
+
+
+@pytest.mark.parametrize("decode, stuffed", [(cobs_decode, b""), (cobs_decode, b"\x05\x01"),
+                                             (cobs_decode, b"\x02\x00"), (reverse_cobs_decode, b"\x01\x05"),
+                                             (reverse_cobs_decode, b"")])
+def test_broken_stuffing_is_refused(decode, stuffed):
+    with pytest.raises(FrameError):
+        decode(stuffed)
