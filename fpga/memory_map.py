@@ -176,6 +176,10 @@ def _zero_lanes(words, width):
     """The lanes that are 0 in every word (a lane that is always 1 is not constant downstream: the registers it
     feeds start at 0)."""
     mask = (1 << width) - 1
+    if width <= 62:
+        a = np.asarray(words, dtype=np.int64)
+        seen = int(np.bitwise_or.reduce(a)) & mask if a.size else 0
+        return mask & ~seen
     seen = 0
     for w in words:
         seen |= int(w) & mask
@@ -216,6 +220,9 @@ def engine_memories(structure):
     """
     eng = structure.engine
     out = []
+    # Each PE's fetch addresses, read once (a PE reads 2P memories; big layers have 10^5+ entries).
+    addresses = {p: pe.fetch_addresses() for p, pe in enumerate(eng.pe) if pe is not None}
+    addresses = {p: None if a is None else np.asarray(a, dtype=np.int64) for p, a in addresses.items()}
     for p, pe in enumerate(eng.pe):
         if pe is None:
             continue
@@ -230,7 +237,7 @@ def engine_memories(structure):
         width = Shape.cast(pe.bias_shape).width
         out.append(MemoryInfo(f"pe{p}.bias_mem", "bias", pe.n_rows, width, _lanes(pe.biases, width), writable=False))
     for bm in eng.buffer_memories:
-        fetched, positions, read_bits = _reached(eng, bm)
+        fetched, positions, read_bits = _reached(eng, bm, addresses)
         width = Shape.cast(bm.memory.shape).width
         written = bm.host_writes or bm.writer is not None
         read = bm.bank in fetched
@@ -241,14 +248,15 @@ def engine_memories(structure):
     return out
 
 
-def _reached(eng, bm):
-    """(banks, position lanes, the widest word read or None) of the readers of buffer memory `bm`: its PE and the
-    host. None: no reader, or one whose width is unknown (every lane counts)."""
+def _reached(eng, bm, addresses_of):
+    """(banks, position lanes, the widest word read or None) of the readers of buffer memory `bm`: its PE (whose
+    fetch addresses are `addresses_of[pe]`) and the host. None: no reader, or one whose width is unknown (every
+    lane counts)."""
     plan = eng.plan
     readers = []
     if bm.reader is not None:
         pe = eng.pe[bm.reader]
-        readers.append((pe.fetch_addresses(), pe.act_bits))
+        readers.append((addresses_of[bm.reader], pe.act_bits))
     if bm.host_reads:
         readers.append((eng.y_map, Shape.cast(eng.signature.members["y_data"].shape).width))
     fetched, positions, used = set(), 0, []

@@ -81,7 +81,7 @@ def silence(obj, _seen=None):
         obj._MustUse__silence = True
         children = vars(obj).values()
     elif isinstance(obj, (list, tuple)):
-        children = obj
+        children = obj if not obj or not isinstance(obj[0], int) else ()
     elif isinstance(obj, dict):
         children = obj.values()
     else:
