@@ -101,8 +101,8 @@ class Layer(Shaped):
 
     @property
     def plain(self):
-        """True when the layer uses none of the contract's later keys (``splits == 1`` and not ``relu_in``): the
-        semantics every hardware entry point implements today."""
+        """True when the layer uses neither ``splits`` nor ``relu_in`` (the hardware builds its slice adder and
+        input ReLU only for layers that do, and the area model was fitted without them)."""
         return self.splits == 1 and not self.relu_in
 
     def entry_rows(self):

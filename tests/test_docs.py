@@ -181,9 +181,7 @@ ROUNDS = re.compile(r"\b(?:this|last|next|previous|earlier)\s+round\b", re.I)
 
 # Known mentions in files whose owners have yet to remove them: path -> how many. A file may have at most this
 # many; once its count falls, lower it here (or drop the entry), so that the list only shrinks.
-PENDING = {
-    "pyproject.toml": 1,
-}
+PENDING = {}
 
 
 def _mentions(path, text):
