@@ -113,8 +113,8 @@ class BatchResult:
 class Device:
     """A mamhw design behind a byte transport.
 
-    ``name`` names the device in messages (the port). Each request carries a new tag (hw/protocol.py); a reply
-    with another tag answers an earlier request and is skipped. A request that gets no reply, a damaged one, or a
+    ``name`` names the device in messages (the port). Each request carries a new tag, 1 to 255 in turn
+    (hw/protocol.py); a reply with another tag answers an earlier request (or a broken frame) and is skipped. A request that gets no reply, a damaged one, or a
     BAD_CHECKSUM / TIMEOUT / RX_ERROR / BUSY status is sent again, with the same tag, up to ``retries`` times after
     ``resync`` seconds; a late reply to an earlier attempt answers it as well. Every command is idempotent (RUN on
     the same inputs gives the same outputs), so repeating one is safe.
@@ -169,7 +169,7 @@ class Device:
     def request(self, command, payload=b""):
         """Send `command`; return the reply data after an OK status. LinkError otherwise, after retries."""
         command = Command(command)
-        self.tag = (self.tag + 1) & 0xFF
+        self.tag = self.tag % 255 + 1                   # 1..255: 0 is a frame's too short to hold a tag
         frame = encode_request(command, self.tag, payload)
         self.transport.reset_input_buffer()             # whatever waits there answers earlier requests
         for attempt in range(self.retries + 1):

@@ -8,7 +8,7 @@ Frames. A request and its reply on the line (a UART, 8N1):
 
 CHECK is CRC-32C of the bytes before it, least significant byte first (CHECK below; why CRC-32C: at the end).
 TAG is any byte the host chooses; the reply carries it back, so the host tells the reply to this request from a
-late reply to an earlier one. The reply's CODE is the request's as received with 0x80 (REPLY) set.
+late reply to an earlier one (the driver counts 1 to 255: a reply to a frame too short to hold a TAG carries 0). The reply's CODE is the request's as received with 0x80 (REPLY) set.
 
 Byte stuffing makes 0x00 a frame boundary and nothing else. COBS (consistent overhead byte stuffing) sends each run
 of up to 254 non-zero bytes after a byte holding its length + 1; a run shorter than 254 stands for the run and the

@@ -55,6 +55,11 @@ class SimTransport:
     def sleep(self, seconds):
         self._advance(round(seconds * self.clk_hz))
 
+    def watch(self, testbench):
+        """Run `testbench` (async, on the simulator's context) in the background beside the line, e.g. to watch the
+        design's internal ports. Call before the first read."""
+        self.sim.add_testbench(testbench, background=True)
+
     def wait_idle(self):
         """Run until every written level has gone out."""
         while self.levels:
@@ -68,36 +73,30 @@ class SimTransport:
         self.cycle += max(1, cycles)
         self.sim.run_until(self.cycle / self.clk_hz)
 
-    @staticmethod
-    async def _ticks(ctx, n):
-        # Not ctx.tick().repeat(n): an abandoned simulation would leave its async generator suspended, and
-        # closing that at garbage collection raises.
-        for _ in range(n):
-            await ctx.tick()
-
+    # One wake-up per bit time, not per cycle (a third of the run time went to the testbenches' wake-ups): a line
+    # level is held for exactly `divisor` clock periods, and tx is sampled half a period away from its edges.
     async def _drive(self, ctx):
+        bit = self.divisor / self.clk_hz
         ctx.set(self.top.rx, 1)
+        await ctx.tick()
         while True:
-            if self.levels:
-                ctx.set(self.top.rx, self.levels.popleft())
-                await self._ticks(ctx, self.divisor)
-            else:                               # idle: look again a bit time later
-                ctx.set(self.top.rx, 1)
-                await self._ticks(ctx, self.divisor)
+            ctx.set(self.top.rx, self.levels.popleft() if self.levels else 1)   # idle: look again a bit later
+            await ctx.delay(bit)
 
     async def _listen(self, ctx):
-        d = self.divisor
+        period = 1 / self.clk_hz
+        bit = self.divisor * period
         while True:
-            # tx is a register: it falls just after a clock edge, so the edges from here count bit times.
+            # tx is a register: it falls just after a clock edge, which starts the bit times.
             await ctx.negedge(self.top.tx)
-            await self._ticks(ctx, d // 2)     # middle of the start bit
+            await ctx.delay((self.divisor // 2 + 0.5) * period)     # middle of the start bit
             if ctx.get(self.top.tx):
                 raise AssertionError("tx: start bit shorter than half a bit")
             byte = 0
             for i in range(8):
-                await self._ticks(ctx, d)
+                await ctx.delay(bit)
                 byte |= ctx.get(self.top.tx) << i
-            await self._ticks(ctx, d)
+            await ctx.delay(bit)
             if ctx.get(self.top.tx):
                 self.received.append(byte)
             else:
