@@ -1,7 +1,17 @@
 """Boards: the FPGA target, the clock and the UART pins of each supported board, and the LinkTop for a network.
 
-Pins are those of amaranth-boards' platform files (icebreaker.py, ulx3s.py). Both boards reach the host through
-an FTDI USB UART; the baud is one that the FTDI chip makes exactly and the board clock divides exactly.
+Pins are those of amaranth-boards' platform files (icebreaker.py: clk12 on 35, uart rx 6 and tx 9; ulx3s.py: clk25 on
+G2, uart rx M1 and tx L4). Both boards reach the host through an FTDI USB UART; the baud is one that the FTDI chip
+makes exactly and the board clock divides exactly.
+
+Why these are not amaranth-boards platforms (ICEBreakerPlatform, ULX3S_85F_Platform): a platform brings its pins
+and clocks together with its own build, `platform.build()`, one Yosys script and one nextpnr run. `mam build`
+(fpga/build.py) synthesizes with the project's own scripts, the ones `mam synth` and the area model's calibration
+use, so that their figures agree, and places and routes seed after seed until timing closes, reading each seed's
+timing report; the top it builds needs no more of a board than one clock pin and two UART pins. Taking only the
+resource tables from amaranth-boards would add a dependency (it is not installed) for these six pin names. One
+thing its tables have that this flow does not: the iCEBreaker's UART pins are pulled up (PULLUP=1, SB_LVTTL), which
+keeps rx idle-high while the FTDI does not drive it; fpga/build.py writes plain `set_io` lines.
 """
 
 from dataclasses import dataclass
