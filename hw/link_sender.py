@@ -2,7 +2,7 @@
 line (hw/protocol.py)."""
 
 from amaranth.hdl import Module, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .link_types import CHECK_PARAMETERS, ReplyPort
@@ -19,6 +19,10 @@ class Sender(wiring.Component):
     reply: In(ReplyPort())
     tx: Out(stream.Signature(8))
 
+    class State(enum.Enum):
+        CONTENT = 0     # the executor's bytes pass to the encoder
+        CHECK = 1       # then the check's, least significant first
+
     def elaborate(self, platform):
         m = Module()
         content = self.reply.content
@@ -31,24 +35,25 @@ class Sender(wiring.Component):
         first = Signal(init=1)                       # the next content byte starts a reply
         m.d.sync += sent_pend.eq(0)
         m.d.comb += [check.valid.eq(sent_pend), check.data.eq(sent), check.start.eq(sent_pend & sent_first)]
-        index = Signal(range(CHECK_BYTES))           # the check's byte going out, least significant first
+        index = Signal(range(CHECK_BYTES))           # the check's byte going out
+        S = self.State
+        state = Signal(S)
 
-        with m.FSM():
-            with m.State("CONTENT"):
+        with m.Switch(state):
+            with m.Case(S.CONTENT):
                 m.d.comb += [enc.i.valid.eq(content.valid), enc.i.payload.data.eq(content.payload.data),
                              content.ready.eq(enc.i.ready)]
                 with m.If(content.valid & enc.i.ready):
                     m.d.sync += [sent.eq(content.payload.data), sent_pend.eq(1), sent_first.eq(first),
                                  first.eq(0), index.eq(0)]
                     with m.If(content.payload.last):
-                        m.next = "CHECK"
-            with m.State("CHECK"):
+                        m.d.sync += state.eq(S.CHECK)
+            with m.Case(S.CHECK):
                 # Waits out the last byte's step (an encoder that takes a byte every cycle gets here first).
                 m.d.comb += [enc.i.valid.eq(~sent_pend), enc.i.payload.data.eq(check.crc.word_select(index, 8)),
                              enc.i.payload.last.eq(index == CHECK_BYTES - 1)]
                 with m.If(enc.i.ready & ~sent_pend):
                     m.d.sync += index.eq(index + 1)
                     with m.If(index == CHECK_BYTES - 1):
-                        m.d.sync += first.eq(1)
-                        m.next = "CONTENT"
+                        m.d.sync += [first.eq(1), state.eq(S.CONTENT)]
         return m
