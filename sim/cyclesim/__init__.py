@@ -24,9 +24,9 @@ instruction). A value that cannot differ is computed once, as a plain integer: o
 control (addresses, enables, counters, valid bits), so only the datapath pays per copy. This is an exact static
 analysis of the netlist: it needs no assumption about the design.
 
-The parts: netlist.py reads the netlist into values, signals.py writes a signal as a C++ expression, cells.py
-translates each cell, tables.py turns decoders (case statements over a few bits) into table reads, schedule.py
-orders a cycle, emit.py writes the model around the runtime in runtime/*.h.
+The parts: netlist.py reads the netlist into values (params.py: its parameters), signals.py writes a signal as a
+C++ expression, cells.py translates each cell, tables.py turns decoders (case statements over a few bits) into
+table reads, schedule.py orders a cycle, emit.py writes the model around the runtime in runtime/*.h.
 
 Generated interface (``model.h``, namespace ``cyclesim``; ``U`` is uint64_t, ``W`` the lane vector, or uint64_t
 with one lane; an input over 64 bits is a ``Big<U, N>`` or ``Big<W, N>`` of N words)::
