@@ -313,6 +313,70 @@ def test_wide_random_circuits_match_amaranth_cycle_by_cycle(tmp_path_factory, se
     _check_random_circuit(tmp_path_factory, seed, wide=True)
 
 
+class Decoders(wiring.Component):
+    """Case statements over a few bits, as the engine's output row map is: a row map of constants (one of them
+    wider than 64 bits) over an unsigned select, whether any case was taken, and a signed select's cases."""
+
+    sel: In(7)
+    ssel: In(signed(4))
+    row: Out(12)
+    wide: Out(70)
+    hit: Out(1)
+    neg: Out(5)
+
+    def elaborate(self, platform):
+        m = Module()
+        rng = random.Random(7)
+        row, wide, hit, neg = Signal(12), Signal(70), Signal(), Signal(5)
+        with m.Switch(self.sel):
+            for case in range(0, 100, 3):
+                with m.Case(case, case + 1) if case % 9 == 0 else m.Case(case):
+                    m.d.comb += [row.eq(rng.getrandbits(12)), wide.eq(rng.getrandbits(70)), hit.eq(1)]
+        with m.Switch(self.ssel):
+            for case in (-8, -3, -1, 0, 5):
+                with m.Case(case):
+                    m.d.comb += neg.eq(case & 0x1f)
+            with m.Default():
+                m.d.comb += neg.eq(17)
+        m.d.sync += [self.row.eq(row), self.wide.eq(wide), self.hit.eq(hit), self.neg.eq(neg)]   # registered
+        return m
+
+
+def test_decoders_become_tables_and_match_amaranth(tmp_path):
+    """Every value of both selects, through the tables the generator makes of the case statements."""
+    design = Decoders()
+    netlist = _netlist(design, str(tmp_path))
+    model = cyclesim.generate(netlist)
+    assert model.count("// a decoder") >= 3                 # the row map, the wide map and `hit` are tables
+    design.in_shapes = [unsigned(7), signed(4)]
+    design.out_shapes = [unsigned(12), unsigned(70), unsigned(1), unsigned(5)]
+    folder = str(tmp_path / "model")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "model.h"), "w") as f:
+        f.write(model)
+    with open(os.path.join(folder, "main.cc"), "w") as f:
+        f.write(_harness(design, 1, ()).replace("o_out0_", "o_row_").replace("o_out1_", "o_wide_")
+                .replace("o_out2_", "o_hit_").replace("o_out3_", "o_neg_")
+                .replace("i_in0", "i_sel").replace("i_in1", "i_ssel"))
+    subprocess.run(["g++", "-std=c++14", "-O1", "-o", "sim", "main.cc"], cwd=folder, check=True)
+    stimulus = [[[v, v % 16]] for v in range(128)]
+    got = [c[0] for c in _run_model(design, folder, stimulus, 1)]
+    dut, want = Decoders(), []
+
+    async def testbench(ctx):
+        for (v, sv), in stimulus:
+            ctx.set(dut.sel, v)
+            ctx.set(dut.ssel, sv - 16 if sv >= 8 else sv)
+            await ctx.tick()
+            want.append([ctx.get(dut.row), ctx.get(dut.wide), ctx.get(dut.hit), ctx.get(dut.neg)])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert got == want and len({row for row, *_ in got}) > 30
+
+
 def test_refuses_what_it_does_not_model():
     with pytest.raises(cyclesim.Unsupported, match="no module"):
         cyclesim.generate({"modules": {}})
