@@ -234,11 +234,14 @@ def terminate_like_interrupt():
 
 
 def run_tool(var, args, cwd, log_name):
-    """Run a tool in `cwd`, its output going to `log_name` there; a failure is one line naming the log."""
+    """Run a tool in `cwd`, its output going to `log_name` there; a failure is one line naming the log. The tool's
+    temporary files go into `cwd` too (YoWASP's runtime makes a folder of its own, which a tool ended by SIGTERM
+    leaves behind): whatever removes the work folder removes them."""
     cmd = tool(var)
     log_path = os.path.join(cwd, log_name)
+    env = tool_env() | {"TMPDIR": os.path.abspath(cwd)}
     with open(log_path, "w") as log:
-        proc = run_process([cmd, *args], cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        proc = run_process([cmd, *args], cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0:
         last = _last_error_line(log_path)
         raise ToolError(f"{cmd} failed (exit {proc.returncode}): {last} (full log: {log_path})")
