@@ -139,7 +139,7 @@ def test_a_broken_pe_injected_into_the_engine_breaks_its_outputs(monkeypatch, fa
     import numpy as np
 
     import mamhw.hw.engine
-    from mamhw.golden import network_forward
+    from mamhw.golden import forward
     from mamhw.sim.engine_amaranth import simulate_network
     from tests.faulty import FAULTS
     monkeypatch.setattr(mamhw.hw.engine, "PE", FAULTS[fault])
@@ -151,4 +151,4 @@ def test_a_broken_pe_injected_into_the_engine_breaks_its_outputs(monkeypatch, fa
     except RuntimeError as e:                     # a run that never ends is caught too
         assert "did not finish" in str(e)
         return
-    assert not np.array_equal(res.outputs, network_forward(layer, x))
+    assert not np.array_equal(res.outputs, forward(layer, x))
