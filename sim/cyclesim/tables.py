@@ -1,18 +1,24 @@
 """Decoders as lookup tables. A `case` statement over a narrow signal reaches the netlist as one 1-bit $eq cell per
 case (the signal against a constant) feeding a $pmux, and often a $reduce_or over the same compares (any case
 taken). The engine's output row map is such a case over y_addr with one arm per output row: hundreds of compares
-and a chain of selections per cycle. Here a $pmux whose selects are all such compares on the same few bits, and
-whose arms are constants, becomes one read of a table indexed by those bits; a reduction over such compares (any,
-all, none) a table of 0 and 1. The tables hold exactly what the cells compute for every value of the index."""
+and a chain of selections per cycle. Here a $pmux whose selects are all such compares on the same few bits (or ORs
+of them, where cases share an arm), and whose arms are constants, becomes one read of a table indexed by those
+bits; a reduction over such compares (any, all, none) a table of 0 and 1. The tables hold exactly what the cells
+compute for every value of the index."""
 
 from .netlist import mask, param
 
 __all__ = ["MAX_INDEX_BITS", "Table", "find_tables"]
 
-MAX_INDEX_BITS = 12         # a table of at most 4096 words
+MAX_INDEX_BITS = 16         # a table of at most 65536 words
+MAX_EVALUATIONS = 1 << 22   # compares times index values worked out one by one (the usual case needs none)
+MIN_COMPARES = 4            # fewer compares cost less than a table read
+WORDS_PER_COMPARE = 64      # and a table of 2**bits words pays only for enough compares
 
-_REDUCE = {"$reduce_or": any, "$reduce_bool": any, "$logic_or": any, "$reduce_and": all,
-           "$logic_not": lambda xs: not any(xs)}
+# A reduction over n decoders, from the number of them that hit.
+_REDUCE = {"$reduce_or": lambda hit, n: hit > 0, "$reduce_bool": lambda hit, n: hit > 0,
+           "$logic_or": lambda hit, n: hit > 0, "$reduce_and": lambda hit, n: hit == n,
+           "$logic_not": lambda hit, n: hit == 0}
 
 
 class Table:
@@ -59,6 +65,13 @@ class _Compare:
         hit = x == self.const
         return not hit if self.kind in ("$ne", "$nex") else hit
 
+    def only_hit(self, index):
+        """The one index value this compare hits (None: none) when it compares exactly the index bits, unsigned,
+        for equality; else False (work it out value by value)."""
+        if self.kind in ("$ne", "$nex") or self.signed or list(self.signal) != list(index):
+            return False
+        return self.const if self.const < 1 << len(index) else None
+
 
 def _compares(design):
     """{var: _Compare} of the 1-bit compares of a driven signal against a constant."""
@@ -77,29 +90,48 @@ def _compares(design):
     return found
 
 
-def _decoders(design, bits, compares):
-    """The compares driving `bits`, each bit one; None when a bit is anything else."""
+def _selectors(design, bits, compares, anys):
+    """For each of `bits`, the compares that drive it: one compare, or the compares an OR of compares takes (Yosys
+    ORs the selects of the cases that share an arm); None when a bit is anything else."""
     out = []
     for b in bits:
         driver = design.driver.get(b) if isinstance(b, int) else None
-        if driver is None or driver[0] not in compares:
+        if driver is None or (driver[0] not in compares and driver[0] not in anys):
             return None
-        out.append(compares[driver[0]])
+        out.append([compares[driver[0]]] if driver[0] in compares else anys[driver[0]])
     return out
 
 
-def _index(decoders):
-    """The driven bits the decoders compare, in order of first appearance; None when there are too many."""
+def _index(selectors):
+    """The driven bits the compares read, in order of first appearance; None when there are too many."""
     index = []
-    for d in decoders:
-        for b in d.signal:
-            if isinstance(b, int) and b not in index:
-                index.append(b)
+    for sel in selectors:
+        for d in sel:
+            for b in d.signal:
+                if isinstance(b, int) and b not in index:
+                    index.append(b)
     return index if 0 < len(index) <= MAX_INDEX_BITS else None
 
 
-def _hits(decoders, index):
-    """For every index value, which decoders hit (a list per value)."""
+def _worth_it(selectors, index):
+    """A table pays when it replaces enough compares for its size."""
+    compares = sum(len(sel) for sel in selectors)
+    return compares >= MIN_COMPARES and 1 << len(index) <= WORDS_PER_COMPARE * compares
+
+
+def _hits(selectors, index):
+    """For every index value, the positions of the selectors that hit, in order; None when working that out
+    would take too long."""
+    size = 1 << len(index)
+    only = [[d.only_hit(index) for d in sel] for sel in selectors]
+    if all(o is not False for sel in only for o in sel):   # the usual case: compares of the index with constants
+        hits = [[] for _ in range(size)]
+        for pos, sel in enumerate(only):
+            for o in sorted({o for o in sel if o is not None}):
+                hits[o].append(pos)
+        return [sorted(h) for h in hits]
+    if size * sum(len(sel) for sel in selectors) > MAX_EVALUATIONS:
+        return None
     positions = {b: k for k, b in enumerate(index)}
 
     def value_of(signal, i):
@@ -109,7 +141,8 @@ def _hits(decoders, index):
             v |= bit << k
         return v
 
-    return [[d.value(value_of(d.signal, i)) for d in decoders] for i in range(1 << len(index))]
+    return [[pos for pos, sel in enumerate(selectors) if any(d.value(value_of(d.signal, i)) for d in sel)]
+            for i in range(size)]
 
 
 def find_tables(design):
@@ -117,32 +150,39 @@ def find_tables(design):
     compares = _compares(design)
     if not compares:
         return {}
+    anys = {}                   # var of an OR of compares -> those compares
+    for var, cell in design.cells:
+        if cell["type"] in ("$reduce_or", "$reduce_bool", "$logic_or") and var.width == 1:
+            c = cell["connections"]
+            sel = _selectors(design, c["A"] + (c["B"] if cell["type"] == "$logic_or" else []), compares, {})
+            if sel is not None:
+                anys[var] = [d for s in sel for d in s]
     tables = {}
     for var, cell in design.cells:
         kind, p, c = cell["type"], cell["parameters"], cell["connections"]
         if kind == "$pmux":
             width, n = param(p["WIDTH"]), param(p["S_WIDTH"])
             arms = [_constant(c["A"])] + [_constant(c["B"][i * width:(i + 1) * width]) for i in range(n)]
-            decoders = _decoders(design, c["S"], compares)
-            if decoders is None or n < 2 or any(a is None for a in arms):
+            selectors = _selectors(design, c["S"], compares, anys)
+            if selectors is None or any(a is None for a in arms):
                 continue
-            index = _index(decoders)
-            if index is None:
+        elif var in anys:
+            selectors = [[d] for d in anys[var]]
+        elif kind == "$logic_not" or kind == "$reduce_and":
+            selectors = _selectors(design, c["A"], compares, {})
+            if selectors is None:
                 continue
-            values = []
-            for hits in _hits(decoders, index):     # the first select that hits wins, as the $pmux is modelled
-                first = next((i for i, h in enumerate(hits) if h), None)
-                values.append(arms[0] if first is None else arms[first + 1])
-        elif kind in _REDUCE:
-            bits = c["A"] + (c["B"] if kind == "$logic_or" else [])
-            decoders = _decoders(design, bits, compares)
-            if decoders is None or len(decoders) < 2:
-                continue
-            index = _index(decoders)
-            if index is None:
-                continue
-            values = [int(_REDUCE[kind](hits)) for hits in _hits(decoders, index)]
         else:
             continue
+        index = _index(selectors)
+        if index is None or not _worth_it(selectors, index):
+            continue
+        hits = _hits(selectors, index)
+        if hits is None:
+            continue
+        if kind == "$pmux":                 # the first select that hits wins, as the $pmux is modelled
+            values = [arms[h[0] + 1] if h else arms[0] for h in hits]
+        else:
+            values = [int(_REDUCE[kind](len(h), len(selectors))) for h in hits]
         tables[var] = Table(f"t{len(tables)}", var.width, index, values)
     return tables
