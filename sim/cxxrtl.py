@@ -74,14 +74,21 @@ def write_sources(work):
         f.write(guard_memory_writes(source))
 
 
-def driver_header(*, counters):
-    """The sim_* functions of sim/compiled_driver.cc for a CXXRTL design. Each counter port holds `count` 32-bit
-    counters, which CXXRTL stores as 32-bit chunks: counter k is chunk k."""
+def counter_reads(counters, chunk):
+    """The driver's lines that copy every counter into dst[]: counter port `name` holds `count` 32-bit counters,
+    and ``chunk(name, i)`` is the C++ expression of counter i of it."""
     reads, k = [], 0
     for name, count in counters:
         for i in range(count):
-            reads.append(f"    dst[{k}] = (int64_t)as_value(top.p_{name.replace('_', '__')}).data[{i}];\n")
+            reads.append(f"    dst[{k}] = (int64_t){chunk(name, i)};\n")
             k += 1
+    return reads
+
+
+def driver_header(*, counters):
+    """The sim_* functions of sim/compiled_driver.cc for a CXXRTL design. Each counter port holds `count` 32-bit
+    counters, which CXXRTL stores as 32-bit chunks: counter k is chunk k."""
+    reads = counter_reads(counters, lambda name, i: f"as_value(top.p_{name.replace('_', '__')}).data[{i}]")
     return (
         '#include "top.h"\n'
         "constexpr int LANES = 1;\n"

@@ -20,6 +20,7 @@ from amaranth.back import verilog
 from ..plumbing import ToolError
 from .cache import cache_dir, design_key
 from .compiled import CompiledDesign, sizes_header
+from .cxxrtl import counter_reads
 
 __all__ = ["VERILATOR_FLAGS", "CXXFLAGS", "version", "build_verilator"]
 
@@ -42,11 +43,7 @@ def version():
 def _ports_header(counters):
     """The driver's sim_* functions on Verilator's model of `top` (one lane). A port over 64 bits is a VlWide of
     32-bit words; a counter port holds its counters as 32-bit chunks."""
-    reads, k = [], 0
-    for name, count in counters:
-        for i in range(count):
-            reads.append(f"    dst[{k}] = (int64_t)chunk(top->{name}, {i});\n")
-            k += 1
+    reads = counter_reads(counters, lambda name, i: f"chunk(top->{name}, {i})")
     return (
         '#include "Vtop.h"\n#include "verilated.h"\n'
         "constexpr int LANES = 1;\n"
