@@ -1,11 +1,11 @@
 """The byte stuffing in gateware (hw/stuffing.py) against the protocol's reference codec (hw/protocol.py)."""
 
-from amaranth.sim import Simulator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mamhw.hw.protocol import MAX_RUN, cobs_encode, reverse_cobs_encode
 from mamhw.hw.stuffing import CobsDecoder, Event, ReverseCobsEncoder
+from tests.hw.uart_sim import run_testbenches
 
 # Content with zeros, runs of exactly MAX_RUN non-zero bytes and longer ones, and the empty frame.
 contents = st.one_of(
@@ -14,40 +14,33 @@ contents = st.one_of(
     .map(b"".join))
 
 
-def _run(dut, *benches):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    for bench in benches:
-        sim.add_testbench(bench)
-    sim.run()
-
-
 def _decode(line, timeout=1000, gap=0):
     """Feed `line` (bytes, or None for `timeout` + 2 idle cycles) to a CobsDecoder; the events it gives."""
     dec = CobsDecoder(timeout)
     events = []
+
+    def take(ctx):
+        if ctx.get(dec.o.valid):
+            events.append((ctx.get(dec.o.payload.kind), ctx.get(dec.o.payload.data)))
 
     async def bench(ctx):
         for byte in line:
             if byte is None:
                 for _ in range(timeout + 2):
                     await ctx.tick()
-                    if ctx.get(dec.o.valid):
-                        events.append((ctx.get(dec.o.payload.kind), ctx.get(dec.o.payload.data)))
+                    take(ctx)
                 continue
             ctx.set(dec.i.valid, 1)
             ctx.set(dec.i.payload, byte)
             for _ in range(1 + gap):
                 await ctx.tick()
                 ctx.set(dec.i.valid, 0)
-                if ctx.get(dec.o.valid):
-                    events.append((ctx.get(dec.o.payload.kind), ctx.get(dec.o.payload.data)))
+                take(ctx)
         for _ in range(4):
             await ctx.tick()
-            if ctx.get(dec.o.valid):
-                events.append((ctx.get(dec.o.payload.kind), ctx.get(dec.o.payload.data)))
+            take(ctx)
 
-    _run(dec, bench)
+    run_testbenches(dec, bench)
     return events
 
 
@@ -118,5 +111,5 @@ def test_encoder_sends_what_the_reference_encodes(frames, stall_in, stall_out):
             await ctx.tick()
             cycle += 1
 
-    _run(enc, feed, take)
+    run_testbenches(enc, feed, take)
     assert bytes(line) == b"".join(b"\x00" + reverse_cobs_encode(f) + b"\x00" for f in frames)

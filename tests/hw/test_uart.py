@@ -5,12 +5,11 @@ the two back to back."""
 
 import pytest
 from amaranth.hdl import Module
-from amaranth.sim import Simulator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mamhw.hw.uart import UartRx, UartTx
-from tests.hw.uart_sim import uart_bits
+from tests.hw.uart_sim import run_testbenches, uart_bits
 
 
 def _sender(tx, data):
@@ -22,14 +21,6 @@ def _sender(tx, data):
             await ctx.tick().until(tx.i.ready)
         ctx.set(tx.i.valid, 0)
     return feed
-
-
-def _run(dut, *benches):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    for bench in benches:
-        sim.add_testbench(bench)
-    sim.run()
 
 
 def _collector(rx, out, errors, overruns, cycles):
@@ -73,14 +64,20 @@ def _total(pairs):
     return sum(n for _, n in pairs) + 40
 
 
+def _receive(divisor, pairs):
+    """A UartRx(divisor) driven with the (level, cycles) `pairs`: the bytes it gives, and its error and overrun
+    flags, one per cycle."""
+    rx = UartRx(divisor)
+    out, errors, overruns = [], [], []
+    run_testbenches(rx, _driver(rx, pairs), _collector(rx, out, errors, overruns, _total(pairs)))
+    return out, errors, overruns
+
+
 @settings(max_examples=12)
 @given(st.lists(st.integers(0, 255), min_size=1, max_size=12).map(lambda v: [0x00, 0xFF] + v),
        st.sampled_from([4, 5, 7, 16]))
 def test_receiver_decodes_back_to_back_bytes(data, divisor):
-    rx = UartRx(divisor)
-    pairs = _bytes_at(data, divisor)
-    out, errors, overruns = [], [], []
-    _run(rx, _driver(rx, pairs), _collector(rx, out, errors, overruns, _total(pairs)))
+    out, errors, overruns = _receive(divisor, _bytes_at(data, divisor))
     assert out == data
     assert not any(errors) and not any(overruns)
 
@@ -88,10 +85,7 @@ def test_receiver_decodes_back_to_back_bytes(data, divisor):
 @pytest.mark.parametrize("skew", [-0.03, 0.03])
 def test_receiver_tolerates_three_percent_baud_error(skew):
     data = [0x55, 0x00, 0xFF, 0xA5, 0x3C, 0x81]
-    rx = UartRx(16)
-    pairs = _bytes_at(data, 16 * (1 + skew))
-    out, errors, overruns = [], [], []
-    _run(rx, _driver(rx, pairs), _collector(rx, out, errors, overruns, _total(pairs)))
+    out, errors, _ = _receive(16, _bytes_at(data, 16 * (1 + skew)))
     assert out == data and not any(errors)
 
 
@@ -100,9 +94,7 @@ def test_bad_stop_bit_is_a_framing_error_and_the_byte_is_dropped():
     # A good byte, a byte whose stop bit is 0 followed by a short break, then a good byte.
     pairs = _bytes_at([0x12], divisor) + _bytes_at([0x34], divisor, stop=0) + [(0, 3 * divisor), (1, divisor)] \
         + _bytes_at([0x56], divisor)
-    rx = UartRx(divisor)
-    out, errors, overruns = [], [], []
-    _run(rx, _driver(rx, pairs), _collector(rx, out, errors, overruns, _total(pairs)))
+    out, errors, _ = _receive(divisor, pairs)
     assert out == [0x12, 0x56]
     assert sum(errors) == 1                     # one pulse, and the break did not turn into 0x00 bytes
 
@@ -110,9 +102,7 @@ def test_bad_stop_bit_is_a_framing_error_and_the_byte_is_dropped():
 def test_short_glitch_is_not_a_start_bit():
     divisor = 8
     pairs = [(0, divisor // 2 - 2), (1, 3 * divisor)] + _bytes_at([0xC3], divisor)
-    rx = UartRx(divisor)
-    out, errors, overruns = [], [], []
-    _run(rx, _driver(rx, pairs), _collector(rx, out, errors, overruns, _total(pairs)))
+    out, errors, _ = _receive(divisor, pairs)
     assert out == [0xC3] and not any(errors)
 
 
@@ -128,7 +118,7 @@ def test_unread_byte_is_replaced_and_overrun_pulses():
             overruns.append(ctx.get(rx.overrun))
         seen.append((ctx.get(rx.o.valid), ctx.get(rx.o.payload)))
 
-    _run(rx, _driver(rx, pairs), late_reader)
+    run_testbenches(rx, _driver(rx, pairs), late_reader)
     assert sum(overruns) == 1 and seen == [(1, 0x02)]
 
 
@@ -147,7 +137,7 @@ def test_transmitter_bit_timing_is_exact(data, divisor):
             line.append(ctx.get(tx.tx))
             await ctx.tick()
 
-    _run(tx, feed, watch)
+    run_testbenches(tx, feed, watch)
     start = line.index(0)
     assert all(line[:start])
     expected = [level for b in data for level in uart_bits(b) for _ in range(divisor)]
@@ -188,7 +178,7 @@ def test_transmitter_with_gaps_keeps_every_frame_exact(bytes_and_gaps, divisor):
             line.append(ctx.get(tx.tx))
             await ctx.tick()
 
-    _run(tx, feed, watch)
+    run_testbenches(tx, feed, watch)
     t, starts = 0, []
     for b, _ in bytes_and_gaps:
         t = line.index(0, t)
@@ -221,7 +211,7 @@ def test_loopback(data, divisor):
                 out.append(ctx.get(rx.o.payload))
             errors.append(ctx.get(rx.error) | ctx.get(rx.overrun))
 
-    _run(m, feed, collect)
+    run_testbenches(m, feed, collect)
     assert out == data and not any(errors)
 
 

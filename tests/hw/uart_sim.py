@@ -2,19 +2,28 @@
 
 Bytes written are shifted onto ``rx`` as 8N1 frames by a behavioural UART (not the one under test); ``tx`` is
 decoded the same way. Time only moves while the host waits: in ``read`` (up to ``timeout`` seconds of simulated
-time, at ``clk_hz``) and in ``sleep``.
+time, at ``clk_hz``) and in ``sleep``. :func:`run_testbenches` runs a component's testbenches to their end.
 """
 
 from collections import deque
 
 from amaranth.sim import Simulator
 
-__all__ = ["SimTransport", "uart_bits"]
+__all__ = ["SimTransport", "uart_bits", "run_testbenches"]
 
 
 def uart_bits(byte, stop=1):
     """Line levels of one 8N1 frame: start bit, data LSB first, stop bit."""
     return [0] + [(byte >> i) & 1 for i in range(8)] + [stop]
+
+
+def run_testbenches(dut, *benches):
+    """Simulate `dut` on a 1 MHz clock until every testbench in `benches` has returned."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    for bench in benches:
+        sim.add_testbench(bench)
+    sim.run()
 
 
 class SimTransport:
