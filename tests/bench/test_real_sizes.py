@@ -1,11 +1,6 @@
 """bench/real_sizes.py --quick: every (workload, target, P) row is the estimator's exact count of that network,
 the fit verdicts follow from the counts, and the largest P that fits is read off the rows."""
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
 from mamhw.fpga.estimate import random_network
@@ -13,19 +8,15 @@ from mamhw.fpga.memory_map import memory_blocks
 from mamhw.fpga.structure import engine_options
 from mamhw.fpga.targets import get_target
 from mamhw.golden.cycles import network_cycles, plan_network
+from tests.bench_scripts import quick_json
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGETS = ["up5k", "ecp5-25f", "ecp5-85f"]
 PES = [1, 2, 4, 8, 16]
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("real") / "real.json"
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "real_sizes.py"), "--quick", "--json", out],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout, json.loads(out.read_text())
+    return quick_json(tmp_path_factory, "real_sizes.py", "--json", timeout=600)
 
 
 def test_the_workloads_are_the_stated_shapes_at_a_sixteenth_of_the_widths(quick):

@@ -1,25 +1,18 @@
 """bench/pruning_curve.py --quick: levels chosen on the validation split by the stated rule, spreads over seeds."""
 
 import json
-import os
 import statistics
-import subprocess
-import sys
 
 import pytest
 
-pytest.importorskip("sklearn", reason="needs the data extra: pip install -e '.[data]'")
+from tests.bench_scripts import quick_json, run_bench
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+pytest.importorskip("sklearn", reason="needs the data extra: pip install -e '.[data]'")
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("curve") / "curve.json"
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "pruning_curve.py"), "--quick", "--out", out],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout, json.loads(out.read_text())
+    return quick_json(tmp_path_factory, "pruning_curve.py", "--out", timeout=300)
 
 
 def test_each_level_is_the_rule_applied_to_validation_accuracy(quick):
@@ -100,11 +93,9 @@ def test_a_saved_run_prints_the_same_tables_without_training(quick, tmp_path):
     stdout, result = quick
     saved = tmp_path / "saved.json"
     saved.write_text(json.dumps(result))
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "pruning_curve.py"), "--from-json", saved],
-                          capture_output=True, text=True, timeout=120)
+    proc = run_bench("pruning_curve.py", "--from-json", saved, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == stdout
     saved.write_text("{}")
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "pruning_curve.py"), "--from-json", saved],
-                          capture_output=True, text=True, timeout=120)
+    proc = run_bench("pruning_curve.py", "--from-json", saved, timeout=120)
     assert proc.returncode == 2 and "not a saved run" in proc.stderr and proc.stdout == ""
