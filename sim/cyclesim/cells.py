@@ -243,6 +243,17 @@ def _wide_arms(g, arm_bits, select_reads=frozenset()):
     return [g.sig(b, vec)[0] for b in arm_bits], reads
 
 
+def _arms(g, arm_bits, width, select_reads):
+    """The arms of a selection among `width`-bit values (a $pmux's or a $bmux's), whose selects read
+    `select_reads`: their expressions (lane vectors where the selection's result is one; wide ones all or none, as
+    :func:`_wide_arms`), and the vars they read."""
+    if width > 64:
+        return _wide_arms(g, arm_bits, select_reads)
+    exprs = [g.sig(b) for b in arm_bits]
+    reads = set().union(*(r for _, r in exprs))
+    return _select(g, select_reads | reads, exprs), reads
+
+
 def _mux(g, cell):
     c = cell["connections"]
     if len(c["Y"]) > 64:
@@ -272,14 +283,8 @@ def _pmux(g, cell):
         s, rs = g.sig(c["S"][i:i + 1])
         sels.append(s)
         reads |= rs
-    if width > 64:
-        arms, ra = _wide_arms(g, arm_bits, reads)
-        pick = "sel({s}, {b}, {rest})"
-    else:
-        exprs = [g.sig(b) for b in arm_bits]
-        ra = set().union(*(r for _, r in exprs))
-        arms = _select(g, reads | ra, exprs)
-        pick = "({s} ? {b} : {rest})"
+    arms, ra = _arms(g, arm_bits, width, reads)
+    pick = "sel({s}, {b}, {rest})" if width > 64 else "({s} ? {b} : {rest})"
     expr = arms[0]
     for i in reversed(range(n)):             # the first active select wins (several at once is undefined)
         expr = pick.format(s=sels[i], b=arms[i + 1], rest=expr)
@@ -291,14 +296,8 @@ def _bmux(g, cell):
     width, n = param(p["WIDTH"]), param(p["S_WIDTH"])
     s, reads = g.sig(c["S"])
     arm_bits = [c["A"][k * width:(k + 1) * width] for k in range(1 << n)]
-    if width > 64:
-        arms, ra = _wide_arms(g, arm_bits, reads)
-        pick = "sel({s} == {k}, {a}, {rest})"
-    else:
-        exprs = [g.sig(b) for b in arm_bits]
-        ra = set().union(*(r for _, r in exprs))
-        arms = _select(g, reads | ra, exprs)
-        pick = "({s} == {k} ? {a} : {rest})"
+    arms, ra = _arms(g, arm_bits, width, reads)
+    pick = "sel({s} == {k}, {a}, {rest})" if width > 64 else "({s} == {k} ? {a} : {rest})"
     expr = arms[-1]
     for k in reversed(range((1 << n) - 1)):
         expr = pick.format(s=s, k=k, a=arms[k], rest=expr)
