@@ -53,27 +53,35 @@ def _by_name(v):
     return v.name               # a deterministic order, so the same design gives the same code
 
 
-def topo(comb):
-    """Combinational vars in an order where each comes after the vars it reads."""
-    order, state = [], {}
-    for root in comb:
+def _after_preds(roots, preds, loop):
+    """The nodes reached from `roots` (in their order) through `preds`, each after every node in `preds(node)`:
+    a depth-first post-order, without recursion (a netlist's paths are long). A node met again on its own path
+    is a loop: Unsupported(loop(node))."""
+    order, state = [], {}               # state: 1 while on the path, 2 once placed
+    for root in roots:
         if root in state:
             continue
         state[root] = 1
-        stack = [(root, iter(sorted((v for v in root.reads if v.kind == "comb"), key=_by_name)))]
+        stack = [(root, iter(preds(root)))]
         while stack:
-            var, it = stack[-1]
+            node, it = stack[-1]
             dep = next(it, None)
             if dep is None:
                 stack.pop()
-                state[var] = 2
-                order.append(var)
+                state[node] = 2
+                order.append(node)
             elif state.get(dep) == 1:
-                raise Unsupported(f"combinational loop through {dep.label}")
+                raise Unsupported(loop(dep))
             elif dep not in state:
                 state[dep] = 1
-                stack.append((dep, iter(sorted((v for v in dep.reads if v.kind == "comb"), key=_by_name))))
+                stack.append((dep, iter(preds(dep))))
     return order
+
+
+def topo(comb):
+    """Combinational vars in an order where each comes after the vars it reads."""
+    return _after_preds(comb, lambda var: sorted((v for v in var.reads if v.kind == "comb"), key=_by_name),
+                        lambda var: f"combinational loop through {var.label}")
 
 
 def update_order(nodes):
@@ -179,28 +187,8 @@ def tick_body(g, design, state, ind):
             owner[v] = key
     for v, keys in readers.items():     # every reader of a register's old value comes before its update
         items[owner[v]][1] += [k for k in keys if k != owner[v]]
-    out, done = [], {}
-
-    def emit(root):
-        done[root] = 1
-        stack = [(root, iter(items[root][1]))]
-        while stack:
-            key, it = stack[-1]
-            pred = next(it, None)
-            if pred is None:
-                stack.pop()
-                done[key] = 2
-                out.append(items[key][0])
-            elif done.get(pred) == 1:
-                raise Unsupported("no order for the register updates")
-            elif pred not in done:
-                done[pred] = 1
-                stack.append((pred, iter(items[pred][1])))
-
-    for group in groups:
-        if ("u", group[0]) not in done:
-            emit(("u", group[0]))
-    for key in items:
-        if key not in done and key[0] != "c":      # a value no state or memory needs is left out
-            emit(key)
-    return "".join(out)
+    # The updates, then every read and write (a value no state or memory needs is left out), each after its
+    # predecessors.
+    roots = [("u", group[0]) for group in groups] + [key for key in items if key[0] != "c"]
+    order = _after_preds(roots, lambda key: items[key][1], lambda _: "no order for the register updates")
+    return "".join(items[key][0] for key in order)
