@@ -93,11 +93,10 @@ class Stack(nn.Module):
                                     for k, (a, b) in enumerate(zip(widths[:-1], widths[1:])))
 
     def forward(self, x):
-        for k, layer in enumerate(self.layers):
-            x = layer(x)
-            if k < len(self.layers) - 1:
-                x = torch.relu(x)
-        return x
+        *hidden, last = self.layers
+        for layer in hidden:
+            x = torch.relu(layer(x))
+        return last(x)
 
 
 @pytest.fixture(scope="module")
