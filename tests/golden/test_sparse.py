@@ -11,6 +11,7 @@ from hypothesis import given, settings
 
 from mamhw.golden import (ContractError, Layer, Network, forward, load_layer, load_model, load_network,
                           save_layer, save_network)
+from tests.golden.refusals import refusal, with_key
 from tests.strategies import layers_and_inputs, networks_and_inputs
 
 
@@ -125,21 +126,13 @@ SPARSE_VIOLATIONS = [
 
 @pytest.mark.parametrize("key,value,expected", SPARSE_VIOLATIONS, ids=[e[:30] for _, _, e in SPARSE_VIOLATIONS])
 def test_each_sparse_violation_is_one_clear_line(tmp_path, key, value, expected):
-    arrays = valid_sparse()
-    if value is None:
-        del arrays[key]
-    else:
-        arrays[key] = value
+    arrays = with_key(valid_sparse(), key, value)
     path = tmp_path / "s.npz"
     np.savez(path, **arrays)
-    with pytest.raises(ContractError) as info:
-        load_layer(path)
-    msg = str(info.value)
-    assert msg.startswith(str(path)) and "\n" not in msg
+    msg = refusal(load_layer, path)
     assert expected in msg, msg
     # The same values given to Layer.build in memory are refused with the same words.
-    arrays = {k: v for k, v in arrays.items()}
-    with pytest.raises(ContractError, match=None) as info:
+    with pytest.raises(ContractError) as info:
         Layer.build(**arrays)
     assert expected in str(info.value)
 
