@@ -1,19 +1,25 @@
 """How close `mam estimate` comes to real synthesis, on configurations the area model was not fitted to.
 
-    python bench/estimate_accuracy.py [--families ice40,ecp5] [--record]
+    python bench/estimate_accuracy.py [--families ice40,ecp5] [--json FILE] [--record]
+    python bench/estimate_accuracy.py --quick    (two held-out configurations on iCE40, Yosys only, in a temporary
+                                                  folder with no cache: under a minute; what the test runs)
 
 Synthesizes fpga/calibration.py's HELD_OUT configurations (none of them is in the fit grid) with the flow of
 `mam synth` (Yosys, and nextpnr with one seed where the design fits the device; results cached with the fit's in
 runs/area-fit/results.json), and prints the estimate against the measurement for every resource, the error per
 family, and the targets: DSPs and block RAMs exact, LUTs and flip-flops within 10%, Fmax within 15%.
 Misses are printed as measured, never hidden. Heavy: run it with `nice`. --record also writes the output into its
-section of docs/measurements.md.
+section of docs/measurements.md (never with --quick, whose figures check that the benchmark still runs: two
+configurations are no measurement of the model). --json also writes every row: the whole estimate, the measured
+quantities and Yosys's cell counts.
 """
 
 import argparse
+import json
 import os
 import resource
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,30 +32,73 @@ from mamhw.fpga.calibration import (FIT_TARGETS, GRID, HELD_OUT, ResultCache, co
                                     config_key, config_network, config_weights, measure, measured_quantities,
                                     source_digest, tool_versions)
 from mamhw.fpga.estimate import estimate  # noqa: E402
+from mamhw.plumbing import save_text  # noqa: E402
 
 RUNS = os.path.join(ROOT, "runs", "area-fit")
 EXACT_Q = ("dsps", "block_rams", "lut_rams", "sprams")
 TARGETS = {"luts": 0.10, "ffs": 0.10, "logic_cells": 0.10, "fmax": 0.15}
+# --quick: a MAM and a MAC configuration of HELD_OUT, the smallest two (about ten seconds of Yosys each), on one
+# family, without place and route.
+QUICK_CONFIGS = ("h-p1-mam-6", "h-p3-mac-8")
+QUICK_FAMILIES = "ice40"
 
 
 def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def main(argv=None):
+def parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--families", default="ice40,ecp5")
-    p.add_argument("--cache", default=os.path.join(RUNS, "results.json"))
-    p.add_argument("--work", default=os.path.join(RUNS, "work"))
-    args = p.parse_args(argv)
+    p.add_argument("--families", help="comma-separated (default: ice40,ecp5; with --quick: ice40)")
+    p.add_argument("--cache", help="the results cache (default: runs/area-fit/results.json; with --quick: none, "
+                                   "every configuration synthesized)")
+    p.add_argument("--work", help="the tools' folders (default: runs/area-fit/work; with --quick: a temporary "
+                                  "folder, removed at the end)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"{' and '.join(QUICK_CONFIGS)} on {QUICK_FAMILIES}, Yosys only (what the test runs)")
+    p.add_argument("--json", metavar="FILE", help="also write every row as JSON")
+    return p
+
+
+def held_out(quick):
+    """The configurations to measure: HELD_OUT, or with `quick` QUICK_CONFIGS of it without place and route."""
+    if not quick:
+        return HELD_OUT
+    return [dict(cfg, pnr=False) for cfg in HELD_OUT if cfg["name"] in QUICK_CONFIGS]
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
     overlap = {config_key(c) for c in GRID} & {config_key(c) for c in HELD_OUT}
     assert not overlap, "held-out configurations must not be in the fit grid"
+    with tempfile.TemporaryDirectory(prefix="mam-estimate-accuracy-") as tmp:
+        if args.quick:
+            cache = args.cache or os.path.join(tmp, "results.json")
+            work = args.work or os.path.join(tmp, "work")
+        else:
+            cache = args.cache or os.path.join(RUNS, "results.json")
+            work = args.work or os.path.join(RUNS, "work")
+        families = args.families or (QUICK_FAMILIES if args.quick else "ice40,ecp5")
+        families = [f.strip() for f in families.split(",") if f.strip()]
+        kept = not args.quick or args.work is not None
+        cached = not args.quick or args.cache is not None
+        return accuracy(args, held_out(args.quick), families, ResultCache(cache), work, kept, cached)
+
+
+def accuracy(args, configs, families, cache, work, kept, cached):
+    """Measure `configs` on `families`, print the table and the verdicts, and write --json. `kept`, `cached`:
+    whether the tools' folders and the cache outlive the run (recorded in the JSON only when they do)."""
     start = time.monotonic()
-    cache = ResultCache(args.cache)
     digest, versions = source_digest(), tool_versions()
-    for fam in [f.strip() for f in args.families.split(",") if f.strip()]:
+    if args.quick:
+        print(f"QUICK: {', '.join(c['name'] for c in configs)}, Yosys only (no place and route: no logic cells, no "
+              "Fmax)")
+    report = {"config": {"families": families, "quick": args.quick, "cache": cache.path if cached else None,
+                         "work": work if kept else None},
+              "digest": digest, "tool_versions": versions, "families": []}
+    for fam in families:
         target = FIT_TARGETS[fam]
-        print(f"\n{fam} ({target}), {len([c for c in HELD_OUT if config_families(c, [fam])])} held-out "
+        print(f"\n{fam} ({target}), {len([c for c in configs if config_families(c, [fam])])} held-out "
               "configurations")
         head = f"{'configuration':<16} {'P':>2}  " + "  ".join(f"{q:>22}" for q in
                                                               ("DSPs", "block RAMs", "LUTs", "FFs", "logic cells",
@@ -57,12 +106,20 @@ def main(argv=None):
         print(head)
         errs = {q: [] for q in TARGETS}
         exact = {q: [0, 0] for q in EXACT_Q}
-        for cfg in HELD_OUT:
+        rows = []
+        for cfg in configs:
             if fam not in config_families(cfg, [fam]):
                 continue
-            res = measure(cfg, fam, cache=cache, workdir=args.work, digest=digest, versions=versions, log=log)
+            res = measure(cfg, fam, cache=cache, workdir=work, digest=digest, versions=versions, log=log)
             got = measured_quantities(res, fam)
+            # `mam estimate NETWORK --target TARGET --pes P --weights W`: the same call.
             est = estimate(config_network(cfg), cfg["pes"], target, weights=config_weights(cfg))
+            rows.append({"name": cfg["name"], "pes": cfg["pes"], "config": cfg, "target": target,
+                         "weights": config_weights(cfg), "estimate": dict(est), "measured": got,
+                         "cells": res["cells"], "cached": res["cached"], "placed": res["placed"],
+                         "seconds": res["seconds"],
+                         # measure's folder for this configuration: Yosys's netlist.json, stat.json, yosys.log
+                         "work": os.path.join(work, f"{cfg['name']}-{fam}") if kept else None})
             est["fmax"] = est["fmax_mhz"]
             cells = []
             for q in EXACT_Q:
@@ -91,12 +148,27 @@ def main(argv=None):
             verdict = "meets" if within == len(e) else "MISSES"
             print(f"  {q:<12} mean |error| {100 * sum(e) / len(e):.1f}%, max {100 * max(e):.1f}%, within "
                   f"{100 * bound:.0f}% on {within}/{len(e)}: {verdict} the target")
+        report["families"].append({"family": fam, "target": target, "rows": rows,
+                                   "exact": {q: {"exact": ok, "of": n} for q, (ok, n) in exact.items()},
+                                   "errors": errs})
     tools = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(f"\n{time.monotonic() - start:.0f} s wall, {tools.ru_utime + tools.ru_stime:.0f} s of tool CPU time")
+    if args.json:
+        save_text(args.json, json.dumps(report, indent=1) + "\n")
     return 0
+
+
+def refuse_quick_record(argv):
+    """Exit with a message when `argv` asks for --quick and --record together: a quick run's figures are never
+    written into docs/measurements.md."""
+    rest = [a for a in argv if a != "--record" and not a.startswith("--record=")]
+    if len(rest) < len(argv) and parser().parse_known_args(rest)[0].quick:
+        sys.exit("estimate_accuracy.py: --quick is not recorded (two configurations check that the benchmark runs; "
+                 "they are no measurement of the model): drop --record or --quick")
 
 
 if __name__ == "__main__":
     import measurements
 
+    refuse_quick_record(sys.argv[1:])
     sys.exit(measurements.run("estimate_accuracy", main))
