@@ -106,7 +106,7 @@ def _port_bits(component):
     no port."""
     ins = outs = 0
     for value, direction in component_ports(component).values():
-        if direction.name == "Input":
+        if direction.name == "In":                        # wiring.In
             ins += len(value)
         else:
             outs += len(value)

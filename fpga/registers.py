@@ -1,4 +1,4 @@
-"""Register bits that survive synthesis, counted on Amaranth's own bit-level netlist (no tool run).
+"""Register bits that survive synthesis, counted on the bit-level netlist of Amaranth's RTLIL (no tool run).
 
 Amaranth declares more register bits than Yosys keeps: a pipeline carries whole entry words of which later stages
 read only a few fields (Yosys drops the unread bits), the two halves of a fold keep twin copies of the same valid
@@ -8,7 +8,8 @@ flip-flops on the bits that remain after the rules below (fpga/area_model.py's `
 The rules, as Yosys's ``opt_clean``, ``opt_merge`` and ``opt_dff`` apply them:
 
 - a bit is kept only if something the design drives out (a port, a memory write) depends on it, followed bit by
-  bit through registers and bitwise logic (:meth:`Cell.comb_edges_to`), and whole-word through everything else;
+  bit through registers, bitwise logic, multiplexers, shifts by a constant and assignments, and whole-word through
+  everything else;
 - a bit whose next value is a constant equal to its initial value, or that only ever loads that constant or holds
   (a per-layer configuration bit that is 0 in every layer), is a constant, and so are the product and sum bits it
   leaves as sign copies;
@@ -17,62 +18,101 @@ The rules, as Yosys's ``opt_clean``, ``opt_merge`` and ``opt_dff`` apply them:
   copies of its sign bit (Yosys's ``wreduce``).
 
 What it does not see: registers Yosys narrows by the values they can hold, and registers packed into DSPs. It
-reads Amaranth 0.5's internal netlist (``amaranth.hdl._nir``), which pyproject.toml's ``amaranth>=0.5,<0.6`` pins.
+reads the RTLIL text of the public ``amaranth.back.rtlil.convert`` (:mod:`.rtlil_netlist` flattens it into bits), as
+Amaranth 0.5 writes it (pyproject.toml pins ``amaranth>=0.5,<0.6``).
 """
 
-from amaranth.hdl import _ir, _nir
+from amaranth.back import rtlil
+from amaranth.hdl import Const, Elaboratable
+from amaranth.lib import wiring
 
-__all__ = ["live_register_bits", "component_ports"]
+from .rtlil_netlist import read_rtlil
+
+__all__ = ["live_register_bits", "count_live_registers", "component_ports", "component_rtlil"]
 
 
 def component_ports(component):
-    """The ports ``rtlil.convert`` makes of a component's signature, {name: (signal, direction)}, less the members
-    that are constants (a stream's ``ready`` when it is always ready): a top level cannot have those as ports."""
-    from amaranth.hdl import Const
-    from amaranth.lib import wiring
+    """The ports ``rtlil.convert`` makes of a component's signature, {name: (signal, flow)} (flow ``wiring.In``
+    or ``wiring.Out``), less the members that are constants (a stream's ``ready`` when it is always ready): a top
+    level cannot have those as ports."""
     ports = {}
     for path, member, value in component.signature.flatten(component):
         value = value.as_value() if hasattr(value, "as_value") else value
         if isinstance(value, Const):
             continue
-        direction = _ir.PortDirection.Input if member.flow == wiring.In else _ir.PortDirection.Output
-        ports["__".join(map(str, path))] = (value, direction)
+        ports["__".join(map(str, path))] = (value, member.flow)
     return ports
 
 
-def _netlist(component):
-    """Amaranth's netlist of `component`, its ports those of its signature (:func:`component_ports`)."""
-    return _ir.build_netlist(_ir.Fragment.get(component, None), ports=component_ports(component), name="top")
+class _Ports(Elaboratable):
+    """`component` behind a flat signature of its :func:`component_ports`: what ``rtlil.convert`` makes the top
+    level's ports of (it elaborates to the component itself)."""
+
+    def __init__(self, component):
+        ports = component_ports(component)
+        self.signature = wiring.Signature({name: wiring.Member(flow, value.shape())
+                                           for name, (value, flow) in ports.items()})
+        self._component = component
+        for name, (value, _flow) in ports.items():
+            if hasattr(self, name):
+                raise ValueError(f"port {name!r} of {component!r} has the name of an attribute")
+            setattr(self, name, value)
+
+    def elaborate(self, platform):
+        return self._component
+
+
+def component_rtlil(component, name="top"):
+    """RTLIL text of `component`, its top level's ports those of :func:`component_ports`."""
+    return rtlil.convert(_Ports(component), name=name)
+
+
+# Cells whose output bit i depends on bit i of these inputs only (a multiplexer's also on its select).
+_BITWISE = {"$not": ("A",), "$and": ("A", "B"), "$or": ("A", "B"), "$xor": ("A", "B"), "$mux": ("A", "B")}
+_SHIFTS = {"$shl": "<<", "$shr": "u>>", "$sshr": "s>>"}
+_ARITH = ("$add", "$sub", "$mul", "$neg")
+_FLOPS = ("$dff", "$adff")
+
+
+def _operand(cell, port):
+    """An operand of an operator as wide as its output: Amaranth's RTLIL writes operands without their sign or
+    zero extension, which the operator's own netlist has (and the sign-copy rule reads)."""
+    nets = list(cell.inputs[port])
+    width = cell.params["Y_WIDTH"]
+    signed = cell.params.get(port + "_SIGNED", 0)
+    while len(nets) < width:
+        nets.append(nets[-1] if signed and nets else 0)
+    return nets
 
 
 def _const_shift(cell):
     """The amount of a shift by a constant (wiring once Yosys has run), else None."""
-    if not (isinstance(cell, _nir.Operator) and cell.operator in ("<<", "u>>", "s>>")):
+    if cell.kind not in _SHIFTS:
         return None
-    amount = cell.inputs[1]
-    if not all(n.is_const for n in amount):
+    amount = cell.inputs["B"]
+    if not all(n < 2 for n in amount):
         return None
-    return sum(n.const << i for i, n in enumerate(amount))
+    return sum(n << i for i, n in enumerate(amount))
 
 
-def _drivers(cell, idx):
+def _drivers(cell):
     """For each output net of `cell`: the nets it depends on."""
-    if isinstance(cell, _nir.FlipFlop):
-        return {_nir.Net.from_cell(idx, i): (d, cell.clk, cell.arst) for i, d in enumerate(cell.data)}
+    kind, ins = cell.kind, cell.inputs
+    if kind in _FLOPS:
+        clk, arst = ins["CLK"][0], ins["ARST"][0] if "ARST" in ins else 0
+        return {q: (d, clk, arst) for q, d in zip(cell.outputs["Q"], ins["D"])}
     shift = _const_shift(cell)
     if shift is not None:
-        a = cell.inputs[0]
-        src = [i - shift for i in range(len(a))] if cell.operator == "<<" else \
-            [min(i + shift, len(a) - 1) if cell.operator == "s>>" else i + shift for i in range(len(a))]
-        return {_nir.Net.from_cell(idx, i): ((a[j],) if 0 <= j < len(a) else ()) for i, j in enumerate(src)}
-    outs = cell.output_nets(idx)
-    if hasattr(cell, "comb_edges_to") and not isinstance(cell, (_nir.SyncReadPort, _nir.Instance)):
-        try:
-            return {net: tuple(n for n, _ in cell.comb_edges_to(net.bit)) for net in outs}
-        except (NotImplementedError, AssertionError, TypeError):
-            pass
-    ins = tuple(cell.input_nets())
-    return {net: ins for net in outs}
+        a, op = _operand(cell, "A"), _SHIFTS[kind]
+        src = [i - shift for i in range(len(a))] if op == "<<" else \
+            [min(i + shift, len(a) - 1) if op == "s>>" else i + shift for i in range(len(a))]
+        return {y: ((a[j],) if 0 <= j < len(a) else ()) for y, j in zip(cell.outputs["Y"], src)}
+    if kind in _BITWISE:
+        bitwise = [ins[p] for p in _BITWISE[kind]]
+        common = tuple(ins["S"]) if kind == "$mux" else ()
+        return {y: common + tuple(v[i] for v in bitwise) for i, y in enumerate(cell.outputs["Y"])}
+    every = tuple(cell.input_nets())
+    return {n: every for nets in cell.outputs.values() for n in nets}
 
 
 def _signed_width(value):
@@ -86,27 +126,17 @@ def _signed_width(value):
 _SELF = "self"                  # a register's own output, in its next value
 
 
-def _arms(cell, bit):
-    """(condition, value) of each assignment of an assignment list that sets `bit`, in order."""
-    return [(a.cond, a.value[bit - a.start]) for a in cell.assignments if a.start <= bit < a.start + len(a.value)]
-
-
-def _is_arith(cell):
-    return isinstance(cell, _nir.Operator) and cell.operator in ("+", "-", "*")
-
-
-def _aliases(cell, idx, resolve):
+def _aliases(kind, operands, outs, resolve):
     """Output bits of an adder or multiplier above the width its operands can reach: copies of the sign bit
     (Yosys's ``wreduce`` cuts them, and registers of them merge). `resolve` maps an input net to what it is known
     to be (a register found constant is that constant)."""
-    values = [[resolve(n) for n in v] for v in cell.inputs]
+    values = [[resolve(n) for n in v] for v in operands]
     widths = [_signed_width(v) for v in values]
     # A product of signed a- and b-bit values needs a + b bits only for (-2^(a-1)) * (-2^(b-1)); with an operand
     # that is never negative (its sign bit a constant 0), a + b - 1.
-    never_negative = any(v[w - 1].is_const and v[w - 1].const == 0 for v, w in zip(values, widths))
-    reach = sum(widths) - never_negative if cell.operator == "*" else max(widths) + 1
-    sign = _nir.Net.from_cell(idx, reach - 1)
-    return {_nir.Net.from_cell(idx, i): sign for i in range(reach, cell.width)}
+    never_negative = any(v[w - 1] == 0 for v, w in zip(values, widths))
+    reach = sum(widths) - never_negative if kind == "$mul" else max(widths) + 1
+    return {outs[i]: outs[reach - 1] for i in range(reach, len(outs))}
 
 
 def live_register_bits(component, input_classes=None):
@@ -114,50 +144,65 @@ def live_register_bits(component, input_classes=None):
 
     `input_classes`: what the design around `component` guarantees of its input ports, {port name: one key per
     bit}: bits with equal keys are always equal, and key 0 means always 0."""
-    nl = _netlist(component)
+    return count_live_registers(read_rtlil(component_rtlil(component)), input_classes)
+
+
+def count_live_registers(nl, input_classes=None):
+    """:func:`live_register_bits` of a netlist read by :func:`.rtlil_netlist.read_rtlil`. Nets are ints: 0 and 1
+    the constants, negative ones conditions, the others bits of the design."""
     fixed, first = {}, {}                                   # input bits known to be 0, or equal to another's
-    for name, (start, width) in nl.top.ports_i.items():
-        for i, key in enumerate((input_classes or {}).get(name, ())):
-            net = _nir.Net.from_cell(0, start + i)
-            same = _nir.Net.from_const(0) if key == 0 else first.setdefault(key, net)
+    for name, nets in nl.inputs.items():
+        for net, key in zip(nets, (input_classes or {}).get(name, ())):
+            same = 0 if key == 0 else first.setdefault(key, net)
             if same != net:
                 fixed[net] = same
-    deps, roots, flops, arith = {}, set(), [], []
-    for idx, cell in enumerate(nl.cells):
-        if isinstance(cell, _nir.Top):
-            roots |= cell.input_nets()                      # the output ports' values
-            continue
-        if isinstance(cell, _nir.FlipFlop):
-            flops.append((idx, cell))
-        if _is_arith(cell):
-            arith.append((idx, cell))
-        outs = cell.output_nets(idx)
-        if outs:
-            deps.update(_drivers(cell, idx))
-        else:
+    deps, roots, flops, arith, procs = dict(nl.conditions), set(), [], [], {}
+    for value in nl.outputs.values():
+        roots.update(value)                                 # the output ports' values
+    for cell in nl.cells:
+        if cell.kind.startswith("$") and cell.kind not in _FLOPS and "dff" in cell.kind:
+            raise ValueError(f"register cell {cell.kind} is not read")
+        if not any(cell.outputs.values()):
             roots |= cell.input_nets()                      # memory writes, prints, properties
-    live, stack = set(), [n for n in roots if n.is_cell]
+            continue
+        if cell.kind in _FLOPS:
+            flops.append(cell)
+        elif cell.kind in _ARITH:
+            ports = ("A",) if cell.kind == "$neg" else ("A", "B")
+            arith.append((cell.kind, [_operand(cell, p) for p in ports], cell.outputs["Y"]))
+        deps.update(_drivers(cell))
+    for proc in nl.processes:
+        if not proc.outputs:
+            roots |= proc.input_nets()
+            continue
+        arms = {q: [] for q in proc.outputs}
+        for cond, lhs, rhs in proc.assignments:
+            for q, v in zip(lhs, rhs):
+                arms[q].append((cond, v))                   # a bit outside the outputs: a KeyError, a bad process
+        for q, d in zip(proc.outputs, proc.default):
+            procs[q] = (d, tuple(arms[q]))
+            deps[q] = (d,) + tuple(n for arm in arms[q] for n in arm)
+    live, stack = set(), [n for n in roots if not 0 <= n <= 1]
     while stack:
         net = stack.pop()
         if net in live:
             continue
         live.add(net)
-        stack.extend(n for n in deps.get(net, ()) if n.is_cell and n not in live)
+        stack.extend(n for n in deps.get(net, ()) if not 0 <= n <= 1 and n not in live)
 
     bits = []                                               # (output net, data net, init bit, clk, arst)
-    for idx, ff in flops:
-        for i, d in enumerate(ff.data):
-            q = _nir.Net.from_cell(idx, i)
+    for ff in flops:
+        clk, arst = ff.inputs["CLK"][0], ff.inputs["ARST"][0] if "ARST" in ff.inputs else 0
+        for q, d in zip(ff.outputs["Q"], ff.inputs["D"]):
             if q in live:
-                bits.append((q, d, (ff.init >> i) & 1, ff.clk, ff.arst))
-    cells = nl.cells
+                bits.append((q, d, nl.init[q], clk, arst))
     # Twins: one representative per (next value, init, clock, reset), next values compared structurally through
-    # the processes' assignment lists (a synchronous reset is one); repeat until the representatives settle.
+    # the processes' assignments (a synchronous reset is one); repeat until the representatives settle.
     rep = dict(fixed)
     while True:
         memo, table, alias = {}, {}, {}
-        for idx, cell in arith:
-            alias.update(_aliases(cell, idx, lambda n: rep.get(n, n)))
+        for kind, operands, outs in arith:
+            alias.update(_aliases(kind, operands, outs, lambda n: rep.get(n, n)))
 
         def resolve(net):
             """`net` as far as is known: a sign copy as its sign bit, a register as its representative."""
@@ -166,12 +211,12 @@ def live_register_bits(component, input_classes=None):
 
         def canon(net):
             net = resolve(net)
-            if not net.is_cell or not isinstance(cells[net.cell], _nir.AssignmentList):
+            if net not in procs:
                 return net
             if net not in memo:
-                cell, bit = cells[net.cell], net.bit
-                default = canon(cell.default[bit])
-                arms = tuple((canon(cond), canon(value)) for cond, value in _arms(cell, bit))
+                default, arms = procs[net]
+                default = canon(default)
+                arms = tuple((canon(cond), canon(value)) for cond, value in arms)
                 if all(v == default for _, v in arms):
                     memo[net] = default                     # every arm gives the same value
                 else:
@@ -181,35 +226,34 @@ def live_register_bits(component, input_classes=None):
         def holds(net, q, init):
             """Every value `net` can take is the register's own (q) or the constant `init`."""
             net = resolve(net)
-            if net == q or net.is_const:
-                return net == q or net.const == init
-            cell = cells[net.cell] if net.is_cell else None
-            if not isinstance(cell, _nir.AssignmentList):
+            if net == q or 0 <= net <= 1:
+                return net == q or net == init
+            if net not in procs:
                 return False
-            bit = net.bit
-            return holds(cell.default[bit], q, init) and all(holds(v, q, init) for _, v in _arms(cell, bit))
+            default, arms = procs[net]
+            return holds(default, q, init) and all(holds(v, q, init) for _, v in arms)
 
         def next_value(net, q):
-            """`net` as a register's next value: its assignment list with the register's own output (q, an enable
+            """`net` as a register's next value: its assignments with the register's own output (q, an enable
             or a hold) as `_SELF`, so registers loaded with equal values under equal conditions compare equal."""
             net = resolve(net)
             if net == q:
                 return _SELF
-            if not net.is_cell or not isinstance(cells[net.cell], _nir.AssignmentList):
+            if net not in procs:
                 return canon(net)
-            cell, bit = cells[net.cell], net.bit
-            default = next_value(cell.default[bit], q)
-            arms = tuple((canon(cond), next_value(value, q)) for cond, value in _arms(cell, bit))
+            default, arms = procs[net]
+            default = next_value(default, q)
+            arms = tuple((canon(cond), next_value(value, q)) for cond, value in arms)
             return default if all(v == default for _, v in arms) else (default, arms)
 
         seen, new_rep = {}, dict(fixed)
         for q, d, init, clk, arst in bits:
             own = rep.get(q, q)
             if holds(d, own, init):
-                new_rep[q] = _nir.Net.from_const(init)      # a constant: it only ever loads its initial value
+                new_rep[q] = init                           # a constant: it only ever loads its initial value
                 continue
             new_rep[q] = seen.setdefault((next_value(d, own), init, clk, arst), q)
         if new_rep == rep:
             break
         rep = new_rep
-    return len({rep[q] for q, *_ in bits if rep[q].is_cell})
+    return len({rep[q] for q, *_ in bits if not 0 <= rep[q] <= 1})

@@ -117,11 +117,8 @@ def _with_stand_ins(pe, convert):
 def pe_rtlil(structure):
     """RTLIL text of one PE of the engine, converted once per structure."""
     if "pe_rtlil" not in structure.cache:
-        from amaranth.back import rtlil
-
-        from .registers import component_ports
-        structure.cache["pe_rtlil"] = _with_stand_ins(
-            _smallest_pe(structure), lambda pe: rtlil.convert(pe, name="pe", ports=component_ports(pe)))
+        from .registers import component_rtlil
+        structure.cache["pe_rtlil"] = _with_stand_ins(_smallest_pe(structure), lambda pe: component_rtlil(pe, "pe"))
     return structure.cache["pe_rtlil"]
 
 
