@@ -129,7 +129,8 @@ def pe_live_registers(structure):
     layer, all at once: a bit that is 0 in every layer is 0 for good, and bits with the same value in every layer
     are one register (Yosys merges them), as are the PE registers that copy them."""
     if "pe_live_registers" not in structure.cache:
-        from .registers import live_register_bits
+        from .registers import count_live_registers
+        from .rtlil_netlist import read_rtlil
         pe, eng = _smallest_pe(structure), structure.engine
         configs = [eng.layer_config(k) for k in range(len(eng.layers))]
         classes = {}
@@ -137,5 +138,6 @@ def pe_live_registers(structure):
             width = Shape.cast(pe.signature.members[key].shape).width
             patterns = [tuple(c[key] >> i & 1 for c in configs) for i in range(width)]
             classes[key] = [p if any(p) else 0 for p in patterns]
-        structure.cache["pe_live_registers"] = _with_stand_ins(pe, lambda p: live_register_bits(p, classes))
+        # The same PE text as pe_rtlil's (the same ports and stand-ins): converted once, read here.
+        structure.cache["pe_live_registers"] = count_live_registers(read_rtlil(pe_rtlil(structure)), classes)
     return structure.cache["pe_live_registers"]
