@@ -296,9 +296,11 @@ def test_a_request_sent_while_the_engine_runs_is_answered_after_it():
 
 def test_inputs_that_come_while_a_request_waits_are_answered_busy_and_not_applied():
     """READ_OUTPUTS's reply is going out, INFO waits for it, and WRITE_INPUTS begins meanwhile: its payload cannot be
-    staged, so it is answered BUSY after INFO (the reply to READ_OUTPUTS, ~21 bytes, ends before WRITE_INPUTS's
-    ~25 bytes), and the inputs are still x0."""
-    network, x = _layers(dict(n_in=16, n_out=10, density=0.6), batch=2, seed=12)
+    staged, so it is answered BUSY after INFO, and the inputs are still x0. Byte times on the line, from the end of
+    READ_OUTPUTS's request: WRITE_INPUTS's code byte comes at ~12 (after INFO's 9 bytes), INFO is taken once the
+    executor has handed on the 23 content bytes of READ_OUTPUTS's reply (~23), and WRITE_INPUTS ends at ~34 (16
+    values), so neither edge is within 10 byte times."""
+    network, x = _layers(dict(n_in=16, n_out=20, density=0.6), batch=2, seed=12)
     golden = network_forward(network, x)
     dev, link = _device(network, 2)
     dev.write_inputs(x[0])
