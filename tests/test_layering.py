@@ -9,7 +9,6 @@ package's parts and any module cycles:
 
 import ast
 import os
-import sys
 from collections import defaultdict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,36 +89,19 @@ def import_graph():
 
 
 def cycles(graph):
-    """Strongly connected components of more than one module (Tarjan)."""
-    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+    """Groups of two or more modules that each reach all the others through imports, each group sorted."""
+    def reach(v):
+        seen, todo = set(), [v]
+        while todo:
+            for w in graph.get(todo.pop(), ()):
+                if w not in seen:
+                    seen.add(w)
+                    todo.append(w)
+        return seen
 
-    def visit(v):
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w in sorted(graph.get(v, ())):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    sys.setrecursionlimit(10000)
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return out
+    reaches = {v: reach(v) for v in graph}
+    groups = {tuple(sorted({v} | {w for w in reaches[v] if v in reaches.get(w, ())})) for v in graph}
+    return [list(g) for g in sorted(groups) if len(g) > 1]
 
 
 def _is_package_init(module, graph):
