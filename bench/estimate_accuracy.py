@@ -158,17 +158,7 @@ def accuracy(args, configs, families, cache, work, kept, cached):
     return 0
 
 
-def refuse_quick_record(argv):
-    """Exit with a message when `argv` asks for --quick and --record together: a quick run's figures are never
-    written into docs/measurements.md."""
-    rest = [a for a in argv if a != "--record" and not a.startswith("--record=")]
-    if len(rest) < len(argv) and parser().parse_known_args(rest)[0].quick:
-        sys.exit("estimate_accuracy.py: --quick is not recorded (two configurations check that the benchmark runs; "
-                 "they are no measurement of the model): drop --record or --quick")
-
-
 if __name__ == "__main__":
     import measurements
 
-    refuse_quick_record(sys.argv[1:])
     sys.exit(measurements.run("estimate_accuracy", main))

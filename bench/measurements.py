@@ -200,6 +200,11 @@ def run(name, main, argv=None, *, markdown=False):
     its section. Returns main's exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     rest, path = _split_record(argv)
+    # A quick run checks that the benchmark works; its figures are no measurement (argparse takes --qu for --quick).
+    if path and any(len(a) > 3 and "--quick".startswith(a) for a in rest):
+        print(f"{name}.py: --quick is not recorded (its figures check that the benchmark runs; they are no "
+              f"measurement): drop --record or --quick", file=sys.stderr)
+        sys.exit(2)
     takes_argv = bool(inspect.signature(main).parameters)
     load = _load()
     tee = _Tee(sys.stdout) if path else None
