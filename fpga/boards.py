@@ -9,9 +9,9 @@ and clocks together with its own build, `platform.build()`, one Yosys script and
 (fpga/build.py) synthesizes with the project's own scripts, the ones `mam synth` and the area model's calibration
 use, so that their figures agree, and places and routes seed after seed until timing closes, reading each seed's
 timing report; the top it builds needs no more of a board than one clock pin and two UART pins. Taking only the
-resource tables from amaranth-boards would add a dependency (it is not installed) for these six pin names. One
-thing its tables have that this flow does not: the iCEBreaker's UART pins are pulled up (PULLUP=1, SB_LVTTL), which
-keeps rx idle-high while the FTDI does not drive it; fpga/build.py writes plain `set_io` lines.
+resource tables from amaranth-boards would add a dependency (it is not installed) for these six pin names. Like its
+table, fpga/build.py pulls the iCEBreaker's rx up (``set_io -pullup yes``), which keeps rx idle-high while the FTDI
+does not drive it.
 """
 
 from dataclasses import dataclass

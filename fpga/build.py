@@ -66,7 +66,8 @@ class BoardTop(Elaboratable):
 def _constraints(board, family):
     pins = {"clk": board.clk_pin, "rx": board.rx_pin, "tx": board.tx_pin}
     if family == "ice40":
-        return "top.pcf", "".join(f"set_io {n} {p}\n" for n, p in pins.items())
+        # rx is pulled up, as amaranth-boards' iCEBreaker table has it: idle-high while the FTDI does not drive it.
+        return "top.pcf", "".join(f"set_io {'-pullup yes ' if n == 'rx' else ''}{n} {p}\n" for n, p in pins.items())
     text = "".join(f'LOCATE COMP "{n}" SITE "{p}";\nIOBUF PORT "{n}" IO_TYPE=LVCMOS33;\n' for n, p in pins.items())
     return "top.lpf", text + f'FREQUENCY PORT "clk" {board.clk_hz / 1e6:g} MHZ;\n'
 

@@ -60,6 +60,8 @@ def test_a_real_bitstream_for_each_board(tmp_path, capsys, board, bitstream, mag
     text = (out / "report.txt").read_text()
     assert "timing met" in text and bitstream in text
     assert "timing met" in capsys.readouterr().out
+    if board == "icebreaker":                       # placed with rx pulled up (nextpnr reads the pcf's flag)
+        assert "set_io -pullup yes rx 6" in (out / "top.pcf").read_text()
 
 
 def test_an_icebreaker_bitstream_with_the_weights_in_spram(tmp_path, capsys):
