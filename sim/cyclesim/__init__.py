@@ -26,7 +26,8 @@ analysis of the netlist: it needs no assumption about the design.
 
 The parts: netlist.py reads the netlist into values (params.py: its parameters), signals.py writes a signal as a
 C++ expression, cells.py translates each cell, tables.py turns decoders (case statements over a few bits) into
-table reads, schedule.py orders a cycle, emit.py writes the model around the runtime in runtime/*.h.
+table reads (or array reads of their computed arms), schedule.py orders a cycle, emit.py writes the model around
+the runtime in runtime/*.h.
 
 Generated interface (``model.h``, namespace ``cyclesim``; ``U`` is uint64_t, ``W`` the lane vector, or uint64_t
 with one lane; an input over 64 bits is a ``Big<U, N>`` or ``Big<W, N>`` of N words)::
@@ -48,7 +49,7 @@ from .emit import driver_header, emit
 from .netlist import YOSYS_PASSES, Design, Unsupported
 from .schedule import express, find_varying, topo
 from .signals import Signals
-from .tables import find_tables
+from .tables import find_picks, find_tables
 
 __all__ = ["Unsupported", "YOSYS_PASSES", "generate", "driver_header", "source_digest"]
 
@@ -61,6 +62,7 @@ def generate(netlist, *, top="top", lanes=1, lane_inputs=()):
         netlist = json.loads(netlist)
     design = Design(netlist, top, lane_inputs if lanes > 1 else (), is_comb)
     design.tables = find_tables(design)
+    design.picks = find_picks(design)
     g = Signals(design)
     # What each value reads does not depend on the lanes, so read that first, find which values vary between
     # lanes, then write the expressions (whose types depend on it).

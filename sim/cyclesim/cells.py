@@ -5,7 +5,7 @@ memory ports statements."""
 from .netlist import mask, param
 from .signals import big_literal, fit, literal, words
 
-__all__ = ["COMB", "is_comb", "ff_next", "mem_read", "sync_read", "mem_write"]
+__all__ = ["COMB", "is_comb", "pick", "ff_next", "mem_read", "sync_read", "mem_write"]
 
 # -- combinational cells ---------------------------------------------------------------------------------------
 # Each returns (expression, vars read). Operands are zero-extended values of their width; `fit` cuts a result to
@@ -262,7 +262,7 @@ def _mux(g, cell):
         return f"sel({s}, {b}, {a})", reads | rs
     p, ((a, _, ra), (b, _, rb), (s, _, _)), reads = _operands(g, cell, "ABS")
     a, b = _select(g, reads, [(a, ra), (b, rb)])
-    return f"({s} ? {b} : {a})", reads
+    return f"mux({s}, {b}, {a})", reads
 
 
 def _bwmux(g, cell):
@@ -284,11 +284,23 @@ def _pmux(g, cell):
         sels.append(s)
         reads |= rs
     arms, ra = _arms(g, arm_bits, width, reads)
-    pick = "sel({s}, {b}, {rest})" if width > 64 else "({s} ? {b} : {rest})"
+    pick = "sel({s}, {b}, {rest})" if width > 64 else "mux({s}, {b}, {rest})"
     expr = arms[0]
     for i in reversed(range(n)):             # the first active select wins (several at once is undefined)
         expr = pick.format(s=sels[i], b=arms[i + 1], rest=expr)
     return expr, reads | ra
+
+
+def pick(g, cell, choice):
+    """A $pmux as a read of the array of its arms at the index its selects decode (tables.Pick `choice`)."""
+    p, c = cell["parameters"], cell["connections"]
+    width, n = param(p["WIDTH"]), param(p["S_WIDTH"])
+    arm_bits = [c["A"]] + [c["B"][i * width:(i + 1) * width] for i in range(n)]
+    index, reads = g.sig(choice.index)
+    arms, ra = _arms(g, arm_bits, width, reads)
+    t = "W" if g.vec(reads | ra) else "U"
+    entries = ", ".join(arms[k] for k in choice.arm_of)
+    return f"pick<{t}, {len(choice.arm_of)}>({{{entries}}}, {index})", reads | ra
 
 
 def _bmux(g, cell):

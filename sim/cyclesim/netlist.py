@@ -47,6 +47,7 @@ class Design:
         self.inputs, self.outputs = [], []
         self.clock_bit = None
         self.tables = {}            # var -> tables.Table: the decoders read from a table
+        self.picks = {}             # var -> tables.Pick: the selections read from an array of their arms
         self._init_bits = {}
         for net in self.mod.get("netnames", {}).values():
             init = net.get("attributes", {}).get("init")

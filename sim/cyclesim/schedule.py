@@ -1,7 +1,7 @@
 """The order of one clock cycle: which values differ between lanes, the evaluation order of the combinational
 values, and the order of the statements of a tick (reads before the writes and register updates they must see)."""
 
-from .cells import COMB, ff_next, mem_read, mem_write, sync_read
+from .cells import COMB, ff_next, mem_read, mem_write, pick, sync_read
 from .netlist import Unsupported
 
 __all__ = ["express", "find_varying", "topo", "cone", "tick_body"]
@@ -14,6 +14,8 @@ def express(g, design):
         if table is not None:
             index, reads = g.sig(table.index)
             var.code, var.reads = f"mread_f({table.name}, {index})", reads
+        elif var in design.picks and not g.vec(g.reads(design.picks[var].index)):   # (an index per lane: jumps)
+            var.code, var.reads = pick(g, cell, design.picks[var])
         else:
             var.code, var.reads = COMB[cell["type"]](g, cell)
     for mem in design.mems:

@@ -4,14 +4,19 @@ taken). The engine's output row map is such a case over y_addr with one arm per 
 and a chain of selections per cycle. Here a $pmux whose selects are all such compares on the same few bits (or ORs
 of them, where cases share an arm), and whose arms are constants, becomes one read of a table indexed by those
 bits; a reduction over such compares (any, all, none) a table of 0 and 1. The tables hold exactly what the cells
-compute for every value of the index."""
+compute for every value of the index.
+
+A $pmux of that kind whose arms are computed values (which bank of a buffer a PE reads, by a 2-bit bank number)
+becomes a pick: the array of its arms, one per index value, read at the index (runtime/common.h pick()), where a
+chain of selections compiles to jumps that mispredict as the index follows the data."""
 
 from .netlist import mask, param
 
-__all__ = ["MAX_INDEX_BITS", "Table", "find_tables"]
+__all__ = ["MAX_INDEX_BITS", "MAX_PICK_BITS", "Table", "Pick", "find_tables", "find_picks"]
 
 MAX_INDEX_BITS = 16         # a table of at most 65536 words
 MAX_EVALUATIONS = 1 << 22   # compares times index values worked out one by one (the usual case needs none)
+MAX_PICK_BITS = 4          # a selection among computed arms by at most 16 index values
 MIN_COMPARES = 4            # fewer compares cost less than a table read
 WORDS_PER_COMPARE = 64      # and a table of 2**bits words pays only for enough compares
 
@@ -71,6 +76,14 @@ class _Compare:
         if self.kind in ("$ne", "$nex") or self.signed or list(self.signal) != list(index):
             return False
         return self.const if self.const < 1 << len(index) else None
+
+
+class Pick:
+    """A $pmux whose selects are compares of a few bits with constants: for index value i (the signal `index`,
+    LSB first), the result is arm `arm_of[i]` (0: the default A, k: the k-th B arm, as the cell counts them)."""
+
+    def __init__(self, index, arm_of):
+        self.index, self.arm_of = index, arm_of
 
 
 def _compares(design):
@@ -145,18 +158,46 @@ def _hits(selectors, index):
             for i in range(size)]
 
 
-def find_tables(design):
-    """{var: Table} for the cells of `design` that are decoders feeding constants or reductions."""
+def _decoders(design):
+    """The 1-bit compares of `design` with constants, and its ORs of such compares."""
     compares = _compares(design)
-    if not compares:
-        return {}
     anys = {}                   # var of an OR of compares -> those compares
     for var, cell in design.cells:
-        if cell["type"] in ("$reduce_or", "$reduce_bool", "$logic_or") and var.width == 1:
+        if compares and cell["type"] in ("$reduce_or", "$reduce_bool", "$logic_or") and var.width == 1:
             c = cell["connections"]
             sel = _selectors(design, c["A"] + (c["B"] if cell["type"] == "$logic_or" else []), compares, {})
             if sel is not None:
                 anys[var] = [d for s in sel for d in s]
+    return compares, anys
+
+
+def find_picks(design):
+    """{var: Pick} for the $pmux cells of `design` (up to 64 bits wide, not already tables) that select among
+    computed arms by compares of a few bits with constants: one read of an array of the arms, indexed by those
+    bits, instead of a chain of selections (whose jumps g++ cannot predict when the index follows the data)."""
+    compares, anys = _decoders(design)
+    picks = {}
+    for var, cell in design.cells:
+        if cell["type"] != "$pmux" or var in design.tables or var.width > 64:
+            continue
+        n = param(cell["parameters"]["S_WIDTH"])
+        selectors = _selectors(design, cell["connections"]["S"], compares, anys)
+        if n < 2 or selectors is None:
+            continue
+        index = _index(selectors)
+        if index is None or len(index) > MAX_PICK_BITS:
+            continue
+        hits = _hits(selectors, index)
+        if hits is not None:
+            picks[var] = Pick(index, [h[0] + 1 if h else 0 for h in hits])
+    return picks
+
+
+def find_tables(design):
+    """{var: Table} for the cells of `design` that are decoders feeding constants or reductions."""
+    compares, anys = _decoders(design)
+    if not compares:
+        return {}
     tables = {}
     for var, cell in design.cells:
         kind, p, c = cell["type"], cell["parameters"], cell["connections"]
