@@ -262,7 +262,7 @@ def _mux(g, cell):
         return f"sel({s}, {b}, {a})", reads | rs
     p, ((a, _, ra), (b, _, rb), (s, _, _)), reads = _operands(g, cell, "ABS")
     a, b = _select(g, reads, [(a, ra), (b, rb)])
-    return f"mux({s}, {b}, {a})", reads
+    return f"({s} ? {b} : {a})", reads
 
 
 def _bwmux(g, cell):
@@ -284,7 +284,7 @@ def _pmux(g, cell):
         sels.append(s)
         reads |= rs
     arms, ra = _arms(g, arm_bits, width, reads)
-    pick = "sel({s}, {b}, {rest})" if width > 64 else "mux({s}, {b}, {rest})"
+    pick = "sel({s}, {b}, {rest})" if width > 64 else "({s} ? {b} : {rest})"
     expr = arms[0]
     for i in reversed(range(n)):             # the first active select wins (several at once is undefined)
         expr = pick.format(s=sels[i], b=arms[i + 1], rest=expr)

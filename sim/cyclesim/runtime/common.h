@@ -22,11 +22,6 @@ static inline U parity(U v) { return (U)__builtin_parityll(v); }
 static inline U lt01(U a, U b) { return (U)(a < b); }
 static inline U is0(U v) { return (U)(v == 0); }
 static inline U sign_fill(U v) { return (U)((SU)v >> 63); }
-// s ? a : b for s 0 or 1 (every $mux and $pmux select), without a jump: g++ compiles chains of ?: to jumps,
-// which mispredict whenever s follows the data (a PE's rounding and clamping, which bank a row reads): with one
-// lane, about a jump in ten mispredicted on a ViT block. The masks cost a few instructions more than a
-// predicted jump; measured, they win.
-static inline U mux(U s, U a, U b) { return b ^ ((a ^ b) & (0 - s)); }
 // arms[i]: a case statement's selection among computed values, by its index, without jumps.
 template<class T, size_t N> static inline T pick(const T (&arms)[N], U i) { return arms[i]; }
 typedef unsigned __int128 U2;     // a 64 x 64-bit product

@@ -28,10 +28,6 @@ static inline W sar(W v, W n) {
     const W k = n >= 63 ? V(63) : n, h = V(1ull << 63) >> k;
     return ((v >> k) ^ h) - h;
 }
-// Selections of lane vectors keep ?: (runtime/common.h's mux() is for plain words): one by a word is control,
-// whose jumps skip the vector work and measure faster than masks; one by a vector is a blend already.
-static inline W mux(U s, W a, W b) { return s ? a : b; }
-static inline W mux(W s, W a, W b) { return s ? a : b; }
 static inline W lt01(W a, W b) { return W01(a < b); }
 static inline W is0(W v) { return W01(v == 0); }
 static inline W sign_fill(W v) { return (W)((S)v >> 63); }
