@@ -32,9 +32,14 @@ def _decode(line, timeout=1000, gap=0):
                 continue
             ctx.set(dec.i.valid, 1)
             ctx.set(dec.i.payload, byte)
-            for _ in range(1 + gap):
+            taken = False
+            while not taken:                    # the decoder takes a byte every two cycles at most
+                taken = ctx.get(dec.i.ready)
                 await ctx.tick()
-                ctx.set(dec.i.valid, 0)
+                take(ctx)
+            ctx.set(dec.i.valid, 0)
+            for _ in range(gap):
+                await ctx.tick()
                 take(ctx)
         for _ in range(4):
             await ctx.tick()
