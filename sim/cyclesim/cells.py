@@ -392,7 +392,7 @@ def mem_index(g, mem, bits):
     """The word index for address `bits`, whether it can fall outside the memory, and the vars it reads."""
     addr, reads = _address(g, bits)
     index = f"({addr} - {literal(mem['offset'])})" if mem["offset"] else addr
-    return index, not (mem["offset"] == 0 and mem["size"] >= (1 << mem["abits"])), reads
+    return index, not (mem["offset"] == 0 and mem["alloc"] >= (1 << mem["abits"])), reads
 
 
 def mem_read(g, mem, bits):
@@ -459,6 +459,8 @@ def mem_write(g, mem, port, ind):
     en, r2 = g.sig(en_bits[:1] if whole else en_bits, mem["vary"])
     if en == "0ull":
         return "", set()
+    if mem["alloc"] > mem["size"]:                  # (then `whole`) the padding is never written
+        en = f"({en} & inb({index}, {literal(mem['size'])}))"
     if mem["vary"]:
         narrow = mem["width"] <= 64
         if narrow:

@@ -50,8 +50,9 @@ def emit(g, design, lanes):
     for mem in design.mems:
         if not mem["wr"] or any(mem["words"]):
             table = mem["cname"] if not mem["wr"] else f"{mem['cname']}_init"   # a ROM is its table
-            out.append(f"\nstatic const {_ctype(mem['width'])} {table}[{mem['size']}] = {{  // {mem['name']}\n")
-            texts = [_word_text(v, mem["width"]) for v in mem["words"]]
+            size = mem["alloc"] if not mem["wr"] else mem["size"]
+            out.append(f"\nstatic const {_ctype(mem['width'])} {table}[{size}] = {{  // {mem['name']}\n")
+            texts = [_word_text(v, mem["width"]) for v in mem["words"]] + ["0"] * (size - mem["size"])
             out += ["    " + ", ".join(texts[k:k + 16]) + ",\n" for k in range(0, len(texts), 16)]
             out.append("};\n")
     for table in design.tables.values():
@@ -69,9 +70,9 @@ def emit(g, design, lanes):
     for mem in rams:
         if mem["vary"]:                 # lane words of 32 or 64 bits: whole-vector loads and stores
             ctype = "uint32_t" if mem["width"] <= 32 else "uint64_t" if mem["width"] <= 64 else _ctype(mem["width"])
-            out.append(f"    {ctype} {mem['cname']}[{mem['size']}][LANES];   // {mem['name']}\n")
+            out.append(f"    {ctype} {mem['cname']}[{mem['alloc']}][LANES];   // {mem['name']}\n")
         else:
-            out.append(f"    {_ctype(mem['width'])} {mem['cname']}[{mem['size']}];   // {mem['name']}\n")
+            out.append(f"    {_ctype(mem['width'])} {mem['cname']}[{mem['alloc']}];   // {mem['name']}\n")
     out.append("\n    Model() {\n")
     for mem in rams:
         out.append(f"        std::memset({mem['cname']}, 0, sizeof {mem['cname']});\n")

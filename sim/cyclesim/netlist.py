@@ -163,6 +163,11 @@ class Design:
                                   en=c["RD_EN"][i:i + 1], srst=c["RD_SRST"][i:i + 1],
                                   srst_val=(srst_val >> (i * width)) & mask(width), ce_over_srst=ce_over_srst[i],
                                   transparent=[j for j in range(nwr) if transparent[i * nwr + j]]))
+        # Words allocated: a memory smaller than its address space is padded with words that stay 0 (writes there
+        # are dropped), so that a read needs no range check; not when that would more than double it.
+        whole = all(all(b == port["en"][0] for b in port["en"]) for port in mem["wr"])
+        span = 1 << abits
+        mem["alloc"] = span if (mem["offset"] == 0 and size < span <= 2 * size and width <= 64 and whole) else size
         self.mems.append(mem)
 
     def state(self):

@@ -25,7 +25,9 @@ static inline U sign_fill(U v) { return (U)((SU)v >> 63); }
 // arms[i]: a case statement's selection among computed values, by its index, without jumps.
 template<class T, size_t N> static inline T pick(const T (&arms)[N], U i) { return arms[i]; }
 typedef unsigned __int128 U2;     // a 64 x 64-bit product
-// Memories whose contents are the same in every lane: one word per address.
+// Memories whose contents are the same in every lane: one word per address. A memory smaller than its address
+// space is padded to it with words that stay 0 (its writes are enabled only inb() its size): reads need no check.
+static inline U inb(U i, U n) { return U01(i < n); }
 template<class T, size_t N> static inline U mread(const T (&m)[N], U i) { return i < N ? (U)m[i] : 0; }
 template<class T, size_t N> static inline U mread_f(const T (&m)[N], U i) { return (U)m[i]; }
 template<class T, size_t N> static inline void mwrite(T (&m)[N], U i, U en, U data) {

@@ -28,6 +28,7 @@ static inline W sar(W v, W n) {
     const W k = n >= 63 ? V(63) : n, h = V(1ull << 63) >> k;
     return ((v >> k) ^ h) - h;
 }
+static inline W inb(W i, U n) { return W01(i < V(n)); }
 static inline W lt01(W a, W b) { return W01(a < b); }
 static inline W is0(W v) { return W01(v == 0); }
 static inline W sign_fill(W v) { return (W)((S)v >> 63); }
