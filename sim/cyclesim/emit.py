@@ -19,9 +19,11 @@ def runtime_text(name):
     return "".join(line for line in text.splitlines(keepends=True) if not _LOCAL.match(line))
 
 
-def _ctype(width):
-    """A memory word. At least 16 bits: stores through a char type may alias anything, which would make g++
-    reload registers."""
+def _ctype(width, written=False):
+    """A memory word. A written one of up to 8 bits is a u8 (runtime/common.h), not a char type: stores through a
+    char type may alias anything, which would make g++ reload registers."""
+    if width <= 8:
+        return "u8" if written else "uint8_t"
     for bits in (16, 32, 64):
         if width <= bits:
             return f"uint{bits}_t"
@@ -72,7 +74,7 @@ def emit(g, design, lanes):
             ctype = "uint32_t" if mem["width"] <= 32 else "uint64_t" if mem["width"] <= 64 else _ctype(mem["width"])
             out.append(f"    {ctype} {mem['cname']}[{mem['alloc']}][LANES];   // {mem['name']}\n")
         else:
-            out.append(f"    {_ctype(mem['width'])} {mem['cname']}[{mem['alloc']}];   // {mem['name']}\n")
+            out.append(f"    {_ctype(mem['width'], True)} {mem['cname']}[{mem['alloc']}];   // {mem['name']}\n")
     out.append("\n    Model() {\n")
     for mem in rams:
         out.append(f"        std::memset({mem['cname']}, 0, sizeof {mem['cname']});\n")

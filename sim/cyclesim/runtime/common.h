@@ -24,7 +24,10 @@ static inline U is0(U v) { return (U)(v == 0); }
 static inline U sign_fill(U v) { return (U)((SU)v >> 63); }
 // arms[i]: a case statement's selection among computed values, by its index, without jumps.
 template<class T, size_t N> static inline T pick(const T (&arms)[N], U i) { return arms[i]; }
-typedef unsigned __int128 U2;     // a 64 x 64-bit product
+typedef unsigned __int128 U2;
+// A byte of a written memory: an enum, which (unlike a char type) aliases nothing else, so that a store to it
+// does not make g++ reload every value it keeps in registers. Half the cache of uint16_t words.
+enum class u8 : uint8_t {};     // a 64 x 64-bit product
 // Memories whose contents are the same in every lane: one word per address. A memory smaller than its address
 // space is padded to it with words that stay 0 (its writes are enabled only inb() its size): reads need no check.
 static inline U inb(U i, U n) { return U01(i < n); }
@@ -34,7 +37,7 @@ template<class T, size_t N> static inline void mwrite(T (&m)[N], U i, U en, U da
     if (en && i < N) m[i] = (T)data;
 }
 template<class T, size_t N> static inline void mwrite_bits(T (&m)[N], U i, U en, U data) {
-    if (en && i < N) m[i] = (T)((m[i] & ~en) | (data & en));
+    if (en && i < N) m[i] = (T)(((U)m[i] & ~en) | (data & en));
 }
 template<class T, size_t N> static inline void mset(T (&m)[N], size_t i, U v) { m[i] = (T)v; }
 
