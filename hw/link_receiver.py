@@ -14,8 +14,7 @@ from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .frame_check import FrameCheck
-from .link_types import Command, RequestPort, Status
+from .link_types import CHECK_PARAMETERS, Command, RequestPort, Status
 from .protocol import CHECK_BYTES, WEIGHT_CHUNK, WEIGHT_HEADER_BYTES, value_bytes
 from .stuffing import CobsDecoder, Event
 
@@ -69,7 +68,7 @@ class Receiver(wiring.Component):
 
         # The frame check: every content byte, the check's own included, goes through it; a frame that checks out
         # leaves the register at the algorithm's residue (match_detected).
-        m.submodules.check = check = FrameCheck()
+        m.submodules.check = check = CHECK_PARAMETERS.create()
         field = Signal(F)
         m.d.comb += [check.data.eq(byte), check.valid.eq(got), check.start.eq(got & (field == F.CODE))]
 

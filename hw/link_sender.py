@@ -5,8 +5,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .frame_check import FrameCheck
-from .link_types import ReplyPort
+from .link_types import CHECK_PARAMETERS, FrameByte, ReplyPort
 from .protocol import CHECK_BYTES
 from .stuffing import ReverseCobsEncoder
 
@@ -30,10 +29,13 @@ class Sender(wiring.Component):
         content = self.reply.content
         m.submodules.encoder = enc = ReverseCobsEncoder()
         wiring.connect(m, enc.o, wiring.flipped(self.tx))
-        # The check registers each byte the encoder takes and folds it in the next two cycles (hw/frame_check.py).
-        m.submodules.check = check = FrameCheck()
+        m.submodules.check = check = CHECK_PARAMETERS.create()
+        # A byte the encoder takes is folded into the check in the next cycle, from a register: the byte choice and
+        # the CRC step in one clock period were the host link's longest path.
+        sent, sent_pend, sent_first = Signal(8), Signal(), Signal()
         first = Signal(init=1)                       # the next content byte starts a reply
-        m.d.comb += [check.data.eq(content.payload.data), check.start.eq(first)]
+        m.d.sync += sent_pend.eq(0)
+        m.d.comb += [check.valid.eq(sent_pend), check.data.eq(sent), check.start.eq(sent_pend & sent_first)]
         # The check goes out of a shift register, its next byte always in the low bits: picking the byte by an index
         # (a mux of the CRC's bytes) in front of the encoder was the UP5K top level's longest path (27.6 ns).
         out = Signal(8 * CHECK_BYTES)
@@ -41,18 +43,27 @@ class Sender(wiring.Component):
         S = self.State
         state = Signal(S)
 
+        # The content passes a register on its way to the encoder: the executor's state decode and reply choice in
+        # front of the encoder's run logic was the UP5K top level's longest path (27.4 ns). The register takes a
+        # byte only when it is empty, so its `ready` is a flip-flop too (the line ready -> the executor's next state
+        # was the next longest path); a byte every two cycles is far above the line's rate.
+        held, held_valid = Signal(FrameByte), Signal()
+        with m.If(content.valid & content.ready):
+            m.d.sync += [held.eq(content.payload), held_valid.eq(1)]
+        with m.Elif(enc.i.valid & enc.i.ready & (state == S.CONTENT)):
+            m.d.sync += held_valid.eq(0)
+
         with m.Switch(state):
             with m.Case(S.CONTENT):
-                m.d.comb += [enc.i.valid.eq(content.valid), enc.i.payload.data.eq(content.payload.data),
-                             content.ready.eq(enc.i.ready)]
-                m.d.comb += check.valid.eq(content.valid & enc.i.ready)
-                with m.If(content.valid & enc.i.ready):
-                    m.d.sync += first.eq(0)
-                    with m.If(content.payload.last):
+                m.d.comb += [enc.i.valid.eq(held_valid), enc.i.payload.data.eq(held.data),
+                             content.ready.eq(~held_valid)]
+                with m.If(held_valid & enc.i.ready):
+                    m.d.sync += [sent.eq(held.data), sent_pend.eq(1), sent_first.eq(first), first.eq(0)]
+                    with m.If(held.last):
                         m.d.sync += state.eq(S.LOAD)
             with m.Case(S.LOAD):
-                # Waits out the last content byte's fold.
-                with m.If(~check.busy):
+                # Waits out the last content byte's step (an encoder that takes a byte every cycle gets here first).
+                with m.If(~sent_pend):
                     m.d.sync += [out.eq(check.crc), left.eq(CHECK_BYTES - 1), state.eq(S.CHECK)]
             with m.Case(S.CHECK):
                 m.d.comb += [enc.i.valid.eq(1), enc.i.payload.data.eq(out[:8]), enc.i.payload.last.eq(left == 0)]

@@ -17,9 +17,8 @@ def _hw_enum(plain, shape):
                            lambda ns: ns.update({member.name: member.value for member in plain}))
 
 
-# The frame check in the gateware: the catalog entry the protocol names, for amaranth.lib.crc.Processor, over the
-# nibbles hw/frame_check.py folds.
-CHECK_PARAMETERS = getattr(crc.catalog, protocol.CHECK.name)(data_width=4)
+# The frame check in the gateware: the catalog entry the protocol names, for amaranth.lib.crc.Processor.
+CHECK_PARAMETERS = getattr(crc.catalog, protocol.CHECK.name)(data_width=8)
 
 Command = _hw_enum(protocol.Command, 8)
 Status = _hw_enum(protocol.Status, 4)

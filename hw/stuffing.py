@@ -23,10 +23,8 @@ Decoded = data.StructLayout({"kind": Event, "data": 8})
 
 
 class CobsDecoder(wiring.Component):
-    """``i``: line bytes, taken one every three cycles at most (``ready`` is low in the two cycles after a byte: the
-    frame check takes two cycles after a byte to fold it, hw/frame_check.py, and must be done with a frame's last
-    byte when the delimiter's event comes; a UART's bytes are tens of cycles apart); ``o``: one Event per content
-    byte and one at each frame's end, for a consumer that takes every event (the line cannot wait). ``boundary`` pulses at every 0x00. A frame is what lies
+    """``i``: line bytes (always taken); ``o``: one Event per content byte and one at each frame's end, for a
+    consumer that takes every event (the line cannot wait). ``boundary`` pulses at every 0x00. A frame is what lies
     between two 0x00 with at least one byte; after reset and after a TIMEOUT the decoder waits for a 0x00 first.
     `timeout`: cycles without a byte that end a frame in progress."""
 
@@ -44,10 +42,8 @@ class CobsDecoder(wiring.Component):
         m = Module()
         # Each byte and its tests are registered first, so no compare of a byte stands before the decisions below.
         got, byte, is_zero, is_full = Signal(), Signal(8), Signal(), Signal()
-        got_before = Signal()                   # got, a cycle later
-        m.d.comb += self.i.ready.eq(~got & ~got_before)
-        m.d.sync += [got.eq(self.i.valid & self.i.ready), got_before.eq(got), byte.eq(self.i.payload),
-                     is_zero.eq(self.i.payload == DELIMITER),
+        m.d.comb += self.i.ready.eq(1)
+        m.d.sync += [got.eq(self.i.valid), byte.eq(self.i.payload), is_zero.eq(self.i.payload == DELIMITER),
                      is_full.eq(self.i.payload == MAX_RUN + 1)]
 
         hunting = Signal(init=1)        # waiting for a 0x00 before the next frame
@@ -89,12 +85,7 @@ class CobsDecoder(wiring.Component):
 class ReverseCobsEncoder(wiring.Component):
     """``i``: frames' content, ``last`` on each frame's final byte; ``o``: the line bytes, each frame as 0x00, its
     content in reverse COBS, 0x00. A byte goes out as it comes; a run of MAX_RUN bytes and a frame's end each add a
-    length byte (and the end its 0x00) while ``i`` waits.
-
-    Each byte is taken into a register first and tested for zero in the next cycle, from that register (``i.ready``
-    is the register being empty: a byte every three cycles at most, far above a UART's rate): the choice of the byte
-    upstream and the encoder's run logic in one clock period were the UP5K top level's longest path, and the choice
-    and the zero test together one of the ECP5's."""
+    length byte (and the end its 0x00) while ``i`` waits."""
 
     i: In(stream.Signature(FrameByte))
     o: Out(stream.Signature(8))
@@ -112,27 +103,19 @@ class ReverseCobsEncoder(wiring.Component):
         state = Signal(S)
         run = Signal(range(MAX_RUN + 1))        # non-zero bytes since the last length byte
         ends = Signal()                         # the byte that filled a run was the frame's last
-        held = Signal()                         # a byte waits in the input register
-        tested = Signal()                       # ... and its zero test, made from the register, beside it
-        byte, last, is_zero = Signal(8), Signal(), Signal()
-        m.d.comb += self.i.ready.eq(~held)
-        with m.If(self.i.valid & ~held):
-            m.d.sync += [held.eq(1), byte.eq(self.i.payload.data), last.eq(self.i.payload.last)]
-        taken = Signal()                        # the held byte goes out (or is replaced by its run's length)
-        m.d.sync += [is_zero.eq(byte == 0), tested.eq(held & ~taken)]
-        with m.If(taken):
-            m.d.sync += held.eq(0)
+        byte, last = self.i.payload.data, self.i.payload.last
+        taken = self.i.valid & self.o.ready
 
         with m.Switch(state):
             with m.Case(S.OPEN):
-                m.d.comb += [self.o.valid.eq(held), self.o.payload.eq(DELIMITER)]
-                with m.If(held & self.o.ready):
+                m.d.comb += [self.o.valid.eq(self.i.valid), self.o.payload.eq(DELIMITER)]
+                with m.If(taken):
                     m.d.sync += [state.eq(S.BODY), run.eq(0)]
             with m.Case(S.BODY):
-                m.d.comb += [self.o.valid.eq(tested), taken.eq(tested & self.o.ready),
-                             self.o.payload.eq(Mux(is_zero, run + 1, byte))]
+                m.d.comb += [self.o.valid.eq(self.i.valid), self.i.ready.eq(self.o.ready),
+                             self.o.payload.eq(Mux(byte == 0, run + 1, byte))]
                 with m.If(taken):
-                    with m.If(is_zero):
+                    with m.If(byte == 0):
                         m.d.sync += run.eq(0)
                         with m.If(last):
                             m.d.sync += state.eq(S.LAST_RUN)

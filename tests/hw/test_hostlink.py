@@ -355,10 +355,10 @@ def test_reply_check_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
 
     async def bench(ctx):
         ctx.set(link.tx.ready, 1)
-        for byte in encode_request(Command.INFO, 0xC3):     # as fast as the link takes them
+        for byte in encode_request(Command.INFO, 0xC3):
             ctx.set(link.rx.valid, 1)
             ctx.set(link.rx.payload, byte)
-            await ctx.tick().until(link.rx.ready)
+            await ctx.tick()
         ctx.set(link.rx.valid, 0)
         for _ in range(200):
             if ctx.get(link.tx.valid):
@@ -395,7 +395,7 @@ def test_output_bytes_wait_for_the_buffer_read_with_a_transmitter_that_takes_a_b
             addrs = addrs[1:] + [ctx.get(link.engine.y_addr)]
             ctx.set(link.rx.valid, i < len(frame))
             ctx.set(link.rx.payload, frame[i] if i < len(frame) else 0)
-            i += ctx.get(link.rx.ready)                                        # as fast as the link takes them
+            i += 1
             if ctx.get(link.tx.valid):
                 sent.append(ctx.get(link.tx.payload))
             await ctx.tick()

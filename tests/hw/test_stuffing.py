@@ -32,14 +32,9 @@ def _decode(line, timeout=1000, gap=0):
                 continue
             ctx.set(dec.i.valid, 1)
             ctx.set(dec.i.payload, byte)
-            taken = False
-            while not taken:                    # the decoder takes a byte every two cycles at most
-                taken = ctx.get(dec.i.ready)
+            for _ in range(1 + gap):
                 await ctx.tick()
-                take(ctx)
-            ctx.set(dec.i.valid, 0)
-            for _ in range(gap):
-                await ctx.tick()
+                ctx.set(dec.i.valid, 0)
                 take(ctx)
         for _ in range(4):
             await ctx.tick()
