@@ -30,6 +30,21 @@ def _ctype(width, written=False):
     return big_type(width, False)
 
 
+def _rows(mem, row_bytes):
+    """Rows (words, or lane words) to allocate for `mem`: its padded size, and one cache line more when that would
+    be a multiple of 4 KiB and no address reaches past it. Arrays of such sizes side by side put the same address
+    of each in the same L1 set: the engine's banks, read at one address, evicted each other every cycle (VGG head:
+    16 buffers of 8 KiB, ~25 L1 misses per cycle)."""
+    n = mem["alloc"]
+    if mem["offset"] == 0 and n >= 1 << mem["abits"] and (n * row_bytes) % 4096 == 0:
+        n += -(-64 // row_bytes)
+    return n
+
+
+def _bytes(ctype, width):
+    return {"u8": 1, "uint8_t": 1, "uint16_t": 2, "uint32_t": 4, "uint64_t": 8}.get(ctype, 8 * words(width))
+
+
 def _word_text(value, width):
     if width <= 64:
         return str(value)
@@ -52,8 +67,9 @@ def emit(g, design, lanes):
     for mem in design.mems:
         if not mem["wr"] or any(mem["words"]):
             table = mem["cname"] if not mem["wr"] else f"{mem['cname']}_init"   # a ROM is its table
-            size = mem["alloc"] if not mem["wr"] else mem["size"]
-            out.append(f"\nstatic const {_ctype(mem['width'])} {table}[{size}] = {{  // {mem['name']}\n")
+            ctype = _ctype(mem["width"])
+            size = _rows(mem, _bytes(ctype, mem["width"])) if not mem["wr"] else mem["size"]
+            out.append(f"\nstatic const {ctype} {table}[{size}] = {{  // {mem['name']}\n")
             texts = [_word_text(v, mem["width"]) for v in mem["words"]] + ["0"] * (size - mem["size"])
             out += ["    " + ", ".join(texts[k:k + 16]) + ",\n" for k in range(0, len(texts), 16)]
             out.append("};\n")
@@ -72,9 +88,11 @@ def emit(g, design, lanes):
     for mem in rams:
         if mem["vary"]:                 # lane words of 32 or 64 bits: whole-vector loads and stores
             ctype = "uint32_t" if mem["width"] <= 32 else "uint64_t" if mem["width"] <= 64 else _ctype(mem["width"])
-            out.append(f"    {ctype} {mem['cname']}[{mem['alloc']}][LANES];   // {mem['name']}\n")
+            rows = _rows(mem, _bytes(ctype, mem["width"]) * lanes)
+            out.append(f"    {ctype} {mem['cname']}[{rows}][LANES];   // {mem['name']}\n")
         else:
-            out.append(f"    {_ctype(mem['width'], True)} {mem['cname']}[{mem['alloc']}];   // {mem['name']}\n")
+            ctype = _ctype(mem["width"], True)
+            out.append(f"    {ctype} {mem['cname']}[{_rows(mem, _bytes(ctype, mem['width']))}];   // {mem['name']}\n")
     out.append("\n    Model() {\n")
     for mem in rams:
         out.append(f"        std::memset({mem['cname']}, 0, sizeof {mem['cname']});\n")
