@@ -5,7 +5,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .link_types import CHECK_PARAMETERS, FrameByte, ReplyPort
+from .link_types import CHECK_PARAMETERS, ReplyPort
 from .protocol import CHECK_BYTES
 from .stuffing import ReverseCobsEncoder
 
@@ -43,23 +43,14 @@ class Sender(wiring.Component):
         S = self.State
         state = Signal(S)
 
-        # The content passes a register on its way to the encoder: the executor's state decode and reply choice in
-        # front of the encoder's run logic was the UP5K top level's longest path (27.4 ns). The register takes a
-        # byte only when it is empty, so its `ready` is a flip-flop too (the line ready -> the executor's next state
-        # was the next longest path); a byte every two cycles is far above the line's rate.
-        held, held_valid = Signal(FrameByte), Signal()
-        with m.If(content.valid & content.ready):
-            m.d.sync += [held.eq(content.payload), held_valid.eq(1)]
-        with m.Elif(enc.i.valid & enc.i.ready & (state == S.CONTENT)):
-            m.d.sync += held_valid.eq(0)
-
         with m.Switch(state):
             with m.Case(S.CONTENT):
-                m.d.comb += [enc.i.valid.eq(held_valid), enc.i.payload.data.eq(held.data),
-                             content.ready.eq(~held_valid)]
-                with m.If(held_valid & enc.i.ready):
-                    m.d.sync += [sent.eq(held.data), sent_pend.eq(1), sent_first.eq(first), first.eq(0)]
-                    with m.If(held.last):
+                m.d.comb += [enc.i.valid.eq(content.valid), enc.i.payload.data.eq(content.payload.data),
+                             content.ready.eq(enc.i.ready)]
+                with m.If(content.valid & enc.i.ready):
+                    m.d.sync += [sent.eq(content.payload.data), sent_pend.eq(1), sent_first.eq(first),
+                                 first.eq(0)]
+                    with m.If(content.payload.last):
                         m.d.sync += state.eq(S.LOAD)
             with m.Case(S.LOAD):
                 # Waits out the last content byte's step (an encoder that takes a byte every cycle gets here first).

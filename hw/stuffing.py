@@ -85,7 +85,11 @@ class CobsDecoder(wiring.Component):
 class ReverseCobsEncoder(wiring.Component):
     """``i``: frames' content, ``last`` on each frame's final byte; ``o``: the line bytes, each frame as 0x00, its
     content in reverse COBS, 0x00. A byte goes out as it comes; a run of MAX_RUN bytes and a frame's end each add a
-    length byte (and the end its 0x00) while ``i`` waits."""
+    length byte (and the end its 0x00) while ``i`` waits.
+
+    Each byte is taken into a register first, its zero test beside it (``i.ready`` is that register being empty, so a
+    byte every two cycles at most, far above a UART's rate): the choice of the byte upstream and the encoder's run
+    logic in one clock period were the UP5K top level's longest path."""
 
     i: In(stream.Signature(FrameByte))
     o: Out(stream.Signature(8))
@@ -103,19 +107,26 @@ class ReverseCobsEncoder(wiring.Component):
         state = Signal(S)
         run = Signal(range(MAX_RUN + 1))        # non-zero bytes since the last length byte
         ends = Signal()                         # the byte that filled a run was the frame's last
-        byte, last = self.i.payload.data, self.i.payload.last
-        taken = self.i.valid & self.o.ready
+        held = Signal()                         # a byte waits in the input register
+        byte, last, is_zero = Signal(8), Signal(), Signal()
+        m.d.comb += self.i.ready.eq(~held)
+        with m.If(self.i.valid & ~held):
+            m.d.sync += [held.eq(1), byte.eq(self.i.payload.data), last.eq(self.i.payload.last),
+                         is_zero.eq(self.i.payload.data == 0)]
+        taken = Signal()                        # the held byte goes out (or is replaced by its run's length)
+        with m.If(taken):
+            m.d.sync += held.eq(0)
 
         with m.Switch(state):
             with m.Case(S.OPEN):
-                m.d.comb += [self.o.valid.eq(self.i.valid), self.o.payload.eq(DELIMITER)]
-                with m.If(taken):
+                m.d.comb += [self.o.valid.eq(held), self.o.payload.eq(DELIMITER)]
+                with m.If(held & self.o.ready):
                     m.d.sync += [state.eq(S.BODY), run.eq(0)]
             with m.Case(S.BODY):
-                m.d.comb += [self.o.valid.eq(self.i.valid), self.i.ready.eq(self.o.ready),
-                             self.o.payload.eq(Mux(byte == 0, run + 1, byte))]
+                m.d.comb += [self.o.valid.eq(held), taken.eq(held & self.o.ready),
+                             self.o.payload.eq(Mux(is_zero, run + 1, byte))]
                 with m.If(taken):
-                    with m.If(byte == 0):
+                    with m.If(is_zero):
                         m.d.sync += run.eq(0)
                         with m.If(last):
                             m.d.sync += state.eq(S.LAST_RUN)
