@@ -26,7 +26,7 @@ from mamhw.fpga.structure import engine_options
 from mamhw.fpga.targets import get_target
 from mamhw.golden import Layer, Network
 from mamhw.hw.specs import build_network_engine
-from mamhw.plumbing import save_text
+from mamhw.plumbing import ToolError, save_text
 from mamhw.sim.pe_amaranth import build_pe
 
 TARGET_MHZ = {"up5k": 48.0, "ecp5-25f": 150.0, "ecp5-85f": 150.0}
@@ -83,7 +83,17 @@ def designs(networks, quick=False):
 def measure(name, target_name, build, seeds, workdir):
     target = get_target(target_name)
     t0 = time.time()
-    rep = implement(build(), target, freq_mhz=TARGET_MHZ[target_name], seeds=seeds, workdir=workdir)
+    try:
+        rep = implement(build(), target, freq_mhz=TARGET_MHZ[target_name], seeds=seeds, workdir=workdir)
+    except ToolError as e:
+        if "legal placement" not in str(e):          # nextpnr's words for a design the device cannot take
+            raise
+        # A design that does not place on some seed is the worst case there is: 0 MHz, and why.
+        return {"design": name, "target": target_name, "fmax_median": 0.0, "fmax_min": 0.0, "fmax_max": 0.0,
+                "seeds": seeds, "logic": 0, "logic_available": 0, "dsp": 0, "bram": 0,
+                "target_mhz": TARGET_MHZ[target_name], "met": False,
+                "critical_path": f"not placed: {str(e).split(': ', 1)[-1].split(' (full log')[0]}",
+                "seconds": round(time.time() - t0, 1)}
     util = rep["utilization"]
     logic = "ICESTORM_LC" if target.family == "ice40" else "TRELLIS_COMB"
     dsp = "ICESTORM_DSP" if target.family == "ice40" else "MULT18X18D"
