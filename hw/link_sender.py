@@ -53,7 +53,7 @@ class Sender(wiring.Component):
                     with m.If(content.payload.last):
                         m.d.sync += state.eq(S.LOAD)
             with m.Case(S.LOAD):
-                # Waits out the last content byte's step (an encoder that takes a byte every cycle gets here first).
+                # Waits out the last content byte's fold, a cycle after the encoder took it.
                 with m.If(~sent_pend):
                     m.d.sync += [out.eq(check.crc), left.eq(CHECK_BYTES - 1), state.eq(S.CHECK)]
             with m.Case(S.CHECK):
