@@ -2,7 +2,6 @@
 docs/measurements.md and into nothing else, and no file of the project points at things a user does not have
 (issue numbers, the team's own notes and folders)."""
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -10,20 +9,15 @@ import sys
 
 import pytest
 
+from tests.bench_scripts import bench_module
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
 MEASUREMENTS = os.path.join(ROOT, "docs", "measurements.md")
 README_MAX_LINES = 200
 
 
-def _measurements_module():
-    spec = importlib.util.spec_from_file_location("bench_measurements", os.path.join(ROOT, "bench", "measurements.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-m = _measurements_module()
+m = bench_module("measurements")
 
 
 def _tracked(*patterns):

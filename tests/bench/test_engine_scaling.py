@@ -1,17 +1,13 @@
 """bench/engine_scaling.py --quick: the cycle model's table for P = 1 and 4, and the RTL (Amaranth's simulator)
 cycle-exact and bit-exact against it at P = 2."""
 
-import os
 import re
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.bench_scripts import run_bench
 
 
 def test_quick_engine_scaling_runs_and_the_rtl_matches_the_model():
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "engine_scaling.py"), "--quick"],
-                          capture_output=True, text=True, timeout=600)
+    proc = run_bench("engine_scaling.py", "--quick", timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     checks = re.findall(r"^  (.+), P=(\d+): measured \[(\d+)\].*model (\d+) .*cycle-exact (\w+), bit-exact (\w+)",

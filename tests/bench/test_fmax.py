@@ -2,27 +2,15 @@
 the row is the worst network's, and its DSPs and block RAMs are what the estimator says they are for that
 network."""
 
-import os
-import sys
-
 import pytest
 
 from mamhw.fpga.estimate import estimate
-from tests.bench_scripts import ROOT, quick_json
+from tests.bench_scripts import bench_module, quick_json
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     return quick_json(tmp_path_factory, "fmax.py", "--json", timeout=900)
-
-
-def _bench_networks():
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    try:
-        import fmax
-        return fmax.network
-    finally:
-        sys.path.pop(0)
 
 
 def test_each_design_is_placed_and_timed(quick):
@@ -47,5 +35,5 @@ def test_the_engine_row_is_its_worst_network(quick):
 def test_the_engine_takes_the_dsps_and_block_rams_the_estimator_says(quick):
     _, rows = quick
     engine = rows[0]
-    rep = estimate(_bench_networks()("mam", engine["network"]), 1, "up5k")
+    rep = estimate(bench_module("fmax").network("mam", engine["network"]), 1, "up5k")
     assert (engine["dsp"], engine["bram"]) == (rep["dsps"], rep["block_rams"])

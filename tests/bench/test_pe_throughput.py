@@ -2,7 +2,6 @@
 golden outputs bit for bit, takes exactly the cycle model's cycles on every sample, and runs at most one entry per
 cycle; a quick run is never recorded into docs/measurements.md."""
 
-import importlib.util
 import os
 
 import numpy as np
@@ -10,18 +9,9 @@ import pytest
 
 from mamhw.golden import PE_LATENCY, encode, forward, pe_cycles
 from mamhw.hw.pe import PE
-from tests.bench_scripts import ROOT, quick_json, run_bench
+from tests.bench_scripts import ROOT, bench_module, quick_json, run_bench
 
 MEASUREMENTS = os.path.join(ROOT, "docs", "measurements.md")
-
-
-def _bench():
-    """bench/pe_throughput.py as a module: its workloads, to rebuild the layers and inputs it ran."""
-    spec = importlib.util.spec_from_file_location("bench_pe_throughput", os.path.join(ROOT, "bench",
-                                                                                      "pe_throughput.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _read(path):
@@ -48,7 +38,7 @@ def test_the_quick_run_is_the_three_densities_on_a_64x64_layer(quick):
 def test_every_row_is_bit_exact_and_takes_exactly_the_model_cycles(quick):
     _, result = quick
     config = result["config"]
-    loads = list(_bench().workloads(config["densities"], config["size"], config["samples"], config["seed"]))
+    loads = list(bench_module("pe_throughput").workloads(config["densities"], config["size"], config["samples"], config["seed"]))
     assert len(loads) == len(result["rows"])
     for row, (density, layer, x) in zip(result["rows"], loads):
         assert row["density"] == density

@@ -4,19 +4,16 @@ is installed)."""
 
 import os
 import re
-import subprocess
-import sys
 
 from mamhw.sim import verilator
+from tests.bench_scripts import run_bench
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BACKENDS = ["Amaranth simulator", "Icarus (cocotb)", "compiled, CXXRTL", "compiled, 1 lane", "compiled, 4 lanes"]
 
 
 def test_quick_sim_backends_runs_every_backend_exact(tmp_path):
     env = dict(os.environ, MAMHW_CACHE=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "sim_backends.py"), "--quick"],
-                          capture_output=True, text=True, timeout=1800, env=env)
+    proc = run_bench("sim_backends.py", "--quick", timeout=1800, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     rows = {m[0].strip(): m for m in re.findall(

@@ -2,7 +2,6 @@
 catalog entry the gateware builds, the measured reason for it) and its reference codec for the byte stuffing."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 from mamhw.hw.link_types import CHECK_PARAMETERS
 from mamhw.hw.protocol import (CHECK, MAX_RUN, CrcAlgorithm, FrameError, cobs_decode, cobs_encode,
                                reverse_cobs_decode, reverse_cobs_encode)
+from tests.bench_scripts import bench_module, run_bench
 
 
 def test_protocol_and_host_driver_import_without_amaranth():
@@ -81,22 +81,12 @@ def test_gateware_check_accepts_exactly_the_frames_the_host_checks(data, flip):
     assert seen == [1] + [0] * (len(frames) - 1)
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _bench():
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    try:
-        import link_integrity
-    finally:
-        sys.path.pop(0)
-    return link_integrity
 
 
 def test_no_2_or_3_bit_error_passes_the_check_in_the_largest_frame():
     """The measured reason for the check (bench/link_integrity.py): over every pattern of the largest frame the link
     takes, CRC-32C lets no pair or triple of flipped bits through; CRC-32/ISO-HDLC, the usual CRC-32, does."""
-    li = _bench()
+    li = bench_module("link_integrity")
     largest = 2 + 0xFFFF
     s = li.syndromes(CHECK, largest)
     assert li.exact_pairs(s) == (0, None)
@@ -105,7 +95,7 @@ def test_no_2_or_3_bit_error_passes_the_check_in_the_largest_frame():
 
 
 def test_the_offset_count_of_triples_agrees_with_counting_them_all():
-    li = _bench()
+    li = bench_module("link_integrity")
     odd = CrcAlgorithm("odd weight", 16, 0x8BB7, 0xFFFF, True, True, 0)     # lets 3-bit errors through
     s = li.syndromes(odd, 100)
     assert li.exact_triples(s) == li.exact_triples_by_offsets(s) == 743
@@ -117,8 +107,7 @@ def test_link_integrity_quick(tmp_path):
     CRC's own order), the CRC-16s with the factor x + 1 let pairs 32,767 bits apart through once the frame is that
     long, and no CRC-32 lets a pair through."""
     out = tmp_path / "q.json"
-    run = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "link_integrity.py"), "--quick", "--json",
-                          str(out)], capture_output=True, text=True, timeout=300)
+    run = run_bench("link_integrity.py", "--quick", "--json", out, timeout=300)
     assert run.returncode == 0, run.stderr
     res = {row["name"]: row for row in json.loads(out.read_text())["results"]}
     long = "4100"
