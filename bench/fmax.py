@@ -109,9 +109,9 @@ def measure(name, target_name, build, seeds, workdir):
 def worst_of(runs):
     """One design's row over its networks: the network with the lowest median Fmax, with every network's median and
     the most logic any of them took."""
-    worst = dict(min(runs, key=lambda r: r["fmax_median"]))
-    worst["network"] = runs.index(min(runs, key=lambda r: r["fmax_median"]))
-    worst["medians"] = [r["fmax_median"] for r in runs]
+    medians = [r["fmax_median"] for r in runs]
+    network = medians.index(min(medians))
+    worst = dict(runs[network], network=network, medians=medians)
     worst["logic"] = max(r["logic"] for r in runs)
     worst["seconds"] = round(sum(r["seconds"] for r in runs), 1)
     return worst
