@@ -1,0 +1,208 @@
+"""The window engine: P window PEs (hw/window_pe.py) running a whole network, layer after layer, from one copy of
+the activations (golden/window.py: the plan, the layout and the exact timing).
+
+Activations. Both ping-pong buffers live in P lane memories, one word of L = W / P activations per window each
+(buffer 0 from word 0, buffer 1 after it). A window is one word of every lane, read at one address into the
+window register that every PE sees; PE p writes its finalized rows into lane p, one activation of a word (a
+write of its slot only), so all P PEs store in the same cycle. Each lane memory has one read and one write port,
+whatever P: the buffers are held once, not once per PE as in the row engine (hw/engine.py).
+
+Sequence of a layer (cycle 0: the start is taken): the PEs wait for the first window, which starts in cycle 2;
+the next window starts in the cycle after every PE has issued its last entry of the window (``reached``: an
+AND over the PEs, registered into ``bnd``); after the last window the read-modify-writes drain, then the
+sequencer raises ``fin`` for R cycles (every PE finalizes its local rows 0..R-1) and the layer ends with its last
+row's write. The next layer starts in that cycle. golden/window.py states the cycle count; ``FILL``, ``DRAIN``,
+``FINAL`` and ``HANDOVER`` here are its constants, held equal by a test.
+
+Host port: hw/ports.py's EngineHostPort, as the row network engine's: input i is written at lane ``(i % W) // L``,
+word ``i // W``, slot ``i % L``; output row r of the last layer is read from lane ``r % P``, word ``(r // P) //
+L`` of the output buffer, slot ``(r // P) % L``; ``y_data`` two cycles after ``y_addr``.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.utils import ceil_log2
+
+from .pe import bits_for
+from .ports import EngineHostPort
+from .stages import config_shapes, delay, requant_constants
+from .window_pe import FINAL_LATENCY as PE_FINAL_LATENCY, WindowPE, window_shapes
+
+__all__ = ["WindowEngine"]
+
+
+class WindowEngine(wiring.Component):
+    """Runs a network planned by golden.window.plan_window_network (`plans`, one per layer, same P and W) with one
+    start and one done, behind an EngineHostPort. `dsp`: the DSP primitive of the PEs' multipliers (hw/dsp.py);
+    `counter_bits`: width of the cycle counters."""
+
+    FILL = 1                    # cycles between the start and the first window's first issue
+    DRAIN = 6                   # cycles between the last issue and the first finalization read
+    FINAL = PE_FINAL_LATENCY    # the last finalization read -> the layer's end (its last write, the next start)
+    HANDOVER = 0
+    Y_LATENCY = 2
+
+    def __init__(self, plans, *, dsp=None, counter_bits=32):
+        plans = list(plans)
+        if not plans:
+            raise ValueError("need at least one layer")
+        self.plans = plans
+        self.pes, self.window = plans[0].pes, plans[0].window
+        if any((p.pes, p.window) != (self.pes, self.window) for p in plans):
+            raise ValueError("every layer needs the same P and W")
+        self.lanes = self.window // self.pes
+        self.n_layers = n = len(plans)
+        self.act_bits = max([plans[0].in_bits] + [p.out_bits for p in plans])
+        # Words of each buffer: buffer b holds the inputs of layers k with k % 2 == b and the outputs of those with
+        # (k + 1) % 2 == b; buffer 1 starts where buffer 0 ends.
+        size = [1, 1]
+        for k, plan in enumerate(plans):
+            size[k % 2] = max(size[k % 2], plan.n_windows)
+            size[(k + 1) % 2] = max(size[(k + 1) % 2], plan.out_windows)
+        self.buffer_base = [0, size[0]]
+        self.lane_depth = size[0] + size[1]
+        self.output_buffer = n % 2
+        kinds = {p.kind for p in plans}
+        self.acc_shape, self.v_shape = window_shapes(plans, self.act_bits)
+        self.max_rows = max(p.rows for p in plans)
+        self.pe = [WindowPE(
+            segments=[plan.segments[q] for plan in plans], kinds=kinds, shifts=[p.shift for p in plans],
+            clamps=[requant_constants(mult=p.mult, shift=p.shift, relu=p.relu, out_bits=p.out_bits) for p in plans],
+            act_bits=self.act_bits, w_bits=max(p.w_bits for p in plans), out_bits=max(p.out_bits for p in plans),
+            window=self.window, rows=self.max_rows, acc_shape=self.acc_shape, v_shape=self.v_shape, dsp=dsp)
+            for q in range(self.pes)]
+        self.lane_mem = [Memory(shape=data.ArrayLayout(signed(self.act_bits), self.lanes), depth=self.lane_depth,
+                                init=[]) for _ in range(self.pes)]
+        first, last = plans[0], plans[-1]
+        super().__init__(EngineHostPort(n_in=first.n_in, in_bits=first.in_bits, n_out=last.n_out,
+                                        out_bits=last.out_bits, n_layers=n, y_latency=self.Y_LATENCY,
+                                        counter_bits=counter_bits))
+
+    def layer_config(self, k):
+        """The PEs' per-layer configuration while layer `k` runs: {port name: value}."""
+        plan = self.plans[k]
+        consts = requant_constants(mult=plan.mult, shift=plan.shift, relu=plan.relu, out_bits=plan.out_bits)
+        return {"mac": int(plan.kind == "mac")} | {key: consts[key]
+                                                   for key in config_shapes([p.shift for p in self.plans])}
+
+    def elaborate(self, platform):
+        m = Module()
+        n, pes, L, W = self.n_layers, self.pes, self.lanes, self.window
+        lb, wb = ceil_log2(L), ceil_log2(W)
+
+        # Per-layer registers, loaded as a layer starts.
+        shapes = config_shapes([p.shift for p in self.plans])
+        cfg = {"mac": Signal()} | {k: Signal(v, name=f"cfg_{k}") for k, v in shapes.items()}
+        relu_in = Signal()
+        out_base = Signal(range(self.lane_depth + 1))
+        wleft = Signal(range(max(p.n_windows for p in self.plans) + 1))
+        rows_left = Signal(range(self.max_rows + 1))
+        count = Signal(range(max(self.DRAIN, self.FINAL) + 1))
+        phase = Signal(range(4))                 # 0 idle, 1 windows, 2 drain, 3 finalize (then the tail)
+        tail = Signal()
+
+        go, finishing = Signal(), Signal()
+        k_next = Signal.like(self.layer)
+        last_layer = self.layer == n - 1
+        m.d.comb += [finishing.eq(tail & (count == 0)),
+                     go.eq((self.start & ~self.busy) | (finishing & ~last_layer)),
+                     k_next.eq(Mux(self.busy, self.layer + 1, 0))]
+
+        bnd = Signal()
+        reached = Signal()
+        m.d.comb += reached.eq(Cat(pe.reached for pe in self.pe).all())
+        m.d.sync += bnd.eq(0)
+        fin = Signal()
+        wptr = Signal.like(out_base)            # the lane word of the next window
+        with m.If(go):
+            m.d.sync += [phase.eq(1), self.layer.eq(k_next), self.busy.eq(1), self.done.eq(0), tail.eq(0)]
+            with m.If(~self.busy):
+                m.d.sync += [self.cycles.eq(0)] + [self.layer_cycles[k].eq(0) for k in range(n)]
+            with m.Switch(k_next):
+                for k, plan in enumerate(self.plans):
+                    with m.Case(k):
+                        m.d.sync += [cfg[key].eq(value) for key, value in self.layer_config(k).items()]
+                        m.d.sync += [relu_in.eq(plan.relu_in), wleft.eq(plan.n_windows),
+                                     rows_left.eq(plan.rows - 1),
+                                     wptr.eq(self.buffer_base[k % 2]), out_base.eq(self.buffer_base[(k + 1) % 2])]
+        with m.Elif(phase == 1):
+            with m.If(reached):
+                with m.If(wleft != 0):
+                    m.d.sync += [bnd.eq(1), wleft.eq(wleft - 1)]
+                with m.Else():
+                    m.d.sync += [phase.eq(2), count.eq(self.DRAIN - 1)]
+        with m.Elif(phase == 2):
+            m.d.sync += count.eq(count - 1)
+            with m.If(count == 0):
+                m.d.sync += [phase.eq(3), fin.eq(1)]
+        with m.Elif(phase == 3):
+            m.d.sync += fin.eq(1)
+            m.d.sync += rows_left.eq(rows_left - 1)
+            with m.If(rows_left == 0):
+                m.d.sync += [phase.eq(0), fin.eq(0), tail.eq(1), count.eq(self.FINAL - 1)]
+        with m.Elif(tail):
+            m.d.sync += count.eq(count - 1)
+        with m.If(finishing & last_layer):
+            m.d.sync += [self.busy.eq(0), self.done.eq(1), tail.eq(0)]
+        with m.If(self.busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+            with m.Switch(self.layer):
+                for k in range(n):
+                    with m.Case(k):
+                        m.d.sync += self.layer_cycles[k].eq(self.layer_cycles[k] + 1)
+
+        # The window register: the lanes' words of the window read at `bnd`, through the layer's input ReLU.
+        window = Signal(data.ArrayLayout(signed(self.act_bits), W))
+        with m.If(bnd):
+            m.d.sync += wptr.eq(wptr + 1)
+        loading = delay(m, bnd, "window_loading")
+
+        # Host access, registered a cycle (as the row engine's): the write's lane, word and slot; the read's.
+        x_lane = self.x_addr[lb:wb] if wb > lb else Const(0, 1)
+        h_we = Signal(pes)
+        h_addr = Signal.like(out_base)
+        h_slot = Signal(max(1, lb))
+        h_data = Signal(signed(self.act_bits))
+        m.d.sync += [h_we[q].eq(self.x_we & ~self.busy & (x_lane == q)) for q in range(pes)]
+        m.d.sync += [h_addr.eq(self.x_addr[wb:] if len(self.x_addr) > wb else 0), h_data.eq(self.x_data),
+                     h_slot.eq(self.x_addr[:lb] if lb else 0)]
+        pb = ceil_log2(pes)
+        y_row = self.y_addr[pb:] if len(self.y_addr) > pb else Const(0, 1)
+        y_word, y_lane, y_slot = Signal.like(h_addr), Signal(max(1, pb)), Signal(max(1, lb))
+        m.d.sync += [y_word.eq(self.buffer_base[self.output_buffer] + (y_row >> lb)),
+                     y_lane.eq(self.y_addr[:pb] if pb else 0), y_slot.eq(y_row[:lb] if lb else 0)]
+        lane_words = []
+        for q, (pe, mem) in enumerate(zip(self.pe, self.lane_mem)):
+            m.submodules[f"pe{q}"] = pe
+            m.submodules[f"lane{q}"] = mem
+            rd, wr = mem.read_port(), mem.write_port(granularity=1)      # one activation of the word
+            m.d.comb += [pe.start.eq(go), pe.layer.eq(k_next), pe.bnd.eq(bnd), pe.fin.eq(fin),
+                         pe.window.eq(window)]
+            m.d.comb += [getattr(pe, key).eq(value) for key, value in cfg.items()]
+            res = pe.result
+            pe_slot = res.payload.row[:lb] if lb else Const(0, 1)
+            with m.If(res.valid):
+                m.d.comb += [wr.addr.eq(out_base + (res.payload.row >> lb)),
+                             wr.en.eq(1 << pe_slot if lb else 1)]
+                m.d.comb += [wr.data[s].eq(res.payload.value) for s in range(L)]
+            with m.Else():
+                m.d.comb += [wr.addr.eq(h_addr), wr.en.eq(Mux(h_we[q], 1 << h_slot if lb else 1, 0))]
+                m.d.comb += [wr.data[s].eq(h_data) for s in range(L)]
+            m.d.comb += rd.addr.eq(Mux(self.busy, wptr, y_word))
+            lane_words.append(rd.data)
+            with m.If(loading):
+                for s in range(L):
+                    x = rd.data[s]
+                    m.d.sync += window[q * L + s].eq(Mux(relu_in & x[-1], 0, x))
+        y_lane_d, y_slot_d = delay(m, y_lane, "y_lane_d"), delay(m, y_slot, "y_slot_d")
+        if pes * L == 1:
+            m.d.comb += self.y_data.eq(lane_words[0][0])
+            return m
+        pick = Cat(y_slot_d[:lb] if lb else Const(0, 0), y_lane_d[:pb] if pb else Const(0, 0))
+        with m.Switch(pick):
+            for q in range(pes):
+                for s in range(L):
+                    with m.Case(q * L + s):
+                        m.d.comb += self.y_data.eq(lane_words[q][s])
+        return m

@@ -1,0 +1,76 @@
+"""Run a network on the window engine in Amaranth's simulator, through its host port (inputs written, outputs
+read, as a host does): outputs, measured cycles (total and per layer) and the cycle model's beside them."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..golden import check_inputs
+from ..golden.network import Network
+from ..golden.window import plan_window_network, window_network_cycles
+from ..hw.window_engine import WindowEngine
+from .pe_amaranth import run_testbench
+
+__all__ = ["WindowSimResult", "simulate_window"]
+
+
+@dataclass
+class WindowSimResult:
+    outputs: np.ndarray             # int64 [batch, out]
+    cycles: np.ndarray              # int64 [batch]: start to done, counted by the testbench
+    counter: np.ndarray             # int64 [batch]: the engine's own counter
+    layer_cycles: np.ndarray        # int64 [batch, layers]: its per-layer counters
+    model_cycles: int               # the cycle model's total
+    model_layer_cycles: np.ndarray  # int64 [layers]
+
+    @property
+    def matches_model(self):
+        return bool(np.all(self.cycles == self.model_cycles) and np.all(self.counter == self.model_cycles)
+                    and np.all(self.layer_cycles == self.model_layer_cycles))
+
+
+def simulate_window(network, x, pes, window, *, timeout=None, vcd=None, dsp=None):
+    """Outputs and cycles of `network` (a Network, a Layer or a list of layers) on the window engine with `pes` PEs
+    and windows of `window` activations, for inputs `x` [batch, in]."""
+    network = Network.of(network)
+    x = check_inputs(x, network.n_in, network.in_bits)
+    plans = plan_window_network(network, pes, window)
+    total, per_layer = window_network_cycles(plans)
+    top = WindowEngine(plans, dsp=dsp)
+    batch, n_layers = x.shape[0], len(plans)
+    outputs = np.zeros((batch, network.n_out), dtype=np.int64)
+    cycles = np.zeros(batch, dtype=np.int64)
+    counter = np.zeros(batch, dtype=np.int64)
+    layer_cycles = np.zeros((batch, n_layers), dtype=np.int64)
+    timeout = timeout or 2 * total + 100
+
+    async def testbench(ctx):
+        for s in range(batch):
+            ctx.set(top.x_we, 1)
+            for i, v in enumerate(x[s].tolist()):
+                ctx.set(top.x_addr, i)
+                ctx.set(top.x_data, v)
+                await ctx.tick()
+            ctx.set(top.x_we, 0)
+            ctx.set(top.start, 1)
+            await ctx.tick()
+            ctx.set(top.start, 0)
+            n = 0
+            while not ctx.get(top.done):
+                if n >= timeout:
+                    raise RuntimeError(f"the window engine did not finish within {timeout} cycles")
+                await ctx.tick()
+                n += 1
+            cycles[s] = n
+            counter[s] = ctx.get(top.cycles)
+            counts = ctx.get(top.layer_cycles)
+            layer_cycles[s] = [counts[k] for k in range(n_layers)]
+            for t in range(network.n_out + top.Y_LATENCY):         # row t addressed, row t - 2's value out
+                ctx.set(top.y_addr, min(t, network.n_out - 1))
+                if t >= top.Y_LATENCY:
+                    outputs[s, t - top.Y_LATENCY] = ctx.get(top.y_data)
+                await ctx.tick()
+
+    run_testbench(top, testbench, vcd)
+    return WindowSimResult(outputs=outputs, cycles=cycles, counter=counter, layer_cycles=layer_cycles,
+                           model_cycles=total, model_layer_cycles=per_layer)
