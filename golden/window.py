@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..plumbing import ContractError
+from .cycles import NetworkCycles
 
 __all__ = ["STATE_DISTANCE", "WINDOW_FILL", "WINDOW_DRAIN", "FINAL_LATENCY", "WINDOW_HANDOVER", "WINDOW_SIZES",
            "WindowSegment", "WindowLayerPlan", "check_window", "output_positions", "plan_window_layer",
@@ -222,9 +223,13 @@ def plan_window_network(network, pes, window):
 
 
 def window_network_cycles(plans):
-    """Exact cycles of a network on the window engine: (total, int64 [layers] per layer)."""
+    """Exact cycles of a network on the window engine, as golden.cycles.NetworkCycles: ``entries`` are the kept
+    weights of each layer and ``load`` each PE's entries with spacers (so ``efficiency`` counts spacers and
+    waits as idle PE-cycles)."""
     per_layer = np.array([plan.cycles for plan in plans], dtype=np.int64)
-    return int(per_layer.sum()), per_layer
+    return NetworkCycles(pes=plans[0].pes, total=int(per_layer.sum()), per_layer=per_layer, engine=per_layer,
+                         entries=np.array([plan.kept for plan in plans], dtype=np.int64),
+                         load=[np.array([s.entries for s in plan.segments], dtype=np.int64) for plan in plans])
 
 
 def state_hazards(plan):

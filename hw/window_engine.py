@@ -72,12 +72,15 @@ class WindowEngine(wiring.Component):
             act_bits=self.act_bits, w_bits=max(p.w_bits for p in plans), out_bits=max(p.out_bits for p in plans),
             window=self.window, rows=self.max_rows, acc_shape=self.acc_shape, v_shape=self.v_shape, dsp=dsp)
             for q in range(self.pes)]
-        self.lane_mem = [Memory(shape=data.ArrayLayout(signed(self.act_bits), self.lanes), depth=self.lane_depth,
-                                init=[]) for _ in range(self.pes)]
         first, last = plans[0], plans[-1]
         super().__init__(EngineHostPort(n_in=first.n_in, in_bits=first.in_bits, n_out=last.n_out,
                                         out_bits=last.out_bits, n_layers=n, y_latency=self.Y_LATENCY,
                                         counter_bits=counter_bits))
+
+    @property
+    def lane_shape(self):
+        """One word of a lane memory: L activations."""
+        return data.ArrayLayout(signed(self.act_bits), self.lanes)
 
     def layer_config(self, k):
         """The PEs' per-layer configuration while layer `k` runs: {port name: value}."""
@@ -173,9 +176,9 @@ class WindowEngine(wiring.Component):
         m.d.sync += [y_word.eq(self.buffer_base[self.output_buffer] + (y_row >> lb)),
                      y_lane.eq(self.y_addr[:pb] if pb else 0), y_slot.eq(y_row[:lb] if lb else 0)]
         lane_words = []
-        for q, (pe, mem) in enumerate(zip(self.pe, self.lane_mem)):
+        for q, pe in enumerate(self.pe):
             m.submodules[f"pe{q}"] = pe
-            m.submodules[f"lane{q}"] = mem
+            m.submodules[f"lane{q}"] = mem = Memory(shape=self.lane_shape, depth=self.lane_depth, init=[])
             rd, wr = mem.read_port(), mem.write_port(granularity=1)      # one activation of the word
             m.d.comb += [pe.start.eq(go), pe.layer.eq(k_next), pe.bnd.eq(bnd), pe.fin.eq(fin),
                          pe.window.eq(window)]

@@ -16,10 +16,13 @@ def _spread(values):
     return {"min": lo, "max": hi, "mean": float(np.mean(values))}
 
 
-def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, log=None):
-    """Simulate `network` on validated inputs x [batch, in]; returns (rtl_outputs, report dict)."""
+def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, log=None, engine="row",
+                         window=None):
+    """Simulate `network` on validated inputs x [batch, in] (on `engine`, with `window`: mamhw.rtl.run_rtl);
+    returns (rtl_outputs, report dict)."""
     golden = network_forward(network, x)
-    run = run_rtl(network, x, pes=pes, backend=backend, vcd=vcd, progress=progress, log=log)
+    run = run_rtl(network, x, pes=pes, backend=backend, vcd=vcd, progress=progress, log=log, engine=engine,
+                  window=window)
     model = run.model
     diff = np.argwhere(run.outputs != golden)
     layers = []
@@ -41,6 +44,8 @@ def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, pro
                      and all(L["cycles_match_model"] for L in layers))
     report = {
         "backend": run.backend,
+        "engine": engine,
+        **({"window": window} if engine == "window" else {}),
         "pes": run.pes,
         "batch": int(x.shape[0]),
         "layers": layers,
@@ -65,7 +70,9 @@ def report_ok(report):
 
 def format_report(report):
     """A few readable lines for the terminal."""
-    lines = [f"backend {report['backend']}, {report['pes']} PE{'s' if report['pes'] > 1 else ''}, "
+    engine = report.get("engine", "row")
+    engine = f"window engine (W = {report['window']})" if engine == "window" else "row engine"
+    lines = [f"backend {report['backend']}, {engine}, {report['pes']} PE{'s' if report['pes'] > 1 else ''}, "
              f"{report['batch']} sample{'s' if report['batch'] > 1 else ''}"]
     for k, L in enumerate(report["layers"]):
         c = L["cycles"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from .check import check_against_golden, format_report, report_ok
 from .golden import load_inputs, load_model, network_forward, save_array
-from .options import add_pes, input_file, output_file
+from .options import add_engine, add_pes, input_file, output_file
 from .paths import check_output_paths       # also for the commands that check plain paths themselves
 from .plumbing import atomic_write_all
 from .progress import Progress
@@ -37,6 +37,7 @@ def add_sim_arguments(p):
     p.add_argument("--vcd", type=output_file, metavar="W.vcd",
                    help="write a waveform of the whole run (amaranth backend)")
     add_pes(p)
+    add_engine(p)
     p.add_argument("--backend", default="amaranth", choices=list(BACKENDS),
                    help="simulator: " + "; ".join(f"{k}: {v}" for k, v in BACKENDS.items())
                    + " (default: %(default)s)")
@@ -54,7 +55,8 @@ def cmd_sim(args):
     x = load_inputs(args.inputs, network.n_in, network.in_bits)
     with _staged(args.vcd) as vcd:              # the waveform is written as the simulation runs
         outputs, report = check_against_golden(network, x, pes=args.pes, backend=args.backend, vcd=vcd,
-                                               progress=Progress("simulating samples"), log=_log)
+                                               progress=Progress("simulating samples"), log=_log,
+                                               engine=args.engine, window=args.window)
         report["model"] = os.fspath(args.model)
         report["inputs"] = os.fspath(args.inputs)
         text = json.dumps(report, indent=2) + "\n"

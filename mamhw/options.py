@@ -12,10 +12,11 @@ import math
 import re
 
 from .golden.assign import MAX_PES
+from .golden.window import WINDOW_SIZES
 
 __all__ = ["MAX_PES", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "pes", "layer_widths",
            "InputFile", "OutputFile", "OutputDir", "input_file", "output_file", "output_dir", "add_pes", "add_target",
-           "add_board", "add_weights", "WEIGHTS", "WEIGHTS_HELP", "TARGETS_HELP"]
+           "add_board", "add_weights", "add_engine", "WEIGHTS", "WEIGHTS_HELP", "TARGETS_HELP"]
 
 WEIGHTS = ("auto", "bram", "spram")
 WEIGHTS_HELP = ("where the weights go: bram (block RAM, in the bitstream), spram (the UP5K's SPRAM, loaded over "
@@ -136,3 +137,14 @@ def add_board(parser, help=BOARDS_HELP):
 
 def add_weights(parser):
     parser.add_argument("--weights", default="auto", choices=list(WEIGHTS), help=WEIGHTS_HELP)
+
+
+def add_engine(parser):
+    """--engine and --window: which engine runs the network (both behind the same host port)."""
+    parser.add_argument("--engine", default="row", choices=["row", "window"],
+                        help="row: each PE reads any activation from its own copy of the layer input, rows dealt "
+                             "whole (fast on small layers); window: one copy of the activations, read W at a time "
+                             "by every PE (block RAM that does not grow with P: big layers) (default: %(default)s)")
+    parser.add_argument("--window", type=int, default=16, choices=list(WINDOW_SIZES), metavar="W",
+                        help="activations per window of the window engine, a multiple of --pes: "
+                             f"{', '.join(map(str, WINDOW_SIZES))} (default: %(default)s)")

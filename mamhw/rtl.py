@@ -6,7 +6,7 @@ import numpy as np
 
 from .golden import ContractError
 from .golden.assign import MAX_PES                # the limit the row assignment states
-from .golden.cycles import NetworkCycles, network_cycles
+from .golden.cycles import NetworkCycles
 
 __all__ = ["BACKENDS", "MAX_PES", "RtlRun", "run_rtl"]
 
@@ -33,8 +33,9 @@ class RtlRun:
     stats: dict = None          # compiled backends: the native driver's own figures (CompiledDesign.stats)
 
 
-def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, log=None):
-    """Simulate `network` (a golden Network) on validated inputs x [batch, in]."""
+def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, log=None, engine="row", window=None):
+    """Simulate `network` (a golden Network) on validated inputs x [batch, in], on the row engine or the window
+    engine (`engine`, with `window` activations per window)."""
     if backend not in BACKENDS:
         raise ContractError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if not 1 <= pes <= MAX_PES:
@@ -42,17 +43,21 @@ def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, l
     if vcd is not None and backend != "amaranth":
         raise ContractError("--vcd is available with --backend amaranth only")
     from .hw.dsp import FAMILY_DSP
-    from .hw.specs import build_network_engine
-    from .sim.engine_amaranth import simulate_network
+    from .hw.specs import build_engine
     if backend == "amaranth":
+        if engine == "window":
+            from .sim.window_amaranth import simulate_window
+            res = simulate_window(network, x, pes, window, vcd=vcd, progress=progress)
+            return RtlRun(backend, pes, res.outputs, res.cycles, res.counter, res.layer_cycles, res.model)
+        from .sim.engine_amaranth import simulate_network
         res = simulate_network(network, x, pes=pes, vcd=vcd, progress=progress)
         return RtlRun(backend, pes, res.outputs, res.cycles, res.counter, res.layer_cycles, res.model)
 
     # A netlist backend runs the design its family's flow synthesizes (on the ECP5: DSP instances, hw/dsp.py).
     family = backend.split("-", 1)[1] if backend.startswith("netlist-") else None
     dsp = FAMILY_DSP.get(family)          # None for the backends that run the design as built
-    engine, assignments = build_network_engine(network, pes, **({"dsp": dsp} if dsp else {}))
-    model = network_cycles(assignments)
+    kind = engine
+    engine, model = build_engine(network, pes, engine=kind, window=window, **({"dsp": dsp} if dsp else {}))
     counters = (("cycles", 1), ("layer_cycles", len(network)))
     timeout = 4 * model.total + 64
     n_out = network.n_out

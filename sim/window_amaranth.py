@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..golden import check_inputs
+from ..golden.cycles import NetworkCycles
 from ..golden.network import Network
 from ..golden.window import plan_window_network, window_network_cycles
 from ..hw.window_engine import WindowEngine
@@ -20,8 +21,15 @@ class WindowSimResult:
     cycles: np.ndarray              # int64 [batch]: start to done, counted by the testbench
     counter: np.ndarray             # int64 [batch]: the engine's own counter
     layer_cycles: np.ndarray        # int64 [batch, layers]: its per-layer counters
-    model_cycles: int               # the cycle model's total
-    model_layer_cycles: np.ndarray  # int64 [layers]
+    model: NetworkCycles            # the cycle model's prediction (same for every sample)
+
+    @property
+    def model_cycles(self):
+        return self.model.total
+
+    @property
+    def model_layer_cycles(self):
+        return self.model.per_layer
 
     @property
     def matches_model(self):
@@ -29,20 +37,20 @@ class WindowSimResult:
                     and np.all(self.layer_cycles == self.model_layer_cycles))
 
 
-def simulate_window(network, x, pes, window, *, timeout=None, vcd=None, dsp=None):
+def simulate_window(network, x, pes, window, *, timeout=None, vcd=None, dsp=None, progress=None):
     """Outputs and cycles of `network` (a Network, a Layer or a list of layers) on the window engine with `pes` PEs
     and windows of `window` activations, for inputs `x` [batch, in]."""
     network = Network.of(network)
     x = check_inputs(x, network.n_in, network.in_bits)
     plans = plan_window_network(network, pes, window)
-    total, per_layer = window_network_cycles(plans)
+    model = window_network_cycles(plans)
     top = WindowEngine(plans, dsp=dsp)
     batch, n_layers = x.shape[0], len(plans)
     outputs = np.zeros((batch, network.n_out), dtype=np.int64)
     cycles = np.zeros(batch, dtype=np.int64)
     counter = np.zeros(batch, dtype=np.int64)
     layer_cycles = np.zeros((batch, n_layers), dtype=np.int64)
-    timeout = timeout or 2 * total + 100
+    timeout = timeout or 2 * model.total + 100
 
     async def testbench(ctx):
         for s in range(batch):
@@ -70,7 +78,9 @@ def simulate_window(network, x, pes, window, *, timeout=None, vcd=None, dsp=None
                 if t >= top.Y_LATENCY:
                     outputs[s, t - top.Y_LATENCY] = ctx.get(top.y_data)
                 await ctx.tick()
+            if progress is not None:
+                progress(s + 1, batch)
 
     run_testbench(top, testbench, vcd)
     return WindowSimResult(outputs=outputs, cycles=cycles, counter=counter, layer_cycles=layer_cycles,
-                           model_cycles=total, model_layer_cycles=per_layer)
+                           model=model)

@@ -193,3 +193,35 @@ def test_network_file_with_pes(tmp_path, capsys):
         assert run("sim", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / "z.npy", *bad) == 2, bad
         assert capsys.readouterr().err.count("\n") == 1
         assert not (tmp_path / "z.npy").exists()
+
+
+@pytest.mark.parametrize("backend", ["amaranth", "compiled", "icarus", "netlist-ecp5"])
+def test_window_engine_on_every_backend(tmp_path, backend, monkeypatch, capsys):
+    """`mam sim --engine window`: outputs equal the golden model's, cycles the window engine's model, per layer."""
+    monkeypatch.setenv("MAMHW_CACHE", str(tmp_path / "cache"))
+    network, x = make_network_and_inputs(dict(NETWORK, seed=6))
+    save_network(network, tmp_path / "net.npz")
+    np.save(tmp_path / "x.npy", x)
+    assert run("golden", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / "g.npy") == 0
+    assert run("sim", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / "r.npy", "--pes", 4,
+               "--engine", "window", "--window", 8, "--backend", backend, "--report", tmp_path / "r.json") == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "r.npy"), np.load(tmp_path / "g.npy"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    from mamhw.golden.window import plan_window_network
+    plans = plan_window_network(network, 4, 8)
+    assert (report["engine"], report["window"]) == ("window", 8)
+    assert [L["model_cycles"] for L in report["layers"]] == [p.cycles for p in plans]
+    assert report["cycles_per_sample"] == [sum(p.cycles for p in plans)] * x.shape[0]
+    assert report["cycles_match_model"]
+    assert "window engine (W = 8)" in capsys.readouterr().out
+
+
+def test_window_engine_refuses_a_window_p_does_not_divide(tmp_path, capsys):
+    network, x = make_network_and_inputs(dict(NETWORK, seed=6))
+    save_network(network, tmp_path / "net.npz")
+    np.save(tmp_path / "x.npy", x)
+    for bad in (["--pes", "3"], ["--pes", "16", "--window", "8"], ["--window", "12"]):
+        assert run("sim", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / "z.npy", "--engine", "window",
+                   *bad) == 2, bad
+        assert capsys.readouterr().err.count("\n") == 1
+        assert not (tmp_path / "z.npy").exists()

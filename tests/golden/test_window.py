@@ -65,8 +65,9 @@ def test_plan_folds_to_the_golden_outputs(case, shape):
             assert np.all(per_window <= plan.durations) and np.all(per_window >= 1)
         assert plan.durations.max() == max(
             np.bincount(np.cumsum(np.concatenate([[0], s.wend[:-1]]))).max() for s in plan.segments)
-    total, per_layer = window_network_cycles(plans)
-    assert total == per_layer.sum() == sum(p.cycles for p in plans)
+    model = window_network_cycles(plans)
+    assert model.total == model.per_layer.sum() == sum(p.cycles for p in plans)
+    assert model.entries.tolist() == [layer.nnz for layer in network]
 
 
 def test_output_positions_are_a_permutation_into_lanes():
