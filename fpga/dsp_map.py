@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from .structure import pe_rtlil
 
-__all__ = ["DSP_RULES", "Multiplier", "dsp_pieces", "pe_multipliers", "engine_dsps"]
+__all__ = ["DSP_RULES", "Multiplier", "dsp_pieces", "pe_multipliers", "rtlil_multipliers", "engine_dsps",
+           "pes_dsps"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ def dsp_pieces(mul, family):
     return cut(mul.a_width, mul.a_signed, mul.b_width, mul.b_signed, y, True), soft
 
 
-_MUL = re.compile(r"cell \$mul \S+\n((?:\s+parameter .*\n)+)")
+_MUL = re.compile(r"cell \$mul \S+\n((?:\s+parameter .*\n)+)((?:\s+connect .*\n)+)")
+# A constant operand with one bit set: Yosys makes the product a shift (a variable part select is one).
+_POWER_OF_TWO = re.compile(r"connect \\[AB] \d+'0*10*\n")
 _DSP_INSTANCE = re.compile(r"cell \\MULT18X18D ")         # hw/dsp.py: a product built as an ECP5 DSP
 _PARAM = re.compile(r"parameter \\(\w+) (\S+)")
 
@@ -77,9 +80,15 @@ _PARAM = re.compile(r"parameter \\(\w+) (\S+)")
 def pe_multipliers(structure):
     """The multipliers of one PE of the engine, from its RTLIL: Yosys maps each ``$mul``; a DSP instance is one
     18 x 18 multiplier already mapped."""
-    text = pe_rtlil(structure)
+    return rtlil_multipliers(pe_rtlil(structure))
+
+
+def rtlil_multipliers(text):
+    """The multipliers in a design's RTLIL `text`: its ``$mul`` cells, and each DSP instance as one 18 x 18."""
     muls = [Multiplier(18, True, 18, True, 36) for _ in _DSP_INSTANCE.finditer(text)]
     for m in _MUL.finditer(text):
+        if _POWER_OF_TWO.search(m.group(2)):
+            continue
         p = {k: int(v) for k, v in _PARAM.findall(m.group(1)) if v.lstrip("-").isdigit()}
         muls.append(Multiplier(p["A_WIDTH"], bool(p["A_SIGNED"]), p["B_WIDTH"], bool(p["B_SIGNED"]),
                                p["Y_WIDTH"]))
@@ -92,11 +101,15 @@ def engine_dsps(structure, family, multipliers=None):
     Returns a dict: ``dsps`` (cells), ``cell``, ``per_pe``, ``multipliers`` (widths) and ``soft_bits`` (sum of
     a*b over the partial products left to logic, per PE)."""
     muls = pe_multipliers(structure) if multipliers is None else multipliers
+    return pes_dsps(muls, len(structure.built_pes), family)
+
+
+def pes_dsps(muls, n_pe, family):
+    """:func:`engine_dsps` for `n_pe` PEs of the multipliers `muls` each."""
     per_pe, soft_bits = 0, 0
     for mul in muls:
         n, soft = dsp_pieces(mul, family)
         per_pe += n
         soft_bits += sum(a * b for a, b in soft)
-    n_pe = len(structure.built_pes)
     return {"dsps": per_pe * n_pe, "cell": DSP_RULES[family].cell, "per_pe": per_pe,
             "multipliers": [[m.a_width, m.b_width] for m in muls], "soft_bits": soft_bits}

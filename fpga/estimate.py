@@ -33,12 +33,16 @@ EXACT = ("cycles", "weight_memory_bits", "block_rams", "lut_rams", "sprams", "ds
 WEIGHTS = ("auto", "bram", "spram")
 
 
-def estimate(network, pes, target, freq_mhz=None, model=None, weights="auto"):
+def estimate(network, pes, target, freq_mhz=None, model=None, weights="auto", engine="row", window=None):
     """The estimate of `network` on `pes` PEs for `target` (a name from fpga/targets.py), as a JSON-able dict.
 
     `freq_mhz`: the clock to compute latency and throughput at (default: the estimated Fmax). `weights`: where the
     entry words go: "bram" (block RAM, in the bitstream), "spram" (the target's SPRAM, loaded over the host link)
-    or "auto" (block RAM, unless they overflow it and the SPRAM holds them). ``weights_in`` says which."""
+    or "auto" (block RAM, unless they overflow it and the SPRAM holds them). ``weights_in`` says which.
+    `engine`: "row", or "window" with windows of `window` activations (fpga/window_estimate.py: exact parts only)."""
+    if engine == "window":
+        from .window_estimate import estimate_window
+        return estimate_window(network, pes, window, target, freq_mhz, weights)
     return _estimate(network, pes, target, freq_mhz, model, weights, {})
 
 
@@ -149,13 +153,13 @@ def _hardware_digest():
     return source_digest()
 
 
-def check_fit(network, pes, target, name, warn=None, weights="auto"):
+def check_fit(network, pes, target, name, warn=None, weights="auto", engine="row", window=None):
     """Refuse (ContractError, one line with the numbers) a network whose engine on `pes` PEs needs more block RAMs,
     SPRAMs or DSPs than `target` has: exact counts, known before any tool runs. An estimated logic overflow is
     only passed to `warn`: the estimate has an error bar. Returns the estimate; its ``weights_in`` ("bram" or
     "spram") is where `weights` (see :func:`estimate`) put the entry words."""
     target = get_target(target) if isinstance(target, str) else target
-    rep = estimate(network, pes, target, weights=weights)
+    rep = estimate(network, pes, target, weights=weights, engine=engine, window=window)
     exact = [m for m in rep["does_not_fit"] if "logic cells" not in m]
     if exact:
         raise ContractError(f"{name}: does not fit {target.name} with {pes} PE(s): {'; '.join(exact)}")
@@ -202,14 +206,17 @@ def _rows(rep):
 
     def calibrated(q, v, total=None):
         if v is None:
-            return "n/a (no calibration for this family)"
+            return "n/a (not modelled for the window engine: mam synth measures it)" if rep.get("engine") == \
+                "window" else "n/a (no calibration for this family)"
         e = err.get(q, {}).get("loo_mean_abs_rel_err")
         s = f"~{v:,}" + (f" / {total:,}" if total else "")
         return s + (f"  (model error ~{100 * e:.0f}%)" if e is not None else "")
 
     fmax = rep["fmax_mhz"]
     f_err = err.get("period", {}).get("loo_mean_abs_rel_err")
-    rows = [
+    rows = [("engine", f"window, W = {rep['window']} (one copy of the activations)" if rep.get("engine") ==
+             "window" else "row (each PE reads its own copy of the activations)")]
+    rows += [
         ("cycles / inference", f"{rep['cycles']:,} (exact; {rep['entries']:,} entries, efficiency "
                                f"{rep['efficiency']:.3f})"),
     ]
@@ -219,7 +226,8 @@ def _rows(rep):
     rows += [
         ("weight memory", f"{rep['weight_memory_bits']:,} bits in entry memories (exact; encoding "
                           f"{rep['encoded_weight_bits']:,} bits)"),
-        ("bias / buffer memory", f"{rep['bias_memory_bits']:,} / {rep['activation_buffer_bits']:,} bits"),
+        ("bias / buffer memory", f"{rep['bias_memory_bits']:,} / {rep['activation_buffer_bits']:,} bits"
+                                 + (f"; row state {rep['row_state_bits']:,} bits" if "row_state_bits" in rep else "")),
         ("block RAMs", f"{rep['block_rams']} / {avail['block_rams']} {rep['block_ram_cell']} (exact)"
                        + (f", {rep['lut_rams']} LUT RAMs" if rep["lut_rams"] else "")),
     ]
@@ -231,7 +239,8 @@ def _rows(rep):
         ("LUTs", calibrated("luts", rep["luts"])),
         ("flip-flops", calibrated("ffs", rep["ffs"])),
         ("logic cells", calibrated("logic_cells", rep["logic_cells"], avail["luts"])),
-        ("Fmax", "n/a (no calibration)" if fmax is None else
+        ("Fmax", ("n/a (not modelled for the window engine)" if rep.get("engine") == "window" else
+                  "n/a (no calibration)") if fmax is None else
          f"~{fmax:.1f} MHz" + (f"  (model error ~{100 * f_err:.0f}%)" if f_err is not None else "")),
         ("fits " + rep["target"], "yes" if rep["fits"] else "NO: " + "; ".join(rep["does_not_fit"])),
     ]

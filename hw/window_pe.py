@@ -181,7 +181,9 @@ class WindowPE(wiring.Component):
         e_valid = delay(m, issue, "e_valid")
         e = delay(m, entry_rd.data, "e_entry")
         e2_valid, e2 = delay(m, e_valid, "e2_valid"), data.View(self.entry_shape, delay(m, e, "e2_entry"))
-        p, _ = multiply(m, e2.weight, self.window[e2.col], self.dsp)
+        # The column picks x by a word select (a View index would scale the column with a multiply).
+        x = self.window.as_value().word_select(e2.col, self.act_bits).as_signed()
+        p, _ = multiply(m, e2.weight, x, self.dsp)
         x_row, x_live = delay(m, e2.row, "x_row"), delay(m, e2_valid & e2.weight.any(), "x_live")
         y_row, y_live = delay(m, x_row, "y_row"), delay(m, x_live, "y_live")
         p_row, p_live = delay(m, y_row, "p_row"), delay(m, y_live, "p_live")

@@ -1,0 +1,99 @@
+"""What the window engine (hw/window_engine.py) costs on a target, without running any tool.
+
+Exact: cycles (golden/window.py), memory bits and block RAMs (each memory mapped as Yosys maps it, fpga/memory_map
+.py) and DSPs (fpga/dsp_map.py, from one PE's RTLIL). Not modelled: LUTs, flip-flops, logic cells and Fmax (the
+area model was fitted on the row engine; `mam synth --engine window` measures them). The report has the keys of
+fpga/estimate.py's, those four None.
+"""
+
+from amaranth.hdl import Shape
+
+from ..golden import ContractError, Network
+from ..golden.window import plan_window_network, window_network_cycles
+from ..hw.dsp import FAMILY_DSP
+from ..hw.window_engine import WindowEngine
+from .dsp_map import pes_dsps, rtlil_multipliers
+from .memory_map import BLOCK_CELLS, MemoryInfo, _lanes, map_memory
+from .structure import silence
+from .targets import get_target
+
+__all__ = ["window_memories", "window_dsps", "estimate_window"]
+
+
+def window_memories(engine, family):
+    """[(MemoryInfo, Mapping)] for every memory of a WindowEngine: per PE its entry ROM, bias ROM and row-state
+    RAM; per lane its activation RAM."""
+    out = []
+    for q, pe in enumerate(engine.pe):
+        for role, name, words, width in (("entry", "entry_mem", pe.entry_words, pe.entry_shape.size),
+                                         ("bias", "bias_mem", pe.bias_words, pe.bias_shape.size)):
+            out.append(MemoryInfo(f"pe{q}.{name}", role, len(words), width, _lanes(words, width), writable=False))
+        width = pe.state_shape.size
+        out.append(MemoryInfo(f"pe{q}.state_mem", "state", pe.rows, width, width, writable=True))
+    width = Shape.cast(engine.lane_shape).width
+    out += [MemoryInfo(f"lane{q}", "buffer", engine.lane_depth, width, width, writable=True)
+            for q in range(engine.pes)]
+    return [(m, map_memory(m.depth, m.lanes, m.writable, family)) for m in out]
+
+
+def window_dsps(engine, family):
+    """DSP cells of a WindowEngine (its PEs' multipliers, all PEs alike), as fpga/dsp_map.py counts them."""
+    from .registers import component_rtlil
+    return pes_dsps(rtlil_multipliers(component_rtlil(engine.pe[0], "pe")), engine.pes, family)
+
+
+def estimate_window(network, pes, window, target, freq_mhz=None, weights="auto"):
+    """The estimate of `network` on the window engine with `pes` PEs and windows of `window`, for `target`."""
+    network = Network.of(network)
+    target = get_target(target) if isinstance(target, str) else target
+    if weights == "spram":
+        raise ContractError("the window engine keeps its entry words in block RAM (--weights spram is for the row "
+                            "engine)")
+    family = target.family
+    plans = plan_window_network(network, pes, window)
+    engine = WindowEngine(plans, dsp=FAMILY_DSP[family])
+    silence(engine)                                 # built to be measured, never elaborated
+    memories = window_memories(engine, family)
+    dsp = window_dsps(engine, family)
+    cyc = window_network_cycles(plans)
+    block = sum(mp.cells for _, mp in memories if mp.style == "block")
+
+    def bits(role):
+        return int(sum(m.bits for m, _ in memories if m.role == role))
+
+    rep = {
+        "target": target.name, "family": family, "pes": int(pes), "engine": "window", "window": int(window),
+        "layers": [{"kind": layer.kind, "n_in": layer.n_in, "n_out": layer.n_out, "weights": layer.nnz,
+                    "density": layer.nnz / layer.size, "entries": int(plan.kept), "spacers": int(plan.spacers),
+                    "windows": plan.n_windows, "load": [int(s.entries) for s in plan.segments],
+                    "cycles": int(plan.cycles)} for layer, plan in zip(network, plans)],
+        "cycles": int(cyc.total), "entries": int(cyc.entries.sum()), "efficiency": float(cyc.efficiency),
+        "weight_memory_bits": bits("entry"),
+        "encoded_weight_bits": int(sum(s.entries for plan in plans for s in plan.segments)
+                                   * engine.pe[0].entry_shape.size),
+        "bias_memory_bits": bits("bias"), "row_state_bits": bits("state"), "activation_buffer_bits": bits("buffer"),
+        "block_rams": int(block), "block_ram_cell": BLOCK_CELLS[family],
+        "block_rams_by_role": {role: int(sum(mp.cells for m, mp in memories if m.role == role and
+                                             mp.style == "block")) for role in ("entry", "bias", "state", "buffer")},
+        "lut_rams": int(sum(mp.cells for _, mp in memories if mp.style == "distributed")),
+        "sprams": 0, "weights_in": "bram",
+        "dsps": int(dsp["dsps"]), "dsp_cell": dsp["cell"],
+        "available": {"luts": target.luts, "dsps": target.dsps, "block_rams": target.bram_blocks,
+                      "sprams": target.spram_blocks},
+        "exact": ["cycles", "weight_memory_bits", "block_rams", "lut_rams", "dsps"],
+        "luts": None, "ffs": None, "logic_cells": None, "fmax_mhz": None,
+        "not_modelled": "LUTs, flip-flops, logic cells and Fmax of the window engine (mam synth measures them)",
+        "outside_fit": [],
+    }
+    rep["clock_mhz"] = freq_mhz
+    rep["clock_from"] = "given" if freq_mhz else None
+    rep["latency_us"] = rep["cycles"] / freq_mhz if freq_mhz else None
+    rep["inferences_per_s"] = freq_mhz * 1e6 / rep["cycles"] if freq_mhz else None
+    misfits = []
+    if block > target.bram_blocks:
+        misfits.append(f"{block} block RAMs > {target.bram_blocks}")
+    if rep["dsps"] > target.dsps:
+        misfits.append(f"{rep['dsps']} DSPs > {target.dsps}")
+    rep["does_not_fit"] = misfits
+    rep["fits"] = not misfits
+    return rep
