@@ -82,13 +82,18 @@ def uart_divisor(clk_hz, baud):
     return divisor
 
 
-def build_link_top(network, pes, *, divisor, timeout, options=None, **changes):
-    """A LinkTop (hw/top.py) for a golden Network on `pes` PEs, its design id baked in; `options` (and `changes`):
-    the engine's build options (hw/options.py, fpga/structure.engine_options)."""
+def build_link_top(network, pes, *, divisor, timeout, options=None, engine="row", window=None, **changes):
+    """A LinkTop (hw/top.py) for a golden Network on `pes` PEs of `engine` (with `window`: hw/specs.build_engine),
+    its design id baked in; `options` (and `changes`): the engine's build options (hw/options.py,
+    fpga/structure.engine_options; the window engine takes only the DSP primitive)."""
     from ..hw.options import EngineOptions
     from ..hw.top import LinkTop
-    from ..hw.specs import layer_specs
+    from ..hw.specs import build_window_engine, layer_specs
     from .design_id import design_id
+    options = EngineOptions.of(options, **changes)
+    ident = design_id(network, pes, engine, window)
+    if engine == "window":
+        built, _ = build_window_engine(network, pes, window, dsp=options.dsp)
+        return LinkTop(divisor=divisor, timeout=timeout, design_id=ident, engine=built, pes=pes)
     specs, _ = layer_specs(network, pes)
-    return LinkTop(specs, divisor=divisor, timeout=timeout, design_id=design_id(network, pes),
-                   options=EngineOptions.of(options, **changes))
+    return LinkTop(specs, divisor=divisor, timeout=timeout, design_id=ident, options=options)

@@ -72,16 +72,18 @@ def _constraints(board, family):
     return "top.lpf", text + f'FREQUENCY PORT "clk" {board.clk_hz / 1e6:g} MHZ;\n'
 
 
-def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None, spram=False):
-    """Build the bitstream of `network` on `pes` PEs for `board` at `freq_mhz`; returns the report dict (the
-    caller writes it, with what it adds). `spram`: the entry words in the target's SPRAM, loaded over the link."""
+def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None, spram=False, engine="row",
+                    window=None):
+    """Build the bitstream of `network` on `pes` PEs of `engine` (with `window`, hw/specs.py) for `board` at
+    `freq_mhz`; returns the report dict (the caller writes it, with what it adds). `spram`: the entry words in the
+    target's SPRAM, loaded over the link."""
     log = log or (lambda msg: None)
     target = get_target(board.target)
     family = target.family
     pll = solve_pll(family, board.clk_hz, freq_mhz * 1e6)
     divisor = uart_divisor(pll.f_out, board.baud)
     link_top = build_link_top(network, pes, divisor=divisor, timeout=max(int(pll.f_out * 0.01), 1),
-                              options=engine_options(target, spram=spram))
+                              options=engine_options(target, spram=spram), engine=engine, window=window)
     top = BoardTop(link_top, pll)
     os.makedirs(out_dir, exist_ok=True)
     # A bitstream of an earlier build in this folder goes first: it never stays beside a report of this one.
@@ -115,7 +117,8 @@ def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None
     best = max(runs, key=lambda r: r["fmax"])
     met = best["fmax"] >= pll.mhz
     report = {
-        "board": board.name, "target": target.name, "pes": pes, "clock_mhz": pll.mhz,
+        "board": board.name, "target": target.name, "pes": pes, "engine": engine,
+        **({"window": window} if engine == "window" else {}), "clock_mhz": pll.mhz,
         "pll": {"f_in_mhz": pll.f_in / 1e6, **pll.params}, "uart": {"baud": board.baud, "divisor": divisor},
         "cells": cells, "utilization": best["utilization"], "available": best["available"],
         "fmax_mhz": best["fmax"], "seed": best["seed"], "seeds_tried": len(runs), "timing_met": met,

@@ -255,8 +255,9 @@ class Device:
         counts = [int.from_bytes(data[i:i + COUNTER_BYTES], "little") for i in range(0, len(data), COUNTER_BYTES)]
         return counts[0], counts[1:]
 
-    def check_network(self, network, pes=None, where="network"):
-        """INFO against `network` (a golden Network): the same shape, PE count and design id, or LinkError."""
+    def check_network(self, network, pes=None, where="network", engine="row", window=None):
+        """INFO against `network` (a golden Network) on `engine` (with `window`): the same shape, PE count and
+        design id, or LinkError."""
         info = self.info()
         shape = (network.n_in, network.n_out, network.in_bits, network[-1].out_bits, len(network))
         have = (info.n_in, info.n_out, info.in_bits, info.out_bits, info.n_layers)
@@ -265,17 +266,18 @@ class Device:
                             f"{_describe(*shape)}: load the bitstream built for it")
         if pes is not None and pes != info.pes:
             raise LinkError(f"{self.name}: the device has {info.pes} PEs, {pes} were asked for")
-        expected = design_id(network, info.pes)
+        expected = design_id(network, info.pes, engine, window)
         if info.design_id != expected:
             raise LinkError(f"{self.name}: design id 0x{info.design_id:08x} on the device, 0x{expected:08x} for "
-                            f"{where} on {info.pes} PEs: the bitstream was built for other weights")
+                            f"{where} on {info.pes} PEs of the {engine} engine: the bitstream was built for other "
+                            "weights or another engine")
         return info
 
-    def run_batch(self, network, x, *, pes=None, progress=None, where="network"):
-        """Check the device against `network`, load its weights if the design keeps them in RAM (SPRAM), then run
-        every sample of x ([batch, in] or [in])."""
+    def run_batch(self, network, x, *, pes=None, progress=None, where="network", engine="row", window=None):
+        """Check the device against `network` on `engine` (with `window`), load its weights if the design keeps them
+        in RAM (SPRAM), then run every sample of x ([batch, in] or [in])."""
         x = check_inputs(x, network.n_in, network.in_bits)
-        info = self.check_network(network, pes, where)
+        info = self.check_network(network, pes, where, engine, window)
         if info.weight_bits:
             words, bits = entry_words(network, info.pes)
             if bits != info.weight_bits:

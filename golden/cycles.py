@@ -70,3 +70,4 @@ def network_cycles(assignments, latency=PE_LATENCY):
                          per_layer=per_layer, engine=engine,
                          entries=np.array([a.entries for a in assignments], dtype=np.int64),
                          load=[a.load for a in assignments])
+

@@ -7,6 +7,7 @@ one copy, read W activations at a time). :func:`build_engine` builds either, wit
 
 from ..golden.assign import assign
 from ..golden.cycles import network_cycles
+from ..golden.engines import ENGINES
 from ..golden.network import Network
 from ..golden.window import plan_window_network, window_network_cycles
 from .engine import LayerEngine, LayerSpec, PESegment
@@ -16,8 +17,6 @@ from .window_engine import WindowEngine
 
 __all__ = ["ENGINES", "layer_specs", "build_layer_engine", "build_network_engine", "build_window_engine",
            "build_engine"]
-
-ENGINES = ("row", "window")
 
 
 def layer_specs(network, pes):

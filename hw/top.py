@@ -23,15 +23,18 @@ def weight_image(engine):
 
 
 class LinkTop(wiring.Component):
-    """`layers`: the LayerSpecs, as NetworkEngine takes them. `divisor`: clock cycles per UART bit. `design_id`:
-    the 32-bit id INFO reports (fpga/design_id.py). `timeout`: cycles without a byte that abandon a frame.
-    `options`: the engine's build options (hw/options.py); with a `weight_ram` the host link loads the entry words
-    (LOAD_WEIGHTS)."""
+    """`layers`: the LayerSpecs, as NetworkEngine takes them; or `engine`: an engine already built with an
+    EngineHostPort (hw/ports.py; the window engine, hw/window_engine.py) and its PE count `pes`. `divisor`: clock
+    cycles per UART bit. `design_id`: the 32-bit id INFO reports (fpga/design_id.py). `timeout`: cycles without a
+    byte that abandon a frame. `options`: the row engine's build options (hw/options.py); with a `weight_ram` the
+    host link loads the entry words (LOAD_WEIGHTS)."""
 
-    def __init__(self, layers, *, divisor, design_id, timeout, options=None):
-        layers = list(layers)
-        self.engine = NetworkEngine(layers, options)
-        self.link = HostLink(self.engine.signature, pes=layers[0].pes, design_id=design_id, timeout=timeout)
+    def __init__(self, layers=None, *, divisor, design_id, timeout, options=None, engine=None, pes=None):
+        if engine is None:
+            layers = list(layers)
+            engine, pes = NetworkEngine(layers, options), layers[0].pes
+        self.engine = engine
+        self.link = HostLink(self.engine.signature, pes=pes, design_id=design_id, timeout=timeout)
         self.uart_rx = UartRx(divisor)
         self.uart_tx = UartTx(divisor)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})

@@ -6,9 +6,10 @@ import os
 import sys
 
 from .golden import load_model
-from .options import add_board, add_pes, add_weights, input_file, output_dir, positive_float, positive_int
+from .options import (add_board, add_engine, add_pes, add_weights, input_file, output_dir, positive_float,
+                      positive_int)
 from .plumbing import atomic_write_all
-from .golden.cycles import network_cycles, plan_network
+from .golden.engines import cycle_model
 from .synth_cmd import WORK_FILES
 
 __all__ = ["add_build_arguments", "cmd_build", "format_build"]
@@ -30,6 +31,7 @@ def add_build_arguments(p):
     p.add_argument("--seeds", type=positive_int, default=3, metavar="N",
                    help="placement seeds to try until timing closes (default: %(default)s)")
     add_weights(p)
+    add_engine(p)
 
 
 def format_build(rep):
@@ -38,7 +40,8 @@ def format_build(rep):
     ram = "ICESTORM_RAM" if "ICESTORM_RAM" in util else "DP16KD"
     dsp = "ICESTORM_DSP" if "ICESTORM_DSP" in util else "MULT18X18D"
     rows = [
-        ("board", f"{rep['board']} ({rep['target']}), {rep['pes']} PE(s)"),
+        ("board", f"{rep['board']} ({rep['target']}), {rep['pes']} PE(s), "
+                  + (f"window engine (W = {rep['window']})" if rep.get("engine") == "window" else "row engine")),
         ("logic cells", f"{util.get(logic, 0)} / {avail.get(logic, 0)}"),
         ("DSPs", f"{util.get(dsp, 0)} / {avail.get(dsp, 0)}"),
         ("block RAMs", f"{util.get(ram, 0)} / {avail.get(ram, 0)}"),
@@ -64,7 +67,8 @@ def cmd_build(args):
     check_freq(freq)
     network = load_model(args.model)
     from .fpga.estimate import check_fit
-    fit = check_fit(network, args.pes, board.target, args.model, warn=_log, weights=args.weights)
+    fit = check_fit(network, args.pes, board.target, args.model, warn=_log, weights=args.weights,
+                    engine=args.engine, window=args.window)
     spram = fit["weights_in"] == "spram"
     if spram:
         _log(f"entry words in {fit['sprams']} SPRAM(s), loaded over the host link by `mam run`")
@@ -74,8 +78,8 @@ def cmd_build(args):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(args.out_dir, name))
     rep = build_bitstream(network, board, pes=args.pes, freq_mhz=freq, out_dir=args.out_dir, seeds=args.seeds,
-                          log=_log, spram=spram)
-    rep["cycles"] = int(network_cycles(plan_network(network, args.pes)).total)
+                          log=_log, spram=spram, engine=args.engine, window=args.window)
+    rep["cycles"] = int(cycle_model(network, args.pes, args.engine, args.window).total)
     text = format_build(rep)
     atomic_write_all([(os.path.join(args.out_dir, "report.json"), _bytes(json.dumps(rep, indent=2) + "\n")),
                       (os.path.join(args.out_dir, "report.txt"), _bytes(text + "\n"))])

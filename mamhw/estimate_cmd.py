@@ -11,8 +11,8 @@ import numpy as np
 
 from .golden import ContractError, load_model
 from .limits import check_sweep_memory
-from .options import (add_pes, add_target, add_weights, input_file, layer_widths, output_dir, output_file,
-                      positive_float)
+from .options import (add_engine, add_pes, add_target, add_weights, input_file, layer_widths, output_dir,
+                      output_file, positive_float)
 from .paths import output_folder
 from .plumbing import atomic_write_all, save_text
 
@@ -28,6 +28,7 @@ def _estimate_options(p):
     p.add_argument("--freq", type=positive_float, metavar="MHZ",
                    help="clock for latency and throughput (default: the estimated Fmax)")
     add_weights(p)
+    add_engine(p)
 
 
 def _prune_layers(p):
@@ -91,7 +92,8 @@ def add_sweep_arguments(p):
 
 def _estimate(network, args):
     from .fpga.estimate import estimate
-    return estimate(network, args.pes, args.target, freq_mhz=args.freq, weights=getattr(args, "weights", "auto"))
+    return estimate(network, args.pes, args.target, freq_mhz=args.freq, weights=getattr(args, "weights", "auto"),
+                    engine=args.engine, window=args.window)
 
 
 def _emit(args, payload, text):

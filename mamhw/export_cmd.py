@@ -4,9 +4,9 @@ import json
 import os
 
 from .golden import load_model
-from .golden.cycles import network_cycles, plan_network
+from .golden.engines import cycle_model
 from .limits import check_engine_memory
-from .options import add_pes, input_file, output_dir
+from .options import add_engine, add_pes, input_file, output_dir
 from .paths import output_folder
 from .plumbing import atomic_write_all
 
@@ -20,6 +20,7 @@ def add_export_arguments(p):
     p.add_argument("-o", "--out-dir", required=True, type=output_dir(*EXPORTED), metavar="DIR",
                    help="folder for top.v, top.il, PORTS.md")
     add_pes(p)
+    add_engine(p)
 
 
 def protocol_text(network, pes, engine, model):
@@ -33,6 +34,7 @@ def protocol_text(network, pes, engine, model):
     layers = "\n".join(
         f"| {k} | {L.kind} | {L.n_out}x{L.n_in} | {L.nnz} | {int(model.entries[k])} | {int(model.per_layer[k])} |"
         for k, L in enumerate(network))
+    cycle_source = "golden/window.py" if hasattr(engine, "plans") else "golden/cycles.py"
     return f"""# Exported mamhw network engine
 
 Top module `top`, one clock domain: `clk` (rising edge), synchronous active-high `rst`.
@@ -42,7 +44,8 @@ Top module `top`, one clock domain: `clk` (rising edge), synchronous active-high
 |---|---|---|---|---|---|
 {layers}
 
-Total: {int(model.total)} cycles from `start` to `done` per input vector (exact: golden/cycles.py is the cycle model).
+Total: {int(model.total)} cycles from `start` to `done` per input vector (exact: {cycle_source} is the cycle
+model of this engine).
 
 ## Ports
 
@@ -67,16 +70,17 @@ Do not write inputs while `busy`.
 
 def cmd_export(args):
     from amaranth.back import rtlil, verilog
-    from .hw.specs import build_network_engine
+    from .hw.specs import build_engine
     network = load_model(args.model)
-    model = network_cycles(plan_network(network, args.pes))
+    model = cycle_model(network, args.pes, args.engine, args.window)
     check_engine_memory(int(model.entries.sum()), f"exporting {args.model} on {args.pes} PE(s)")
-    engine, _ = build_network_engine(network, args.pes)
+    engine, _ = build_engine(network, args.pes, engine=args.engine, window=args.window)
     protocol = protocol_text(network, args.pes, engine, model)
     il = rtlil.convert(engine, name="top")
-    engine, _ = build_network_engine(network, args.pes)       # a component elaborates once per conversion
+    engine, _ = build_engine(network, args.pes, engine=args.engine, window=args.window)  # one conversion each
     v = verilog.convert(engine, name="top")
-    info = json.dumps({"model": os.fspath(args.model), "pes": args.pes, "cycles": int(model.total),
+    info = json.dumps({"model": os.fspath(args.model), "pes": args.pes, "engine": args.engine,
+                       **({"window": args.window} if args.engine == "window" else {}), "cycles": int(model.total),
                        "y_latency": engine.Y_LATENCY, "layer_cycles": [int(c) for c in model.per_layer],
                        "entries": [int(e) for e in model.entries],
                        "pe_load": [[int(v) for v in load] for load in model.load]}, indent=2) + "\n"

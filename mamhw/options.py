@@ -12,6 +12,7 @@ import math
 import re
 
 from .golden.assign import MAX_PES
+from .golden.engines import ENGINES
 from .golden.window import WINDOW_SIZES
 
 __all__ = ["MAX_PES", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "pes", "layer_widths",
@@ -141,7 +142,7 @@ def add_weights(parser):
 
 def add_engine(parser):
     """--engine and --window: which engine runs the network (both behind the same host port)."""
-    parser.add_argument("--engine", default="row", choices=["row", "window"],
+    parser.add_argument("--engine", default="row", choices=list(ENGINES),
                         help="row: each PE reads any activation from its own copy of the layer input, rows dealt "
                              "whole (fast on small layers); window: one copy of the activations, read W at a time "
                              "by every PE (block RAM that does not grow with P: big layers) (default: %(default)s)")

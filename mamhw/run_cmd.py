@@ -8,7 +8,7 @@ import numpy as np
 from .commands import check_output_paths
 from .golden import ContractError, load_inputs, load_model, network_forward, save_array
 from .plumbing import save_text
-from .golden.cycles import network_cycles, plan_network
+from .golden.engines import cycle_model
 from .progress import Progress
 
 __all__ = ["cmd_run", "run_report", "format_run"]
@@ -26,17 +26,18 @@ def _load_labels(path, batch):
     return y.astype(np.int64)
 
 
-def run_report(network, x, result, *, labels=None):
-    """The report of a board run: outputs and cycles against the golden model and the cycle model."""
-    from .hw.network import NetworkEngine
+def run_report(network, x, result, *, labels=None, engine="row", window=None):
+    """The report of a board run: outputs and cycles against the golden model and the cycle model of `engine`."""
     pes = result.info.pes
     golden = network_forward(network, x)
-    model = network_cycles(plan_network(network, pes), NetworkEngine.LATENCY)
+    model = cycle_model(network, pes, engine, window)
     diff = np.argwhere(result.outputs != golden)
     cycles_ok = bool(np.all(result.cycles == model.total)
                      and np.all(result.layer_cycles == model.per_layer[None, :]))
     report = {
         "pes": pes,
+        "engine": engine,
+        **({"window": window} if engine == "window" else {}),
         "design_id": f"0x{result.info.design_id:08x}",
         "weights_loaded": bool(result.info.weight_bits),    # into RAM (SPRAM) over the link before the batch
         "batch": int(x.shape[0]),
@@ -91,10 +92,11 @@ def cmd_run(args):
     port = open_serial(args.port, board.baud, timeout=args.timeout)
     try:
         result = Device(port, name=args.port).run_batch(network, x, pes=args.pes, where=os.fspath(args.model),
-                                                        progress=Progress("running samples"))
+                                                        progress=Progress("running samples"), engine=args.engine,
+                                                        window=args.window)
     finally:
         port.close()
-    report = run_report(network, x, result, labels=labels)
+    report = run_report(network, x, result, labels=labels, engine=args.engine, window=args.window)
     report.update(board=board.name, port=args.port, model=os.fspath(args.model), inputs=os.fspath(args.inputs),
                   n_out=network.n_out)
     save_array(args.output, result.outputs)
@@ -105,7 +107,7 @@ def cmd_run(args):
 
 
 def add_run_arguments(r):
-    from .options import add_board, add_pes, input_file, output_file, positive_float
+    from .options import add_board, add_engine, add_pes, input_file, output_file, positive_float
     r.description = ("Load each sample into the network engine on the board (bitstream built for this network), run "
                      "it, read the outputs and the cycle counters, and compare them with the golden model and the "
                      "cycle model. Needs pyserial (pip install -e '.[board]').")
@@ -117,6 +119,7 @@ def add_run_arguments(r):
     add_board(r, help="icebreaker or ulx3s-85f (sets the baud)")
     r.add_argument("--port", required=True, metavar="DEV", help="serial port, e.g. /dev/ttyUSB1, or a pyserial URL")
     add_pes(r, default=None, what="expected processing elements")
+    add_engine(r)
     r.add_argument("--labels", type=input_file, metavar="Y.npy", help="integer labels [batch]: report the accuracy too")
     r.add_argument("--report", type=output_file, metavar="R.json", help="write a JSON report")
     r.add_argument("--timeout", type=positive_float, default=2.0, metavar="S",

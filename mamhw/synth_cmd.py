@@ -7,11 +7,11 @@ import sys
 import tempfile
 
 from .golden import load_model
-from .options import (add_pes, add_target, add_weights, input_file, output_dir, output_file, positive_float,
-                      positive_int)
+from .options import (add_engine, add_pes, add_target, add_weights, input_file, output_dir, output_file,
+                      positive_float, positive_int)
 from .paths import output_folder
 from .plumbing import removed_after, save_text
-from .golden.cycles import network_cycles, plan_network
+from .golden.cycles import plan_network
 from .golden.encode import entry_bits
 from .fpga.targets import get_target
 
@@ -31,6 +31,7 @@ def add_synth_arguments(p):
     p.add_argument("--freq", type=positive_float, default=48.0, metavar="MHZ", help="clock constraint (default: 48)")
     p.add_argument("--seeds", type=positive_int, default=3, help="nextpnr seeds (default: 3)")
     add_weights(p)
+    add_engine(p)
     p.add_argument("--report", type=output_file, metavar="R.json", help="write the report as JSON")
     p.add_argument("-o", "--out-dir", type=output_dir(*WORK_FILES), metavar="DIR",
                    help="keep the work files (netlist, logs) here")
@@ -66,25 +67,29 @@ def format_synth(rep):
 def cmd_synth(args):
     target = get_target(args.target)
     network = load_model(args.model)
-    assignments = plan_network(network, args.pes)
-    need = weight_memory_bits(network, assignments)
     from .fpga.estimate import check_fit
-    fit = check_fit(network, args.pes, target, args.model, warn=_log, weights=args.weights)
+    fit = check_fit(network, args.pes, target, args.model, warn=_log, weights=args.weights, engine=args.engine,
+                    window=args.window)
+    need = fit["weight_memory_bits"] if args.engine == "window" else \
+        weight_memory_bits(network, plan_network(network, args.pes))
     spram = fit["weights_in"] == "spram"
     if spram:
         _log(f"entry words in {fit['sprams']} SPRAM(s): a bitstream of this design loads them over the host link")
     from .fpga.pnr import implement
-    from .hw.specs import build_network_engine
+    from .hw.specs import build_engine
     from .fpga.structure import engine_options
-    engine, _ = build_network_engine(network, args.pes, options=engine_options(target, spram=spram))
+    engine, model = build_engine(network, args.pes, engine=args.engine, window=args.window,
+                                 options=engine_options(target, spram=spram))
     with _work_folder(args.out_dir) as work:
         _log(f"synthesizing for {target.name} (yosys), work folder {work}")
         rep = implement(engine, target, freq_mhz=args.freq, seeds=args.seeds, workdir=work, log=_log)
-    rep.update(model=os.fspath(args.model), pes=args.pes, weight_memory_bits=need, weights_in=fit["weights_in"],
-               cycles=int(network_cycles(assignments).total))
+    rep.update(model=os.fspath(args.model), pes=args.pes, engine=args.engine, weight_memory_bits=need,
+               weights_in=fit["weights_in"], cycles=int(model.total),
+               **({"window": args.window} if args.engine == "window" else {}))
     if args.report:
         save_text(args.report, json.dumps(rep, indent=2) + "\n")
-    print(f"{args.model} on {target.name}, {args.pes} PE(s), {rep['cycles']} cycles per inference")
+    engine = f"window engine (W = {args.window})" if args.engine == "window" else "row engine"
+    print(f"{args.model} on {target.name}, {args.pes} PE(s), {engine}, {rep['cycles']} cycles per inference")
     print(format_synth(rep))
     return 0
 

@@ -274,6 +274,29 @@ def test_mam_run_on_the_simulated_board(files, monkeypatch, capsys, weight_ram):
     assert "equal the golden model" in out and ("loaded into the board's weight RAM" in out) == report["weights_loaded"]
 
 
+def test_mam_run_on_the_simulated_board_with_the_window_engine(files, monkeypatch, capsys):
+    """The window engine behind the same host link: `mam run --engine window --window W` checks its design id
+    (which names the engine) and its cycle model; the row engine's id is refused."""
+    from mamhw.golden.window import plan_window_network, window_network_cycles
+    from tests.hw.uart_sim import SimTransport
+    network, x, tmp = files
+    x = x[:2]
+    np.save(tmp / "x.npy", x)
+    top = build_link_top(network, 2, divisor=4, timeout=300, engine="window", window=4)
+    link = SimTransport(top, 4, timeout=0.012)
+    monkeypatch.setattr("mamhw.fpga.host.open_serial", lambda port, baud, timeout: link)
+    code = _run(tmp, "--report", tmp / "r.json", "--pes", 2, "--engine", "window", "--window", 4)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    np.testing.assert_array_equal(np.load(tmp / "out.npy"), network_forward(network, x))
+    report = json.loads((tmp / "r.json").read_text())
+    model = window_network_cycles(plan_window_network(network, 2, 4))
+    assert report["cycles_per_sample"] == [model.total] * 2 and report["cycles_match_model"]
+    assert report["design_id"] == f"0x{design_id(network, 2, 'window', 4):08x}" != f"0x{design_id(network, 2):08x}"
+    assert (report["engine"], report["window"]) == ("window", 4)
+    _one_line_error(capsys, _run(tmp, "--pes", 2), "another engine")
+
+
 def test_mam_run_reports_mismatches_with_exit_1(files, monkeypatch, capsys):
     network, x, tmp = files
     monkeypatch.setattr("mamhw.fpga.host.open_serial",
