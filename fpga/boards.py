@@ -88,7 +88,8 @@ def build_link_top(network, pes, *, divisor, timeout, options=None, engine="row"
     fpga/structure.engine_options; the window engine takes only the DSP primitive)."""
     from ..hw.options import EngineOptions
     from ..hw.top import LinkTop
-    from ..hw.specs import build_window_engine, layer_specs
+    from ..hw.engines import build_window_engine
+    from ..hw.specs import layer_specs
     from .design_id import design_id
     options = EngineOptions.of(options, **changes)
     ident = design_id(network, pes, engine, window)

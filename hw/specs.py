@@ -1,22 +1,13 @@
 """The bridge from golden to hw: a golden network dealt over P PEs (golden/assign.py) as the plain LayerSpecs the
-engines are built from, and the engines built from them; or planned for the window engine (golden/window.py).
-
-Two engines run a network behind the same host port (hw/ports.py): the row engine (hw/network.py: each PE reads
-any activation, so each holds its own copy of them; rows dealt whole) and the window engine (hw/window_engine.py:
-one copy, read W activations at a time). :func:`build_engine` builds either, with its exact cycle model."""
+engines are built from, and the engines built from them."""
 
 from ..golden.assign import assign
-from ..golden.cycles import network_cycles
-from ..golden.engines import ENGINES
 from ..golden.network import Network
-from ..golden.window import plan_window_network, window_network_cycles
 from .engine import LayerEngine, LayerSpec, PESegment
 from .network import NetworkEngine
 from .options import EngineOptions
-from .window_engine import WindowEngine
 
-__all__ = ["ENGINES", "layer_specs", "build_layer_engine", "build_network_engine", "build_window_engine",
-           "build_engine"]
+__all__ = ["layer_specs", "build_layer_engine", "build_network_engine"]
 
 
 def layer_specs(network, pes):
@@ -48,25 +39,3 @@ def build_network_engine(network, pes=1, options=None, **changes):
     :func:`build_layer_engine` takes them."""
     specs, assignments = layer_specs(network, pes)
     return NetworkEngine(specs, EngineOptions.of(options, **changes)), assignments
-
-
-def build_window_engine(network, pes, window, dsp=None):
-    """A WindowEngine for `network` on `pes` PEs with windows of `window` activations, and its per-layer plans."""
-    plans = plan_window_network(Network.of(network), pes, window)
-    return WindowEngine(plans, dsp=dsp), plans
-
-
-def build_engine(network, pes, *, engine="row", window=None, options=None, **changes):
-    """(component, golden.cycles.NetworkCycles) of `network` on `engine` ("row" or "window", with `window`
-    activations per window). `options` and `changes`: the row engine's build options; the window engine takes
-    only ``dsp``."""
-    if engine == "row":
-        top, assignments = build_network_engine(network, pes, options, **changes)
-        return top, network_cycles(assignments)
-    if engine != "window":
-        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
-    dsp = changes.pop("dsp", None) or (options.dsp if options is not None else None)
-    if changes:
-        raise ValueError(f"the window engine has no options {', '.join(sorted(changes))}")
-    top, plans = build_window_engine(network, pes, window, dsp)
-    return top, window_network_cycles(plans)

@@ -70,7 +70,7 @@ Do not write inputs while `busy`.
 
 def cmd_export(args):
     from amaranth.back import rtlil, verilog
-    from .hw.specs import build_engine
+    from .hw.engines import build_engine
     network = load_model(args.model)
     model = cycle_model(network, args.pes, args.engine, args.window)
     check_engine_memory(int(model.entries.sum()), f"exporting {args.model} on {args.pes} PE(s)")

@@ -43,7 +43,7 @@ def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, l
     if vcd is not None and backend != "amaranth":
         raise ContractError("--vcd is available with --backend amaranth only")
     from .hw.dsp import FAMILY_DSP
-    from .hw.specs import build_engine
+    from .hw.engines import build_engine
     if backend == "amaranth":
         if engine == "window":
             from .sim.window_amaranth import simulate_window

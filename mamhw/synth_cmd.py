@@ -76,7 +76,7 @@ def cmd_synth(args):
     if spram:
         _log(f"entry words in {fit['sprams']} SPRAM(s): a bitstream of this design loads them over the host link")
     from .fpga.pnr import implement
-    from .hw.specs import build_engine
+    from .hw.engines import build_engine
     from .fpga.structure import engine_options
     engine, model = build_engine(network, args.pes, engine=args.engine, window=args.window,
                                  options=engine_options(target, spram=spram))

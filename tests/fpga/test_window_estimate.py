@@ -34,7 +34,7 @@ def test_block_rams_lut_rams_and_dsps_equal_yosys(tmp_path, family, target, shap
     from mamhw.fpga.calibration import measured_quantities
     from mamhw.fpga.pnr import synthesize_json
     from mamhw.hw.dsp import FAMILY_DSP
-    from mamhw.hw.specs import build_window_engine
+    from mamhw.hw.engines import build_window_engine
     network = random_network(shape, density=density, kinds=["mam"] * (len(shape) - 2) + ["mac"], seed=2)
     rep = estimate(network, pes, target, engine="window", window=window)
     engine, _ = build_window_engine(network, pes, window, dsp=FAMILY_DSP[family])
