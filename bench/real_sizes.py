@@ -1,7 +1,7 @@
 """Real model sizes on the targets: where VGG-16's classifier and a ViT-B/16 MLP block fit today, and why not.
 
 Run: python bench/real_sizes.py [--pes 1 2 4 8 16] [--targets up5k ecp5-25f ecp5-85f] [--workloads ...]
-                                [--output-kind mac] [--seed 0] [--json FILE]
+                                [--engines row window] [--windows 16 64] [--output-kind mac] [--seed 0] [--json FILE]
      python bench/real_sizes.py --quick        (the same densities at 1/16 of the widths: what the test runs)
 
 Workloads (random int8 weights of those shapes, seeded; every layer at the stated density, kept positions chosen
@@ -12,11 +12,13 @@ uniformly at random, straight into CSR form):
 - vgg-mac: the same widths at 4.33% (where MAC pruning of VGG-16 lands), every layer MAC;
 - vit-mam: a ViT-B/16 MLP block 768-3072-768 at 1%, MAM hidden layer, the output layer --output-kind.
 
-For each target and P: kept weights, entries (the cycle model's: a row without weights is one entry), the bits of
+For each engine (the row engine, and the window engine with each of --windows W), target and P: kept
+weights, entries (the cycle model's: a row without weights is one entry), the bits of
 the entry memories and the encoded weights, the activation buffers' bits, cycles per inference (exact, the cycle
 model), block RAMs, SPRAMs and DSPs against what the target has (exact: fpga/memory_map.py and fpga/dsp_map.py, as
 Yosys maps them), whether they fit, and the logic cells of the calibrated area model (an estimate, far outside the
-configurations it was fitted on). Then, per target, the largest P that fits and what the next P runs out of.
+configurations it was fitted on; none for the window engine). Then, per engine and target, the largest P that fits
+and what the next P runs out of.
 Every estimate is timed: targets that build the same engine (the two ECP5s) share it (fpga.estimate.
 estimate_targets), so the second of them takes milliseconds.
 """
@@ -26,7 +28,8 @@ import json
 import sys
 import time
 
-from mamhw.fpga.estimate import estimate_targets, random_network
+from mamhw.fpga.estimate import estimate, estimate_targets, random_network
+from mamhw.golden.window import WINDOW_SIZES
 from mamhw.fpga.targets import TARGETS
 from mamhw.plumbing import save_text
 
@@ -63,7 +66,7 @@ def row_of(rep, seconds):
     avail = rep["available"]
     logic = rep.get("logic_cells") or rep.get("luts")
     return {
-        "target": rep["target"], "pes": rep["pes"], "weights": sum(x["weights"] for x in rep["layers"]),
+        "engine": f"window{rep['window']}" if rep.get("engine") == "window" else "row", "target": rep["target"], "pes": rep["pes"], "weights": sum(x["weights"] for x in rep["layers"]),
         "entries": rep["entries"], "cycles": rep["cycles"], "efficiency": rep["efficiency"],
         "weight_memory_bits": rep["weight_memory_bits"], "encoded_weight_bits": rep["encoded_weight_bits"],
         "activation_buffer_bits": rep["activation_buffer_bits"], "bias_memory_bits": rep["bias_memory_bits"],
@@ -79,9 +82,10 @@ def row_of(rep, seconds):
     }
 
 
-def largest_fit(rows, target, pes_list):
-    """The largest P of `pes_list` whose exact counts fit `target`, and what the next P (or P = 1) runs out of."""
-    by_p = {r["pes"]: r for r in rows if r["target"] == target}
+def largest_fit(rows, target, pes_list, engine="row"):
+    """The largest P of `pes_list` whose exact counts fit `target` on `engine`, and what the next P (or P = 1)
+    runs out of."""
+    by_p = {r["pes"]: r for r in rows if r["target"] == target and r["engine"] == engine}
     ordered = sorted(p for p in pes_list if p in by_p)
     fitting = [p for p in ordered if by_p[p]["fits"]]
     if not fitting:
@@ -108,24 +112,25 @@ def fit_sentence(target, fit):
 
 
 def print_table(result):
-    head = ("target", "P", "entries", "entry bits", "buffer bits", "cycles/inf", "BRAMs", "of which buf",
+    head = ("engine", "target", "P", "entries", "entry bits", "buffer bits", "cycles/inf", "BRAMs", "of which buf",
             "SPRAMs", "DSPs", "~logic cells", "fits", "s")
     table = [head]
     for r in result["rows"]:
         spram = f"{r['sprams']}/{r['sprams_available']}" if r["sprams_available"] else "-"
         logic = "n/a" if r["logic_cells_estimate"] is None else \
             f"~{r['logic_cells_estimate']:,}/{r['logic_cells_available']:,}" + ("!" if r["logic_over_estimate"] else "")
-        table.append((r["target"] + (" (spram)" if r["weights_in"] == "spram" else ""), str(r["pes"]),
+        table.append((r["engine"], r["target"] + (" (spram)" if r["weights_in"] == "spram" else ""), str(r["pes"]),
                       f"{r['entries']:,}", f"{r['weight_memory_bits']:,}", f"{r['activation_buffer_bits']:,}",
                       f"{r['cycles']:,}", f"{r['block_rams']}/{r['block_rams_available']}",
                       str(r["block_rams_by_role"].get("buffer", 0)), spram, f"{r['dsps']}/{r['dsps_available']}",
                       logic, "yes" if r["fits"] else "NO", f"{r['seconds']:.1f}"))
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for row in table:
-        print("  ".join(v.rjust(widths[i]) if i else v.ljust(widths[i]) for i, v in enumerate(row)))
+        print("  ".join(v.rjust(widths[i]) if i > 1 else v.ljust(widths[i]) for i, v in enumerate(row)))
     print("largest P that fits (exact block RAM / SPRAM / DSP counts):")
-    for target, fit in result["largest_fit"].items():
-        print("  " + fit_sentence(target, fit))
+    for key, fit in result["largest_fit"].items():
+        engine, target = key.split("/")
+        print(f"  {engine} engine, " + fit_sentence(target, fit))
 
 
 def run_workload(name, args):
@@ -142,14 +147,21 @@ def run_workload(name, args):
           f"values; made in {build_s:.1f} s")
     for pes in args.pes:
         t = time.perf_counter()
-        for rep in estimate_targets(network, pes, args.targets):
+        reps = estimate_targets(network, pes, args.targets) if "row" in args.engines else []
+        if "window" in args.engines:
+            reps = [*reps, *(estimate(network, pes, target, engine="window", window=w)
+                             for w in args.windows if w % pes == 0 for target in args.targets)]
+        for rep in reps:
             now = time.perf_counter()
             result["rows"].append(row_of(rep, now - t))
-            log(f"  {name} P={pes} {rep['target']}: {now - t:.1f} s")
+            log(f"  {name} P={pes} {rep['target']} {rep.get('engine', 'row')}: {now - t:.1f} s")
             t = now
-    result["rows"].sort(key=lambda r: (args.targets.index(r["target"]), r["pes"]))
+    engines = (["row"] if "row" in args.engines else []) + \
+        ([f"window{w}" for w in args.windows] if "window" in args.engines else [])
+    result["rows"].sort(key=lambda r: (engines.index(r["engine"]), args.targets.index(r["target"]), r["pes"]))
     result["encoded_weight_bits"] = result["rows"][0]["encoded_weight_bits"] if result["rows"] else None
-    result["largest_fit"] = {t: largest_fit(result["rows"], t, args.pes) for t in args.targets}
+    result["largest_fit"] = {f"{e}/{t}": largest_fit(result["rows"], t, args.pes, e)
+                             for e in engines for t in args.targets}
     print_table(result)
     return result
 
@@ -160,6 +172,10 @@ def main(argv=None):
     ap.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
     ap.add_argument("--targets", nargs="+", choices=list(TARGETS), default=["up5k", "ecp5-25f", "ecp5-85f"])
     ap.add_argument("--pes", type=int, nargs="+", default=PES)
+    ap.add_argument("--engines", nargs="+", choices=["row", "window"], default=["row", "window"])
+    ap.add_argument("--windows", type=int, nargs="+", choices=list(WINDOW_SIZES), default=[16, 64],
+                    help="the window engine's W, each a row of its own (a P that does not divide W is skipped; "
+                         "default: 16 64)")
     ap.add_argument("--output-kind", choices=["mac", "mam"], default="mac",
                     help="the output layer of the MAM workloads (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0)

@@ -1,5 +1,5 @@
-"""bench/real_sizes.py --quick: every (workload, target, P) row is the estimator's exact count of that network,
-the fit verdicts follow from the counts, and the largest P that fits is read off the rows."""
+"""bench/real_sizes.py --quick: every (workload, engine, target, P) row is the estimator's exact count of that
+network, the fit verdicts follow from the counts, and the largest P that fits is read off the rows."""
 
 import pytest
 
@@ -8,10 +8,12 @@ from mamhw.fpga.memory_map import memory_blocks
 from mamhw.fpga.structure import engine_options
 from mamhw.fpga.targets import get_target
 from mamhw.golden.cycles import network_cycles, plan_network
+from mamhw.golden.engines import cycle_model
 from tests.bench_scripts import quick_json
 
 TARGETS = ["up5k", "ecp5-25f", "ecp5-85f"]
 PES = [1, 2, 4, 8, 16]
+ENGINES = ["row", "window16", "window64"]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,8 @@ def test_the_workloads_are_the_stated_shapes_at_a_sixteenth_of_the_widths(quick)
     for w in result["workloads"]:
         sizes = [a * b for a, b in zip(w["widths"], w["widths"][1:])]
         assert w["weights"] == [round(w["density"] * s) for s in sizes] and w["interconnections"] == sizes
-        assert [(r["target"], r["pes"]) for r in w["rows"]] == [(t, p) for t in TARGETS for p in PES]
+        assert [(r["engine"], r["target"], r["pes"]) for r in w["rows"]] == [(e, t, p) for e in ENGINES
+                                                                             for t in TARGETS for p in PES]
 
 
 def test_each_row_holds_the_exact_counts_of_its_network(quick):
@@ -38,12 +41,17 @@ def test_each_row_holds_the_exact_counts_of_its_network(quick):
         network = random_network(w["widths"], density=w["density"], kinds=w["kinds"], seed=seed)
         for r in w["rows"]:
             target = get_target(r["target"])
-            assert r["cycles"] == network_cycles(plan_network(network, r["pes"])).total
             assert r["weights"] == sum(w["weights"])
-            mem = memory_blocks(network, r["pes"], target.family,
-                                options=engine_options(target, spram=r["weights_in"] == "spram"))
-            assert (r["block_rams"], r["sprams"], r["lut_rams"]) == (mem["block_rams"], mem["sprams"],
-                                                                     mem["lut_rams"])
+            if r["engine"] != "row":
+                window = int(r["engine"][len("window"):])
+                assert r["cycles"] == cycle_model(network, r["pes"], "window", window).total
+                assert r["sprams"] == 0 and r["logic_cells_estimate"] is None
+            else:
+                assert r["cycles"] == network_cycles(plan_network(network, r["pes"])).total
+                mem = memory_blocks(network, r["pes"], target.family,
+                                    options=engine_options(target, spram=r["weights_in"] == "spram"))
+                assert (r["block_rams"], r["sprams"], r["lut_rams"]) == (mem["block_rams"], mem["sprams"],
+                                                                         mem["lut_rams"])
             within = (r["block_rams"] <= r["block_rams_available"] and r["dsps"] <= r["dsps_available"]
                       and r["sprams"] <= r["sprams_available"])
             if r["fits"]:
@@ -56,18 +64,19 @@ def test_each_row_holds_the_exact_counts_of_its_network(quick):
 def test_the_largest_p_that_fits_and_why_the_next_does_not(quick):
     stdout, result = quick
     for w in result["workloads"]:
-        for target in TARGETS:
-            rows = {r["pes"]: r for r in w["rows"] if r["target"] == target}
+        for engine, target in [(e, t) for e in ENGINES for t in TARGETS]:
+            rows = {r["pes"]: r for r in w["rows"] if r["target"] == target and r["engine"] == engine}
             fitting = [p for p in PES if rows[p]["fits"]]
-            fit = w["largest_fit"][target]
+            fit = w["largest_fit"][f"{engine}/{target}"]
             assert fit["pes"] == (max(fitting) if fitting else None)
             later = [p for p in PES if fit["pes"] is None or p > fit["pes"]]
             nxt = later[0] if later else None
             assert fit["next_pes"] == nxt
             if nxt is not None:
                 assert fit["next_misfits"] == rows[nxt]["does_not_fit"] != []
-            said = f"  {target}: fits at no P; at P=1: " if fit["pes"] is None else f"  {target}: P={fit['pes']}" + (
-                f"; P={nxt} needs " if nxt else " (the largest P measured)")
+            said = f"  {engine} engine, " + (f"{target}: fits at no P; at P=1: " if fit["pes"] is None else
+                                             f"{target}: P={fit['pes']}" + (f"; P={nxt} needs " if nxt else
+                                                                           " (the largest P measured)"))
             assert said + ("; ".join(fit["next_misfits"]) if nxt else "") in stdout
 
 
@@ -78,5 +87,5 @@ def test_the_table_prints_every_row(quick):
         for r in w["rows"]:
             cells = [f"{r['entries']:,}", f"{r['cycles']:,}", f"{r['block_rams']}/{r['block_rams_available']}",
                      f"{r['dsps']}/{r['dsps_available']}"]
-            assert any(line.startswith(r["target"]) and line.split()[1 + (r["weights_in"] == "spram")] ==
-                       str(r["pes"]) and all(c in line.split() for c in cells) for line in lines), r
+            assert any(line.split()[:2] == [r["engine"], r["target"]] and line.split()[2 + (r["weights_in"] ==
+                       "spram")] == str(r["pes"]) and all(c in line.split() for c in cells) for line in lines), r
