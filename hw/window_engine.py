@@ -64,13 +64,14 @@ class WindowEngine(wiring.Component):
         self.lane_depth = size[0] + size[1]
         self.output_buffer = n % 2
         kinds = {p.kind for p in plans}
-        self.acc_shape, self.v_shape = window_shapes(plans, self.act_bits)
+        self.hi_shape, self.lo_shape, self.v_shape = window_shapes(plans, self.act_bits)
         self.max_rows = max(p.rows for p in plans)
         self.pe = [WindowPE(
             segments=[plan.segments[q] for plan in plans], kinds=kinds, shifts=[p.shift for p in plans],
             clamps=[requant_constants(mult=p.mult, shift=p.shift, relu=p.relu, out_bits=p.out_bits) for p in plans],
             act_bits=self.act_bits, w_bits=max(p.w_bits for p in plans), out_bits=max(p.out_bits for p in plans),
-            window=self.window, rows=self.max_rows, acc_shape=self.acc_shape, v_shape=self.v_shape, dsp=dsp)
+            window=self.window, rows=self.max_rows, hi_shape=self.hi_shape, lo_shape=self.lo_shape,
+            v_shape=self.v_shape, dsp=dsp)
             for q in range(self.pes)]
         first, last = plans[0], plans[-1]
         super().__init__(EngineHostPort(n_in=first.n_in, in_bits=first.in_bits, n_out=last.n_out,

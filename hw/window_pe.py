@@ -51,36 +51,41 @@ def window_entry_layout(w_bits, window, rows):
                               "row": unsigned(bits_for(rows)), "wend": unsigned(1)})
 
 
-def state_layout(acc_shape, mam):
-    """One row's state: touched, and the running max and min (mam) or the sum (in ``hi``)."""
-    return data.StructLayout({"touched": unsigned(1), "hi": acc_shape} | ({"lo": acc_shape} if mam else {}))
+def state_layout(hi_shape, lo_shape=None):
+    """One row's state: touched, and the running max and min (mam) or the sum (in ``hi``; `lo_shape` None: no
+    layer is mam)."""
+    return data.StructLayout({"touched": unsigned(1), "hi": hi_shape} | ({"lo": lo_shape} if lo_shape else {}))
 
 
 def window_shapes(plans, act_bits):
-    """(acc_shape, v_shape): a row's running value and its finished value + bias, as wide as the baked weights and
-    biases make them with any activations of `act_bits` (like hw/pe.py's value_shapes)."""
+    """(hi_shape, lo_shape, v_shape): a row's running max (or sum) and min, and its finished value + bias, as wide
+    as the baked weights and biases make them with any activations of `act_bits` (like hw/pe.py's value_shapes).
+    The min holds one product, the max one product or a mac row's sum; lo_shape is None when no layer is mam."""
     x = 1 << (act_bits - 1)
-    acc = v = 1
+    hi = lo = v = 1
+    mam = False
     for plan in plans:
         for seg in plan.segments:
             w = np.abs(seg.weight)
-            rows = np.bincount(seg.row, weights=w if plan.kind == "mac" else None, minlength=plan.rows)
-            if plan.kind == "mac":
-                row = rows.astype(np.int64)
-            else:
+            if plan.kind == "mac":                      # a row's sum of |w|
+                row = np.bincount(seg.row, weights=w, minlength=plan.rows).astype(np.int64)
+            else:                                       # a row's largest |w|
                 row = np.zeros(plan.rows, dtype=np.int64)
                 np.maximum.at(row, seg.row, w)
-            acc = max(acc, int(row.max(initial=0)) * x)
+            hi = max(hi, int(row.max(initial=0)) * x)
+            if plan.kind == "mam":
+                mam, lo = True, max(lo, int(row.max(initial=0)) * x)
             both = row if plan.kind == "mac" else 2 * row
             v = max(v, int((both * x + np.abs(seg.bias)).max(initial=0)))
-    return signed(signed_bits([-acc, acc])), signed(signed_bits([-v, v]))
+    return (signed(signed_bits([-hi, hi])), signed(signed_bits([-lo, lo])) if mam else None,
+            signed(signed_bits([-v, v])))
 
 
 class WindowPE(wiring.Component):
     """One PE of the window engine, holding its segment of every layer (golden.window.WindowSegment).
 
     kinds, shifts, clamps, act_bits, w_bits, out_bits: as the row PE (hw/pe.py); window: W; rows: local rows of the
-    largest layer; acc_shape, v_shape: :func:`window_shapes`; dsp: the DSP primitive (hw/dsp.py).
+    largest layer; hi_shape, lo_shape, v_shape: :func:`window_shapes`; dsp: the DSP primitive (hw/dsp.py).
 
     Ports: ``start`` with ``layer``: run that layer (its first entry waits for the first ``bnd``). ``bnd``: a window
     starts this cycle. ``reached``: this PE has issued its last entry of the window (or does now). ``window``: the
@@ -89,8 +94,8 @@ class WindowPE(wiring.Component):
     layer's last result. ``result``: each finalized row (local row number, value).
     """
 
-    def __init__(self, *, segments, kinds, shifts, clamps, act_bits, w_bits, out_bits, window, rows, acc_shape,
-                 v_shape, dsp=None):
+    def __init__(self, *, segments, kinds, shifts, clamps, act_bits, w_bits, out_bits, window, rows, hi_shape,
+                 lo_shape, v_shape, dsp=None):
         self.kinds = tuple(sorted(set(kinds)))
         if not set(self.kinds) <= set(KINDS) or not self.kinds:
             raise ValueError(f"kinds must be among {KINDS}, not {kinds!r}")
@@ -99,9 +104,9 @@ class WindowPE(wiring.Component):
         self.los, self.his = [c["lo"] for c in clamps], [c["hi"] for c in clamps]
         self.act_bits, self.w_bits, self.out_bits = act_bits, w_bits, out_bits
         self.window_size, self.rows = window, rows
-        self.acc_shape, self.v_shape = acc_shape, v_shape
+        self.hi_shape, self.lo_shape, self.v_shape = hi_shape, lo_shape, v_shape
         self.entry_shape = window_entry_layout(w_bits, window, rows)
-        self.state_shape = state_layout(acc_shape, "mam" in self.kinds)
+        self.state_shape = state_layout(hi_shape, lo_shape if "mam" in self.kinds else None)
         bias_bits = signed_bits([int(b) for seg in segments for b in seg.bias])
         self.bias_shape = data.StructLayout({"bias": signed(bias_bits), "dense": unsigned(1)})
         self.entry_base, self.entry_count, self.bias_base = [], [], []
@@ -210,7 +215,8 @@ class WindowPE(wiring.Component):
         m.d.comb += [state_wr.en.eq(w_live | f1_valid), state_wr.addr.eq(Mux(f1_valid, f1_row, w_row)),
                      state_wr.data.eq(Mux(f1_valid, 0, w_state))]
         b = data.View(self.bias_shape, bias_rd.data)
-        f2_hi, f2_lo = Signal(self.acc_shape, reset_less=True), Signal(self.acc_shape, reset_less=True)
+        f2_hi = Signal(self.hi_shape, reset_less=True)
+        f2_lo = Signal(self.lo_shape or signed(2), reset_less=True)
         pad = ~b.dense                                  # a pruned weight: 0 joins max and min
         if mam:
             mam_hi = Mux(old.touched, Mux(pad & (old.hi < 0), 0, old.hi), 0)
