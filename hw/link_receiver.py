@@ -14,7 +14,7 @@ from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .link_types import CHECK_PARAMETERS, Command, RequestPort, Status
+from .link_types import Command, RequestPort, SerialCheck, Status
 from .protocol import CHECK_BYTES, WEIGHT_CHUNK, WEIGHT_HEADER_BYTES, value_bytes
 from .stuffing import CobsDecoder, Event
 
@@ -61,16 +61,24 @@ class Receiver(wiring.Component):
         req = self.port.request
 
         m.submodules.decoder = dec = CobsDecoder(self.timeout)
-        wiring.connect(m, wiring.flipped(self.rx), dec.i)
         kind, byte = dec.o.payload.kind, dec.o.payload.data
         got = dec.o.valid & (kind == Event.DATA)
         ends = dec.o.valid & (kind != Event.DATA)
 
         # The frame check: every content byte, the check's own included, goes through it; a frame that checks out
         # leaves the register at the algorithm's residue (match_detected).
-        m.submodules.check = check = CHECK_PARAMETERS.create()
+        m.submodules.check = check = SerialCheck()
         field = Signal(F)
-        m.d.comb += [check.data.eq(byte), check.valid.eq(got), check.start.eq(got & (field == F.CODE))]
+        m.d.comb += [check.data.eq(byte), check.valid.eq(got), check.start.eq(field == F.CODE)]
+
+        # The check folds a byte in 8 cycles, and a line byte's event leaves the decoder two cycles after the byte
+        # came: a byte is taken only when neither the check nor the decoder holds one, so the check is free for
+        # every event and done at the frame's end (a byte every 11 cycles at most; the UART brings one every
+        # 10 * divisor >= 40).
+        in_decoder = Signal(2)                       # a byte was taken one / two cycles ago
+        m.d.sync += in_decoder.eq(Cat(self.rx.valid & self.rx.ready, in_decoder[0]))
+        m.d.comb += [self.rx.ready.eq(~in_decoder.any() & ~check.busy),
+                     dec.i.valid.eq(self.rx.valid & self.rx.ready), dec.i.payload.eq(self.rx.payload)]
 
         # What the frame is, learnt from its CODE and kept as flags, so no compare of the code stands in front of
         # later decisions.

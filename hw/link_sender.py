@@ -1,11 +1,11 @@
 """The host link's reply sender: the executor's reply content, its check appended, stuffed and delimited for the
 line (hw/protocol.py)."""
 
-from amaranth.hdl import Module, Signal
-from amaranth.lib import enum, stream, wiring
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .link_types import CHECK_PARAMETERS, ReplyPort
+from .link_types import ReplyPort, SerialCheck
 from .protocol import CHECK_BYTES
 from .stuffing import ReverseCobsEncoder
 
@@ -14,52 +14,40 @@ __all__ = ["Sender"]
 
 class Sender(wiring.Component):
     """``reply``: the content of one reply after another; ``tx``: the bytes to the UART, each reply as 0x00, its
-    content and CHECK in reverse COBS, 0x00."""
+    content and CHECK in reverse COBS, 0x00.
+
+    Every byte that goes to the encoder is folded into the check bit by bit over the next 8 cycles (SerialCheck),
+    and the next byte waits for that: a byte every 9 cycles at most, far above a UART's rate. The check's bytes go
+    out of the check's own register, its low byte each time: folding the complement of a byte sent shifts the next
+    one there (no copy of the check, no byte picked by an index)."""
 
     reply: In(ReplyPort())
     tx: Out(stream.Signature(8))
-
-    class State(enum.Enum):
-        CONTENT = 0     # the executor's bytes pass to the encoder
-        LOAD = 1        # the check, complete, is copied into a shift register
-        CHECK = 2       # then its bytes go out, least significant first
 
     def elaborate(self, platform):
         m = Module()
         content = self.reply.content
         m.submodules.encoder = enc = ReverseCobsEncoder()
         wiring.connect(m, enc.o, wiring.flipped(self.tx))
-        m.submodules.check = check = CHECK_PARAMETERS.create()
-        # A byte the encoder takes is folded into the check in the next cycle, from a register: the byte choice and
-        # the CRC step in one clock period were the host link's longest path.
-        sent, sent_pend, sent_first = Signal(8), Signal(), Signal()
+        m.submodules.check = check = SerialCheck()
         first = Signal(init=1)                       # the next content byte starts a reply
-        m.d.sync += sent_pend.eq(0)
-        m.d.comb += [check.valid.eq(sent_pend), check.data.eq(sent), check.start.eq(sent_pend & sent_first)]
-        # The check goes out of a shift register, its next byte always in the low bits: picking the byte by an index
-        # (a mux of the CRC's bytes) in front of the encoder was the UP5K top level's longest path (27.6 ns).
-        out = Signal(8 * CHECK_BYTES)
-        left = Signal(range(CHECK_BYTES + 1))        # check bytes still to send, minus one
-        S = self.State
-        state = Signal(S)
-
-        with m.Switch(state):
-            with m.Case(S.CONTENT):
-                m.d.comb += [enc.i.valid.eq(content.valid), enc.i.payload.data.eq(content.payload.data),
-                             content.ready.eq(enc.i.ready)]
-                with m.If(content.valid & enc.i.ready):
-                    m.d.sync += [sent.eq(content.payload.data), sent_pend.eq(1), sent_first.eq(first),
-                                 first.eq(0)]
-                    with m.If(content.payload.last):
-                        m.d.sync += state.eq(S.LOAD)
-            with m.Case(S.LOAD):
-                # Waits out the last content byte's fold, a cycle after the encoder took it.
-                with m.If(~sent_pend):
-                    m.d.sync += [out.eq(check.crc), left.eq(CHECK_BYTES - 1), state.eq(S.CHECK)]
-            with m.Case(S.CHECK):
-                m.d.comb += [enc.i.valid.eq(1), enc.i.payload.data.eq(out[:8]), enc.i.payload.last.eq(left == 0)]
-                with m.If(enc.i.ready):
-                    m.d.sync += [out.eq(out >> 8), left.eq(left - 1)]
-                    with m.If(left == 0):
-                        m.d.sync += [first.eq(1), state.eq(S.CONTENT)]
+        checking = Signal()                          # the content is sent; the check's bytes go out
+        left = Signal(range(CHECK_BYTES))            # check bytes after the one offered
+        free = ~check.busy
+        taken = enc.i.valid & enc.i.ready
+        m.d.comb += [enc.i.valid.eq(free & (checking | content.valid)),
+                     enc.i.payload.data.eq(Mux(checking, check.crc[:8], content.payload.data)),
+                     enc.i.payload.last.eq(checking & (left == 0)),
+                     content.ready.eq(free & ~checking & enc.i.ready),
+                     check.valid.eq(taken), check.start.eq(first),
+                     check.data.eq(Mux(checking, ~check.crc[:8], content.payload.data))]
+        with m.If(taken):
+            m.d.sync += first.eq(0)
+            with m.If(~checking):
+                with m.If(content.payload.last):
+                    m.d.sync += [checking.eq(1), left.eq(CHECK_BYTES - 1)]
+            with m.Else():
+                m.d.sync += left.eq(left - 1)
+                with m.If(left == 0):
+                    m.d.sync += [checking.eq(0), first.eq(1)]
         return m

@@ -110,8 +110,11 @@ class ReverseCobsEncoder(wiring.Component):
         held = Signal()                         # a byte waits in the input register
         byte, last, is_zero = Signal(8), Signal(), Signal()
         m.d.comb += self.i.ready.eq(~held)
-        with m.If(self.i.valid & ~held):
-            m.d.sync += [held.eq(1), byte.eq(self.i.payload.data), last.eq(self.i.payload.last),
+        with m.If(~held):
+            # While empty the register takes whatever is offered and only `held` waits for ``i.valid``, so the
+            # handshake, at the end of the executor's and the sender's logic, ends in one flip-flop, not in the
+            # enables of eleven.
+            m.d.sync += [held.eq(self.i.valid), byte.eq(self.i.payload.data), last.eq(self.i.payload.last),
                          is_zero.eq(self.i.payload.data == 0)]
         taken = Signal()                        # the held byte goes out (or is replaced by its run's length)
         with m.If(taken):

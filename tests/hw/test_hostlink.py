@@ -347,7 +347,7 @@ def _frames_sent(sent):
 
 
 def test_reply_check_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
-    # The sender folds a sent byte into the check a cycle after it leaves; the check must wait for the last fold.
+    # The sender folds each sent byte into the check over the next 8 cycles; the check must wait for the last fold.
     from mamhw.hw.hostlink import HostLink
     port = EngineHostPort(n_in=3, in_bits=8, n_out=2, out_bits=8, n_layers=1, y_latency=2)
     link = HostLink(port, pes=1, design_id=0x12345678, timeout=50)
@@ -355,12 +355,12 @@ def test_reply_check_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
 
     async def bench(ctx):
         ctx.set(link.tx.ready, 1)
-        for byte in encode_request(Command.INFO, 0xC3):
+        for byte in encode_request(Command.INFO, 0xC3):     # as fast as the link takes them
             ctx.set(link.rx.valid, 1)
             ctx.set(link.rx.payload, byte)
-            await ctx.tick()
+            await ctx.tick().until(link.rx.ready)
         ctx.set(link.rx.valid, 0)
-        for _ in range(200):
+        for _ in range(400):                                # 21 bytes of content and check, 9 cycles each
             if ctx.get(link.tx.valid):
                 sent.append(ctx.get(link.tx.payload))
             await ctx.tick()
@@ -389,13 +389,13 @@ def test_output_bytes_wait_for_the_buffer_read_with_a_transmitter_that_takes_a_b
     async def bench(ctx):
         ctx.set(link.tx.ready, 1)
         frame, i, addrs = encode_request(Command.READ_OUTPUTS, 0x5C), 0, [0] * y_latency
-        for _ in range(2000):
+        for _ in range(4000):                                   # 281 bytes of content and check, 9 cycles each
             addr = addrs[0]                                                     # addressed y_latency cycles ago
             ctx.set(link.engine.y_data, values[addr] if addr < len(values) else 0)
             addrs = addrs[1:] + [ctx.get(link.engine.y_addr)]
             ctx.set(link.rx.valid, i < len(frame))
             ctx.set(link.rx.payload, frame[i] if i < len(frame) else 0)
-            i += 1
+            i += ctx.get(link.rx.ready)                                        # as fast as the link takes them
             if ctx.get(link.tx.valid):
                 sent.append(ctx.get(link.tx.payload))
             await ctx.tick()

@@ -6,13 +6,12 @@ import subprocess
 import sys
 
 import pytest
-from amaranth.hdl import Module
 from amaranth.lib.crc import catalog
 from amaranth.sim import Simulator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mamhw.hw.link_types import CHECK_PARAMETERS
+from mamhw.hw.link_types import CHECK_PARAMETERS, SerialCheck
 from mamhw.hw.protocol import (CHECK, MAX_RUN, CrcAlgorithm, FrameError, cobs_decode, cobs_encode,
                                reverse_cobs_decode, reverse_cobs_encode)
 from tests.bench_scripts import bench_module, run_bench
@@ -48,37 +47,79 @@ def test_plain_crc_equals_amaranths(name, data):
     assert _plain(name).compute(data) == getattr(catalog, name)(8).compute(data)
 
 
+def _run_check(bench):
+    check = SerialCheck()
+    sim = Simulator(check)
+    sim.add_clock(1e-6)
+
+    async def run(ctx):
+        await bench(ctx, check)
+    sim.add_testbench(run)
+    sim.run()
+
+
+async def _fold(ctx, check, byte, start=False):
+    """Offer `byte` to the check and wait until it is folded; returns the cycles from the offer until busy falls."""
+    ctx.set(check.data, byte)
+    ctx.set(check.start, start)
+    ctx.set(check.valid, 1)
+    await ctx.tick()
+    ctx.set(check.valid, 0)
+    cycles = 1
+    while ctx.get(check.busy):
+        await ctx.tick()
+        cycles += 1
+    return cycles
+
+
 @settings(max_examples=10, deadline=None)
-@given(st.binary(min_size=1, max_size=24), st.integers(0, 8 * 28 - 1))
-def test_gateware_check_accepts_exactly_the_frames_the_host_checks(data, flip):
-    """amaranth.lib.crc.Processor over the content and its check as sent (least significant byte first) lands on
-    the residue; any one flipped bit of either does not."""
+@given(st.binary(min_size=1, max_size=24), st.integers(0, 8 * 28 - 1), st.integers(0, 3))
+def test_gateware_check_accepts_exactly_the_frames_the_host_checks(data, flip, idle):
+    """The gateware's frame check (SerialCheck, a bit a cycle) over the content and its check as sent (least
+    significant byte first), `idle` cycles between bytes, frames one after the other: the host's CRC of the content
+    in its register after the content, 9 cycles a byte, and the residue after the check; any one flipped bit of
+    either does not land there."""
     frame = bytearray(data + CHECK.check_bytes(data))
     frames = [bytes(frame)]
     if flip < 8 * len(frame):
         frame[flip // 8] ^= 1 << (flip % 8)
         frames.append(bytes(frame))
-    m = Module()
-    m.submodules.check = check = CHECK_PARAMETERS.create()
     seen = []
 
-    async def bench(ctx):
+    async def bench(ctx, check):
         for f in frames:
-            ctx.set(check.start, 1)
-            await ctx.tick()
-            ctx.set(check.start, 0)
-            ctx.set(check.valid, 1)
-            for byte in f:
-                ctx.set(check.data, byte)
-                await ctx.tick()
-            ctx.set(check.valid, 0)
-            seen.append(ctx.get(check.match_detected))
+            for i, byte in enumerate(f):
+                assert await _fold(ctx, check, byte, start=i == 0) == 9
+                if idle:
+                    await ctx.tick().repeat(idle)
+                if i == len(data) - 1:
+                    crc = ctx.get(check.crc)
+            seen.append((ctx.get(check.match_detected), crc))
 
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    assert seen == [1] + [0] * (len(frames) - 1)
+    _run_check(bench)
+    assert seen[0] == (1, CHECK.compute(data))
+    assert [match for match, _ in seen[1:]] == [0] * (len(frames) - 1)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.binary(max_size=24), st.binary(min_size=1, max_size=8))
+def test_the_check_goes_out_of_its_own_register(data, after):
+    """Folding the complement of the check's low byte shifts the next byte of the check there: four such folds give
+    the check's bytes as the host appends them, and a frame begun with `start` after them starts afresh. The first
+    frame may be empty: the register starts at the check's initial value."""
+    sent = []
+
+    async def bench(ctx, check):
+        for f in (data, after):
+            for i, byte in enumerate(f):
+                await _fold(ctx, check, byte, start=i == 0)
+            for _ in range(4):
+                low = ctx.get(check.crc) & 0xFF
+                sent.append(low)
+                await _fold(ctx, check, low ^ 0xFF)
+
+    _run_check(bench)
+    assert bytes(sent) == CHECK.check_bytes(data) + CHECK.check_bytes(after)    # after reset: the empty frame's
 
 
 
