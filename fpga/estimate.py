@@ -17,6 +17,7 @@ import numpy as np
 
 from ..golden import MAX_ENTRIES, ContractError, Layer, Network
 from ..golden.cycles import network_cycles
+from ..golden.engines import AUTO_WINDOWS
 from ..golden.encode import entry_bits
 from .area_model import AREA_QUANTITIES, design_features, load_model
 from .digest import source_digest
@@ -26,24 +27,58 @@ from .memory_map import BLOCK_CELLS, map_engine
 from .structure import build_structure, engine_options
 from .targets import get_target
 
-__all__ = ["EXACT", "estimate", "estimate_targets", "format_estimate", "format_side_by_side", "magnitude_prune",
+__all__ = ["EXACT", "estimate", "choose_engine", "estimate_targets", "format_estimate", "format_side_by_side", "magnitude_prune",
            "kind_variant", "random_network", "prunable_layers"]
 
 EXACT = ("cycles", "weight_memory_bits", "block_rams", "lut_rams", "sprams", "dsps")
 WEIGHTS = ("auto", "bram", "spram")
 
 
-def estimate(network, pes, target, freq_mhz=None, model=None, weights="auto", engine="row", window=None):
+def estimate(network, pes, target, freq_mhz=None, model=None, weights="auto", engine="row", window=None,
+             built=None):
     """The estimate of `network` on `pes` PEs for `target` (a name from fpga/targets.py), as a JSON-able dict.
 
     `freq_mhz`: the clock to compute latency and throughput at (default: the estimated Fmax). `weights`: where the
     entry words go: "bram" (block RAM, in the bitstream), "spram" (the target's SPRAM, loaded over the host link)
     or "auto" (block RAM, unless they overflow it and the SPRAM holds them). ``weights_in`` says which.
-    `engine`: "row", or "window" with windows of `window` activations (fpga/window_estimate.py: exact parts only)."""
+    `engine`: "row", or "window" with windows of `window` activations (fpga/window_estimate.py: exact parts only).
+    `built`: a dict that keeps what an estimate made, for estimates of the same network on other targets."""
     if engine == "window":
         from .window_estimate import estimate_window
-        return estimate_window(network, pes, window, target, freq_mhz, weights)
+        return estimate_window(network, pes, window, target, freq_mhz, weights, built)
     return _estimate(network, pes, target, freq_mhz, model, weights, {})
+
+
+def choose_engine(network, pes, target, weights="auto"):
+    """The engine a command takes when asked for ``auto``: of the row engine and the window engine with each W of
+    AUTO_WINDOWS that P divides, the one that fits `target` (exact block RAM, SPRAM and DSP counts) in the fewest
+    cycles; the row engine on a tie, and when none fits. Returns (engine, window, reason, its estimate)."""
+    target = get_target(target) if isinstance(target, str) else target
+    row = estimate(network, pes, target, weights=weights)
+    options = [("row", None, row)]
+    if weights != "spram":
+        options += [("window", w, estimate(network, pes, target, engine="window", window=w))
+                    for w in AUTO_WINDOWS if w % pes == 0]
+
+    def exact_misfits(rep):
+        return [m for m in rep["does_not_fit"] if "logic cells" not in m]
+
+    def name(engine, window):
+        return f"the window engine (W = {window})" if engine == "window" else "the row engine"
+
+    fitting = [o for o in options if not exact_misfits(o[2])]
+    if not fitting:
+        return "row", None, f"no engine fits {target.name} on {pes} PE(s); the row engine: " + \
+            "; ".join(exact_misfits(row)), row
+    engine, window, rep = min(fitting, key=lambda o: o[2]["cycles"])      # min keeps the first (row) on a tie
+    def verdict(rep):
+        misfits = exact_misfits(rep)
+        return "needs " + "; ".join(misfits) if misfits else f"{rep['cycles']:,} cycles"
+
+    others = [f"{name(e, w)} {verdict(r)}" for e, w, r in options if r is not rep]
+    reason = f"{name(engine, window)}: {rep['cycles']:,} cycles on {target.name}" + \
+        (f" ({'; '.join(others)})" if others else "")
+    return engine, window, reason, rep
 
 
 def estimate_targets(network, pes, targets, freq_mhz=None, model=None, weights="auto"):
@@ -214,8 +249,9 @@ def _rows(rep):
 
     fmax = rep["fmax_mhz"]
     f_err = err.get("period", {}).get("loo_mean_abs_rel_err")
-    rows = [("engine", f"window, W = {rep['window']} (one copy of the activations)" if rep.get("engine") ==
-             "window" else "row (each PE reads its own copy of the activations)")]
+    rows = [("engine", (f"window, W = {rep['window']} (one copy of the activations)" if rep.get("engine") ==
+             "window" else "row (each PE reads its own copy of the activations)")
+             + (f"; chosen: {rep['engine_choice']}" if rep.get("engine_choice") else ""))]
     rows += [
         ("cycles / inference", f"{rep['cycles']:,} (exact; {rep['entries']:,} entries, efficiency "
                                f"{rep['efficiency']:.3f})"),

@@ -19,6 +19,7 @@ from ..hw.protocol import (COUNTER_BYTES, DELIMITER, INFO_FORMAT, MAX_PAYLOAD, P
                            WEIGHT_CHUNK, WEIGHT_HEADER, Command, FrameError, Status, decode_reply, encode_request,
                            value_bytes)
 from .design_id import design_id
+from ..golden.engines import AUTO_WINDOWS
 
 __all__ = ["LinkError", "encode_values", "decode_values", "weight_frames", "entry_words", "Info", "Device",
            "BatchResult", "open_serial", "BOARD_HINT"]
@@ -256,8 +257,9 @@ class Device:
         return counts[0], counts[1:]
 
     def check_network(self, network, pes=None, where="network", engine="row", window=None):
-        """INFO against `network` (a golden Network) on `engine` (with `window`): the same shape, PE count and
-        design id, or LinkError."""
+        """INFO against `network` (a golden Network) on `engine` (with `window`; "auto": either engine, each W of
+        AUTO_WINDOWS): the same shape, PE count and design id, or LinkError. Sets :attr:`engine` to the (engine,
+        window) whose id the device reports."""
         info = self.info()
         shape = (network.n_in, network.n_out, network.in_bits, network[-1].out_bits, len(network))
         have = (info.n_in, info.n_out, info.in_bits, info.out_bits, info.n_layers)
@@ -266,11 +268,16 @@ class Device:
                             f"{_describe(*shape)}: load the bitstream built for it")
         if pes is not None and pes != info.pes:
             raise LinkError(f"{self.name}: the device has {info.pes} PEs, {pes} were asked for")
-        expected = design_id(network, info.pes, engine, window)
-        if info.design_id != expected:
+        candidates = [(engine, window)] if engine != "auto" else \
+            [("row", None)] + [("window", w) for w in AUTO_WINDOWS if w % info.pes == 0]
+        ids = {design_id(network, info.pes, e, w): (e, w) for e, w in candidates}
+        self.engine = ids.get(info.design_id)
+        if self.engine is None:
+            expected = next(iter(ids))
             raise LinkError(f"{self.name}: design id 0x{info.design_id:08x} on the device, 0x{expected:08x} for "
-                            f"{where} on {info.pes} PEs of the {engine} engine: the bitstream was built for other "
-                            "weights or another engine")
+                            f"{where} on {info.pes} PEs of " + ("either engine" if engine == "auto" else
+                                                                f"the {engine} engine") +
+                            ": the bitstream was built for other weights or another engine")
         return info
 
     def run_batch(self, network, x, *, pes=None, progress=None, where="network", engine="row", window=None):

@@ -42,19 +42,23 @@ def window_dsps(engine, family):
     return pes_dsps(rtlil_multipliers(component_rtlil(engine.pe[0], "pe")), engine.pes, family)
 
 
-def estimate_window(network, pes, window, target, freq_mhz=None, weights="auto"):
-    """The estimate of `network` on the window engine with `pes` PEs and windows of `window`, for `target`."""
+def estimate_window(network, pes, window, target, freq_mhz=None, weights="auto", built=None):
+    """The estimate of `network` on the window engine with `pes` PEs and windows of `window`, for `target`.
+    `built`: a dict that keeps the plans and engines made, for estimates of the same network on other targets."""
     network = Network.of(network)
     target = get_target(target) if isinstance(target, str) else target
     if weights == "spram":
         raise ContractError("the window engine keeps its entry words in block RAM (--weights spram is for the row "
                             "engine)")
     family = target.family
-    plans = plan_window_network(network, pes, window)
-    engine = WindowEngine(plans, dsp=FAMILY_DSP[family])
-    silence(engine)                                 # built to be measured, never elaborated
-    memories = window_memories(engine, family)
-    dsp = window_dsps(engine, family)
+    built = {} if built is None else built
+    key = (int(pes), int(window), family)
+    if key not in built:
+        plans = plan_window_network(network, pes, window)
+        engine = WindowEngine(plans, dsp=FAMILY_DSP[family])
+        silence(engine)                             # built to be measured, never elaborated
+        built[key] = plans, engine, window_memories(engine, family), window_dsps(engine, family)
+    plans, engine, memories, dsp = built[key]
     cyc = window_network_cycles(plans)
     block = sum(mp.cells for _, mp in memories if mp.style == "block")
 

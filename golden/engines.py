@@ -4,9 +4,10 @@ window engine (golden/window.py)."""
 from .cycles import network_cycles, plan_network
 from .window import plan_window_network, window_network_cycles
 
-__all__ = ["ENGINES", "cycle_model"]
+__all__ = ["ENGINES", "AUTO_WINDOWS", "cycle_model"]
 
 ENGINES = ("row", "window")
+AUTO_WINDOWS = (16, 64)      # the window engine's W that a command choosing the engine itself weighs
 
 
 def cycle_model(network, pes, engine="row", window=None):

@@ -7,7 +7,7 @@ import sys
 
 from .golden import load_model
 from .options import (add_board, add_engine, add_pes, add_weights, input_file, output_dir, positive_float,
-                      positive_int)
+                      positive_int, resolve_engine)
 from .plumbing import atomic_write_all
 from .golden.engines import cycle_model
 from .synth_cmd import WORK_FILES
@@ -31,7 +31,7 @@ def add_build_arguments(p):
     p.add_argument("--seeds", type=positive_int, default=3, metavar="N",
                    help="placement seeds to try until timing closes (default: %(default)s)")
     add_weights(p)
-    add_engine(p)
+    add_engine(p, auto=True)
 
 
 def format_build(rep):
@@ -46,7 +46,8 @@ def format_build(rep):
         ("DSPs", f"{util.get(dsp, 0)} / {avail.get(dsp, 0)}"),
         ("block RAMs", f"{util.get(ram, 0)} / {avail.get(ram, 0)}"),
     ] + ([("SPRAMs", f"{util.get('ICESTORM_SPRAM', 0)} / {avail.get('ICESTORM_SPRAM', 0)}: the weights, loaded "
-                     "over the host link by `mam run`")] if rep.get("weights_in") == "spram" else []) + [
+                     "over the host link by `mam run`")] if rep.get("weights_in") == "spram" else []) + (
+        [("engine chosen", rep["engine_choice"])] if rep.get("engine_choice") else []) + [
         ("engine clock", f"{rep['clock_mhz']:.2f} MHz (PLL from {rep['pll']['f_in_mhz']:g} MHz)"),
         ("Fmax", f"{rep['fmax_mhz']:.2f} MHz (seed {rep['seed']}, {rep['seeds_tried']} tried): "
                  + ("timing met" if rep["timing_met"] else "timing NOT met")),
@@ -66,6 +67,7 @@ def cmd_build(args):
     freq = board.engine_mhz if args.freq is None else args.freq
     check_freq(freq)
     network = load_model(args.model)
+    choice = resolve_engine(args, network, board.target)
     from .fpga.estimate import check_fit
     fit = check_fit(network, args.pes, board.target, args.model, warn=_log, weights=args.weights,
                     engine=args.engine, window=args.window)
@@ -80,6 +82,8 @@ def cmd_build(args):
     rep = build_bitstream(network, board, pes=args.pes, freq_mhz=freq, out_dir=args.out_dir, seeds=args.seeds,
                           log=_log, spram=spram, engine=args.engine, window=args.window)
     rep["cycles"] = int(cycle_model(network, args.pes, args.engine, args.window).total)
+    if choice:
+        rep["engine_choice"] = choice
     text = format_build(rep)
     atomic_write_all([(os.path.join(args.out_dir, "report.json"), _bytes(json.dumps(rep, indent=2) + "\n")),
                       (os.path.join(args.out_dir, "report.txt"), _bytes(text + "\n"))])

@@ -22,13 +22,13 @@ __all__ = ["add_estimate_arguments", "cmd_estimate", "add_compare_arguments", "c
 MODEL_HELP = "layer or network file"
 
 
-def _estimate_options(p):
+def _estimate_options(p, auto=False):
     add_target(p)
     add_pes(p)
     p.add_argument("--freq", type=positive_float, metavar="MHZ",
                    help="clock for latency and throughput (default: the estimated Fmax)")
     add_weights(p)
-    add_engine(p)
+    add_engine(p, auto=auto)
 
 
 def _prune_layers(p):
@@ -52,7 +52,7 @@ def add_estimate_arguments(p):
                      "exact cycles (cycle model), memory bits, block RAMs and DSPs (as Yosys maps them), LUTs, "
                      "flip-flops, logic cells and Fmax from a model calibrated on real synthesis runs.")
     p.add_argument("model", type=input_file, metavar="LAYER_OR_NETWORK.npz", help=MODEL_HELP)
-    _estimate_options(p)
+    _estimate_options(p, auto=True)
     p.add_argument("--vs-mac", action="store_true", help="side by side: the file as MAM and as MAC (mam compare)")
     _density_options(p)
     _report_options(p)
@@ -91,7 +91,14 @@ def add_sweep_arguments(p):
 
 
 def _estimate(network, args):
-    from .fpga.estimate import estimate
+    from .fpga.estimate import choose_engine, estimate
+    if args.engine == "auto":
+        engine, window, reason, rep = choose_engine(network, args.pes, args.target,
+                                                    weights=getattr(args, "weights", "auto"))
+        if args.freq is not None:
+            rep = estimate(network, args.pes, args.target, freq_mhz=args.freq, weights=args.weights, engine=engine,
+                           window=window)
+        return dict(rep, engine=engine, engine_choice=reason)
     return estimate(network, args.pes, args.target, freq_mhz=args.freq, weights=getattr(args, "weights", "auto"),
                     engine=args.engine, window=args.window)
 

@@ -17,7 +17,7 @@ from .golden.window import WINDOW_SIZES
 
 __all__ = ["MAX_PES", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "pes", "layer_widths",
            "InputFile", "OutputFile", "OutputDir", "input_file", "output_file", "output_dir", "add_pes", "add_target",
-           "add_board", "add_weights", "add_engine", "WEIGHTS", "WEIGHTS_HELP", "TARGETS_HELP"]
+           "add_board", "add_weights", "add_engine", "resolve_engine", "WEIGHTS", "WEIGHTS_HELP", "TARGETS_HELP"]
 
 WEIGHTS = ("auto", "bram", "spram")
 WEIGHTS_HELP = ("where the weights go: bram (block RAM, in the bitstream), spram (the UP5K's SPRAM, loaded over "
@@ -140,12 +140,26 @@ def add_weights(parser):
     parser.add_argument("--weights", default="auto", choices=list(WEIGHTS), help=WEIGHTS_HELP)
 
 
-def add_engine(parser):
-    """--engine and --window: which engine runs the network (both behind the same host port)."""
-    parser.add_argument("--engine", default="row", choices=list(ENGINES),
+def add_engine(parser, auto=False):
+    """--engine and --window: which engine runs the network (both behind the same host port); with `auto`, the
+    choice "auto" too, the default: the command picks one (fpga.estimate.choose_engine) and says why."""
+    parser.add_argument("--engine", default="auto" if auto else "row", choices=(["auto"] if auto else []) + list(ENGINES),
                         help="row: each PE reads any activation from its own copy of the layer input, rows dealt "
                              "whole (fast on small layers); window: one copy of the activations, read W at a time "
-                             "by every PE (block RAM that does not grow with P: big layers) (default: %(default)s)")
+                             "by every PE (block RAM that does not grow with P: big layers)"
+                             + ("; auto: the one that fits the target in the fewest cycles (row on a tie)"
+                                if auto else "") + " (default: %(default)s)")
     parser.add_argument("--window", type=int, default=16, choices=list(WINDOW_SIZES), metavar="W",
                         help="activations per window of the window engine, a multiple of --pes: "
                              f"{', '.join(map(str, WINDOW_SIZES))} (default: %(default)s)")
+
+
+def resolve_engine(args, network, target):
+    """``args.engine`` "auto" made a choice (fpga.estimate.choose_engine, for `target` on ``args.pes``):
+    ``args.engine`` and ``args.window`` then name it. Returns why (None when the engine was given)."""
+    if args.engine != "auto":
+        return None
+    from .fpga.estimate import choose_engine
+    args.engine, window, reason, _ = choose_engine(network, args.pes, target, weights=args.weights)
+    args.window = window if window is not None else args.window
+    return reason

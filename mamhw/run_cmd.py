@@ -63,8 +63,9 @@ def format_run(report):
     lo, hi = min(cyc), max(cyc)
     verdict = "match" if report["cycles_match_model"] else "DIFFER FROM"
     n = report["batch"] * report["n_out"]
+    engine = f"window engine (W = {report['window']})" if report.get("engine") == "window" else "row engine"
     lines = [f"board {report['board']} on {report['port']}, {report['pes']} PE{'s' if report['pes'] > 1 else ''}, "
-             f"{report['batch']} sample{'s' if report['batch'] > 1 else ''}",
+             f"{engine}, {report['batch']} sample{'s' if report['batch'] > 1 else ''}",
              f"cycles per sample: {lo if lo == hi else f'{lo}..{hi}'} ({verdict} the model's {report['model_cycles']})"]
     if report.get("weights_loaded"):
         lines.insert(1, "weights: loaded into the board's weight RAM (SPRAM) over the link before the batch")
@@ -91,12 +92,13 @@ def cmd_run(args):
     labels = None if args.labels is None else _load_labels(args.labels, x.shape[0])
     port = open_serial(args.port, board.baud, timeout=args.timeout)
     try:
-        result = Device(port, name=args.port).run_batch(network, x, pes=args.pes, where=os.fspath(args.model),
-                                                        progress=Progress("running samples"), engine=args.engine,
-                                                        window=args.window)
+        device = Device(port, name=args.port)
+        result = device.run_batch(network, x, pes=args.pes, where=os.fspath(args.model),
+                                  progress=Progress("running samples"), engine=args.engine, window=args.window)
     finally:
         port.close()
-    report = run_report(network, x, result, labels=labels, engine=args.engine, window=args.window)
+    engine, window = device.engine           # the one whose design id the board reported
+    report = run_report(network, x, result, labels=labels, engine=engine, window=window)
     report.update(board=board.name, port=args.port, model=os.fspath(args.model), inputs=os.fspath(args.inputs),
                   n_out=network.n_out)
     save_array(args.output, result.outputs)
@@ -119,7 +121,7 @@ def add_run_arguments(r):
     add_board(r, help="icebreaker or ulx3s-85f (sets the baud)")
     r.add_argument("--port", required=True, metavar="DEV", help="serial port, e.g. /dev/ttyUSB1, or a pyserial URL")
     add_pes(r, default=None, what="expected processing elements")
-    add_engine(r)
+    add_engine(r, auto=True)
     r.add_argument("--labels", type=input_file, metavar="Y.npy", help="integer labels [batch]: report the accuracy too")
     r.add_argument("--report", type=output_file, metavar="R.json", help="write a JSON report")
     r.add_argument("--timeout", type=positive_float, default=2.0, metavar="S",

@@ -8,7 +8,7 @@ import tempfile
 
 from .golden import load_model
 from .options import (add_engine, add_pes, add_target, add_weights, input_file, output_dir, output_file,
-                      positive_float, positive_int)
+                      positive_float, positive_int, resolve_engine)
 from .paths import output_folder
 from .plumbing import removed_after, save_text
 from .golden.cycles import plan_network
@@ -31,7 +31,7 @@ def add_synth_arguments(p):
     p.add_argument("--freq", type=positive_float, default=48.0, metavar="MHZ", help="clock constraint (default: 48)")
     p.add_argument("--seeds", type=positive_int, default=3, help="nextpnr seeds (default: 3)")
     add_weights(p)
-    add_engine(p)
+    add_engine(p, auto=True)
     p.add_argument("--report", type=output_file, metavar="R.json", help="write the report as JSON")
     p.add_argument("-o", "--out-dir", type=output_dir(*WORK_FILES), metavar="DIR",
                    help="keep the work files (netlist, logs) here")
@@ -67,6 +67,7 @@ def format_synth(rep):
 def cmd_synth(args):
     target = get_target(args.target)
     network = load_model(args.model)
+    choice = resolve_engine(args, network, target)
     from .fpga.estimate import check_fit
     fit = check_fit(network, args.pes, target, args.model, warn=_log, weights=args.weights, engine=args.engine,
                     window=args.window)
@@ -85,11 +86,14 @@ def cmd_synth(args):
         rep = implement(engine, target, freq_mhz=args.freq, seeds=args.seeds, workdir=work, log=_log)
     rep.update(model=os.fspath(args.model), pes=args.pes, engine=args.engine, weight_memory_bits=need,
                weights_in=fit["weights_in"], cycles=int(model.total),
-               **({"window": args.window} if args.engine == "window" else {}))
+               **({"window": args.window} if args.engine == "window" else {}),
+               **({"engine_choice": choice} if choice else {}))
     if args.report:
         save_text(args.report, json.dumps(rep, indent=2) + "\n")
     engine = f"window engine (W = {args.window})" if args.engine == "window" else "row engine"
     print(f"{args.model} on {target.name}, {args.pes} PE(s), {engine}, {rep['cycles']} cycles per inference")
+    if choice:
+        print(f"engine chosen: {choice}")
     print(format_synth(rep))
     return 0
 

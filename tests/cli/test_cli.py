@@ -188,6 +188,7 @@ def test_network_file_with_pes(tmp_path, capsys):
     assert report["pes"] == 4 and len(report["layers"]) == len(network)
     assert all(len(L["pe_load"]) == 4 for L in report["layers"])
     assert sum(L["model_cycles"] for L in report["layers"]) == report["model_cycles"]
+    capsys.readouterr()                 # the run above may have printed progress lines on a loaded machine
     for bad in (["--pes", "0"], ["--pes", "17"], ["--backend", "verilator"], ["--backend", "icarus", "--vcd",
                                                                                 str(tmp_path / "w.vcd")]):
         assert run("sim", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / "z.npy", *bad) == 2, bad

@@ -151,3 +151,23 @@ def test_a_sweep_from_a_shape_makes_the_pruned_layers_at_the_highest_density_onl
     assert all(r["total"] == 25088 * 4096 for r in rows)
     mam = [r for r in rows if r["kind"] == "mam"]
     assert mam[0]["cycles"] < mam[1]["cycles"]
+
+
+def test_estimate_chooses_the_engine_that_fits_and_says_why(tmp_path, capsys):
+    """--engine auto (the default): the engine that fits the target in the fewest cycles, and the reason."""
+    from mamhw.fpga.estimate import random_network
+    from mamhw.golden import save_network
+    network = random_network([1568, 256, 256, 63], density=0.0004, kinds=["mam", "mam", "mac"], seed=0)
+    save_network(network, tmp_path / "net.npz")
+    assert main(["estimate", str(tmp_path / "net.npz"), "--target", "ecp5-25f", "--pes", "8", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert (rep["engine"], rep["window"], rep["fits"]) == ("window", 64, True)
+    assert "the row engine needs 64 block RAMs > 56" in rep["engine_choice"]
+    assert main(["estimate", str(tmp_path / "net.npz"), "--target", "ecp5-25f", "--pes", "8", "--engine", "row",
+                 "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row.get("engine", "row") == "row"
+    assert not row["fits"] and row["cycles"] < rep["cycles"]
+    # Where both fit, the fewer cycles win: here the row engine.
+    assert main(["estimate", str(tmp_path / "net.npz"), "--target", "ecp5-85f", "--pes", "4"]) == 0
+    assert "chosen: the row engine" in capsys.readouterr().out

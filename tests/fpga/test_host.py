@@ -294,7 +294,22 @@ def test_mam_run_on_the_simulated_board_with_the_window_engine(files, monkeypatc
     assert report["cycles_per_sample"] == [model.total] * 2 and report["cycles_match_model"]
     assert report["design_id"] == f"0x{design_id(network, 2, 'window', 4):08x}" != f"0x{design_id(network, 2):08x}"
     assert (report["engine"], report["window"]) == ("window", 4)
-    _one_line_error(capsys, _run(tmp, "--pes", 2), "another engine")
+    _one_line_error(capsys, _run(tmp, "--pes", 2), "another engine")          # auto weighs W = 16 and 64 only
+    _one_line_error(capsys, _run(tmp, "--pes", 2, "--engine", "row"), "of the row engine")
+
+
+def test_mam_run_finds_the_engine_by_its_design_id(files, monkeypatch, capsys):
+    """Without --engine, `mam run` takes the engine whose design id the board reports."""
+    from tests.hw.uart_sim import SimTransport
+    network, x, tmp = files
+    np.save(tmp / "x.npy", x[:1])
+    link = SimTransport(build_link_top(network, 2, divisor=4, timeout=300, engine="window", window=16), 4,
+                        timeout=0.012)
+    monkeypatch.setattr("mamhw.fpga.host.open_serial", lambda port, baud, timeout: link)
+    assert _run(tmp, "--report", tmp / "r.json") == 0
+    report = json.loads((tmp / "r.json").read_text())
+    assert (report["engine"], report["window"], report["mismatches"]) == ("window", 16, 0)
+    assert report["cycles_match_model"] and "window engine (W = 16)" in capsys.readouterr().out
 
 
 def test_mam_run_reports_mismatches_with_exit_1(files, monkeypatch, capsys):
