@@ -98,6 +98,10 @@ class Executor(wiring.Component):
         y_ext = Signal(signed(8 * self.out_bytes))
         m.d.sync += y_ext.eq(eng.y_data)
         m.d.comb += eng.y_addr.eq(oidx)
+        # A counter's byte is registered before the command's choice: the engine's counters lie far off on the UP5K,
+        # and their byte select and that choice in one period were its top level's longest path (22.2 ns).
+        counter_byte = Signal(8)
+        m.d.sync += counter_byte.eq(counters.word_select(sent_count[:addr_bits(len(counters) // 8)], 8))
         # The body's source is chosen by the command's flags (a decode of the code here was on a longest path).
         with m.If(is_[Command.INFO]):
             with m.Switch(sent_count):
@@ -105,12 +109,13 @@ class Executor(wiring.Component):
                     with m.Case(i):
                         m.d.comb += body.eq(b)
         with m.Elif(is_[Command.RUN] | is_[Command.READ_CYCLES]):
-            m.d.comb += body.eq(counters.word_select(sent_count[:addr_bits(len(counters) // 8)], 8))
+            m.d.comb += body.eq(counter_byte)
         with m.Elif(is_[Command.READ_OUTPUTS]):
             m.d.comb += body.eq(y_ext.word_select(osel, 8) if self.out_bytes > 1 else y_ext)
         # The byte is registered before it goes out: the output buffer's bank select -> the byte choice -> the
         # transmitter's shift register was the ECP5 top level's longest path. After a byte is taken the next one
-        # is in body_r a cycle later, `new_value` cycles when it is a new output value.
+        # is in body_r two cycles later (a counter's byte passes counter_byte first), `new_value` cycles when it is
+        # a new output value.
         body_r = Signal(8)
         m.d.sync += [body_r.eq(body), settle.eq(Mux(settle == 0, 0, settle - 1))]
 
@@ -137,10 +142,12 @@ class Executor(wiring.Component):
 
         copying = ["COPY", "COPY_LAST"] + (["COPY_WEIGHTS"] if loads else [])
 
-        def send(value, then, last=0):
-            """Offer `value` to the sender; go on once it is taken."""
-            m.d.comb += [reply.valid.eq(1), reply.payload.data.eq(value), reply.payload.last.eq(last)]
-            with m.If(reply.ready):
+        def send(value, then, last=0, when=1):
+            """Offer `value` to the sender once `when`; go on once it is taken. The byte does not wait for `when`:
+            the wait for a new output value in front of the byte's choice and the encoder's zero test was the ECP5
+            top level's longest path."""
+            m.d.comb += [reply.valid.eq(when), reply.payload.data.eq(value), reply.payload.last.eq(last)]
+            with m.If(when & reply.ready):
                 go(then)
 
         with state("IDLE"):
@@ -206,10 +213,10 @@ class Executor(wiring.Component):
             with m.Else():
                 send(status, "IDLE", last=1)
         with state("REPLY_BODY"):
+            send(body_r, "REPLY_BODY", last=body_left[-1], when=settle == 0)
             with m.If(settle == 0):
-                send(body_r, "REPLY_BODY", last=body_left[-1])
                 with m.If(reply.ready):
-                    m.d.sync += [sent_count.eq(sent_count + 1), body_left.eq(body_left - 1), settle.eq(1)]
+                    m.d.sync += [sent_count.eq(sent_count + 1), body_left.eq(body_left - 1), settle.eq(2)]
                     with m.If(body_left[-1]):
                         go("IDLE")
                     with m.If(osel == self.out_bytes - 1):

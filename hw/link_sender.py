@@ -41,10 +41,17 @@ class Sender(wiring.Component):
                      content.ready.eq(free & ~checking & enc.i.ready),
                      check.valid.eq(taken), check.start.eq(first),
                      check.data.eq(Mux(checking, ~check.crc[:8], content.payload.data))]
-        with m.If(taken):
+        # The count of the check's bytes moves a cycle after a byte was taken (no byte is taken then: the check is
+        # busy), from registers: the handshake, at the end of the executor's logic and the encoder's, as their
+        # enable was the UP5K top level's longest path.
+        took, took_last = Signal(), Signal()
+        m.d.sync += took.eq(taken)
+        with m.If(~took):
+            m.d.sync += took_last.eq(content.payload.last)
+        with m.If(took):
             m.d.sync += first.eq(0)
             with m.If(~checking):
-                with m.If(content.payload.last):
+                with m.If(took_last):
                     m.d.sync += [checking.eq(1), left.eq(CHECK_BYTES - 1)]
             with m.Else():
                 m.d.sync += left.eq(left - 1)
