@@ -61,9 +61,15 @@ class Receiver(wiring.Component):
         req = self.port.request
 
         m.submodules.decoder = dec = CobsDecoder(self.timeout)
+        # Each event is registered once more, the command its byte would be decoded beside it: the byte's compares
+        # in front of the CODE byte's decisions were the ECP5 top level's longest path (6.7 ns). The decoder's
+        # kind and byte hold until its next event, which needs another line byte.
         kind, byte = dec.o.payload.kind, dec.o.payload.data
-        got = dec.o.valid & (kind == Event.DATA)
-        ends = dec.o.valid & (kind != Event.DATA)
+        got, ends, boundary = Signal(), Signal(), Signal()
+        m.d.sync += [got.eq(dec.o.valid & (kind == Event.DATA)), ends.eq(dec.o.valid & (kind != Event.DATA)),
+                     boundary.eq(dec.boundary)]
+        byte_is = {c: Signal(name=f"byte_is_{c.name.lower()}") for c in Command}
+        m.d.sync += [flag.eq(byte == c) for c, flag in byte_is.items()]
 
         # The frame check: every content byte, the check's own included, goes through it; a frame that checks out
         # leaves the register at the algorithm's residue (match_detected).
@@ -71,12 +77,12 @@ class Receiver(wiring.Component):
         field = Signal(F)
         m.d.comb += [check.data.eq(byte), check.valid.eq(got), check.start.eq(field == F.CODE)]
 
-        # The check folds a byte in 8 cycles, and a line byte's event leaves the decoder two cycles after the byte
-        # came: a byte is taken only when neither the check nor the decoder holds one, so the check is free for
-        # every event and done at the frame's end (a byte every 11 cycles at most; the UART brings one every
+        # The check folds a byte in 8 cycles, and a line byte's event reaches it three cycles after the byte came:
+        # a byte is taken only when neither the check nor the way to it holds one, so the check is free for every
+        # event and done at the frame's end (a byte every 12 cycles at most; the UART brings one every
         # 10 * divisor >= 40).
-        in_decoder = Signal(2)                       # a byte was taken one / two cycles ago
-        m.d.sync += in_decoder.eq(Cat(self.rx.valid & self.rx.ready, in_decoder[0]))
+        in_decoder = Signal(3)                       # a byte was taken one / two / three cycles ago
+        m.d.sync += in_decoder.eq(Cat(self.rx.valid & self.rx.ready, in_decoder[:-1]))
         m.d.comb += [self.rx.ready.eq(~in_decoder.any() & ~check.busy),
                      dec.i.valid.eq(self.rx.valid & self.rx.ready), dec.i.payload.eq(self.rx.payload)]
 
@@ -127,7 +133,7 @@ class Receiver(wiring.Component):
 
         with m.If(self.rx_error):
             m.d.sync += bad_rx.eq(1)
-        with m.Elif(dec.boundary & ~ends):
+        with m.Elif(boundary & ~ends):
             m.d.sync += bad_rx.eq(0)              # an error between frames is not this frame's
 
         with m.If(got):
@@ -137,13 +143,13 @@ class Receiver(wiring.Component):
                     room = ~req.valid & ~self.port.staging_busy
                     m.d.sync += [code.eq(byte), field.eq(F.TAG), known.eq(0), expect.eq(0), vidx.eq(0),
                                  bsel.eq(0), header.eq(0)]
-                    m.d.sync += [flag.eq(byte == c) for c, flag in is_.items()]
+                    m.d.sync += [flag.eq(byte_is[c]) for c, flag in is_.items()]
                     for c, n in payload_len.items():
-                        with m.If(byte == c):
+                        with m.If(byte_is[c]):
                             m.d.sync += [known.eq(1), expect.eq(2 + n + CHECK_BYTES)]
                             if c in staged:
                                 m.d.sync += [stageable.eq(room), staging.eq(room), stage_left.eq(n - 1)]
-                    with m.If((byte == Command.WRITE_INPUTS) & room):
+                    with m.If(byte_is[Command.WRITE_INPUTS] & room):
                         m.d.sync += staged_ok.eq(0)   # the staged inputs are overwritten from here on
                 with m.Case(F.TAG):
                     m.d.sync += [tag.eq(byte), field.eq(F.PAYLOAD)]

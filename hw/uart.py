@@ -76,34 +76,42 @@ class UartRx(wiring.Component):
         line = Signal(init=1)
         m.submodules.sync = FFSynchronizer(self.rx, line, init=1)
         timer = Signal(range(self.divisor))
+        # timer == 0, registered beside it: the compare in front of the state logic and the overrun flag was the
+        # ECP5 top level's longest path (7.0 ns).
+        expired = Signal(init=1)
         shreg = Signal(8)
         bit = Signal(range(8))
+
+        def wait(cycles):
+            m.d.sync += [timer.eq(cycles), expired.eq(cycles == 0)]
 
         m.d.sync += [self.error.eq(0), self.overrun.eq(0)]
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
-        with m.If(timer != 0):
-            m.d.sync += timer.eq(timer - 1)
+        with m.If(~expired):
+            m.d.sync += [timer.eq(timer - 1), expired.eq(timer == 1)]
 
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(~line):
-                    m.d.sync += timer.eq(self.divisor // 2 - 1)
+                    wait(self.divisor // 2 - 1)
                     m.next = "START"
             with m.State("START"):
-                with m.If(timer == 0):
+                with m.If(expired):
                     with m.If(line):
                         m.next = "IDLE"                  # a glitch, not a start bit
                     with m.Else():
-                        m.d.sync += [timer.eq(self.divisor - 1), bit.eq(0)]
+                        wait(self.divisor - 1)
+                        m.d.sync += bit.eq(0)
                         m.next = "DATA"
             with m.State("DATA"):
-                with m.If(timer == 0):
-                    m.d.sync += [shreg.eq(Cat(shreg[1:], line)), bit.eq(bit + 1), timer.eq(self.divisor - 1)]
+                with m.If(expired):
+                    wait(self.divisor - 1)
+                    m.d.sync += [shreg.eq(Cat(shreg[1:], line)), bit.eq(bit + 1)]
                     with m.If(bit == 7):
                         m.next = "STOP"
             with m.State("STOP"):
-                with m.If(timer == 0):
+                with m.If(expired):
                     with m.If(line):
                         m.d.sync += [self.o.payload.eq(shreg), self.o.valid.eq(1),
                                      self.overrun.eq(self.o.valid & ~self.o.ready)]
