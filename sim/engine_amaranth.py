@@ -9,7 +9,7 @@ from ..golden import check_inputs
 from ..golden.cycles import NetworkCycles, network_cycles
 from ..golden.network import Network
 from ..hw.specs import build_layer_engine, build_network_engine
-from .pe_amaranth import run_testbench
+from .pe_amaranth import run_testbench, start_and_wait
 
 __all__ = ["EngineSimResult", "simulate_network", "simulate_layer_engine", "place_inputs", "fetch_outputs"]
 
@@ -99,16 +99,7 @@ def _run(top, engine, x, timeout, per_layer, vcd, progress, layer=None):
             place_inputs(ctx, engine, x[s])
             if layer is not None:
                 ctx.set(top.layer, layer)
-            ctx.set(top.start, 1)
-            await ctx.tick()
-            ctx.set(top.start, 0)
-            n = 0
-            while not ctx.get(top.done):
-                if n >= timeout:
-                    raise RuntimeError(f"engine did not finish within {timeout} cycles")
-                await ctx.tick()
-                n += 1
-            cycles[s] = n
+            cycles[s] = await start_and_wait(ctx, top, timeout)
             counter[s] = ctx.get(top.cycles)
             if per_layer:
                 counts = ctx.get(top.layer_cycles)

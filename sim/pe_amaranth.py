@@ -78,6 +78,32 @@ async def write_inputs(ctx, dut, values):
     ctx.set(dut.x_we, 0)
 
 
+async def start_and_wait(ctx, dut, timeout):
+    """Pulse `dut`'s ``start`` for a cycle and wait for ``done``; returns the cycles from the start edge to done,
+    counted by the testbench."""
+    ctx.set(dut.start, 1)
+    await ctx.tick()
+    ctx.set(dut.start, 0)
+    n = 0
+    while not ctx.get(dut.done):
+        if n >= timeout:
+            raise RuntimeError(f"the engine did not finish within {timeout} cycles")
+        await ctx.tick()
+        n += 1
+    return n
+
+
+async def read_outputs(ctx, dut, out):
+    """Read every output through `dut`'s host port (``y_addr``, then ``y_data`` Y_LATENCY cycles later), one row
+    per cycle, into `out` [n_out]."""
+    lag = dut.Y_LATENCY
+    for t in range(len(out) + lag):
+        ctx.set(dut.y_addr, min(t, len(out) - 1))
+        if t >= lag:
+            out[t - lag] = ctx.get(dut.y_data)
+        await ctx.tick()
+
+
 def run_testbench(dut, testbench, vcd=None):
     """Clock `dut` and run `testbench` to its end in Amaranth's simulator, with an optional VCD of everything."""
     sim = Simulator(dut)

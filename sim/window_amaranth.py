@@ -10,7 +10,7 @@ from ..golden.cycles import NetworkCycles
 from ..golden.network import Network
 from ..golden.window import plan_window_network, window_network_cycles
 from ..hw.window_engine import WindowEngine
-from .pe_amaranth import run_testbench
+from .pe_amaranth import read_outputs, run_testbench, start_and_wait, write_inputs
 
 __all__ = ["WindowSimResult", "simulate_window"]
 
@@ -54,30 +54,12 @@ def simulate_window(network, x, pes, window, *, timeout=None, vcd=None, dsp=None
 
     async def testbench(ctx):
         for s in range(batch):
-            ctx.set(top.x_we, 1)
-            for i, v in enumerate(x[s].tolist()):
-                ctx.set(top.x_addr, i)
-                ctx.set(top.x_data, v)
-                await ctx.tick()
-            ctx.set(top.x_we, 0)
-            ctx.set(top.start, 1)
-            await ctx.tick()
-            ctx.set(top.start, 0)
-            n = 0
-            while not ctx.get(top.done):
-                if n >= timeout:
-                    raise RuntimeError(f"the window engine did not finish within {timeout} cycles")
-                await ctx.tick()
-                n += 1
-            cycles[s] = n
+            await write_inputs(ctx, top, x[s])
+            cycles[s] = await start_and_wait(ctx, top, timeout)
             counter[s] = ctx.get(top.cycles)
             counts = ctx.get(top.layer_cycles)
             layer_cycles[s] = [counts[k] for k in range(n_layers)]
-            for t in range(network.n_out + top.Y_LATENCY):         # row t addressed, row t - 2's value out
-                ctx.set(top.y_addr, min(t, network.n_out - 1))
-                if t >= top.Y_LATENCY:
-                    outputs[s, t - top.Y_LATENCY] = ctx.get(top.y_data)
-                await ctx.tick()
+            await read_outputs(ctx, top, outputs[s])
             if progress is not None:
                 progress(s + 1, batch)
 

@@ -188,3 +188,12 @@ def make_network_and_inputs(p):
 
 def networks_and_inputs(**kw):
     return network_params(**kw).map(make_network_and_inputs)
+
+
+def chain_network(*specs, seed=5):
+    """(Network, inputs [2, in]) from directed layer parameters (make_layer_and_inputs's keys; the widths chained by
+    the caller): 8-bit MAM layers without empty or dense rows unless a spec says otherwise."""
+    base = dict(kind="mam", in_bits=8, w_bits=8, out_bits=8, n_empty=0, n_dense=0, sign_mode="any",
+                relu=False, scale="fit", batch=1, seed=seed)
+    layers = [dict(base, **s, seed=seed + k) for k, s in enumerate(specs)]
+    return make_network_and_inputs(dict(layers=layers, x_mode="any", batch=2, seed=seed))

@@ -13,8 +13,8 @@ from mamhw.fpga.structure import silence
 from mamhw.hw.network import NetworkEngine
 from mamhw.hw.specs import build_network_engine
 from mamhw.sim.engine_amaranth import simulate_network
-from mamhw.sim.pe_amaranth import write_inputs
-from tests.strategies import make_layer_and_inputs, make_network_and_inputs, networks_and_inputs
+from mamhw.sim.pe_amaranth import read_outputs, start_and_wait, write_inputs
+from tests.strategies import chain_network, make_layer_and_inputs, networks_and_inputs
 
 ENGINE_PES = st.sampled_from([1, 2, 3, 4, 8])
 
@@ -52,16 +52,8 @@ def test_random_networks_mixed_widths(case, pes):
     assert_exact(*case, pes)
 
 
-def _chain(*specs, seed=5):
-    """A network from directed layer parameters (widths chained by the caller)."""
-    base = dict(kind="mam", in_bits=8, w_bits=8, out_bits=8, n_empty=0, n_dense=0, sign_mode="any",
-                relu=False, scale="fit", batch=1, seed=seed)
-    layers = [dict(base, **s, seed=seed + k) for k, s in enumerate(specs)]
-    return make_network_and_inputs(dict(layers=layers, x_mode="any", batch=2, seed=seed))
-
-
 def test_mam_hidden_mac_output():
-    network, x = _chain(dict(n_in=200, n_out=24, density=0.05, relu=True),
+    network, x = chain_network(dict(n_in=200, n_out=24, density=0.05, relu=True),
                         dict(kind="mac", n_in=24, n_out=5, density=0.5))
     res = assert_exact(network, x, 4)
     assert len(res.load) == 2 and [int(l.sum()) for l in res.load] == res.entries.tolist()
@@ -69,7 +61,7 @@ def test_mam_hidden_mac_output():
 
 
 def test_four_layers_some_pes_idle_in_narrow_layers():
-    network, x = _chain(dict(n_in=64, n_out=20, density=0.1, relu=True),
+    network, x = chain_network(dict(n_in=64, n_out=20, density=0.1, relu=True),
                         dict(n_in=20, n_out=3, density=0.7, kind="mac"),
                         dict(n_in=3, n_out=11, density=1.0, n_empty=2),
                         dict(n_in=11, n_out=2, density=0.5, kind="mac"))
@@ -88,7 +80,7 @@ def test_single_layer_file_is_a_one_layer_network():
 
 
 def test_vcd_is_written(tmp_path):
-    network, x = _chain(dict(n_in=10, n_out=4, density=0.5), dict(n_in=4, n_out=2, density=1.0))
+    network, x = chain_network(dict(n_in=10, n_out=4, density=0.5), dict(n_in=4, n_out=2, density=1.0))
     assert_exact(network, x[:1], 2, vcd=tmp_path / "n.vcd")
     text = (tmp_path / "n.vcd").read_text()
     assert "$enddefinitions" in text and "layer_cycles" in text
@@ -98,7 +90,7 @@ def test_vcd_is_written(tmp_path):
 def test_host_ports_load_inputs_and_read_outputs(pes):
     """x_we/x_addr/x_data by input number and y_addr/y_data by output row (Y_LATENCY = 2 cycles, a new row every
     cycle), as a host or the compiled-simulation driver uses them; two runs back to back."""
-    network, x = _chain(dict(n_in=37, n_out=9, density=0.3, relu=True), dict(n_in=9, n_out=6, density=0.6),
+    network, x = chain_network(dict(n_in=37, n_out=9, density=0.3, relu=True), dict(n_in=9, n_out=6, density=0.6),
                         dict(n_in=6, n_out=5, density=0.8, kind="mac"))
     top, assignments = build_network_engine(network, pes)
     expect = network_forward(network, x)
@@ -107,17 +99,9 @@ def test_host_ports_load_inputs_and_read_outputs(pes):
     async def testbench(ctx):
         for s in range(x.shape[0]):
             await write_inputs(ctx, top, x[s])
-            ctx.set(top.start, 1)
-            await ctx.tick()
-            ctx.set(top.start, 0)
-            while not ctx.get(top.done):
-                await ctx.tick()
+            await start_and_wait(ctx, top, 10_000)
             assert top.Y_LATENCY == 2
-            for t in range(network.n_out + 1):          # row t addressed, row t - 1's value out
-                ctx.set(top.y_addr, min(t, network.n_out - 1))
-                await ctx.tick()
-                if t >= 1:
-                    got[s, t - 1] = ctx.get(top.y_data)
+            await read_outputs(ctx, top, got[s])
 
     sim = Simulator(top)
     sim.add_clock(1e-8)
@@ -136,7 +120,7 @@ def test_weights_loaded_at_run_time_bit_exact_and_cycle_exact(case, pes, unroll)
 
 def test_loaded_weights_are_not_in_the_design():
     """A weight RAM starts empty (as the SPRAM does): the words come only from the load."""
-    network, _ = _chain(dict(n_in=40, n_out=8, density=0.5))
+    network, _ = chain_network(dict(n_in=40, n_out=8, density=0.5))
     top, _ = build_network_engine(network, 2, weight_ram="memory")
     for pe in top.engine.pe:
         assert list(pe.entry_mem.mem.init) == [0] * pe.n_entries

@@ -11,7 +11,7 @@ from mamhw.golden import window as golden_window
 from mamhw.hw.window_engine import WindowEngine
 from mamhw.hw.window_pe import FINAL_LATENCY, STATE_DISTANCE
 from mamhw.sim.window_amaranth import simulate_window
-from tests.strategies import make_network_and_inputs, networks_and_inputs
+from tests.strategies import chain_network, networks_and_inputs
 
 SHAPES = st.sampled_from([(1, 4), (2, 4), (4, 4), (2, 8), (4, 16), (8, 16), (4, 64)])
 
@@ -47,16 +47,9 @@ def test_random_networks_mixed_widths(case, shape):
     assert_exact(*case, *shape)
 
 
-def _chain(*specs, seed=5):
-    base = dict(kind="mam", in_bits=8, w_bits=8, out_bits=8, n_empty=0, n_dense=0, sign_mode="any",
-                relu=False, scale="fit", batch=1, seed=seed)
-    layers = [dict(base, **s, seed=seed + k) for k, s in enumerate(specs)]
-    return make_network_and_inputs(dict(layers=layers, x_mode="any", batch=2, seed=seed))
-
-
 def test_empty_rows_and_a_window_with_no_entries():
     # Inputs 16..31 have no kept weight at all: a window of spacers only.
-    network, x = _chain(dict(n_in=48, n_out=12, density=0.3, n_empty=3, relu=True),
+    network, x = chain_network(dict(n_in=48, n_out=12, density=0.3, n_empty=3, relu=True),
                         dict(kind="mac", n_in=12, n_out=5, density=1.0))
     layer = network.layers[0]
     w = layer.weight.copy()
@@ -73,5 +66,5 @@ def test_empty_rows_and_a_window_with_no_entries():
 
 @pytest.mark.parametrize("pes, window", [(1, 4), (4, 16), (8, 64)])
 def test_one_layer(pes, window):
-    network, x = _chain(dict(n_in=70, n_out=20, density=0.1, n_empty=2, n_dense=1))
+    network, x = chain_network(dict(n_in=70, n_out=20, density=0.1, n_empty=2, n_dense=1))
     assert_exact(network, x, pes, window)
