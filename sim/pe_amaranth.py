@@ -78,19 +78,13 @@ async def write_inputs(ctx, dut, values):
     ctx.set(dut.x_we, 0)
 
 
-async def start_and_wait(ctx, dut, timeout):
-    """Pulse `dut`'s ``start`` for a cycle and wait for ``done``; returns the cycles from the start edge to done,
-    counted by the testbench."""
+async def start_and_wait(ctx, dut, timeout, expected=0):
+    """Pulse `dut`'s ``start`` for a cycle and wait for ``done``; returns the cycles from the start edge to done
+    (:func:`_cycles_to_done`; `expected`, the cycle model's count, lets it jump ahead)."""
     ctx.set(dut.start, 1)
     await ctx.tick()
     ctx.set(dut.start, 0)
-    n = 0
-    while not ctx.get(dut.done):
-        if n >= timeout:
-            raise RuntimeError(f"the engine did not finish within {timeout} cycles")
-        await ctx.tick()
-        n += 1
-    return n
+    return await _cycles_to_done(ctx, dut, expected, timeout)
 
 
 async def read_outputs(ctx, dut, out):
@@ -130,7 +124,7 @@ async def _cycles_to_done(ctx, dut, expected, timeout):
     n = max(expected - 1, 0)
     while not ctx.get(dut.done):
         if n >= timeout:
-            raise RuntimeError(f"no `done` within {timeout} cycles (model: {expected})")
+            raise RuntimeError(f"no `done` within {timeout} cycles" + (f" (model: {expected})" if expected else ""))
         await ctx.tick()
         n += 1
     return n

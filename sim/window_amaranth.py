@@ -55,7 +55,7 @@ def simulate_window(network, x, pes, window, *, timeout=None, vcd=None, dsp=None
     async def testbench(ctx):
         for s in range(batch):
             await write_inputs(ctx, top, x[s])
-            cycles[s] = await start_and_wait(ctx, top, timeout)
+            cycles[s] = await start_and_wait(ctx, top, timeout, model.total)
             counter[s] = ctx.get(top.cycles)
             counts = ctx.get(top.layer_cycles)
             layer_cycles[s] = [counts[k] for k in range(n_layers)]
