@@ -372,6 +372,36 @@ def test_reply_check_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
     assert sent[0] == sent[-1] == 0 and 0 not in sent[1:-1]
 
 
+@settings(max_examples=5, deadline=None)
+@given(st.integers(0, 255), st.binary(min_size=3, max_size=3))
+def test_the_link_takes_a_request_byte_12_cycles_after_a_content_byte_and_4_after_any_other(tag, payload):
+    """The receiver's pace: a line byte whose content byte goes through the check (8 cycles, after 3 on the way to
+    it) is followed by the next 12 cycles later, a delimiter or a length byte that stands for no content byte 4
+    cycles later; the UART brings one every 10 * divisor >= 40 cycles."""
+    from mamhw.hw.hostlink import HostLink
+    from mamhw.hw.protocol import cobs_decode
+    port = EngineHostPort(n_in=3, in_bits=8, n_out=2, out_bits=8, n_layers=1, y_latency=2)
+    link = HostLink(port, pes=1, design_id=1, timeout=500)
+    frame = encode_request(Command.WRITE_INPUTS, tag, payload)
+    content = cobs_decode(frame[1:-1])
+    taken = []
+
+    async def bench(ctx):
+        ctx.set(link.tx.ready, 1)
+        for cycle in range(20 * len(frame)):
+            if len(taken) == len(frame):
+                break
+            ctx.set(link.rx.valid, 1)
+            ctx.set(link.rx.payload, frame[len(taken)])
+            if ctx.get(link.rx.ready):
+                taken.append(cycle)
+            await ctx.tick()
+
+    _simulate(link, bench)
+    gaps = [b - a for a, b in zip(taken, taken[1:])]
+    assert sorted(gaps) == [4] * (len(frame) - 1 - len(content)) + [12] * len(content)
+
+
 @pytest.mark.parametrize("y_latency", [1, 2, 3])
 def test_output_bytes_wait_for_the_buffer_read_with_a_transmitter_that_takes_a_byte_every_cycle(y_latency):
     """READ_OUTPUTS against an engine whose y_data follows y_addr `y_latency` cycles later (the engine's: 2, a
