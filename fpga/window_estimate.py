@@ -6,12 +6,14 @@ area model was fitted on the row engine; `mam synth --engine window` measures th
 fpga/estimate.py's, those four None.
 """
 
+import numpy as np
 from amaranth.hdl import Shape
 
 from ..golden import ContractError, Network
-from ..golden.window import plan_window_network, window_network_cycles
+from ..golden.window import WindowSegment, plan_window_network, window_network_cycles
 from ..hw.dsp import FAMILY_DSP
 from ..hw.window_engine import WindowEngine
+from ..hw.window_pe import WindowPE
 from .dsp_map import pes_dsps, rtlil_multipliers
 from .memory_map import BLOCK_CELLS, MemoryInfo, _lanes, map_memory
 from .structure import silence
@@ -37,9 +39,18 @@ def window_memories(engine, family):
 
 
 def window_dsps(engine, family):
-    """DSP cells of a WindowEngine (its PEs' multipliers, all PEs alike), as fpga/dsp_map.py counts them."""
+    """DSP cells of a WindowEngine (its PEs' multipliers, all PEs alike), as fpga/dsp_map.py counts them. The
+    multipliers are read from a stand-in PE of the same widths with one entry per layer: converting a PE of a big
+    layer would write its whole entry ROM out as text (minutes for millions of entries)."""
     from .registers import component_rtlil
-    return pes_dsps(rtlil_multipliers(component_rtlil(engine.pe[0], "pe")), engine.pes, family)
+    pe = engine.pe[0]
+    one = WindowSegment(weight=np.ones(1, np.int64), col=np.zeros(1, np.int64), row=np.zeros(1, np.int64),
+                        wend=np.ones(1, bool), bias=np.zeros(1, np.int64), dense=np.zeros(1, bool))
+    stand_in = WindowPE(segments=[one] * pe.n_layers, kinds=pe.kinds, shifts=pe.shifts,
+                        clamps=[{"lo": lo, "hi": hi} for lo, hi in zip(pe.los, pe.his)], act_bits=pe.act_bits,
+                        w_bits=pe.w_bits, out_bits=pe.out_bits, window=pe.window_size, rows=pe.rows,
+                        hi_shape=pe.hi_shape, lo_shape=pe.lo_shape, v_shape=pe.v_shape, dsp=pe.dsp)
+    return pes_dsps(rtlil_multipliers(component_rtlil(stand_in, "pe")), engine.pes, family)
 
 
 def estimate_window(network, pes, window, target, freq_mhz=None, weights="auto", built=None):
