@@ -27,6 +27,7 @@ Finalization of local row j (cycle f: ``fin`` high, this PE's own row counter at
 """
 
 import functools
+from types import SimpleNamespace
 
 import numpy as np
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -243,13 +244,25 @@ class WindowPE(wiring.Component):
         mult = Signal.like(self.mult, name="mult_copy", reset_less=True)
         with m.If(delay(m, self.start, "started")):           # the engine loads them as it starts the PEs
             m.d.sync += [mult.eq(self.mult), mac.eq(self.mac)]
+        requant_valids = []
         q_valid, y, (q_row,) = requant_stages(
             m, valid=v_valid, v=v, out_shape=signed(self.out_bits), mult=mult, neg_mult=self.neg_mult,
             rounding=self.rounding, lo=self.los, hi=self.his, shift=self.shifts, shift_select=cur, carry=[v_row],
-            dsp=self.dsp)
+            valids=requant_valids, dsp=self.dsp)
         m.d.comb += [self.result.valid.eq(q_valid), self.result.payload.row.eq(q_row),
                      self.result.payload.value.eq(y)]
+        self._internals(m, SimpleNamespace(
+            issue=issue, head=head, ea=ea, left=left, waiting=waiting, cur=cur, frow=frow, brow=brow, mult=mult,
+            mac=mac, entry_valids=[e_valid, e2_valid, x_live, y_live, p_live, w_live],
+            final_valids=[f1_valid, f2_valid, f3_valid, v_valid] + requant_valids,
+            p=p, old=old, new=new, state_wr=state_wr, w_live=w_live, w_row=w_row, w_state=w_state,
+            f1_valid=f1_valid, f1_row=f1_row, f2_hi=f2_hi, f2_lo=f2_lo))
         return m
+
+    def _internals(self, m, signals):
+        """Nothing here: a hook called at the end of :meth:`elaborate` with the PE's registers and wires by name
+        (`signals`). The formal harness (sim/window_formal_harness.py) reads them for its invariants; the broken
+        PEs of tests/faulty.py add statements to `m` that override the PE's own (the last assignment wins)."""
 
 
 def _pack(layout, **fields):
