@@ -77,16 +77,21 @@ def write_harness(config, workdir, *, pe_class=PE, mode="prove", depth=None, tim
     text = rtlil.convert(harness, name="top")
     free = ["act_mem", "bias_mem"] + (["entry_mem"] if config.stream is None else [])
     (workdir / "top.il").write_text(_strip_meminit(text, free))
+    sby = workdir / "pe.sby"
+    sby.write_text(_sby_text(mode, depth, config.entries + PE_LATENCY + 3, timeout))
+    return sby, depth, dict(harness.names)
+
+
+def _sby_text(mode, depth, cover_depth, timeout):
+    """An .sby file of two tasks, `mode` to `depth` and "cover" to `cover_depth`, over top.il."""
     lines = ["[tasks]", mode, "cover", "", "[options]",
              f"{mode}: mode {mode}", f"{mode}: depth {depth}",
-             "cover: mode cover", f"cover: depth {config.entries + PE_LATENCY + 3}"]
+             "cover: mode cover", f"cover: depth {cover_depth}"]
     if timeout:
         lines.append(f"timeout {int(timeout)}")
     lines += ["", "[engines]", "smtbmc yices", "", "[script]", "read_rtlil top.il", "prep -top top", "",
               "[files]", "top.il", ""]
-    sby = workdir / "pe.sby"
-    sby.write_text("\n".join(lines))
-    return sby, depth, dict(harness.names)
+    return "\n".join(lines)
 
 
 def default_depth(config):
@@ -107,6 +112,11 @@ def prove_pe(config, workdir, *, pe_class=PE, mode="prove", depth=None, cover=Tr
     cmds = formal_tools()
     sby, depth, names = write_harness(config, workdir, pe_class=pe_class, mode=mode, depth=depth,
                                       timeout=timeout, groups=groups)
+    return _run_tasks(cmds, sby, mode, depth, names, cover=cover, timeout=timeout)
+
+
+def _run_tasks(cmds, sby, mode, depth, names, *, cover, timeout):
+    """Run the `mode` task of `sby` (and "cover"), one sby at a time; their verdicts as a FormalResult."""
     workdir = sby.parent
     status, failures, bad_log = {}, [], None
     begin = time.monotonic()
@@ -116,7 +126,7 @@ def prove_pe(config, workdir, *, pe_class=PE, mode="prove", depth=None, cover=Tr
         log = workdir / f"sby_{task}.log"
         args = [cmds["SBY"], "-f", "-j", "1", "--yosys", cmds["YOSYS"], "--smtbmc", cmds["SMTBMC"],
                 "--witness", cmds["WITNESS"], sby.name, task]
-        task_dir = workdir / f"pe_{task}"
+        task_dir = workdir / f"{sby.stem}_{task}"
         _run_sby(args, workdir, log, None if timeout is None else timeout + 30)
         task_log = task_dir / "logfile.txt"
         status_file = task_dir / "status"
@@ -131,7 +141,7 @@ def prove_pe(config, workdir, *, pe_class=PE, mode="prove", depth=None, cover=Tr
     seconds = time.monotonic() - begin
     passed = all(v == "PASS" for v in status.values())
     return FormalResult(passed=passed, status=status, depth=depth,
-                        log=bad_log or workdir / f"pe_{mode}" / "logfile.txt",
+                        log=bad_log or workdir / f"{sby.stem}_{mode}" / "logfile.txt",
                         failures=tuple(dict.fromkeys(failures)), seconds=seconds)
 
 
