@@ -47,9 +47,10 @@ FINAL_LATENCY = 10          # a row's finalization read to its result
 
 
 def window_entry_layout(w_bits, window, rows):
-    """One entry word: weight (0: a spacer), column within the window, local row, last entry of the window."""
+    """One entry word: weight (0: a spacer), column within the window, local row, last entry of the window, and
+    whether the next entry of the stream is the last of its window (``next_wend``: the PE knows it a cycle ahead)."""
     return data.StructLayout({"weight": signed(w_bits), "col": unsigned(ceil_log2(window)),
-                              "row": unsigned(bits_for(rows)), "wend": unsigned(1)})
+                              "row": unsigned(bits_for(rows)), "wend": unsigned(1), "next_wend": unsigned(1)})
 
 
 def state_layout(hi_shape, lo_shape=None):
@@ -110,13 +111,15 @@ class WindowPE(wiring.Component):
         self.state_shape = state_layout(hi_shape, lo_shape if "mam" in self.kinds else None)
         bias_bits = signed_bits([int(b) for seg in segments for b in seg.bias])
         self.bias_shape = data.StructLayout({"bias": signed(bias_bits), "dense": unsigned(1)})
-        self.entry_base, self.entry_count, self.bias_base = [], [], []
+        self.entry_base, self.entry_count, self.bias_base, self.first_wend = [], [], [], []
         words, biases = [], []
         for seg in segments:
             self.entry_base.append(len(words))
             self.bias_base.append(len(biases))
             self.entry_count.append(seg.entries)
-            words += _pack(self.entry_shape, weight=seg.weight, col=seg.col, row=seg.row, wend=seg.wend)
+            words += _pack(self.entry_shape, weight=seg.weight, col=seg.col, row=seg.row, wend=seg.wend,
+                           next_wend=np.append(seg.wend[1:], False))
+            self.first_wend.append(bool(seg.wend[0]) if seg.entries else True)
             biases += _pack(self.bias_shape, bias=seg.bias, dense=seg.dense)
         self.n_layers = len(segments)
         self.entry_words, self.bias_words = words, biases
@@ -158,17 +161,21 @@ class WindowPE(wiring.Component):
         cur = Signal(bits_for(n))
 
         # Issue. `left` counts the entries not yet issued, minus one (its sign bit: none left). The memory's address
-        # moves on an issue, decided from registers only (`waiting`, `bnd`), never from the word it reads.
+        # moves on an issue, and `reached` rises, decided from registers only (`waiting`, `bnd`, `head_wend`), never
+        # from the word the memory reads: `head_wend` is the head's `wend`, taken a cycle ahead from the word before
+        # (its `next_wend`; at a start, the layer's first entry's, a constant). The engine ANDs every PE's
+        # `reached`, and the memory's output in front of that AND was the slowest path (13.5 ns at P = 16, ECP5).
         ea = Signal(range(max(2, len(self.entry_words) + 1)))
         left = Signal(signed(bits_for(len(self.entry_words) + 1) + 1), init=-1)
         waiting = Signal(init=1)
         head = data.View(self.entry_shape, entry_rd.data)
+        head_wend = Signal()
         issue = Signal()
         m.d.comb += [issue.eq(~left[-1] & (~waiting | self.bnd)),
                      entry_rd.addr.eq(Mux(issue, ea + 1, ea)),
-                     self.reached.eq((waiting & ~self.bnd) | (issue & head.wend))]
+                     self.reached.eq((waiting & ~self.bnd) | (issue & head_wend))]
         with m.If(issue):
-            m.d.sync += [ea.eq(ea + 1), left.eq(left - 1), waiting.eq(head.wend)]
+            m.d.sync += [ea.eq(ea + 1), left.eq(left - 1), waiting.eq(head_wend), head_wend.eq(head.next_wend)]
 
         # Finalization rows, counted here from each start.
         frow = Signal(bits_for(self.rows))
@@ -181,7 +188,7 @@ class WindowPE(wiring.Component):
                 for k in range(n):
                     with m.Case(k):
                         m.d.sync += [ea.eq(self.entry_base[k]), left.eq(self.entry_count[k] - 1),
-                                     brow.eq(self.bias_base[k])]
+                                     brow.eq(self.bias_base[k]), head_wend.eq(self.first_wend[k])]
 
         # E, E2; x from the window register; X, Y, P (the product).
         e_valid = delay(m, issue, "e_valid")
@@ -252,7 +259,7 @@ class WindowPE(wiring.Component):
         m.d.comb += [self.result.valid.eq(q_valid), self.result.payload.row.eq(q_row),
                      self.result.payload.value.eq(y)]
         self._internals(m, SimpleNamespace(
-            issue=issue, head=head, ea=ea, left=left, waiting=waiting, cur=cur, frow=frow, brow=brow, mult=mult,
+            issue=issue, head=head, head_wend=head_wend, ea=ea, left=left, waiting=waiting, cur=cur, frow=frow, brow=brow, mult=mult,
             mac=mac, entry_valids=[e_valid, e2_valid, x_live, y_live, p_live, w_live],
             final_valids=[f1_valid, f2_valid, f3_valid, v_valid] + requant_valids,
             p=p, old=old, new=new, state_wr=state_wr, w_live=w_live, w_row=w_row, w_state=w_state,
