@@ -1,10 +1,12 @@
 """Deliberately broken PEs: subclasses of the one PE the engines build (hw/pe.py), each with one bug. The formal
-proofs (test_formal.py) and netlist simulation (test_faults.py) must both catch each of them."""
+proofs (test_formal.py) and netlist simulation (test_faults.py) must both catch each of them. Below them, broken
+window PEs (hw/window_pe.py), which the window PE's proof (test_window_formal.py) must catch."""
 
 from amaranth.hdl import Const, Mux, Signal
 
 from mamhw.hw.pe import PE
-from mamhw.hw.stages import fold_stage
+from mamhw.hw.stages import delay, fold_stage
+from mamhw.hw.window_pe import WindowPE
 
 
 class SeedWithFirstProductPE(PE):
@@ -41,4 +43,43 @@ FAULTS = {
     "seed-max-with-first-product": SeedWithFirstProductPE,
     "drop-last-entry-of-run": DropLastEntryOfRunPE,
     "drop-last-entry-of-row": DropLastEntryOfRowPE,
+}
+
+
+# Broken window PEs. Each overrides some of the PE's statements through its `_internals` hook, which sees the PE's
+# module and signals: a statement added there replaces the PE's own assignment (the last one wins).
+
+class FirstFoldIgnoresTouchedWindowPE(WindowPE):
+    """mam: folds a row's first product into whatever the row's state holds (0 after finalization) as if the row
+    were touched: max(0, p) and min(0, p) instead of p, p."""
+
+    def _internals(self, m, s):
+        super()._internals(m, s)
+        m.d.comb += [s.new.hi.eq(Mux(s.old.hi > s.p, s.old.hi, s.p)), s.new.lo.eq(Mux(s.old.lo < s.p, s.old.lo, s.p))]
+
+
+class ForgetPrunedZeroWindowPE(WindowPE):
+    """mam: finalizes a row with a pruned weight as a dense one: 0 no longer joins its max and min."""
+
+    def _internals(self, m, s):
+        super()._internals(m, s)
+        m.d.sync += [s.f2_hi.eq(Mux(s.old.touched, s.old.hi, 0)), s.f2_lo.eq(Mux(s.old.touched, s.old.lo, 0))]
+
+
+class LateStateWriteWindowPE(WindowPE):
+    """Writes each folded state one cycle late (a register too many after P): an entry of the same row issued
+    STATE_DISTANCE cycles later reads the state before it."""
+
+    def _internals(self, m, s):
+        super()._internals(m, s)
+        live, row, state = delay(m, s.w_live, "late_live"), delay(m, s.w_row, "late_row"), \
+            delay(m, s.w_state, "late_state")
+        m.d.comb += [s.state_wr.en.eq(live | s.f1_valid), s.state_wr.addr.eq(Mux(s.f1_valid, s.f1_row, row)),
+                     s.state_wr.data.eq(Mux(s.f1_valid, 0, state))]
+
+
+WINDOW_FAULTS = {
+    "first-fold-ignores-touched": FirstFoldIgnoresTouchedWindowPE,
+    "forget-pruned-zero": ForgetPrunedZeroWindowPE,
+    "late-state-write": LateStateWriteWindowPE,
 }

@@ -1,0 +1,121 @@
+"""Formal proofs of the window engine's PE with SymbiYosys and Yices (mamhw.sim.formal.prove_window_pe): they pass
+on the PE, fail on broken ones.
+
+Each proof is k-induction over every value of the symbolic inputs: every entry stream of its size (any windows,
+rows and spacers), biases and dense flags, and activations (see the module docstring of
+mamhw.sim.window_formal_harness for what is assumed and what each property says).
+"""
+
+import numpy as np
+import pytest
+
+from mamhw.golden import Layer, forward
+from mamhw.golden import window as golden_window
+from mamhw.hw import window_pe
+from mamhw.hw.window_pe import WindowPE
+from mamhw.sim import window_formal_harness as harness
+from mamhw.sim.formal import WindowPEConfig, formal_tools, layer_depth, prove_window_pe
+from tests.faulty import (WINDOW_FAULTS, FirstFoldIgnoresTouchedWindowPE, ForgetPrunedZeroWindowPE,
+                          LateStateWriteWindowPE)
+
+
+@pytest.fixture
+def tools():
+    # SymbiYosys and yices come with the test extra: missing, they fail the proofs here, they never skip them.
+    return formal_tools()
+
+
+def assert_proved(result):
+    assert result.passed, str(result)
+    assert result.status == {"prove": "PASS", "cover": "PASS"}
+    assert result.depth == 12
+
+
+# Every stream of 6 entries in 3 local rows of a window of 4: 1 to 6 windows, spacers anywhere, rows touched 0 to
+# 6 times (as the spacing allows); every weight, activation, bias and dense flag.
+@pytest.mark.parametrize("kind", ["mam", "mac"])
+def test_every_stream_proved(tools, tmp_path, kind):
+    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=4, w_bits=4, rows=3, entries=6)
+    assert_proved(prove_window_pe(cfg, tmp_path, timeout=600))
+
+
+# Requantization with a multiplier, rounding, ReLU and saturation, and biases wide enough that the value takes
+# the requantization's adder tree beyond the DSP's 16 bits.
+def test_requantization_proved(tools, tmp_path):
+    cfg = WindowPEConfig.symbolic(kind="mam", in_bits=4, w_bits=4, rows=2, entries=5, bias_bits=20, out_bits=5,
+                                  mult=3, shift=2, relu=True)
+    assert cfg.pe_params()["v_shape"].width > 17
+    assert_proved(prove_window_pe(cfg, tmp_path, timeout=600))
+
+
+# The PE of an engine with both kinds of layers (both folds, the kind chosen by its register), on each kind; and
+# a window of 8.
+@pytest.mark.parametrize("kind", ["mam", "mac"])
+def test_pe_of_both_kinds_proved(tools, tmp_path, kind):
+    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, entries=5, window=8, both_kinds=True)
+    assert_proved(prove_window_pe(cfg, tmp_path, timeout=600))
+
+
+BROKEN = [(FirstFoldIgnoresTouchedWindowPE, "mam", "a_state"),
+          (ForgetPrunedZeroWindowPE, "mam", "b_result_value"),
+          (LateStateWriteWindowPE, "mac", "a_state")]
+
+
+@pytest.mark.parametrize("broken, kind, caught_by", BROKEN,
+                         ids=["first-fold-ignores-touched", "forget-pruned-zero", "late-state-write"])
+def test_broken_pe_fails_the_proof(tools, tmp_path, broken, kind, caught_by):
+    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, entries=4)
+    proof = prove_window_pe(cfg, tmp_path / "prove", pe_class=broken, cover=False, timeout=600)
+    assert not proof.passed
+    assert any(f.startswith(f"{caught_by}: ") for f in proof.failures), str(proof)
+    # A bounded check through one whole layer from reset finds the bug as a real trace (the induction's base case
+    # is 12 cycles, shorter than a layer, so a wrong result fails only its step there).
+    bmc = prove_window_pe(cfg, tmp_path / "bmc", pe_class=broken, mode="bmc", depth=layer_depth(cfg),
+                          cover=False, timeout=600)
+    assert bmc.status == {"bmc": "FAIL"}
+    assert any(f.startswith(f"{caught_by}: fails at cycle") for f in bmc.failures), str(bmc)
+
+
+def test_the_same_harness_proves_the_real_pe(tools, tmp_path):
+    # The configuration the broken PEs fail on (both kinds), so their failures are theirs and not the harness's.
+    for kind in ("mam", "mac"):
+        cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, entries=4)
+        result = prove_window_pe(cfg, tmp_path / kind, cover=False, timeout=600)
+        assert result.passed, str(result)
+
+
+def test_the_harness_timing_is_the_contract():
+    # The harness's timeline is the plan's and the PE's, not constants of its own.
+    assert harness.STATE_DISTANCE == golden_window.STATE_DISTANCE == window_pe.STATE_DISTANCE
+    assert harness.FINAL_LATENCY == golden_window.FINAL_LATENCY == window_pe.FINAL_LATENCY
+    assert harness.FIN_AFTER == golden_window.WINDOW_DRAIN + 1
+
+
+def test_the_engine_builds_the_proven_pe():
+    from mamhw.fpga.structure import silence
+    from mamhw.golden import Network
+    from mamhw.hw.window_engine import WindowEngine
+    layer = Layer.build(kind="mam", weight=[[0, 2, 0], [3, -8, 7], [0, -5, 0], [2, 0, -1]], bias=[1, -2, 3, 0],
+                        mult=3, shift=2, relu=True)
+    out = Layer.build(kind="mac", weight=[[1, 0, 2, -1], [0, 3, 0, 1]], bias=[0, 1], mult=1, shift=0, relu=False)
+    engine = WindowEngine(golden_window.plan_window_network(Network([layer, out]), 2, 4))
+    proved = harness.WindowFormalHarness(WindowPEConfig.symbolic(kind="mam", in_bits=3, w_bits=3, rows=2,
+                                                                 entries=4))
+    silence([engine, proved])                           # built to be inspected, never elaborated
+    assert {type(pe) for pe in engine.pe} == {WindowPE}
+    assert type(proved.pe).__mro__[2] is WindowPE      # the harness only adds observation wires over the PE
+
+
+@pytest.mark.parametrize("fault", sorted(WINDOW_FAULTS))
+def test_a_broken_pe_injected_into_the_engine_breaks_its_outputs(monkeypatch, fault):
+    # The proofs above fail these PEs; built into the window engine in the PE's place, they give wrong outputs too:
+    # a dense row of negative products (a first fold into 0), a pruned row of positive products (0 joins the min),
+    # rows of several entries in one window (spaced by STATE_DISTANCE, so a late write is read too early).
+    import mamhw.hw.window_engine
+    from mamhw.sim.window_amaranth import simulate_window
+    monkeypatch.setattr(mamhw.hw.window_engine, "WindowPE", WINDOW_FAULTS[fault])
+    layer = Layer.build(kind="mam", weight=[[1, 1, 1, 1], [-2, 0, -3, 0], [0, 4, 0, -1]], bias=[0, 1, -1],
+                        mult=1, shift=0, relu=False, out_bits=16)
+    x = np.array([[-3, -2, -5, -1], [3, 2, 5, 1]])
+    res = simulate_window(layer, x, 1, 4)
+    assert not np.array_equal(res.outputs, forward(layer, x))
