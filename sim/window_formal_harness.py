@@ -30,8 +30,8 @@ Properties, asserted at every cycle (the harness counts ``u``, the entries issue
 issued entry through a delay line of its own):
 
 (a) ``a_issue``: the PE pops entry u exactly when the contract says: while its window is open (not waiting) or
-    with ``bnd``, until all E are issued; ``a_reached``: ``reached`` is (waiting and no ``bnd``) or the issue of
-    a ``wend`` entry. ``a_state``: every row's state (read through extra ports of the state memory) is the
+    with ``bnd``, until all E are issued; ``a_reached``: ``reached`` is (waiting and no ``bnd``) or issuing a
+    ``wend`` entry. ``a_state``: every row's state (read through extra ports of the state memory) is the
     reference's: untouched, or touched with the running max and min (mam) or sum (mac) of the products
     ``weight * window[col]`` of its kept entries written so far, each written 6 cycles after its issue (spacers
     change nothing). ``a_in_flight``: the valid bits of the PE's stages E, E2, X, Y, P, W are exactly the entries
@@ -396,8 +396,8 @@ class WindowFormalHarness(wiring.Component):
         else:
             total = sum(Mux(ref_t[r], abs(ref_hi[r]), 0) for r in range(R))
             check(m, "c_state_bound", total <= cfg.product_bound * (kept - live_in_flight))
-        # The harness's own bookkeeping: nothing pending between layers; the issue delay line holds the issue that
-        # `since` counts from and none after it; the fin delay line as many fins as rows finalized but not out.
+        # The harness's own bookkeeping: nothing pending between layers; the delay line of issues holds the one
+        # that `since` counts from and none after it; the fin delay line as many fins as rows finalized but not out.
         issues_since = _all([_implies(since == k, d[k].valid & ~_any([d[i].valid for i in range(1, k)]))
                              for k in range(1, WRITE_AT + 1)] +
                             [_implies(since > WRITE_AT, ~_any([x.valid for x in d[1:]]))])
