@@ -154,21 +154,19 @@ class Executor(wiring.Component):
             m.d.comb += req.ready.eq(1)
             with m.If(req.valid):
                 p = req.payload
-                ok = p.status == Status.OK
+                does = {c: getattr(p.does, c.name.lower()) for c in Command}     # the command, if OK
                 m.d.sync += [code.eq(p.code), tag.eq(p.tag), status.eq(p.status), hdr.eq(p), body_len.eq(0),
                              has_body.eq(0), cidx.eq(0)]
-                m.d.sync += [flag.eq(ok & (p.code == c)) for c, flag in is_.items()]
-                with m.If(ok):
-                    with m.Switch(p.code):
-                        for c, n in self.body_len.items():
-                            with m.Case(c):
-                                m.d.sync += [body_len.eq(n), has_body.eq(n > 0), body_left.eq(n - 2)]
+                m.d.sync += [flag.eq(does[c]) for c, flag in is_.items()]
+                for c, n in self.body_len.items():
+                    with m.If(does[c]):
+                        m.d.sync += [body_len.eq(n), has_body.eq(n > 0), body_left.eq(n - 2)]
                 copies = p.count if loads else 0
-                with m.If(ok & ((p.code == Command.WRITE_INPUTS) | (p.code == Command.RUN))):
+                with m.If(does[Command.WRITE_INPUTS] | does[Command.RUN]):
                     m.d.sync += copy_left.eq(self.n_in - 2)
                     go("COPY")
                 if loads:
-                    with m.Elif(ok & (p.code == Command.LOAD_WEIGHTS)):
+                    with m.Elif(does[Command.LOAD_WEIGHTS]):
                         m.d.sync += copy_left.eq(copies - 2)
                         go("COPY_WEIGHTS")
                 with m.Else():

@@ -206,6 +206,8 @@ class Receiver(wiring.Component):
                 m.d.sync += [req.valid.eq(1), req.payload.code.eq(code), req.payload.tag.eq(tag),
                              req.payload.status.eq(status), req.payload.pe.eq(pe), req.payload.addr.eq(addr),
                              req.payload.count.eq(words)]
+                m.d.sync += [getattr(req.payload.does, c.name.lower()).eq(flag & (status == Status.OK))
+                             for c, flag in is_.items()]
                 with m.If(is_[Command.WRITE_INPUTS] & (status == Status.OK)):
                     m.d.sync += staged_ok.eq(1)
             m.d.sync += [field.eq(F.CODE), count.eq(0), code.eq(0), tag.eq(0), known.eq(0), expect.eq(0),

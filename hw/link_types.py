@@ -28,8 +28,12 @@ Command = _hw_enum(protocol.Command, 8)
 Status = _hw_enum(protocol.Status, 4)
 
 # One request as the receiver checked it: its CODE and TAG as received (the reply carries them back), the status it
-# earned (OK: the executor carries it out; anything else: it only replies), and LOAD_WEIGHTS's header.
-Request = data.StructLayout({"code": 8, "tag": 8, "status": Status, "pe": 8, "addr": 16, "count": 8})
+# earned (OK: the executor carries it out; anything else: it only replies), `does`: a flag per command, the one of
+# CODE high only with OK (the receiver's decode of the code, so the executor's choices need no compare: its compare
+# of CODE and STATUS was the ECP5 top level's longest path), and LOAD_WEIGHTS's header.
+Request = data.StructLayout({"code": 8, "tag": 8, "status": Status,
+                             "does": data.StructLayout({c.name.lower(): 1 for c in Command}),
+                             "pe": 8, "addr": 16, "count": 8})
 
 # A byte of a frame's content, `last` on its final byte.
 FrameByte = data.StructLayout({"data": 8, "last": 1})
