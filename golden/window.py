@@ -208,7 +208,8 @@ def plan_window_layer(layer, pes, window, in_position=None):
             row=np.array([0 if e is None else e[1] for e in flat], dtype=np.int64),
             wend=wend, bias=bias, dense=dense))
     return WindowLayerPlan(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
-                           mult=layer.mult, shift=layer.shift, relu=layer.relu, relu_in=layer.relu_in, pes=int(pes), window=int(window), n_in=n_in, n_out=n_out, rows=rows,
+                           mult=layer.mult, shift=layer.shift, relu=layer.relu, relu_in=layer.relu_in, pes=int(pes),
+                           window=int(window), n_in=n_in, n_out=n_out, rows=rows,
                            in_position=pos, segments=tuple(segments), durations=durations)
 
 

@@ -259,8 +259,8 @@ class WindowPE(wiring.Component):
         m.d.comb += [self.result.valid.eq(q_valid), self.result.payload.row.eq(q_row),
                      self.result.payload.value.eq(y)]
         self._internals(m, SimpleNamespace(
-            issue=issue, head=head, head_wend=head_wend, ea=ea, left=left, waiting=waiting, cur=cur, frow=frow, brow=brow, mult=mult,
-            mac=mac, entry_valids=[e_valid, e2_valid, x_live, y_live, p_live, w_live],
+            issue=issue, head=head, head_wend=head_wend, ea=ea, left=left, waiting=waiting, cur=cur, frow=frow,
+            brow=brow, mult=mult, mac=mac, entry_valids=[e_valid, e2_valid, x_live, y_live, p_live, w_live],
             final_valids=[f1_valid, f2_valid, f3_valid, v_valid] + requant_valids,
             p=p, old=old, new=new, state_wr=state_wr, w_live=w_live, w_row=w_row, w_state=w_state,
             f1_valid=f1_valid, f1_row=f1_row, f2_hi=f2_hi, f2_lo=f2_lo))
