@@ -27,7 +27,7 @@ from amaranth.utils import ceil_log2
 from .pe import bits_for
 from .ports import EngineHostPort
 from .stages import config_shapes, delay, requant_constants
-from .window_pe import FINAL_LATENCY as PE_FINAL_LATENCY, STATE_WRITE_AT, WindowPE, window_shapes
+from .window_pe import FINAL_LATENCY as PE_FINAL_LATENCY, WindowPE, window_shapes
 
 __all__ = ["WindowEngine"]
 
@@ -38,7 +38,7 @@ class WindowEngine(wiring.Component):
     `counter_bits`: width of the cycle counters."""
 
     FILL = 1                    # cycles between the start and the first window's first issue
-    DRAIN = STATE_WRITE_AT      # cycles between the last issue and the first finalization read (after its write)
+    DRAIN = 6                   # cycles between the last issue and the first finalization read
     FINAL = PE_FINAL_LATENCY    # the last finalization read -> the layer's end (its last write, the next start)
     HANDOVER = 0
     Y_LATENCY = 2

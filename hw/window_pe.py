@@ -10,10 +10,9 @@ Pipeline of an entry (cycle 0: the entry is issued, its word on the entry memory
     0   issue: the word leaves the memory; a ``bnd`` (the engine's window start) releases a PE that waits
     1   E: the entry registered
     2   E2: registered again; its column picks x from the engine's window register
-    3-5 X, Y, P: multiply (hw/stages.py); at 5 the row's state is addressed
-    6   Q: the product registered again (the DSP's output was too far from the compare); combined with the state
-        (first touch: the product itself)
-    7   the new state written
+    3-5 X, Y, P: multiply (hw/stages.py); at 4 the row's state is addressed
+    5   combine the product with the state (first touch: the product itself)
+    6   the new state written
 
 So two entries of one row must be issued :data:`STATE_DISTANCE` (3) cycles apart: the plan spaces them. A spacer
 (weight 0) writes nothing.
@@ -44,7 +43,6 @@ from .stages import config_shapes, delay, multiply, requant_stages, signed_bits
 __all__ = ["WindowPE", "window_entry_layout", "state_layout", "window_shapes"]
 
 STATE_DISTANCE = 3          # issue cycles between two entries of one row (the read-modify-write above)
-STATE_WRITE_AT = 7          # an entry issued in cycle t is written into its row's state in cycle t + 7
 FINAL_LATENCY = 10          # a row's finalization read to its result
 
 
@@ -202,12 +200,10 @@ class WindowPE(wiring.Component):
         x_row, x_live = delay(m, e2.row, "x_row"), delay(m, e2_valid & e2.weight.any(), "x_live")
         y_row, y_live = delay(m, x_row, "y_row"), delay(m, x_live, "y_live")
         p_row, p_live = delay(m, y_row, "p_row"), delay(m, y_live, "p_live")
-        q_row, q_live = delay(m, p_row, "q_row"), delay(m, p_live, "q_live")
-        p = delay(m, p, "q_p")
 
-        # The row state: read at P (with the finalization's row instead while finalizing), combined at Q, written
+        # The row state: read at Y (with the finalization's row instead while finalizing), combined at P, written
         # a cycle later.
-        m.d.comb += [state_rd.addr.eq(Mux(self.fin, frow, p_row)), bias_rd.addr.eq(brow)]
+        m.d.comb += [state_rd.addr.eq(Mux(self.fin, frow, y_row)), bias_rd.addr.eq(brow)]
         old = data.View(self.state_shape, state_rd.data)
         new = Signal(self.state_shape, reset_less=True)
         mac = Signal(name="mac_copy")
@@ -219,7 +215,7 @@ class WindowPE(wiring.Component):
             lo = Mux(old.touched & (old.lo < p), old.lo, p)
             m.d.comb += new.lo.eq(lo)
         m.d.comb += new.hi.eq(total if not mam else hi if self.kinds == ("mam",) else Mux(mac, total, hi))
-        w_live, w_row = delay(m, q_live, "w_live"), delay(m, q_row, "w_row")
+        w_live, w_row = delay(m, p_live, "w_live"), delay(m, p_row, "w_row")
         w_state = delay(m, new.as_value(), "w_state")
 
         # Finalization: f+1 pads and clears, f+2 adds max and min, f+3 adds the bias.
@@ -264,7 +260,7 @@ class WindowPE(wiring.Component):
                      self.result.payload.value.eq(y)]
         self._internals(m, SimpleNamespace(
             issue=issue, head=head, head_wend=head_wend, ea=ea, left=left, waiting=waiting, cur=cur, frow=frow,
-            brow=brow, mult=mult, mac=mac, entry_valids=[e_valid, e2_valid, x_live, y_live, p_live, q_live, w_live],
+            brow=brow, mult=mult, mac=mac, entry_valids=[e_valid, e2_valid, x_live, y_live, p_live, w_live],
             final_valids=[f1_valid, f2_valid, f3_valid, v_valid] + requant_valids,
             p=p, old=old, new=new, state_wr=state_wr, w_live=w_live, w_row=w_row, w_state=w_state,
             f1_valid=f1_valid, f1_row=f1_row, f2_hi=f2_hi, f2_lo=f2_lo))

@@ -19,7 +19,7 @@ What is symbolic (the proof covers every value) and what is fixed:
 * **control**, as the engine drives it, but free in time: ``start`` is taken when the PE is idle or in the cycle
   of the layer's last result (as the engine starts its next layer); ``bnd`` only from the second cycle after the
   start and only in a cycle after one in which ``reached`` was high, delayed by any number of cycles; ``fin`` is
-  R consecutive cycles starting any time at least WINDOW_DRAIN + 1 = 8 cycles after the last issue. The sync
+  R consecutive cycles starting any time at least WINDOW_DRAIN + 1 = 7 cycles after the last issue. The sync
   reset may come while no layer runs (row states survive a reset: see below).
 * **the planner's spacing** (assumed): two kept weights of one row are issued at least STATE_DISTANCE (3)
   cycles apart, counting clock cycles (waits for ``bnd`` included).
@@ -35,7 +35,7 @@ issued entry through a delay line of its own):
     reference's: untouched, or touched with the running max and min (mam) or sum (mac) of the products
     ``weight * window[col]`` of its kept entries written so far, each written 6 cycles after its issue (spacers
     change nothing). ``a_in_flight``: the valid bits of the PE's stages E, E2, X, Y, P, W are exactly the entries
-    issued 1..STATE_WRITE_AT (7) cycles ago (kept weights only from X on), so they count the issued-but-not-written entries.
+    issued 1..6 cycles ago (kept weights only from X on), so they count the issued-but-not-written entries.
 (b) ``b_result_timing``: a result comes exactly FINAL_LATENCY (10) cycles after each ``fin`` cycle, and at no
     other time; ``b_result_row``: it carries the row that ``fin`` finalized (rows in order, 0..R-1);
     ``b_result_value``: its value is the contract's: max + min with 0 joining both exactly when the row's
@@ -73,12 +73,12 @@ from amaranth.lib.wiring import In
 from ..golden.window import WINDOW_DRAIN, WINDOW_SIZES, WindowSegment
 from ..hw.pe import bits_for
 from ..hw.stages import config_shapes, requant_constants, signed_bits
-from ..hw.window_pe import FINAL_LATENCY, STATE_DISTANCE, STATE_WRITE_AT, WindowPE
+from ..hw.window_pe import FINAL_LATENCY, STATE_DISTANCE, WindowPE
 from .formal_harness import FormalHarness
 
 __all__ = ["WindowPEConfig", "WindowFormalHarness", "WRITE_AT"]
 
-WRITE_AT = STATE_WRITE_AT           # an entry issued at t is written into its row's state at t + WRITE_AT
+WRITE_AT = 6                        # an entry issued at t is written into its row's state at t + 6
 READ_X_AT = 2                       # ... and multiplies the window register of cycle t + 2
 FIN_AFTER = WINDOW_DRAIN + 1        # the first fin comes at least this many cycles after the last issue
 
