@@ -61,12 +61,11 @@ Reset: the row states live in a memory that reset does not clear. The engine cle
 the middle of a layer would leave touched rows behind, so the harness allows reset only between layers.
 """
 
-import os
 from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
-from amaranth.hdl import Array, Assert, Assume, Const, Cover, Module, Mux, ResetSignal, Signal, signed
+from amaranth.hdl import Array, Assume, Const, Module, Mux, ResetSignal, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
@@ -420,18 +419,9 @@ class WindowFormalHarness(wiring.Component):
         self._cover(m, "cover_wait_for_bnd", ok & ~self.bnd & (u != 0) & (u < E))
         return m
 
-    def _check(self, m, name, test):
-        """Assert `test` every cycle; solver logs name the source line, which `names` maps back to `name`."""
-        if not name.startswith(tuple(self.groups)):
-            return
-        prop = Assert(test, name, src_loc_at=1)
-        self.names[f"{os.path.basename(prop.src_loc[0])}:{prop.src_loc[1]}"] = name
-        m.d.comb += prop
-
-    def _cover(self, m, name, test):
-        prop = Cover(test, name, src_loc_at=1)
-        self.names[f"{os.path.basename(prop.src_loc[0])}:{prop.src_loc[1]}"] = name
-        m.d.comb += prop
+    # Named asserts and covers, as the row PE's harness makes them (the same `names` and `groups` attributes).
+    _check = FormalHarness._check
+    _cover = FormalHarness._cover
 
 
 def _implies(premise, conclusion):
