@@ -20,16 +20,23 @@ L`` of the output buffer, slot ``(r // P) % L``; ``y_data`` two cycles after ``y
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, wiring
+from amaranth.lib import data, enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.utils import ceil_log2
 
-from .pe import bits_for
 from .ports import EngineHostPort
 from .stages import config_shapes, delay, requant_constants
 from .window_pe import FINAL_LATENCY as PE_FINAL_LATENCY, WindowPE, window_shapes
 
 __all__ = ["WindowEngine"]
+
+
+class Phase(enum.Enum, shape=2):
+    """Where the sequencer is in a layer (after FINALIZE, the tail: the last rows' requantization)."""
+    IDLE = 0
+    WINDOWS = 1
+    DRAIN = 2
+    FINALIZE = 3
 
 
 class WindowEngine(wiring.Component):
@@ -103,7 +110,7 @@ class WindowEngine(wiring.Component):
         wleft = Signal(range(max(p.n_windows for p in self.plans) + 1))
         rows_left = Signal(range(self.max_rows + 1))
         count = Signal(range(max(self.DRAIN, self.FINAL) + 1))
-        phase = Signal(range(4))                 # 0 idle, 1 windows, 2 drain, 3 finalize (then the tail)
+        phase = Signal(Phase)
         tail = Signal()
 
         go, finishing = Signal(), Signal()
@@ -120,7 +127,7 @@ class WindowEngine(wiring.Component):
         fin = Signal()
         wptr = Signal.like(out_base)            # the lane word of the next window
         with m.If(go):
-            m.d.sync += [phase.eq(1), self.layer.eq(k_next), self.busy.eq(1), self.done.eq(0), tail.eq(0)]
+            m.d.sync += [phase.eq(Phase.WINDOWS), self.layer.eq(k_next), self.busy.eq(1), self.done.eq(0), tail.eq(0)]
             with m.If(~self.busy):
                 m.d.sync += [self.cycles.eq(0)] + [self.layer_cycles[k].eq(0) for k in range(n)]
             with m.Switch(k_next):
@@ -130,21 +137,21 @@ class WindowEngine(wiring.Component):
                         m.d.sync += [relu_in.eq(plan.relu_in), wleft.eq(plan.n_windows),
                                      rows_left.eq(plan.rows - 1),
                                      wptr.eq(self.buffer_base[k % 2]), out_base.eq(self.buffer_base[(k + 1) % 2])]
-        with m.Elif(phase == 1):
+        with m.Elif(phase == Phase.WINDOWS):
             with m.If(reached):
                 with m.If(wleft != 0):
                     m.d.sync += [bnd.eq(1), wleft.eq(wleft - 1)]
                 with m.Else():
-                    m.d.sync += [phase.eq(2), count.eq(self.DRAIN - 1)]
-        with m.Elif(phase == 2):
+                    m.d.sync += [phase.eq(Phase.DRAIN), count.eq(self.DRAIN - 1)]
+        with m.Elif(phase == Phase.DRAIN):
             m.d.sync += count.eq(count - 1)
             with m.If(count == 0):
-                m.d.sync += [phase.eq(3), fin.eq(1)]
-        with m.Elif(phase == 3):
+                m.d.sync += [phase.eq(Phase.FINALIZE), fin.eq(1)]
+        with m.Elif(phase == Phase.FINALIZE):
             m.d.sync += fin.eq(1)
             m.d.sync += rows_left.eq(rows_left - 1)
             with m.If(rows_left == 0):
-                m.d.sync += [phase.eq(0), fin.eq(0), tail.eq(1), count.eq(self.FINAL - 1)]
+                m.d.sync += [phase.eq(Phase.IDLE), fin.eq(0), tail.eq(1), count.eq(self.FINAL - 1)]
         with m.Elif(tail):
             m.d.sync += count.eq(count - 1)
         with m.If(finishing & last_layer):
