@@ -76,17 +76,23 @@ def write_harness(config, workdir, *, pe_class=PE, mode="prove", depth=None, tim
 
     Returns ``(sby path, depth, names)``, `names` mapping each property's "file:line" to its name.
     """
+    depth = default_depth(config) if depth is None else int(depth)
+    free = ["act_mem", "bias_mem"] + (["entry_mem"] if config.stream is None else [])
+    return _write(workdir, FormalHarness(config, pe_class, groups=groups), free, "pe.sby", mode, depth,
+                  config.entries + PE_LATENCY + 3, timeout)
+
+
+def _write(workdir, harness, free, sby_name, mode, depth, cover_depth, timeout):
+    """Write `harness` as top.il (the power-on contents of the memories named in `free` dropped) and the .sby
+    file `sby_name` into `workdir`; returns ``(sby path, depth, names)``."""
     if mode not in ("prove", "bmc"):
         raise ValueError(f"mode must be 'prove' or 'bmc', not {mode!r}")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    depth = default_depth(config) if depth is None else int(depth)
-    harness = FormalHarness(config, pe_class, groups=groups)
     text = rtlil.convert(harness, name="top")
-    free = ["act_mem", "bias_mem"] + (["entry_mem"] if config.stream is None else [])
     (workdir / "top.il").write_text(_strip_meminit(text, free))
-    sby = workdir / "pe.sby"
-    sby.write_text(_sby_text(mode, depth, config.entries + PE_LATENCY + 3, timeout))
+    sby = workdir / sby_name
+    sby.write_text(_sby_text(mode, depth, cover_depth, timeout))
     return sby, depth, dict(harness.names)
 
 
@@ -176,17 +182,9 @@ def write_window_harness(config, workdir, *, pe_class=WindowPE, mode="prove", de
     """Write top.il (the window PE's harness) and window_pe.sby (tasks `mode` and "cover") into `workdir`.
 
     Returns ``(sby path, depth, names)`` as :func:`write_harness`."""
-    if mode not in ("prove", "bmc"):
-        raise ValueError(f"mode must be 'prove' or 'bmc', not {mode!r}")
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     depth = default_window_depth(config) if depth is None else int(depth)
-    harness = WindowFormalHarness(config, pe_class, groups=groups)
-    text = rtlil.convert(harness, name="top")
-    (workdir / "top.il").write_text(_strip_meminit(text, ["entry_mem", "bias_mem"]))
-    sby = workdir / "window_pe.sby"
-    sby.write_text(_sby_text(mode, depth, layer_depth(config) + 2, timeout))
-    return sby, depth, dict(harness.names)
+    return _write(workdir, WindowFormalHarness(config, pe_class, groups=groups), ["entry_mem", "bias_mem"],
+                  "window_pe.sby", mode, depth, layer_depth(config) + 2, timeout)
 
 
 def prove_window_pe(config, workdir, *, pe_class=WindowPE, mode="prove", depth=None, cover=True, timeout=None,

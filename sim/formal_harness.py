@@ -70,7 +70,18 @@ from ..golden.encode import slice_width
 from ..hw.pe import PE, bits_for, pack_entries
 from ..hw.stages import config_shapes, requant_constants
 
-__all__ = ["PEConfig", "FormalHarness"]
+__all__ = ["PEConfig", "FormalHarness", "memory_contents"]
+
+
+def memory_contents(m, mem, depth):
+    """The words of `mem`, through extra combinational read ports added to `m` (the memory's own ports are
+    untouched)."""
+    words = []
+    for i in range(depth):
+        port = mem.read_port(domain="comb")
+        m.d.comb += port.addr.eq(i)
+        words.append(port.data)
+    return words
 
 
 @dataclass(frozen=True)
@@ -227,12 +238,7 @@ class FormalHarness(wiring.Component):
 
         # The memories' contents, seen through extra combinational read ports (the PE's own ports are untouched).
         def contents(mem, depth):
-            words = []
-            for i in range(depth):
-                port = mem.read_port(domain="comb")
-                m.d.comb += port.addr.eq(i)
-                words.append(port.data)
-            return words
+            return memory_contents(m, mem, depth)
         words = contents(pe.entry_mem, E)
         ent = [data.View(pe.entry_shape, w) for w in words]
         x = contents(self.act_mem, n_in)

@@ -73,7 +73,7 @@ from ..golden.window import WINDOW_DRAIN, WINDOW_SIZES, WindowSegment
 from ..hw.pe import bits_for
 from ..hw.stages import config_shapes, requant_constants, signed_bits
 from ..hw.window_pe import FINAL_LATENCY, STATE_DISTANCE, WindowPE
-from .formal_harness import FormalHarness
+from .formal_harness import FormalHarness, memory_contents
 
 __all__ = ["WindowPEConfig", "WindowFormalHarness", "WRITE_AT"]
 
@@ -226,13 +226,7 @@ class WindowFormalHarness(wiring.Component):
         m.d.comb += [pe.layer.eq(0), pe.window.eq(self.window)]
 
         def contents(mem, depth):
-            """The memory's words, through extra combinational read ports (the PE's own ports are untouched)."""
-            words = []
-            for i in range(depth):
-                port = mem.read_port(domain="comb")
-                m.d.comb += port.addr.eq(i)
-                words.append(port.data)
-            return words
+            return memory_contents(m, mem, depth)
         words = contents(pe.entry_mem, E)
         ent = [data.View(pe.entry_shape, w) for w in words]
         bias = [data.View(pe.bias_shape, w) for w in contents(pe.bias_mem, R)]
