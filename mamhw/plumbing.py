@@ -245,7 +245,18 @@ def run_tool(var, args, cwd, log_name):
     if proc.returncode != 0:
         last = _last_error_line(log_path)
         raise ToolError(f"{cmd} failed (exit {proc.returncode}): {last} (full log: {log_path})")
+    if var == "YOSYS":
+        _refuse_wrong_netlist(cmd, log_path)
     return log_path
+
+
+def _refuse_wrong_netlist(cmd, log_path):
+    """Yosys resolves a net driven twice with a warning, not an error, and the netlist it writes computes something
+    else than the design (seen: its iCE40 DSP mapping tying a product to 0, see hw/window_pe.py)."""
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            if "Driver-driver conflict" in line:
+                raise ToolError(f"{cmd} wrote a wrong netlist: {line.strip()} (full log: {log_path})")
 
 
 def _last_error_line(path):
