@@ -46,9 +46,9 @@ __all__ = ["STATE_DISTANCE", "WINDOW_FILL", "WINDOW_DRAIN", "FINAL_LATENCY", "WI
            "plan_window_network", "window_network_cycles", "state_hazards"]
 
 # The contract with hw/window_engine.py (a test holds them equal to the hardware's own constants).
-STATE_DISTANCE = 3      # cycles between two issues that may touch the same row state
+STATE_DISTANCE = 4      # cycles between two issues that may touch the same row state
 WINDOW_FILL = 1         # cycles between the one start is taken in and the first window's first issue
-WINDOW_DRAIN = 6        # cycles between the last issue and the first finalization read
+WINDOW_DRAIN = 7        # cycles between the last issue and the first finalization read
 FINAL_LATENCY = 10      # from the last finalization read to the layer's end: its output's write, and the next
                         # layer's start in the same cycle
 WINDOW_HANDOVER = 0     # nothing more between two layers

@@ -45,7 +45,7 @@ class WindowEngine(wiring.Component):
     `counter_bits`: width of the cycle counters."""
 
     FILL = 1                    # cycles between the start and the first window's first issue
-    DRAIN = 6                   # cycles between the last issue and the first finalization read
+    DRAIN = 7                   # cycles between the last issue and the first finalization read
     FINAL = PE_FINAL_LATENCY    # the last finalization read -> the layer's end (its last write, the next start)
     HANDOVER = 0
     Y_LATENCY = 2

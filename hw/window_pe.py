@@ -10,12 +10,15 @@ Pipeline of an entry (cycle 0: the entry is issued, its word on the entry memory
     0   issue: the word leaves the memory; a ``bnd`` (the engine's window start) releases a PE that waits
     1   E: the entry registered
     2   E2: registered again; its column picks x from the engine's window register
-    3-5 X, Y, P: multiply (hw/stages.py); at 4 the row's state is addressed
-    5   combine the product with the state (first touch: the product itself)
-    6   the new state written
+    3-5 X, Y, P: multiply (hw/stages.py); at 4 the row's state is addressed, at 5 it is read
+    6   C: the product and the state registered, then combined (first touch: the product itself)
+    7   the new state written
 
-So two entries of one row must be issued :data:`STATE_DISTANCE` (3) cycles apart: the plan spaces them. A spacer
-(weight 0) writes nothing.
+So two entries of one row must be issued :data:`STATE_DISTANCE` (4) cycles apart: the plan spaces them. A spacer
+(weight 0) writes nothing. C is a stage of its own because the product leaves a DSP and the state a block RAM,
+both slow outputs: compared straight away, DSP -> compare -> new state was the ECP5 engine's slowest path (11.6 ns
+at P = 16); a stage costs a cycle of spacing, which real-size layers rarely need (their rows' entries are far
+apart), and a cycle of drain per layer.
 
 Finalization of local row j (cycle f: ``fin`` high, this PE's own row counter at j):
 
@@ -42,7 +45,7 @@ from .stages import config_shapes, delay, multiply, requant_stages, signed_bits
 
 __all__ = ["WindowPE", "window_entry_layout", "state_layout", "window_shapes"]
 
-STATE_DISTANCE = 3          # issue cycles between two entries of one row (the read-modify-write above)
+STATE_DISTANCE = 4          # issue cycles between two entries of one row (the read-modify-write above)
 FINAL_LATENCY = 10          # a row's finalization read to its result
 
 
@@ -201,21 +204,28 @@ class WindowPE(wiring.Component):
         y_row, y_live = delay(m, x_row, "y_row"), delay(m, x_live, "y_live")
         p_row, p_live = delay(m, y_row, "p_row"), delay(m, y_live, "p_live")
 
-        # The row state: read at Y (with the finalization's row instead while finalizing), combined at P, written
-        # a cycle later.
+        # The row state: read at Y (with the finalization's row instead while finalizing), registered with the
+        # product at C, combined there, and written a cycle later.
         m.d.comb += [state_rd.addr.eq(Mux(self.fin, frow, y_row)), bias_rd.addr.eq(brow)]
         old = data.View(self.state_shape, state_rd.data)
+        c_old = data.View(self.state_shape, delay(m, state_rd.data, "c_state"))
+        # c_p is zeroed when no entry is live (nothing reads it then) so that it is not a plain register: Yosys's
+        # iCE40 DSP mapping (0.70) takes a plain second register after the product into the SB_MAC16 as its output
+        # register and then ties the product to 0 (warning "Driver-driver conflict"), a wrong netlist.
+        c_p = Signal.like(p, name="c_p", reset_less=True)
+        m.d.sync += c_p.eq(Mux(p_live, p, 0))
+        c_live, c_row = delay(m, p_live, "c_live"), delay(m, p_row, "c_row")
         new = Signal(self.state_shape, reset_less=True)
         mac = Signal(name="mac_copy")
         mam = "mam" in self.kinds
         m.d.comb += new.touched.eq(1)
-        total = Mux(old.touched, old.hi + p, p)
+        total = Mux(c_old.touched, c_old.hi + c_p, c_p)
         if mam:
-            hi = Mux(old.touched & (old.hi > p), old.hi, p)
-            lo = Mux(old.touched & (old.lo < p), old.lo, p)
+            hi = Mux(c_old.touched & (c_old.hi > c_p), c_old.hi, c_p)
+            lo = Mux(c_old.touched & (c_old.lo < c_p), c_old.lo, c_p)
             m.d.comb += new.lo.eq(lo)
         m.d.comb += new.hi.eq(total if not mam else hi if self.kinds == ("mam",) else Mux(mac, total, hi))
-        w_live, w_row = delay(m, p_live, "w_live"), delay(m, p_row, "w_row")
+        w_live, w_row = delay(m, c_live, "w_live"), delay(m, c_row, "w_row")
         w_state = delay(m, new.as_value(), "w_state")
 
         # Finalization: f+1 pads and clears, f+2 adds max and min, f+3 adds the bias.
@@ -260,9 +270,9 @@ class WindowPE(wiring.Component):
                      self.result.payload.value.eq(y)]
         self._internals(m, SimpleNamespace(
             issue=issue, head=head, head_wend=head_wend, ea=ea, left=left, waiting=waiting, cur=cur, frow=frow,
-            brow=brow, mult=mult, mac=mac, entry_valids=[e_valid, e2_valid, x_live, y_live, p_live, w_live],
+            brow=brow, mult=mult, mac=mac, entry_valids=[e_valid, e2_valid, x_live, y_live, p_live, c_live, w_live],
             final_valids=[f1_valid, f2_valid, f3_valid, v_valid] + requant_valids,
-            p=p, old=old, new=new, state_wr=state_wr, w_live=w_live, w_row=w_row, w_state=w_state,
+            c_p=c_p, c_old=c_old, old=old, new=new, state_wr=state_wr, w_live=w_live, w_row=w_row, w_state=w_state,
             f1_valid=f1_valid, f1_row=f1_row, f2_hi=f2_hi, f2_lo=f2_lo))
         return m
 

@@ -19,9 +19,9 @@ What is symbolic (the proof covers every value) and what is fixed:
 * **control**, as the engine drives it, but free in time: ``start`` is taken when the PE is idle or in the cycle
   of the layer's last result (as the engine starts its next layer); ``bnd`` only from the second cycle after the
   start and only in a cycle after one in which ``reached`` was high, delayed by any number of cycles; ``fin`` is
-  R consecutive cycles starting any time at least WINDOW_DRAIN + 1 = 7 cycles after the last issue. The sync
+  R consecutive cycles starting any time at least WINDOW_DRAIN + 1 = 8 cycles after the last issue. The sync
   reset may come while no layer runs (row states survive a reset: see below).
-* **the planner's spacing** (assumed): two kept weights of one row are issued at least STATE_DISTANCE (3)
+* **the planner's spacing** (assumed): two kept weights of one row are issued at least STATE_DISTANCE (4)
   cycles apart, counting clock cycles (waits for ``bnd`` included).
 * **fixed**: kind, widths, W, R, E, mult, shift, relu (the PE's configuration inputs hold the layer's values);
   one layer.
@@ -33,9 +33,9 @@ issued entry through a delay line of its own):
     with ``bnd``, until all E are issued; ``a_reached``: ``reached`` is (waiting and no ``bnd``) or issuing a
     ``wend`` entry. ``a_state``: every row's state (read through extra ports of the state memory) is the
     reference's: untouched, or touched with the running max and min (mam) or sum (mac) of the products
-    ``weight * window[col]`` of its kept entries written so far, each written 6 cycles after its issue (spacers
-    change nothing). ``a_in_flight``: the valid bits of the PE's stages E, E2, X, Y, P, W are exactly the entries
-    issued 1..6 cycles ago (kept weights only from X on), so they count the issued-but-not-written entries.
+    ``weight * window[col]`` of its kept entries written so far, each written 7 cycles after its issue (spacers
+    change nothing). ``a_in_flight``: the valid bits of the PE's stages E, E2, X, Y, P, C, W are exactly the entries
+    issued 1..7 cycles ago (kept weights only from X on), so they count the issued-but-not-written entries.
 (b) ``b_result_timing``: a result comes exactly FINAL_LATENCY (10) cycles after each ``fin`` cycle, and at no
     other time; ``b_result_row``: it carries the row that ``fin`` finalized (rows in order, 0..R-1);
     ``b_result_value``: its value is the contract's: max + min with 0 joining both exactly when the row's
@@ -77,7 +77,7 @@ from .formal_harness import FormalHarness, memory_contents
 
 __all__ = ["WindowPEConfig", "WindowFormalHarness", "WRITE_AT"]
 
-WRITE_AT = 6                        # an entry issued at t is written into its row's state at t + 6
+WRITE_AT = 7                        # an entry issued at t is written into its row's state at t + 7
 READ_X_AT = 2                       # ... and multiplies the window register of cycle t + 2
 FIN_AFTER = WINDOW_DRAIN + 1        # the first fin comes at least this many cycles after the last issue
 
@@ -179,7 +179,7 @@ class _Observed:
             left=Signal(signed(wide), name="obs_left"), cur=Signal(wide, name="obs_cur"),
             frow=Signal(wide, name="obs_frow"), brow=Signal(wide, name="obs_brow"),
             mult=Signal(wide + 1, name="obs_mult"),
-            entry_valids=[Signal(name=f"obs_entry_valid{i}") for i in range(6)],
+            entry_valids=[Signal(name=f"obs_entry_valid{i}") for i in range(WRITE_AT)],
             final_valids=[Signal(name=f"obs_final_valid{i}") for i in range(FINAL_LATENCY)])
 
     def _internals(self, m, signals):
@@ -308,7 +308,7 @@ class WindowFormalHarness(wiring.Component):
                 m.d.sync += d[k].p.eq(d[k - 1].p)
         with m.If(d[0].live & ~taken):
             m.d.sync += kept.eq(kept + 1)
-        # The planner's spacing: a kept weight's row is not that of a kept weight issued 1 or 2 cycles before.
+        # The planner's spacing: a kept weight's row is not that of a kept weight issued 1 to 3 cycles before.
         for k in range(1, STATE_DISTANCE):
             m.d.comb += Assume(~(d[0].live & d[k].live & (d[k].row == d[0].row)))
 

@@ -55,7 +55,8 @@ class FirstFoldIgnoresTouchedWindowPE(WindowPE):
 
     def _internals(self, m, s):
         super()._internals(m, s)
-        m.d.comb += [s.new.hi.eq(Mux(s.old.hi > s.p, s.old.hi, s.p)), s.new.lo.eq(Mux(s.old.lo < s.p, s.old.lo, s.p))]
+        m.d.comb += [s.new.hi.eq(Mux(s.c_old.hi > s.c_p, s.c_old.hi, s.c_p)),
+                     s.new.lo.eq(Mux(s.c_old.lo < s.c_p, s.c_old.lo, s.c_p))]
 
 
 class ForgetPrunedZeroWindowPE(WindowPE):

@@ -87,7 +87,8 @@ def test_rows_touching_the_same_state_are_spaced():
     w[0, :4] = [1, 2, 3, 4]
     layer = Layer.build(kind="mam", weight=w, bias=[0], mult=1, shift=0, relu=False)
     (plan,) = plan_window_network(Network([layer]), 1, 8)
-    assert plan.segments[0].weight.tolist() == [1, 0, 0, 2, 0, 0, 3, 0, 0, 4]
+    gap = [0] * (STATE_DISTANCE - 1)
+    assert plan.segments[0].weight.tolist() == [1, *gap, 2, *gap, 3, *gap, 4]
     assert plan.durations.tolist() == [1 + 3 * STATE_DISTANCE]
     assert state_hazards(plan) == 0
 
