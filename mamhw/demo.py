@@ -26,7 +26,7 @@ from .pipeline import (TrainConfig, common_input_scale, hardware_figures, load_s
 from .progress import Progress
 from .rtl import MAX_PES
 
-__all__ = ["cmd_demo", "Preset", "FULL", "QUICK", "run_demo"]
+__all__ = ["cmd_demo", "Preset", "FULL", "QUICK", "run_demo", "trained_network"]
 
 ESTIMATE_TARGET = "ecp5-85f"    # a 784-input network on 4 PEs needs more block RAM than the UP5K has
 NETWORKS = (("MAM", "mam"), ("MAC", "mac"))       # name, hidden-layer kind (the output layer is MAC in both)
@@ -135,6 +135,34 @@ def _estimate_text(est):
     return f"{est['luts']:,} / {est['dsps']} / {est['block_rams']}"
 
 
+def trained_network(preset, seed, hidden_kind, *, split=None, scale=None, tolerance=1.0, timings=None, log=_log):
+    """One of the demo's networks (hidden layer `hidden_kind`, MAC output layer): trained, pruned one shot by
+    magnitude to the smallest fraction within `tolerance` points of its unpruned accuracy (chosen on the validation
+    split), quantized. Returns (the pruning steps, the chosen step's index, the quantized model). `split` and the
+    input `scale`: the dataset's split and common input scale (made from `seed` when not given)."""
+    cfg = replace(preset.train, seed=seed)
+    if split is None:
+        split = load_split(preset.dataset, seed=seed, val_samples=preset.val_samples)
+    scale = common_input_scale(split.x_train) if scale is None else scale
+    timings = {} if timings is None else timings
+    sizes = [split.n_features, preset.hidden, split.n_classes]
+    kinds = [hidden_kind, "mac"]
+    name = dict((kind, n) for n, kind in NETWORKS)[hidden_kind]
+    t0 = time.monotonic()
+    log(f"training {'-'.join(map(str, sizes))} ({'/'.join(kinds)}), {cfg.epochs} epochs"
+        + (f", vanishing contributes over {min(cfg.vanish_epochs, cfg.epochs)}" if hidden_kind == "mam" else ""))
+    model = train_model(sizes, kinds, split, cfg, log=lambda m: log(f"  {m}"), val=False)
+    timings[f"train_{name}"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    log(f"pruning the hidden layer one shot by magnitude, {cfg.finetune_epochs} fine-tuning epochs per step")
+    steps, chosen = prune_search(model, split, preset.fractions, tolerance_points=tolerance, cfg=cfg,
+                                 log=lambda m: log(f"  {m}"), cascade=False)
+    timings[f"prune_{name}"] = time.monotonic() - t0
+    best = steps[chosen]
+    log(f"chosen: {_pct(best.fraction, 2)} of the hidden layer ({best.kept} interconnections)")
+    return steps, chosen, quantize(best.model, split, calib_samples=preset.calib_samples, input_scale=scale)
+
+
 def run_demo(out_dir, *, preset, seed, backend, pes, tolerance, samples=None, log=_log):
     """The whole demo; writes every file into out_dir and returns (report, rule, table, result lines)."""
     t_start = time.monotonic()
@@ -148,22 +176,10 @@ def run_demo(out_dir, *, preset, seed, backend, pes, tolerance, samples=None, lo
     scale = common_input_scale(split.x_train)
     nets = {}
     for name, hidden_kind in NETWORKS:
-        kinds = [hidden_kind, "mac"]
-        t0 = time.monotonic()
-        log(f"[{name}] training {shape} ({'/'.join(kinds)}), {cfg.epochs} epochs"
-            + (f", vanishing contributes over {min(cfg.vanish_epochs, cfg.epochs)}" if hidden_kind == "mam" else ""))
-        model = train_model(sizes, kinds, split, cfg, log=lambda m, n=name: log(f"[{n}]   {m}"), val=False)
-        timings[f"train_{name}"] = time.monotonic() - t0
-        t0 = time.monotonic()
-        log(f"[{name}] pruning the hidden layer one shot by magnitude, {cfg.finetune_epochs} fine-tuning epochs "
-            f"per step")
-        steps, chosen = prune_search(model, split, preset.fractions, tolerance_points=tolerance, cfg=cfg,
-                                     log=lambda m, n=name: log(f"[{n}]   {m}"), cascade=False)
-        timings[f"prune_{name}"] = time.monotonic() - t0
+        steps, chosen, q = trained_network(preset, seed, hidden_kind, split=split, scale=scale, tolerance=tolerance,
+                                           timings=timings, log=lambda m, n=name: log(f"[{n}] {m}"))
         best = steps[chosen]
-        log(f"[{name}] chosen: {_pct(best.fraction, 2)} of the hidden layer ({best.kept} interconnections)")
-        q = quantize(best.model, split, calib_samples=preset.calib_samples, input_scale=scale)
-        nets[name] = {"kinds": kinds, "steps": [s.as_dict() for s in steps], "chosen_step": chosen,
+        nets[name] = {"kinds": [hidden_kind, "mac"], "steps": [s.as_dict() for s in steps], "chosen_step": chosen,
                       "chosen_fraction": best.fraction, "kept": best.kept, "total": best.total,
                       "network_kept": remaining(best.model)[0], "network_total": remaining(best.model)[1],
                       "float_acc": best.test_acc, "val_acc": best.val_acc, "qmodel": q}
