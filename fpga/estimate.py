@@ -12,6 +12,7 @@ its kept weights only.
 """
 
 import functools
+import os
 
 import numpy as np
 
@@ -252,10 +253,22 @@ def _rows(rep):
     rows = [("engine", (f"window, W = {rep['window']} (one copy of the activations)" if rep.get("engine") ==
              "window" else "row (each PE reads its own copy of the activations)")
              + (f"; chosen: {rep['engine_choice']}" if rep.get("engine_choice") else ""))]
+    worst = "at most: exact with no activation zero, which the window engine skips" if rep.get("engine") == \
+        "window" else "exact"
     rows += [
-        ("cycles / inference", f"{rep['cycles']:,} (exact; {rep['entries']:,} entries, efficiency "
+        ("cycles / inference", f"{rep['cycles']:,} ({worst}; {rep['entries']:,} entries, efficiency "
                                f"{rep['efficiency']:.3f})"),
     ]
+    given = rep.get("cycles_for_inputs")
+    if given:
+        rows.append((f"cycles for {os.path.basename(given['inputs'])}",
+                     f"mean {given['mean']:,.1f}, std {given['std']:,.1f}, {given['min']:,}..{given['max']:,} over "
+                     f"{given['samples']:,} sample{'s' if given['samples'] > 1 else ''} (exact for each)"))
+        if "mean_by_engine" in given:
+            rows.append(("  mean by engine", ", ".join(
+                f"{'row' if k == 'row' else 'window W = ' + k[6:]} {v:,.1f}"
+                for k, v in given["mean_by_engine"].items())
+                + " (the choice above is by the most cycles, which do not depend on inputs)"))
     if rep["clock_mhz"]:
         rows += [(f"latency at {rep['clock_mhz']:.1f} MHz", f"{rep['latency_us']:.2f} us ({rep['clock_from']})"),
                  ("inferences / s", f"{rep['inferences_per_s']:,.0f}")]

@@ -14,26 +14,36 @@ so all P PEs store at once: local row j at word ``j // L``, slot ``j % L``. So t
 column) of output row r in the next layer's input is ``(j // L) * W + p * L + j % L``, and input i of the network
 sits at position i.
 
-Entries. PE p's entries of window w are its kept weights whose input lies in window w: (weight, column within the
-window, local row), ordered by column, then row, except that two entries that touch the same row are issued at
-least :data:`STATE_DISTANCE` cycles apart (the row state's read-modify-write has that latency); where no entry can
-be issued, a spacer (weight 0: it changes no row) takes the cycle. A PE with no entry in a window issues one
-spacer there. The last entry of each window carries ``wend``.
+Groups. PE p's entries of window w are its kept weights whose input lies in window w: (weight, column within the
+window, local row). They are packed, in order of column and row, into groups of :data:`GROUP` slots, one memory
+word each; a slot with weight 0 is empty. A group belongs to one window; the last of each window carries ``wend``,
+and a PE with no entry in a window has one empty group there.
 
-Timing. All PEs start a window together; a window lasts as long as the PE with the most entries in it (its
-length ``T_w``; an engine-wide barrier: the next window starts the cycle after every PE has issued its ``wend``
-entry). Nothing else is data-dependent, so a layer takes exactly
+Zero skipping. The PE issues, one per cycle, only the entries whose activation is not zero, so a group takes as
+many cycles as it has such entries, and one cycle when it has none. Skipping is exact: for a MAC row a zero
+product adds nothing; a MAM row with a pruned weight already has 0 competing; a dense MAM row (no pruned weight)
+has an entry at every column, so it skipped a zero product exactly when its PE skipped any entry with a zero
+activation in the layer, and the PE then lets 0 join its max and min at finalization (as a pruned weight's does).
+
+Row state. A PE folds each product into its row's state in a memory (read, combined, written back); an entry of
+the same row issued up to three cycles before has not been written yet, and the PE takes its new state from its
+pipeline instead, so the entries of one row may issue in any cycles: the plan needs no spacing.
+
+Timing. All PEs start a window together (an engine-wide barrier). PE p spends ``d_p(w) = sum over its groups of
+max(1, entries whose activation is not zero)`` cycles on window w, and the window lasts ``T_w = max(MIN_WINDOW,
+max_p d_p(w))``: the engine reads each window ahead into a register and needs MIN_WINDOW cycles per window to have
+the next one's zero mask ready. A layer takes exactly
 
     WINDOW_FILL + sum over windows of T_w + WINDOW_DRAIN + R + FINAL_LATENCY + WINDOW_HANDOVER
 
-cycles, and a network the sum over its layers. An empty row costs nothing (its output is its bias, requantized).
+cycles, and a network the sum over its layers: :func:`window_sample_cycles` gives them for given inputs, and the
+plan's own ``durations`` and ``cycles`` are the worst case, no activation zero. An empty row costs nothing (its
+output is its bias, requantized).
 
-MAM rows: 0 joins max and min of a row with a pruned weight, and of no other (as in golden/forward.py): the
-finalization pass applies it from the row's ``dense`` flag, so the products of a row's kept weights are all the
-state ever sees.
+MAM rows: 0 joins max and min of a row with a pruned weight (as in golden/forward.py), and of a dense row whose PE
+skipped a zero; the finalization pass applies it from the row's ``dense`` flag and the PE's skip flag.
 """
 
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,14 +51,16 @@ import numpy as np
 from ..plumbing import ContractError
 from .cycles import NetworkCycles
 
-__all__ = ["STATE_DISTANCE", "WINDOW_FILL", "WINDOW_DRAIN", "FINAL_LATENCY", "WINDOW_HANDOVER", "WINDOW_SIZES",
-           "WindowSegment", "WindowLayerPlan", "check_window", "output_positions", "plan_window_layer",
-           "plan_window_network", "window_network_cycles", "state_hazards"]
+__all__ = ["GROUP", "STATE_DISTANCE", "MIN_WINDOW", "WINDOW_FILL", "WINDOW_DRAIN", "FINAL_LATENCY",
+           "WINDOW_HANDOVER", "WINDOW_SIZES", "WindowSegment", "WindowLayerPlan", "check_window", "output_positions",
+           "plan_window_layer", "plan_window_network", "window_network_cycles", "window_sample_cycles"]
 
 # The contract with hw/window_engine.py (a test holds them equal to the hardware's own constants).
-STATE_DISTANCE = 4      # cycles between two issues that may touch the same row state
-WINDOW_FILL = 1         # cycles between the one start is taken in and the first window's first issue
-WINDOW_DRAIN = 7        # cycles between the last issue and the first finalization read
+GROUP = 4               # entry slots per memory word: the PE looks this far ahead for a non-zero activation
+STATE_DISTANCE = 1      # cycles between two issues that may touch the same row state (the PE forwards)
+MIN_WINDOW = 3          # the shortest window: the next window's zero mask is read ahead in that time
+WINDOW_FILL = 3         # cycles between the one start is taken in and the first window's first issue
+WINDOW_DRAIN = 8        # cycles from a window's end (the next one's first cycle) to the first finalization read
 FINAL_LATENCY = 10      # from the last finalization read to the layer's end: its output's write, and the next
                         # layer's start in the same cycle
 WINDOW_HANDOVER = 0     # nothing more between two layers
@@ -65,18 +77,27 @@ def check_window(pes, window):
 
 @dataclass(frozen=True, eq=False)
 class WindowSegment:
-    """One PE's part of one layer: its entry stream, window after window, and its rows' biases and dense flags."""
+    """One PE's part of one layer: its groups, window after window, and its rows' biases and dense flags."""
 
-    weight: np.ndarray      # int64 [entries]: 0 for a spacer
-    col: np.ndarray         # int64 [entries]: the input's column within its window
-    row: np.ndarray         # int64 [entries]: the local row the product folds into
-    wend: np.ndarray        # bool  [entries]: the PE's last entry of its window
+    weight: np.ndarray      # int64 [groups, GROUP]: 0 for an empty slot
+    col: np.ndarray         # int64 [groups, GROUP]: the input's column within its window
+    row: np.ndarray         # int64 [groups, GROUP]: the local row the product folds into
+    wend: np.ndarray        # bool  [groups]: the PE's last group of its window
     bias: np.ndarray        # int64 [rows]: 0 for padding rows
     dense: np.ndarray       # bool  [rows]: the row has no pruned weight
 
     @property
-    def entries(self):
-        return int(self.weight.size)
+    def groups(self):
+        return int(self.wend.size)
+
+    @property
+    def kept(self):
+        return int(np.count_nonzero(self.weight))
+
+    @property
+    def group_window(self):
+        """int64 [groups]: the window of each group."""
+        return np.cumsum(np.concatenate([[0], self.wend[:-1]])).astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,7 +119,7 @@ class WindowLayerPlan:
     rows: int                   # R: local rows of every PE
     in_position: np.ndarray     # int64 [n_in]: where each input is in the layer's input windows
     segments: tuple             # WindowSegment per PE
-    durations: np.ndarray       # int64 [windows]: T_w
+    durations: np.ndarray       # int64 [windows]: T_w with no activation zero (the worst case)
 
     @property
     def lanes(self):
@@ -116,18 +137,37 @@ class WindowLayerPlan:
 
     @property
     def kept(self):
-        """Entries that hold a kept weight (spacers excluded)."""
-        return int(sum(np.count_nonzero(s.weight) for s in self.segments))
+        """Entries that hold a kept weight."""
+        return int(sum(s.kept for s in self.segments))
 
     @property
-    def spacers(self):
-        return int(sum(s.entries for s in self.segments)) - self.kept
+    def slots(self):
+        """Entry slots of all PEs' groups, empty ones included."""
+        return int(sum(s.groups for s in self.segments)) * GROUP
+
+    @property
+    def fixed_cycles(self):
+        """Cycles of the layer outside its windows."""
+        return WINDOW_FILL + WINDOW_DRAIN + self.rows + FINAL_LATENCY + WINDOW_HANDOVER
 
     @property
     def cycles(self):
-        """Exact cycles of this layer: from the cycle after its start to its end (the next layer's start)."""
-        return (WINDOW_FILL + int(self.durations.sum()) + WINDOW_DRAIN + self.rows + FINAL_LATENCY
-                + WINDOW_HANDOVER)
+        """Exact cycles of this layer with no activation zero, the most it takes: from the cycle after its start to
+        its end (the next layer's start)."""
+        return self.fixed_cycles + int(self.durations.sum())
+
+    def window_cycles(self, nonzero):
+        """T_w of every window, int64 [batch, windows], for `nonzero` bool [batch, windows * W]: which positions
+        of the layer's input windows hold an activation that is not zero (after the layer's input ReLU)."""
+        nonzero = np.asarray(nonzero, dtype=bool).reshape(-1, self.n_windows, self.window)
+        longest = np.zeros((nonzero.shape[0], self.n_windows), dtype=np.int64)
+        for seg in self.segments:
+            w = seg.group_window
+            issued = (nonzero[:, w[:, None], seg.col] & (seg.weight != 0)).sum(axis=2)     # [batch, groups]
+            spent = np.zeros_like(longest)
+            np.add.at(spent.T, w, np.maximum(issued, 1).T)
+            np.maximum(longest, spent, out=longest)
+        return np.maximum(longest, MIN_WINDOW)
 
 
 def output_positions(n_out, pes, window):
@@ -138,22 +178,11 @@ def output_positions(n_out, pes, window):
     return (j // lanes) * window + p * lanes + j % lanes
 
 
-def _spaced(items, last, start, distance):
-    """Issue `items` ((col, row, weight) in preferred order) from cycle `start`: each one as early as its row
-    allows (``distance`` cycles after the row's previous issue, `last` maps row -> cycle, updated), a spacer where
-    nothing can go. Returns the issued entries, spacers as None."""
-    pending, out, t = deque(items), [], start
-    while pending:
-        for k, item in enumerate(pending):
-            if t - last.get(item[1], -distance) >= distance:
-                del pending[k]
-                last[item[1]] = t
-                out.append(item)
-                break
-        else:
-            out.append(None)
-        t += 1
-    return out or [None]
+def _grouped(items):
+    """`items` ((col, row, weight) in order) in groups of GROUP (the last one filled with empty slots); at least
+    one group."""
+    items = list(items)
+    return [items[k:k + GROUP] for k in range(0, len(items), GROUP)] or [[]]
 
 
 def plan_window_layer(layer, pes, window, in_position=None):
@@ -176,41 +205,33 @@ def plan_window_layer(layer, pes, window, in_position=None):
     # Each (PE, window)'s entries as a slice of the sorted arrays.
     key = p_s * n_windows + w_s
     bounds = np.searchsorted(key, np.arange(pes * n_windows + 1))
-    streams = [[] for _ in range(pes)]
-    last = [dict() for _ in range(pes)]
-    durations = np.zeros(n_windows, dtype=np.int64)
-    start = 0
-    for w in range(n_windows):
-        longest = 0
-        for p in range(pes):
-            lo, hi = bounds[p * n_windows + w], bounds[p * n_windows + w + 1]
-            items = list(zip(c_s[lo:hi].tolist(), j_s[lo:hi].tolist(), v_s[lo:hi].tolist()))
-            issued = _spaced(items, last[p], start, STATE_DISTANCE)
-            streams[p].append(issued)
-            longest = max(longest, len(issued))
-        durations[w] = longest
-        start += longest
     kept = np.bincount(r, minlength=n_out)
     dense_rows = kept == n_in
     segments = []
+    durations = np.zeros(n_windows, dtype=np.int64)
     for p in range(pes):
-        flat = [e for issued in streams[p] for e in issued]
-        wend = np.zeros(len(flat), dtype=bool)
-        wend[np.cumsum([len(issued) for issued in streams[p]]) - 1] = True
+        groups, wend = [], []
+        for w in range(n_windows):
+            lo, hi = bounds[p * n_windows + w], bounds[p * n_windows + w + 1]
+            mine = _grouped(zip(c_s[lo:hi].tolist(), j_s[lo:hi].tolist(), v_s[lo:hi].tolist()))
+            durations[w] = max(durations[w], sum(max(1, len(g)) for g in mine))
+            groups += mine
+            wend += [False] * (len(mine) - 1) + [True]
+        fields = np.zeros((3, len(groups), GROUP), dtype=np.int64)       # col, row, weight
+        for g, group in enumerate(groups):
+            if group:
+                fields[:, g, :len(group)] = np.array(group, dtype=np.int64).T
         mine = np.arange(p, n_out, pes)
         bias = np.zeros(rows, dtype=np.int64)
         dense = np.zeros(rows, dtype=bool)
         bias[:mine.size] = np.asarray(layer.bias, dtype=np.int64)[mine]
         dense[:mine.size] = dense_rows[mine]
-        segments.append(WindowSegment(
-            weight=np.array([0 if e is None else e[2] for e in flat], dtype=np.int64),
-            col=np.array([0 if e is None else e[0] for e in flat], dtype=np.int64),
-            row=np.array([0 if e is None else e[1] for e in flat], dtype=np.int64),
-            wend=wend, bias=bias, dense=dense))
+        segments.append(WindowSegment(weight=fields[2], col=fields[0], row=fields[1], wend=np.array(wend, dtype=bool),
+                                      bias=bias, dense=dense))
     return WindowLayerPlan(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
                            mult=layer.mult, shift=layer.shift, relu=layer.relu, relu_in=layer.relu_in, pes=int(pes),
                            window=int(window), n_in=n_in, n_out=n_out, rows=rows,
-                           in_position=pos, segments=tuple(segments), durations=durations)
+                           in_position=pos, segments=tuple(segments), durations=np.maximum(durations, MIN_WINDOW))
 
 
 def plan_window_network(network, pes, window):
@@ -224,27 +245,23 @@ def plan_window_network(network, pes, window):
 
 
 def window_network_cycles(plans):
-    """Exact cycles of a network on the window engine, as golden.cycles.NetworkCycles: ``entries`` are the kept
-    weights of each layer and ``load`` each PE's entries with spacers (so ``efficiency`` counts spacers and
-    waits as idle PE-cycles)."""
+    """Exact cycles of a network on the window engine with no activation zero (the most it can take), as
+    golden.cycles.NetworkCycles: ``entries`` are the kept weights of each layer and ``load`` each PE's."""
     per_layer = np.array([plan.cycles for plan in plans], dtype=np.int64)
     return NetworkCycles(pes=plans[0].pes, total=int(per_layer.sum()), per_layer=per_layer, engine=per_layer,
                          entries=np.array([plan.kept for plan in plans], dtype=np.int64),
-                         load=[np.array([s.entries for s in plan.segments], dtype=np.int64) for plan in plans])
+                         load=[np.array([s.kept for s in plan.segments], dtype=np.int64) for plan in plans])
 
 
-def state_hazards(plan):
-    """Pairs of issues of one PE that touch the same row closer than STATE_DISTANCE cycles (a plan has none)."""
-    starts = np.concatenate([[0], np.cumsum(plan.durations)])
-    bad = 0
-    for seg in plan.segments:
-        window = np.cumsum(np.concatenate([[0], seg.wend[:-1]]))      # each entry's window
-        first = np.flatnonzero(np.concatenate([[True], seg.wend[:-1]]))
-        t = starts[window] + np.arange(seg.entries) - first[window]   # issue cycle within the layer
-        kept = seg.weight != 0
-        rows, times = seg.row[kept], t[kept]
-        order = np.lexsort((times, rows))
-        rows, times = rows[order], times[order]
-        same = rows[1:] == rows[:-1]
-        bad += int(np.count_nonzero(same & (np.diff(times) < STATE_DISTANCE)))
-    return bad
+def window_sample_cycles(plans, layer_inputs):
+    """Exact cycles of every layer for given inputs, int64 [batch, layers]. `layer_inputs`: each layer's input
+    activations [batch, n_in] (the network's input, then each layer's output: golden.network_forward with
+    return_all gives the rest)."""
+    out = []
+    for plan, x in zip(plans, layer_inputs):
+        x = np.asarray(x, dtype=np.int64)
+        live = x > 0 if plan.relu_in else x != 0
+        nonzero = np.zeros((x.shape[0], plan.n_windows * plan.window), dtype=bool)
+        nonzero[:, plan.in_position] = live
+        out.append(plan.fixed_cycles + plan.window_cycles(nonzero).sum(axis=1))
+    return np.stack(out, axis=1)

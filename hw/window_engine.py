@@ -7,12 +7,19 @@ window register that every PE sees; PE p writes its finalized rows into lane p, 
 write of its slot only), so all P PEs store in the same cycle. Each lane memory has one read and one write port,
 whatever P: the buffers are held once, not once per PE as in the row engine (hw/engine.py).
 
-Sequence of a layer (cycle 0: the start is taken): the PEs wait for the first window, which starts in cycle 2;
-the next window starts in the cycle after every PE has issued its last entry of the window (``reached``: an
-AND over the PEs, registered into ``bnd``); after the last window the read-modify-writes drain, then the
-sequencer raises ``fin`` for R cycles (every PE finalizes its local rows 0..R-1) and the layer ends with its last
-row's write. The next layer starts in that cycle. golden/window.py states the cycle count; ``FILL``, ``DRAIN``,
-``FINAL`` and ``HANDOVER`` here are its constants, held equal by a test.
+Windows are read a window ahead: the lanes' words of the next window go into ``next_window`` with its zero mask
+``next_nz`` (bit c: column c's activation, after the layer's input ReLU, is not zero; ``nz_ready`` once it is
+there), from which the PEs take the next window's first groups; at the window's start (``bnd``) the mask moves to
+``nz``, the next window is read, and a cycle later ``next_window`` moves into the window register that the PEs'
+multipliers read. So a window lasts at least MIN_WINDOW (3) cycles.
+
+Sequence of a layer (cycle 0: the start is taken): the first window is read ahead in cycles 1-2, the PEs take its
+first groups in cycle 3, and it starts in cycle 4; the next window starts in the cycle after every PE is through
+the window and holds the next one's first group (``reached``: an AND over the PEs, registered into ``bnd``); after
+the last window the read-modify-writes drain, then the sequencer raises ``fin`` for R cycles (every PE finalizes
+its local rows 0..R-1) and the layer ends with its last row's write. The next layer starts in that cycle.
+golden/window.py states the cycle count; ``FILL``, ``DRAIN``, ``MIN_WINDOW``, ``FINAL`` and ``HANDOVER`` here are
+its constants, held equal by a test.
 
 Host port: hw/ports.py's EngineHostPort, as the row network engine's: input i is written at lane ``(i % W) // L``,
 word ``i // W``, slot ``i % L``; output row r of the last layer is read from lane ``r % P``, word ``(r // P) //
@@ -44,8 +51,9 @@ class WindowEngine(wiring.Component):
     start and one done, behind an EngineHostPort. `dsp`: the DSP primitive of the PEs' multipliers (hw/dsp.py);
     `counter_bits`: width of the cycle counters."""
 
-    FILL = 1                    # cycles between the start and the first window's first issue
-    DRAIN = 7                   # cycles between the last issue and the first finalization read
+    FILL = 3                    # cycles between the start and the first window's first issue
+    MIN_WINDOW = 3              # a window's cycles at least: the next one's read ahead, its mask ready
+    DRAIN = 8                   # cycles between the last issue and the first finalization read
     FINAL = PE_FINAL_LATENCY    # the last finalization read -> the layer's end (its last write, the next start)
     HANDOVER = 0
     Y_LATENCY = 2
@@ -126,8 +134,10 @@ class WindowEngine(wiring.Component):
         m.d.sync += bnd.eq(0)
         fin = Signal()
         wptr = Signal.like(out_base)            # the lane word of the next window
+        next_nz, cur_nz, nz_ready = Signal(W), Signal(W), Signal()
         with m.If(go):
-            m.d.sync += [phase.eq(Phase.WINDOWS), self.layer.eq(k_next), self.busy.eq(1), self.done.eq(0), tail.eq(0)]
+            m.d.sync += [phase.eq(Phase.WINDOWS), self.layer.eq(k_next), self.busy.eq(1), self.done.eq(0), tail.eq(0),
+                         nz_ready.eq(0)]
             with m.If(~self.busy):
                 m.d.sync += [self.cycles.eq(0)] + [self.layer_cycles[k].eq(0) for k in range(n)]
             with m.Switch(k_next):
@@ -140,7 +150,7 @@ class WindowEngine(wiring.Component):
         with m.Elif(phase == Phase.WINDOWS):
             with m.If(reached):
                 with m.If(wleft != 0):
-                    m.d.sync += [bnd.eq(1), wleft.eq(wleft - 1)]
+                    m.d.sync += [bnd.eq(1), wleft.eq(wleft - 1), nz_ready.eq(0)]
                 with m.Else():
                     m.d.sync += [phase.eq(Phase.DRAIN), count.eq(self.DRAIN - 1)]
         with m.Elif(phase == Phase.DRAIN):
@@ -163,11 +173,18 @@ class WindowEngine(wiring.Component):
                     with m.Case(k):
                         m.d.sync += self.layer_cycles[k].eq(self.layer_cycles[k] + 1)
 
-        # The window register: the lanes' words of the window read at `bnd`, through the layer's input ReLU.
+        # The window read ahead: the lanes' words of the next window, read after the start and at each `bnd`,
+        # through the layer's input ReLU, with its zero mask; the window register takes it a cycle after `bnd`.
         window = Signal(data.ArrayLayout(signed(self.act_bits), W))
-        with m.If(bnd):
+        next_window = Signal(data.ArrayLayout(signed(self.act_bits), W))
+        fetch = bnd | delay(m, go, "window_prime")
+        with m.If(fetch):
             m.d.sync += wptr.eq(wptr + 1)
-        loading = delay(m, bnd, "window_loading")
+        with m.If(bnd):
+            m.d.sync += cur_nz.eq(next_nz)
+        loading = delay(m, fetch, "window_loading")
+        with m.If(loading):
+            m.d.sync += [window.eq(next_window), nz_ready.eq(1)]
 
         # Host access, registered a cycle (as the row engine's): the write's lane, word and slot; the read's.
         x_lane = self.x_addr[lb:wb] if wb > lb else Const(0, 1)
@@ -189,7 +206,7 @@ class WindowEngine(wiring.Component):
             m.submodules[f"lane{q}"] = mem = Memory(shape=self.lane_shape, depth=self.lane_depth, init=[])
             rd, wr = mem.read_port(), mem.write_port(granularity=1)      # one activation of the word
             m.d.comb += [pe.start.eq(go), pe.layer.eq(k_next), pe.bnd.eq(bnd), pe.fin.eq(fin),
-                         pe.window.eq(window)]
+                         pe.window.eq(window), pe.nz.eq(cur_nz), pe.next_nz.eq(next_nz), pe.nz_ready.eq(nz_ready)]
             m.d.comb += [getattr(pe, key).eq(value) for key, value in cfg.items()]
             res = pe.result
             pe_slot = res.payload.row[:lb] if lb else Const(0, 1)
@@ -205,7 +222,8 @@ class WindowEngine(wiring.Component):
             with m.If(loading):
                 for s in range(L):
                     x = rd.data[s]
-                    m.d.sync += window[q * L + s].eq(Mux(relu_in & x[-1], 0, x))
+                    m.d.sync += [next_window[q * L + s].eq(Mux(relu_in & x[-1], 0, x)),
+                                 next_nz[q * L + s].eq(x.any() & ~(relu_in & x[-1]))]
         y_lane_d, y_slot_d = delay(m, y_lane, "y_lane_d"), delay(m, y_slot, "y_slot_d")
         if pes * L == 1:
             m.d.comb += self.y_data.eq(lane_words[0][0])

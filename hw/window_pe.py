@@ -1,29 +1,38 @@
-"""The window engine's PE: it walks its entries window by window and folds each product into its row's state in a
-memory, then, once the layer's windows have passed, finalizes every row (golden/window.py: the plan and timing).
+"""The window engine's PE: it walks its groups of entries window by window, issues the entries whose activation is
+not zero and folds each product into its row's state in a memory, then, once the layer's windows have passed,
+finalizes every row (golden/window.py: the plan, the zero skipping and the timing).
 
 Unlike the row engine's PE (hw/pe.py), which folds one row at a time in registers, this PE's entries of one window
 belong to many rows, so the running max and min (or sum) of every row live in a row-state memory, read, combined
 with the product and written back. The multiplier and the requantization are the shared stages (hw/stages.py).
 
-Pipeline of an entry (cycle 0: the entry is issued, its word on the entry memory's output):
+Issue. The entry memory holds one group of GROUP entry slots a word. A group is taken from the memory's output into
+the head register together with its candidates: the slots with a kept weight whose activation in the window is not
+zero (the engine's zero masks: ``nz`` of the open window, ``next_nz`` of the next one, read ahead). Each cycle the
+head issues its first candidate; the cycle it issues its last one (or, with none, its first cycle) the next group is
+taken. After its window's last group the PE takes the next window's first group as soon as that window's mask is
+ready (``nz_ready``), and waits for ``bnd``. ``reached`` comes from registers only (the head's candidates and flags,
+``nz_ready``): the engine ANDs every PE's, and a memory output in front of that AND was its slowest path once.
 
-    0   issue: the word leaves the memory; a ``bnd`` (the engine's window start) releases a PE that waits
+Pipeline of an entry (cycle 0: issued from the head):
+
     1   E: the entry registered
-    2   E2: registered again; its column picks x from the engine's window register
-    3-5 X, Y, P: multiply (hw/stages.py); at 4 the row's state is addressed, at 5 it is read
-    6   C: the product and the state registered, then combined (first touch: the product itself)
-    7   the new state written
+    2   E2: registered again; its column's low bits pick an activation of each block of 8 in the window register
+    3   E3: its column's high bits pick the block: x
+    4-6 X, Y, P: multiply (hw/stages.py); at 5 the row's state is addressed, at 6 it is read
+    7   C: the product and the state registered, then combined (first touch: the product itself)
+    8   the new state written
 
-So two entries of one row must be issued :data:`STATE_DISTANCE` (4) cycles apart: the plan spaces them. A spacer
-(weight 0) writes nothing. C is a stage of its own because the product leaves a DSP and the state a block RAM,
-both slow outputs: compared straight away, DSP -> compare -> new state was the ECP5 engine's slowest path (11.6 ns
-at P = 16); a stage costs a cycle of spacing, which real-size layers rarely need (their rows' entries are far
-apart), and a cycle of drain per layer.
+An entry's state read (at 6) comes before the writes of the entries of its row issued 1-3 cycles earlier: C takes
+their new states from the write stage's registers instead, so the entries of one row may issue back to back. C is
+a stage of its own because the product leaves a DSP and the state a block RAM, both slow outputs: compared straight
+away, DSP -> compare -> new state was the ECP5 engine's slowest path (11.6 ns at P = 16).
 
 Finalization of local row j (cycle f: ``fin`` high, this PE's own row counter at j):
 
     f       read the row's state and its bias word (bias, dense); write the state back untouched (cleared)
-    f+1     mam: max and min with 0 joining them when the row has a pruned weight (not dense); untouched: 0
+    f+1     mam: max and min with 0 joining them when the row has a pruned weight (not dense) or the PE skipped a
+            zero activation in this layer (so did every dense row: it has an entry at every column); untouched: 0
     f+2     their sum (or the sum of products)
     f+3     + bias
     f+4..   requantization (hw/stages.py), ``result`` at f + 10
@@ -33,7 +42,7 @@ import functools
 from types import SimpleNamespace
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -43,17 +52,24 @@ from .dsp import check_dsp
 from .pe import KINDS, bits_for, result_layout
 from .stages import config_shapes, delay, multiply, requant_stages, signed_bits
 
-__all__ = ["WindowPE", "window_entry_layout", "state_layout", "window_shapes"]
+__all__ = ["WindowPE", "GROUP", "window_slot_layout", "window_group_layout", "state_layout", "window_shapes"]
 
-STATE_DISTANCE = 4          # issue cycles between two entries of one row (the read-modify-write above)
+GROUP = 4                   # entry slots per memory word
+STATE_DISTANCE = 1          # issue cycles between two entries of one row (the PE forwards a state not yet written)
+PICK = 8                    # activations the column's low bits choose among in E2 (see elaborate)
 FINAL_LATENCY = 10          # a row's finalization read to its result
 
 
-def window_entry_layout(w_bits, window, rows):
-    """One entry word: weight (0: a spacer), column within the window, local row, last entry of the window, and
-    whether the next entry of the stream is the last of its window (``next_wend``: the PE knows it a cycle ahead)."""
+def window_slot_layout(w_bits, window, rows):
+    """One entry slot: weight (0: an empty slot), column within the window, local row."""
     return data.StructLayout({"weight": signed(w_bits), "col": unsigned(ceil_log2(window)),
-                              "row": unsigned(bits_for(rows)), "wend": unsigned(1), "next_wend": unsigned(1)})
+                              "row": unsigned(bits_for(rows))})
+
+
+def window_group_layout(w_bits, window, rows):
+    """One entry word: GROUP slots and ``wend``, the PE's last group of its window."""
+    return data.StructLayout({"slots": data.ArrayLayout(window_slot_layout(w_bits, window, rows), GROUP),
+                              "wend": unsigned(1)})
 
 
 def state_layout(hi_shape, lo_shape=None):
@@ -71,12 +87,12 @@ def window_shapes(plans, act_bits):
     mam = False
     for plan in plans:
         for seg in plan.segments:
-            w = np.abs(seg.weight)
+            w, rows = np.abs(seg.weight).ravel(), seg.row.ravel()
             if plan.kind == "mac":                      # a row's sum of |w|
-                row = np.bincount(seg.row, weights=w, minlength=plan.rows).astype(np.int64)
+                row = np.bincount(rows, weights=w, minlength=plan.rows).astype(np.int64)
             else:                                       # a row's largest |w|
                 row = np.zeros(plan.rows, dtype=np.int64)
-                np.maximum.at(row, seg.row, w)
+                np.maximum.at(row, rows, w)
             hi = max(hi, int(row.max(initial=0)) * x)
             if plan.kind == "mam":
                 mam, lo = True, max(lo, int(row.max(initial=0)) * x)
@@ -93,7 +109,9 @@ class WindowPE(wiring.Component):
     largest layer; hi_shape, lo_shape, v_shape: :func:`window_shapes`; dsp: the DSP primitive (hw/dsp.py).
 
     Ports: ``start`` with ``layer``: run that layer (its first entry waits for the first ``bnd``). ``bnd``: a window
-    starts this cycle. ``reached``: this PE has issued its last entry of the window (or does now). ``window``: the
+    starts this cycle. ``reached``: this PE is through the window's entries and holds the next window's first group
+    (or has none). ``nz``, ``next_nz``: the zero masks (bit c: column c's activation is not zero) of the open window
+    and of the next; ``nz_ready``: ``next_nz`` holds the next window's (never in a ``bnd`` cycle). ``window``: the
     engine's window register (x of the entry in E2). ``fin``: finalize the next row (one per cycle, from row 0).
     ``mac``, ``mult``, ``neg_mult``, ``rounding``: the running layer's configuration, held from ``start`` to the
     layer's last result. ``result``: each finalized row (local row number, value).
@@ -110,19 +128,18 @@ class WindowPE(wiring.Component):
         self.act_bits, self.w_bits, self.out_bits = act_bits, w_bits, out_bits
         self.window_size, self.rows = window, rows
         self.hi_shape, self.lo_shape, self.v_shape = hi_shape, lo_shape, v_shape
-        self.entry_shape = window_entry_layout(w_bits, window, rows)
+        self.slot_shape = window_slot_layout(w_bits, window, rows)
+        self.entry_shape = window_group_layout(w_bits, window, rows)
         self.state_shape = state_layout(hi_shape, lo_shape if "mam" in self.kinds else None)
         bias_bits = signed_bits([int(b) for seg in segments for b in seg.bias])
         self.bias_shape = data.StructLayout({"bias": signed(bias_bits), "dense": unsigned(1)})
-        self.entry_base, self.entry_count, self.bias_base, self.first_wend = [], [], [], []
+        self.entry_base, self.entry_count, self.bias_base = [], [], []
         words, biases = [], []
         for seg in segments:
             self.entry_base.append(len(words))
             self.bias_base.append(len(biases))
-            self.entry_count.append(seg.entries)
-            words += _pack(self.entry_shape, weight=seg.weight, col=seg.col, row=seg.row, wend=seg.wend,
-                           next_wend=np.append(seg.wend[1:], False))
-            self.first_wend.append(bool(seg.wend[0]) if seg.entries else True)
+            self.entry_count.append(seg.groups)
+            words += _pack_groups(self.entry_shape, seg)
             biases += _pack(self.bias_shape, bias=seg.bias, dense=seg.dense)
         self.n_layers = len(segments)
         self.entry_words, self.bias_words = words, biases
@@ -132,6 +149,9 @@ class WindowPE(wiring.Component):
             "layer": In(bits_for(self.n_layers)),
             "bnd": In(1),
             "reached": Out(1),
+            "nz": In(window),
+            "next_nz": In(window),
+            "nz_ready": In(1),
             "window": In(data.ArrayLayout(signed(act_bits), window)),
             "fin": In(1),
             "mac": In(1),
@@ -163,22 +183,52 @@ class WindowPE(wiring.Component):
         n = self.n_layers
         cur = Signal(bits_for(n))
 
-        # Issue. `left` counts the entries not yet issued, minus one (its sign bit: none left). The memory's address
-        # moves on an issue, and `reached` rises, decided from registers only (`waiting`, `bnd`, `head_wend`), never
-        # from the word the memory reads: `head_wend` is the head's `wend`, taken a cycle ahead from the word before
-        # (its `next_wend`; at a start, the layer's first entry's, a constant). The engine ANDs every PE's
-        # `reached`, and the memory's output in front of that AND was the slowest path (13.5 ns at P = 16, ECP5).
-        ea = Signal(range(max(2, len(self.entry_words) + 1)))
+        # Issue. `ga` is the address of the group on the memory's output, `left` counts the groups not yet taken
+        # into the head, minus one (its sign bit: none left).
+        ga = Signal(range(max(2, len(self.entry_words) + 1)))
         left = Signal(signed(bits_for(len(self.entry_words) + 1) + 1), init=-1)
+        more = ~left[-1]
         waiting = Signal(init=1)
-        head = data.View(self.entry_shape, entry_rd.data)
-        head_wend = Signal()
+        hd = Signal(self.entry_shape, reset_less=True)
+        hd_valid = Signal()
+        hd_cand = Signal(GROUP)
+        zero_seen = Signal()
+        nxt = data.View(self.entry_shape, entry_rd.data)
+
+        active = ~waiting | self.bnd
+        first = Signal(GROUP)
+        m.d.comb += first.eq(hd_cand & (~hd_cand + 1))           # the lowest candidate
+        rest = hd_cand & ~first
         issue = Signal()
-        m.d.comb += [issue.eq(~left[-1] & (~waiting | self.bnd)),
-                     entry_rd.addr.eq(Mux(issue, ea + 1, ea)),
-                     self.reached.eq((waiting & ~self.bnd) | (issue & head_wend))]
-        with m.If(issue):
-            m.d.sync += [ea.eq(ea + 1), left.eq(left - 1), waiting.eq(head_wend), head_wend.eq(head.next_wend)]
+        done = Signal()                                         # the head's last cycle
+        m.d.comb += [issue.eq(active & hd_cand.any()), done.eq(active & hd_valid & ~rest.any())]
+        window_done = done & hd.wend
+        # The group taken next: of the open window (its mask `nz`, or `next_nz` in the bnd cycle, before the engine
+        # moves it into `nz`), or after the window's last one the next window's, once its mask is ready.
+        take_next = window_done | (~active & ~hd_valid)
+        take = Signal()
+        m.d.comb += [take.eq(more & Mux(take_next, self.nz_ready, done)),
+                     self.reached.eq(self.nz_ready & Mux(active, window_done, 1)),
+                     entry_rd.addr.eq(Mux(take, ga + 1, ga))]
+        kept = Cat(slot.weight.any() for slot in nxt.slots)
+        # Both masks looked up, then one chosen: the choice waits on the head's candidates, the lookups do not.
+        seen = Mux(take_next | self.bnd, Cat(self.next_nz.bit_select(slot.col, 1) for slot in nxt.slots),
+                   Cat(self.nz.bit_select(slot.col, 1) for slot in nxt.slots))
+        with m.If(take):
+            m.d.sync += [hd.eq(nxt), hd_valid.eq(1), hd_cand.eq(kept & seen), ga.eq(ga + 1), left.eq(left - 1)]
+            with m.If((kept & ~seen).any()):
+                m.d.sync += zero_seen.eq(1)
+        with m.Elif(done):
+            m.d.sync += [hd_valid.eq(0), hd_cand.eq(0)]
+        with m.Elif(issue):
+            m.d.sync += hd_cand.eq(rest)
+        with m.If(window_done):
+            m.d.sync += waiting.eq(1)
+        with m.Elif(self.bnd):
+            m.d.sync += waiting.eq(0)
+        slot = hd.slots[0].as_value()
+        for i in range(1, GROUP):
+            slot = Mux(first[i], hd.slots[i].as_value(), slot)
 
         # Finalization rows, counted here from each start.
         frow = Signal(bits_for(self.rows))
@@ -186,35 +236,58 @@ class WindowPE(wiring.Component):
         with m.If(self.fin):
             m.d.sync += [frow.eq(frow + 1), brow.eq(brow + 1)]
         with m.If(self.start):
-            m.d.sync += [waiting.eq(1), cur.eq(self.layer), frow.eq(0)]
+            m.d.sync += [waiting.eq(1), hd_valid.eq(0), hd_cand.eq(0), zero_seen.eq(0), cur.eq(self.layer),
+                         frow.eq(0)]
             with m.Switch(self.layer):
                 for k in range(n):
                     with m.Case(k):
-                        m.d.sync += [ea.eq(self.entry_base[k]), left.eq(self.entry_count[k] - 1),
-                                     brow.eq(self.bias_base[k]), head_wend.eq(self.first_wend[k])]
+                        m.d.sync += [ga.eq(self.entry_base[k]), left.eq(self.entry_count[k] - 1),
+                                     brow.eq(self.bias_base[k])]
 
-        # E, E2; x from the window register; X, Y, P (the product).
+        # E, E2, E3: the column picks x from the window register in two steps, its low bits one activation of each
+        # block of PICK (E2), its high bits the block (E3): a 64-to-1 pick in one cycle was the ECP5 engine's slowest
+        # path (10.7 ns at P = 16). Then X, Y, P (the product).
         e_valid = delay(m, issue, "e_valid")
-        e = delay(m, entry_rd.data, "e_entry")
-        e2_valid, e2 = delay(m, e_valid, "e2_valid"), data.View(self.entry_shape, delay(m, e, "e2_entry"))
-        # The column picks x by a word select (a View index would scale the column with a multiply).
-        x = self.window.as_value().word_select(e2.col, self.act_bits).as_signed()
-        p, _ = multiply(m, e2.weight, x, self.dsp)
-        x_row, x_live = delay(m, e2.row, "x_row"), delay(m, e2_valid & e2.weight.any(), "x_live")
+        e = delay(m, slot, "e_entry")
+        e2_valid, e2 = delay(m, e_valid, "e2_valid"), data.View(self.slot_shape, delay(m, e, "e2_entry"))
+        low = min(ceil_log2(PICK), len(e2.col))
+        block = self.act_bits << low
+        blocks = Signal(self.window_size * self.act_bits >> low << low, name="e3_blocks", reset_less=True)
+        for k in range(self.window_size >> low):
+            # A word select, not a View index (which would scale the column with a multiply).
+            m.d.sync += blocks.word_select(k, self.act_bits).eq(
+                self.window.as_value()[k * block:(k + 1) * block].word_select(e2.col[:low], self.act_bits))
+        e3_valid, e3 = delay(m, e2_valid, "e3_valid"), data.View(self.slot_shape, delay(m, e2.as_value(), "e3_entry"))
+        x = blocks.word_select(e3.col[low:], self.act_bits).as_signed() if len(e3.col) > low else \
+            blocks[:self.act_bits].as_signed()
+        p, _ = multiply(m, e3.weight, x, self.dsp)
+        x_row, x_live = delay(m, e3.row, "x_row"), delay(m, e3_valid, "x_live")
         y_row, y_live = delay(m, x_row, "y_row"), delay(m, x_live, "y_live")
         p_row, p_live = delay(m, y_row, "p_row"), delay(m, y_live, "p_live")
 
         # The row state: read at Y (with the finalization's row instead while finalizing), registered with the
-        # product at C, combined there, and written a cycle later.
+        # product at C, combined there, and written a cycle later (W). An entry of the same row up to three cycles
+        # ahead has not reached the memory before this one's read: its new state is taken from the write stage's
+        # registers instead (W, then W2, W3), the nearest first, so entries of one row may issue back to back.
         m.d.comb += [state_rd.addr.eq(Mux(self.fin, frow, y_row)), bias_rd.addr.eq(brow)]
         old = data.View(self.state_shape, state_rd.data)
-        c_old = data.View(self.state_shape, delay(m, state_rd.data, "c_state"))
+        c_state = delay(m, state_rd.data, "c_state")
         # c_p is zeroed when no entry is live (nothing reads it then) so that it is not a plain register: Yosys's
         # iCE40 DSP mapping (0.70) takes a plain second register after the product into the SB_MAC16 as its output
         # register and then ties the product to 0 (warning "Driver-driver conflict"), a wrong netlist.
         c_p = Signal.like(p, name="c_p", reset_less=True)
         m.d.sync += c_p.eq(Mux(p_live, p, 0))
         c_live, c_row = delay(m, p_live, "c_live"), delay(m, p_row, "c_row")
+        w_live, w_row = delay(m, c_live, "w_live"), delay(m, c_row, "w_row")
+        w2_live, w2_row = delay(m, w_live, "w2_live"), delay(m, w_row, "w2_row")
+        # Which of them is this entry's row, found a cycle early (at P) from the rows alone.
+        hits = [delay(m, p_live & live & (p_row == row), f"c_hit{k + 1}")
+                for k, (live, row) in enumerate([(c_live, c_row), (w_live, w_row), (w2_live, w2_row)])]
+        w_state = Signal(self.state_shape.size, name="w_state", reset_less=True)
+        w2_state = delay(m, w_state, "w2_state")
+        w3_state = delay(m, w2_state, "w3_state")
+        c_old = data.View(self.state_shape, Mux(hits[0], w_state, Mux(hits[1], w2_state, Mux(hits[2], w3_state,
+                                                                                             c_state))))
         new = Signal(self.state_shape, reset_less=True)
         mac = Signal(name="mac_copy")
         mam = "mam" in self.kinds
@@ -225,8 +298,7 @@ class WindowPE(wiring.Component):
             lo = Mux(c_old.touched & (c_old.lo < c_p), c_old.lo, c_p)
             m.d.comb += new.lo.eq(lo)
         m.d.comb += new.hi.eq(total if not mam else hi if self.kinds == ("mam",) else Mux(mac, total, hi))
-        w_live, w_row = delay(m, c_live, "w_live"), delay(m, c_row, "w_row")
-        w_state = delay(m, new.as_value(), "w_state")
+        m.d.sync += w_state.eq(new.as_value())
 
         # Finalization: f+1 pads and clears, f+2 adds max and min, f+3 adds the bias.
         f1_valid, f1_row = delay(m, self.fin, "f1_valid"), delay(m, frow, "f1_row")
@@ -235,7 +307,7 @@ class WindowPE(wiring.Component):
         b = data.View(self.bias_shape, bias_rd.data)
         f2_hi = Signal(self.hi_shape, reset_less=True)
         f2_lo = Signal(self.lo_shape or signed(2), reset_less=True)
-        pad = ~b.dense                                  # a pruned weight: 0 joins max and min
+        pad = ~b.dense | zero_seen                      # a pruned weight or a skipped zero: 0 joins max and min
         if mam:
             mam_hi = Mux(old.touched, Mux(pad & (old.hi < 0), 0, old.hi), 0)
             mam_lo = Mux(old.touched, Mux(pad & (old.lo > 0), 0, old.lo), 0)
@@ -269,17 +341,31 @@ class WindowPE(wiring.Component):
         m.d.comb += [self.result.valid.eq(q_valid), self.result.payload.row.eq(q_row),
                      self.result.payload.value.eq(y)]
         self._internals(m, SimpleNamespace(
-            issue=issue, head=head, head_wend=head_wend, ea=ea, left=left, waiting=waiting, cur=cur, frow=frow,
-            brow=brow, mult=mult, mac=mac, entry_valids=[e_valid, e2_valid, x_live, y_live, p_live, c_live, w_live],
+            issue=issue, first=first, take=take, hd=hd, hd_valid=hd_valid, hd_cand=hd_cand, ga=ga, left=left,
+            waiting=waiting, zero_seen=zero_seen, cur=cur, frow=frow,
+            brow=brow, mult=mult, mac=mac, entry_valids=[e_valid, e2_valid, e3_valid, x_live, y_live, p_live, c_live, w_live],
             final_valids=[f1_valid, f2_valid, f3_valid, v_valid] + requant_valids,
             c_p=c_p, c_old=c_old, old=old, new=new, state_wr=state_wr, w_live=w_live, w_row=w_row, w_state=w_state,
-            f1_valid=f1_valid, f1_row=f1_row, f2_hi=f2_hi, f2_lo=f2_lo))
+            f1_valid=f1_valid, f1_row=f1_row, f2_hi=f2_hi, f2_lo=f2_lo, dense=b.dense, nxt=nxt))
         return m
 
     def _internals(self, m, signals):
         """Nothing here: a hook called at the end of :meth:`elaborate` with the PE's registers and wires by name
         (`signals`). The formal harness (sim/window_formal_harness.py) reads them for its invariants; the broken
         PEs of tests/faulty.py add statements to `m` that override the PE's own (the last assignment wins)."""
+
+
+def _pack_groups(layout, seg):
+    """Integer entry words of `layout` (:func:`window_group_layout`) from a WindowSegment's groups."""
+    slot = layout["slots"].shape.elem_shape
+    words = np.zeros(seg.groups, dtype=object)
+    for i in range(GROUP):
+        for name in ("weight", "col", "row"):
+            field = slot[name]
+            raw = np.asarray(getattr(seg, name)[:, i], dtype=np.int64) & ((1 << field.width) - 1)
+            words |= raw.astype(object) << (i * slot.size + field.offset)
+    words |= np.asarray(seg.wend, dtype=np.int64).astype(object) << layout["wend"].offset
+    return [int(w) for w in words]
 
 
 def _pack(layout, **fields):

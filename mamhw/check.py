@@ -3,14 +3,15 @@
 import numpy as np
 
 from .golden import network_forward
+from .golden.engines import sample_cycles
 from .rtl import run_rtl
 
-__all__ = ["check_against_golden", "format_report", "report_ok"]
+__all__ = ["check_against_golden", "format_report", "report_ok", "model_cycles_text", "spread"]
 
 MAX_LISTED_MISMATCHES = 20
 
 
-def _spread(values):
+def spread(values):
     values = [int(v) for v in values]
     lo, hi = min(values), max(values)
     return {"min": lo, "max": hi, "mean": float(np.mean(values))}
@@ -20,10 +21,12 @@ def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, pro
                          window=None):
     """Simulate `network` on validated inputs x [batch, in] (on `engine`, with `window`: mamhw.rtl.run_rtl);
     returns (rtl_outputs, report dict)."""
-    golden = network_forward(network, x)
+    outputs = network_forward(network, x, return_all=True)
+    golden = outputs[-1]
     run = run_rtl(network, x, pes=pes, backend=backend, vcd=vcd, progress=progress, log=log, engine=engine,
                   window=window)
     model = run.model
+    expected = sample_cycles(network, x, run.pes, engine, window, outputs)        # [batch, layers]
     diff = np.argwhere(run.outputs != golden)
     layers = []
     for k, layer in enumerate(network):
@@ -36,11 +39,12 @@ def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, pro
             "entries": int(model.entries[k]),
             "pe_load": [int(v) for v in model.load[k]],
             "model_cycles": int(model.per_layer[k]),
-            "cycles": _spread(measured),
-            "cycles_match_model": bool(np.all(measured == model.per_layer[k])),
+            "model_cycles_for_inputs": spread(expected[:, k]),
+            "cycles": spread(measured),
+            "cycles_match_model": bool(np.all(measured == expected[:, k])),
             "efficiency": int(model.entries[k]) / (run.pes * int(model.per_layer[k])),
         })
-    cycles_ok = bool(np.all(run.cycles == model.total) and np.all(run.counter == run.cycles)
+    cycles_ok = bool(np.all(run.cycles == expected.sum(axis=1)) and np.all(run.counter == run.cycles)
                      and all(L["cycles_match_model"] for L in layers))
     report = {
         "backend": run.backend,
@@ -51,6 +55,7 @@ def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, pro
         "layers": layers,
         "entries": int(model.entries.sum()),
         "model_cycles": int(model.total),
+        "model_cycles_per_sample": [int(c) for c in expected.sum(axis=1)],
         "cycles_per_sample": [int(c) for c in run.cycles],
         "cycle_counter_per_sample": [int(c) for c in run.counter],
         "cycles_match_model": cycles_ok,
@@ -62,6 +67,18 @@ def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, pro
         ],
     }
     return run.outputs, report
+
+
+def _range(values):
+    return f"{values['min']}" if values["min"] == values["max"] else f"{values['min']}..{values['max']}"
+
+
+def model_cycles_text(counts, worst):
+    """The cycle model's counts for some inputs (a :func:`spread`), and beside them the most any inputs take when
+    the count depends on them (the window engine's zero skipping)."""
+    if counts["min"] == counts["max"] == worst:
+        return str(worst)
+    return f"{_range(counts)} for these inputs, at most {worst}"
 
 
 def report_ok(report):
@@ -80,12 +97,13 @@ def format_report(report):
         load = "/".join(str(v) for v in L["pe_load"])
         lines.append(f"  layer {k}: {L['kind']} {L['shape'][0]}x{L['shape'][1]}, {L['nnz']} weights "
                      f"({100 * L['density']:.2f}%), {L['entries']} entries, PE load {load}: "
-                     f"{measured} cycles (model {L['model_cycles']}), efficiency {L['efficiency']:.3f}")
-    cyc = report["cycles_per_sample"]
-    lo, hi = min(cyc), max(cyc)
+                     f"{measured} cycles (model {model_cycles_text(L['model_cycles_for_inputs'], L['model_cycles'])}), "
+                     f"efficiency {L['efficiency']:.3f}")
+    cyc, model = report["cycles_per_sample"], report["model_cycles_per_sample"]
     verdict = "match" if report["cycles_match_model"] else "DIFFER FROM"
-    lines.append(f"cycles per sample: {lo if lo == hi else f'{lo}..{hi}'} ({verdict} the model's "
-                 f"{report['model_cycles']}), efficiency entries/(P*cycles) = {report['efficiency']:.3f}")
+    lines.append(f"cycles per sample: {_range(spread(cyc))} ({verdict} the model's "
+                 f"{model_cycles_text(spread(model), report['model_cycles'])}), "
+                 f"efficiency entries/(P*cycles) = {report['efficiency']:.3f}")
     n = report["batch"] * report["layers"][-1]["shape"][0]
     if report["mismatches"]:
         lines.append(f"MISMATCH: {report['mismatches']} of {n} outputs differ from the golden model")

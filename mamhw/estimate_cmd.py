@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from .golden import ContractError, load_model
+from .golden import ContractError, load_inputs, load_model
 from .limits import check_sweep_memory
 from .options import (add_engine, add_pes, add_target, add_weights, input_file, layer_widths, output_dir,
                       output_file, positive_float)
@@ -53,6 +53,9 @@ def add_estimate_arguments(p):
                      "flip-flops, logic cells and Fmax from a model calibrated on real synthesis runs.")
     p.add_argument("model", type=input_file, metavar="LAYER_OR_NETWORK.npz", help=MODEL_HELP)
     _estimate_options(p, auto=True)
+    p.add_argument("--inputs", type=input_file, metavar="X.npy",
+                   help="inputs [batch, in]: the exact cycles of each (the window engine skips zero activations, "
+                        "so its cycles depend on them), their mean and spread")
     p.add_argument("--vs-mac", action="store_true", help="side by side: the file as MAM and as MAC (mam compare)")
     _density_options(p)
     _report_options(p)
@@ -124,8 +127,18 @@ def cmd_estimate(args):
         return _compare_variants(args, network, args.mam_density, args.mac_density)
     if args.mam_density is not None or args.mac_density is not None:
         raise ContractError("--mam-density and --mac-density go with --vs-mac")
+    x = load_inputs(args.inputs, network.n_in, network.in_bits) if args.inputs else None
     rep = _estimate(network, args)
     rep["model"] = os.fspath(args.model)
+    if x is not None:
+        from .golden.engines import AUTO_WINDOWS, cycles_for_inputs
+        engine = rep.get("engine", "row")
+        rep["cycles_for_inputs"] = dict(cycles_for_inputs(network, x, rep["pes"], engine, rep.get("window")),
+                                        inputs=os.fspath(args.inputs))
+        if args.engine == "auto":               # the choice is by the most cycles; these inputs' mean beside it
+            rep["cycles_for_inputs"]["mean_by_engine"] = {"row": cycles_for_inputs(network, x, rep["pes"])["mean"]} | {
+                f"window{w}": cycles_for_inputs(network, x, rep["pes"], "window", w)["mean"]
+                for w in AUTO_WINDOWS if w % rep["pes"] == 0}
     _emit(args, rep, format_estimate(rep, title=f"{args.model} on {rep['target']}, {rep['pes']} PE(s)"))
     return 0
 

@@ -34,18 +34,23 @@ def protocol_text(network, pes, engine, model):
     layers = "\n".join(
         f"| {k} | {L.kind} | {L.n_out}x{L.n_in} | {L.nnz} | {int(model.entries[k])} | {int(model.per_layer[k])} |"
         for k, L in enumerate(network))
-    cycle_source = "golden/window.py" if hasattr(engine, "plans") else "golden/cycles.py"
+    if hasattr(engine, "plans"):
+        total = (f"At most {int(model.total)} cycles from `start` to `done` per input vector, exactly that many with no "
+                 f"zero activation: the window engine skips zero activations, and golden/window.py's "
+                 f"window_sample_cycles gives the exact count of any input vector")
+    else:
+        total = (f"Total: {int(model.total)} cycles from `start` to `done` per input vector (exact: golden/cycles.py "
+                 f"is the cycle model of this engine)")
     return f"""# Exported mamhw network engine
 
 Top module `top`, one clock domain: `clk` (rising edge), synchronous active-high `rst`.
 {len(network)} layer(s) on {pes} processing element(s); weights, biases and requantization are baked in.
 
-| layer | kind | out x in | weights | entries | cycles |
+| layer | kind | out x in | weights | entries | cycles{' (at most)' if hasattr(engine, 'plans') else ''} |
 |---|---|---|---|---|---|
 {layers}
 
-Total: {int(model.total)} cycles from `start` to `done` per input vector (exact: {cycle_source} is the cycle
-model of this engine).
+{total}.
 
 ## Ports
 

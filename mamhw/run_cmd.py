@@ -8,7 +8,8 @@ import numpy as np
 from .commands import check_output_paths
 from .golden import ContractError, load_inputs, load_model, network_forward, save_array
 from .plumbing import save_text
-from .golden.engines import cycle_model
+from .check import model_cycles_text, spread
+from .golden.engines import cycle_model, sample_cycles
 from .progress import Progress
 
 __all__ = ["cmd_run", "run_report", "format_run"]
@@ -29,11 +30,12 @@ def _load_labels(path, batch):
 def run_report(network, x, result, *, labels=None, engine="row", window=None):
     """The report of a board run: outputs and cycles against the golden model and the cycle model of `engine`."""
     pes = result.info.pes
-    golden = network_forward(network, x)
+    outputs = network_forward(network, x, return_all=True)
+    golden = outputs[-1]
     model = cycle_model(network, pes, engine, window)
+    expected = sample_cycles(network, x, pes, engine, window, outputs)            # [batch, layers]
     diff = np.argwhere(result.outputs != golden)
-    cycles_ok = bool(np.all(result.cycles == model.total)
-                     and np.all(result.layer_cycles == model.per_layer[None, :]))
+    cycles_ok = bool(np.all(result.cycles == expected.sum(axis=1)) and np.all(result.layer_cycles == expected))
     report = {
         "pes": pes,
         "engine": engine,
@@ -43,6 +45,7 @@ def run_report(network, x, result, *, labels=None, engine="row", window=None):
         "batch": int(x.shape[0]),
         "model_cycles": int(model.total),
         "model_layer_cycles": [int(c) for c in model.per_layer],
+        "model_cycles_per_sample": [int(c) for c in expected.sum(axis=1)],
         "cycles_per_sample": [int(c) for c in result.cycles],
         "layer_cycles_per_sample": [[int(c) for c in row] for row in result.layer_cycles],
         "cycles_match_model": cycles_ok,
@@ -66,7 +69,8 @@ def format_run(report):
     engine = f"window engine (W = {report['window']})" if report.get("engine") == "window" else "row engine"
     lines = [f"board {report['board']} on {report['port']}, {report['pes']} PE{'s' if report['pes'] > 1 else ''}, "
              f"{engine}, {report['batch']} sample{'s' if report['batch'] > 1 else ''}",
-             f"cycles per sample: {lo if lo == hi else f'{lo}..{hi}'} ({verdict} the model's {report['model_cycles']})"]
+             f"cycles per sample: {lo if lo == hi else f'{lo}..{hi}'} ({verdict} the model's "
+             f"{model_cycles_text(spread(report['model_cycles_per_sample']), report['model_cycles'])})"]
     if report.get("weights_loaded"):
         lines.insert(1, "weights: loaded into the board's weight RAM (SPRAM) over the link before the batch")
     if report["mismatches"]:

@@ -164,7 +164,7 @@ WINDOW_INDUCTION_DEPTH = 12     # k of the window PE's k-induction (see default_
 
 def default_window_depth(config):
     """k of the window PE's k-induction: the invariants of sim/window_formal_harness.py carry its control through
-    waits of any length, so k only has to cover the pipelines' data (6 stages to the state write, 10 from a
+    waits of any length, so k only has to cover the pipelines' data (8 stages to the state write, 10 from a
     finalization read to its result; 10 is the smallest k that proves): :data:`WINDOW_INDUCTION_DEPTH`, whatever
     the size of `config`."""
     return WINDOW_INDUCTION_DEPTH
@@ -172,9 +172,10 @@ def default_window_depth(config):
 
 def layer_depth(config):
     """Cycles from reset through one whole layer without waits, its last result included: the start (cycle 0),
-    the first window at cycle 2, E issues, the drain, R finalization reads and FINAL_LATENCY. A bounded check this
-    deep (mode "bmc") reaches every property with a trace from reset."""
-    return 2 + config.entries + WINDOW_DRAIN + config.rows + WINDOW_FINAL_LATENCY + 2
+    the first group taken at cycle 2 and its window open at 3, E groups of one cycle each, the drain, R
+    finalization reads and FINAL_LATENCY. A bounded check this deep (mode "bmc") reaches every property with a
+    trace from reset."""
+    return 2 + config.groups + WINDOW_DRAIN + config.rows + WINDOW_FINAL_LATENCY + 2
 
 
 def write_window_harness(config, workdir, *, pe_class=WindowPE, mode="prove", depth=None, timeout=None,

@@ -1,14 +1,15 @@
 """Run a network on the window engine in Amaranth's simulator, through its host port (inputs written, outputs
-read, as a host does): outputs, measured cycles (total and per layer) and the cycle model's beside them."""
+read, as a host does): outputs, measured cycles (total and per layer) and the cycle model's beside them (its
+exact cycles for each sample's inputs, and the most any inputs take)."""
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..golden import check_inputs
+from ..golden import check_inputs, network_forward
 from ..golden.cycles import NetworkCycles
 from ..golden.network import Network
-from ..golden.window import plan_window_network, window_network_cycles
+from ..golden.window import plan_window_network, window_network_cycles, window_sample_cycles
 from ..hw.window_engine import WindowEngine
 from .pe_amaranth import read_outputs, run_testbench, start_and_wait, write_inputs
 
@@ -21,15 +22,13 @@ class WindowSimResult:
     cycles: np.ndarray              # int64 [batch]: start to done, counted by the testbench
     counter: np.ndarray             # int64 [batch]: the engine's own counter
     layer_cycles: np.ndarray        # int64 [batch, layers]: its per-layer counters
-    model: NetworkCycles            # the cycle model's prediction (same for every sample)
+    model: NetworkCycles            # the cycle model with no activation zero (the most any inputs take)
+    model_layer_cycles: np.ndarray  # int64 [batch, layers]: the cycle model's for each sample's inputs
 
     @property
     def model_cycles(self):
-        return self.model.total
-
-    @property
-    def model_layer_cycles(self):
-        return self.model.per_layer
+        """int64 [batch]: the cycle model's for each sample."""
+        return self.model_layer_cycles.sum(axis=1)
 
     @property
     def matches_model(self):
@@ -44,6 +43,7 @@ def simulate_window(network, x, pes, window, *, timeout=None, vcd=None, dsp=None
     x = check_inputs(x, network.n_in, network.in_bits)
     plans = plan_window_network(network, pes, window)
     model = window_network_cycles(plans)
+    expected = window_sample_cycles(plans, [x] + network_forward(network, x, return_all=True)[:-1])
     top = WindowEngine(plans, dsp=dsp)
     batch, n_layers = x.shape[0], len(plans)
     outputs = np.zeros((batch, network.n_out), dtype=np.int64)
@@ -55,7 +55,7 @@ def simulate_window(network, x, pes, window, *, timeout=None, vcd=None, dsp=None
     async def testbench(ctx):
         for s in range(batch):
             await write_inputs(ctx, top, x[s])
-            cycles[s] = await start_and_wait(ctx, top, timeout, model.total)
+            cycles[s] = await start_and_wait(ctx, top, timeout, int(expected[s].sum()))
             counter[s] = ctx.get(top.cycles)
             counts = ctx.get(top.layer_cycles)
             layer_cycles[s] = [counts[k] for k in range(n_layers)]
@@ -65,4 +65,4 @@ def simulate_window(network, x, pes, window, *, timeout=None, vcd=None, dsp=None
 
     run_testbench(top, testbench, vcd)
     return WindowSimResult(outputs=outputs, cycles=cycles, counter=counter, layer_cycles=layer_cycles,
-                           model=model)
+                           model=model, model_layer_cycles=expected)

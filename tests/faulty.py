@@ -2,7 +2,7 @@
 proofs (test_formal.py) and netlist simulation (test_faults.py) must both catch each of them. Below them, broken
 window PEs (hw/window_pe.py), which the window PE's proof (test_window_formal.py) must catch."""
 
-from amaranth.hdl import Const, Mux, Signal
+from amaranth.hdl import Cat, Const, Mux, Signal
 
 from mamhw.hw.pe import PE
 from mamhw.hw.stages import delay, fold_stage
@@ -79,8 +79,34 @@ class LateStateWriteWindowPE(WindowPE):
                      s.state_wr.data.eq(Mux(s.f1_valid, 0, state))]
 
 
+class IgnoreZeroSeenWindowPE(WindowPE):
+    """mam: 0 joins max and min of a row only when the row has a pruned weight, as before zero skipping: a dense
+    row whose PE skipped a zero activation loses that zero product."""
+
+    def _internals(self, m, s):
+        super()._internals(m, s)
+        pad = ~s.dense
+        m.d.sync += [s.f2_hi.eq(Mux(s.old.touched, Mux(pad & (s.old.hi < 0), 0, s.old.hi), 0)),
+                     s.f2_lo.eq(Mux(s.old.touched, Mux(pad & (s.old.lo > 0), 0, s.old.lo), 0))]
+
+
+class StaleMaskWindowPE(WindowPE):
+    """Screens the next window's first group with the open window's zero mask (``nz``) instead of the next
+    window's (``next_nz``): it skips entries whose activation is not zero and issues some whose activation is."""
+
+    def _internals(self, m, s):
+        super()._internals(m, s)
+        mask = Mux(self.bnd, self.next_nz, self.nz)
+        kept = Cat(slot.weight.any() for slot in s.nxt.slots)
+        seen = Cat(mask.bit_select(slot.col, 1) for slot in s.nxt.slots)
+        with m.If(s.take & ~self.start):
+            m.d.sync += [s.hd_cand.eq(kept & seen), s.zero_seen.eq(s.zero_seen | (kept & ~seen).any())]
+
+
 WINDOW_FAULTS = {
     "first-fold-ignores-touched": FirstFoldIgnoresTouchedWindowPE,
     "forget-pruned-zero": ForgetPrunedZeroWindowPE,
     "late-state-write": LateStateWriteWindowPE,
+    "ignore-zero-seen": IgnoreZeroSeenWindowPE,
+    "stale-mask": StaleMaskWindowPE,
 }

@@ -12,7 +12,7 @@ from mamhw.golden import Layer
 from mamhw.golden.forward import accumulate
 
 DENSITIES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 0.7, 1.0)
-SIGN_MODES = ("any", "negative_products", "extremes")
+SIGN_MODES = ("any", "negative_products", "extremes", "sparse")
 
 
 def _signed_bounds(bits):
@@ -167,6 +167,8 @@ def make_network_and_inputs(p):
         x0 = rng.choice([lo, hi, 0], shape)
     elif p["x_mode"] == "negative_products":
         x0 = rng.integers(lo, 0, shape)
+    elif p["x_mode"] == "sparse":                      # mostly zeros, as an image's background
+        x0 = np.where(rng.random(shape) < 0.8, 0, rng.integers(lo, hi + 1, shape))
     else:
         x0 = rng.integers(lo, hi + 1, shape)
     layers, x = [], x0

@@ -1,6 +1,7 @@
 """`mam estimate`, `mam compare`, `mam sweep`: reports, tables, plots, and one-line errors with exit status 2."""
 
 import csv
+import re
 import json
 
 import pytest
@@ -171,3 +172,49 @@ def test_estimate_chooses_the_engine_that_fits_and_says_why(tmp_path, capsys):
     # Where both fit, the fewer cycles win: here the row engine.
     assert main(["estimate", str(tmp_path / "net.npz"), "--target", "ecp5-85f", "--pes", "4"]) == 0
     assert "chosen: the row engine" in capsys.readouterr().out
+
+
+def test_estimate_with_inputs_gives_their_exact_cycles(net_file, tmp_path, capsys):
+    """--inputs: the exact cycles of each input vector (the window engine skips zero activations), their mean and
+    spread; the row engine's do not depend on the inputs. With --engine auto, every candidate's mean beside."""
+    import numpy as np
+    from mamhw.golden import network_forward
+    from mamhw.golden.engines import cycle_model
+    from mamhw.golden.window import plan_window_network, window_sample_cycles
+    path, network = net_file
+    rng = np.random.default_rng(0)
+    x = rng.integers(-128, 128, (6, network.n_in))
+    x[rng.random(x.shape) < 0.7] = 0
+    x[0] = rng.integers(1, 128, network.n_in)             # no zero
+    np.save(tmp_path / "x.npy", x)
+    assert run("estimate", path, "--target", "ecp5-85f", "--pes", 2, "--engine", "window", "--window", 16,
+               "--inputs", tmp_path / "x.npy", "--report", tmp_path / "r.json") == 0
+    out = capsys.readouterr().out
+    rep = json.loads((tmp_path / "r.json").read_text())
+    per = window_sample_cycles(plan_window_network(network, 2, 16),
+                               [x] + network_forward(network, x, return_all=True)[:-1]).sum(axis=1)
+    given = rep["cycles_for_inputs"]
+    assert given["samples"] == 6 and given["inputs"] == str(tmp_path / "x.npy")
+    assert (given["min"], given["max"]) == (per.min(), per.max())
+    assert given["mean"] == pytest.approx(per.mean()) and given["std"] == pytest.approx(per.std())
+    assert per.max() <= rep["cycles"] and per.min() < rep["cycles"]
+    assert re.search(rf"cycles for x.npy +mean {per.mean():,.1f}, std {per.std():,.1f}, {per.min():,}..{per.max():,} "
+                     r"over 6 samples \(exact for each\)", out)
+    assert run("estimate", path, "--target", "ecp5-85f", "--pes", 2, "--inputs", tmp_path / "x.npy", "--json") == 0
+    rep = json.loads(capsys.readouterr().out)
+    means = rep["cycles_for_inputs"]["mean_by_engine"]
+    assert means["row"] == cycle_model(network, 2).total and means["window16"] == pytest.approx(per.mean())
+    assert set(means) == {"row", "window16", "window64"}
+
+
+@pytest.mark.parametrize("bad, message", [("wide", "inputs"), ("float", "integers"), ("missing", "no such file")])
+def test_estimate_refuses_bad_inputs_in_one_line(net_file, tmp_path, capsys, bad, message):
+    import numpy as np
+    path, network = net_file
+    if bad == "wide":
+        np.save(tmp_path / "x.npy", np.zeros((2, network.n_in + 1), dtype=np.int64))
+    elif bad == "float":
+        np.save(tmp_path / "x.npy", np.zeros((2, network.n_in)))
+    assert run("estimate", path, "--target", "up5k", "--inputs", tmp_path / "x.npy") == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

@@ -277,7 +277,7 @@ def test_mam_run_on_the_simulated_board(files, monkeypatch, capsys, weight_ram):
 def test_mam_run_on_the_simulated_board_with_the_window_engine(files, monkeypatch, capsys):
     """The window engine behind the same host link: `mam run --engine window --window W` checks its design id
     (which names the engine) and its cycle model; the row engine's id is refused."""
-    from mamhw.golden.window import plan_window_network, window_network_cycles
+    from mamhw.golden.window import plan_window_network, window_network_cycles, window_sample_cycles
     from tests.hw.uart_sim import SimTransport
     network, x, tmp = files
     x = x[:2]
@@ -290,8 +290,10 @@ def test_mam_run_on_the_simulated_board_with_the_window_engine(files, monkeypatc
     assert code == 0, out
     np.testing.assert_array_equal(np.load(tmp / "out.npy"), network_forward(network, x))
     report = json.loads((tmp / "r.json").read_text())
-    model = window_network_cycles(plan_window_network(network, 2, 4))
-    assert report["cycles_per_sample"] == [model.total] * 2 and report["cycles_match_model"]
+    plans = plan_window_network(network, 2, 4)
+    expected = window_sample_cycles(plans, [x] + network_forward(network, x, return_all=True)[:-1])
+    assert report["cycles_per_sample"] == expected.sum(axis=1).tolist() and report["cycles_match_model"]
+    assert report["model_cycles"] == window_network_cycles(plans).total
     assert report["design_id"] == f"0x{design_id(network, 2, 'window', 4):08x}" != f"0x{design_id(network, 2):08x}"
     assert (report["engine"], report["window"]) == ("window", 4)
     _one_line_error(capsys, _run(tmp, "--pes", 2), "another engine")          # auto weighs W = 16 and 64 only

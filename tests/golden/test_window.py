@@ -1,5 +1,6 @@
-"""The window engine's plan: every kept weight issued once, in its window, rows spaced for the row state, and the
-plan's own fold (window by window, as the hardware does it) equal to the golden forward pass."""
+"""The window engine's plan: every kept weight issued once, in its window, rows spaced for the row state, the
+plan's own fold (window by window, skipping zero activations as the hardware does) equal to the golden forward
+pass, and the data-dependent cycle model equal to a cycle-by-cycle walk of the groups."""
 
 import numpy as np
 import pytest
@@ -8,8 +9,8 @@ from hypothesis import strategies as st
 
 from mamhw.golden import ContractError, Network, network_forward
 from mamhw.golden.forward import requantize
-from mamhw.golden.window import (STATE_DISTANCE, check_window, output_positions, plan_window_network,
-                                 state_hazards, window_network_cycles)
+from mamhw.golden.window import (GROUP, MIN_WINDOW, check_window, output_positions, plan_window_network,
+                                 window_network_cycles, window_sample_cycles)
 from tests.strategies import networks_and_inputs
 
 SHAPES = st.sampled_from([(1, 4), (2, 4), (4, 4), (2, 8), (4, 16), (8, 16), (16, 16), (4, 64), (16, 64)])
@@ -17,7 +18,8 @@ SHAPES = st.sampled_from([(1, 4), (2, 4), (4, 4), (2, 8), (4, 16), (8, 16), (16,
 
 def fold_plan(plans, x):
     """The outputs of the plans for inputs x [batch, in], folded entry by entry from the window register's view
-    (the hardware's order), with golden's requantization."""
+    (the hardware's order), entries with a zero activation skipped, 0 joining a dense MAM row's max and min when
+    its PE skipped any, with golden's requantization."""
     batch = x.shape[0]
     acts = x.astype(np.int64)
     for plan in plans:
@@ -27,25 +29,48 @@ def fold_plan(plans, x):
         positions[:, plan.in_position] = acts
         out = np.zeros((batch, plan.n_out), dtype=np.int64)
         for p, seg in enumerate(plan.segments):
-            window = np.cumsum(np.concatenate([[0], seg.wend[:-1]]))
             kept = seg.weight != 0
-            prods = positions[:, window[kept] * plan.window + seg.col[kept]] * seg.weight[kept]
+            where = (seg.group_window[:, None] * plan.window + seg.col)[kept]
+            x_of = positions[:, where]
+            prods = x_of * seg.weight[kept]
+            live = x_of != 0
+            skipped_zero = np.any(~live, axis=1)                        # per sample, this PE
             rows = seg.row[kept]
             for j in range(plan.rows):
                 r = j * plan.pes + p
                 if r >= plan.n_out:
                     assert not np.any(rows == j)
                     continue
-                mine = prods[:, rows == j]
-                if plan.kind == "mac":
-                    value = mine.sum(axis=1)
-                else:
-                    if not seg.dense[j]:
-                        mine = np.concatenate([mine, np.zeros((batch, 1), dtype=np.int64)], axis=1)
-                    value = mine.max(axis=1) + mine.min(axis=1) if mine.shape[1] else 0
-                out[:, r] = value + seg.bias[j]
+                for b in range(batch):
+                    mine = prods[b, (rows == j) & live[b]]
+                    if plan.kind == "mac":
+                        value = mine.sum()
+                    else:
+                        if not seg.dense[j] or skipped_zero[b]:
+                            mine = np.append(mine, 0)
+                        value = mine.max() + mine.min() if mine.size else 0
+                    out[b, r] = value + seg.bias[j]
         acts = requantize(plan, out)
     return acts
+
+
+def walk_cycles(plan, x):
+    """The layer's cycles for its inputs x [in], walked group by group and window by window."""
+    acts = np.maximum(x, 0) if plan.relu_in else x
+    positions = np.zeros(plan.n_windows * plan.window, dtype=np.int64)
+    positions[plan.in_position] = acts
+    total = 0
+    for w in range(plan.n_windows):
+        longest = 0
+        for seg in plan.segments:
+            spent = 0
+            for g in np.flatnonzero(seg.group_window == w):
+                issued = sum(1 for i in range(GROUP)
+                             if seg.weight[g, i] != 0 and positions[w * plan.window + seg.col[g, i]] != 0)
+                spent += max(1, issued)
+            longest = max(longest, spent)
+        total += max(MIN_WINDOW, longest)
+    return plan.fixed_cycles + total
 
 
 @settings(max_examples=40, deadline=None)
@@ -57,17 +82,24 @@ def test_plan_folds_to_the_golden_outputs(case, shape):
     np.testing.assert_array_equal(fold_plan(plans, x), network_forward(network, x))
     for plan, layer in zip(plans, network):
         assert plan.kept == layer.nnz                              # every kept weight once, no other
-        assert state_hazards(plan) == 0
-        assert all(seg.wend.sum() == plan.n_windows for seg in plan.segments)
-        # A window lasts as long as its busiest PE.
         for seg in plan.segments:
-            per_window = np.bincount(np.cumsum(np.concatenate([[0], seg.wend[:-1]])), minlength=plan.n_windows)
-            assert np.all(per_window <= plan.durations) and np.all(per_window >= 1)
-        assert plan.durations.max() == max(
-            np.bincount(np.cumsum(np.concatenate([[0], s.wend[:-1]]))).max() for s in plan.segments)
+            assert seg.wend.sum() == plan.n_windows and seg.wend[-1]
+            per_window = np.bincount(seg.group_window, minlength=plan.n_windows)
+            assert np.all(per_window >= 1)                         # every PE has a group in every window
+            # Worst case: a window lasts as long as its busiest PE's slots (a group at least a cycle), MIN_WINDOW.
+            spent = np.bincount(seg.group_window, weights=np.maximum(1, (seg.weight != 0).sum(axis=1)),
+                                minlength=plan.n_windows)
+            assert np.all(spent <= plan.durations)
+        assert np.all(plan.durations >= MIN_WINDOW)
     model = window_network_cycles(plans)
     assert model.total == model.per_layer.sum() == sum(p.cycles for p in plans)
     assert model.entries.tolist() == [layer.nnz for layer in network]
+    # The data-dependent model: a walk of the groups, at most the worst case.
+    inputs = [x] + network_forward(network, x, return_all=True)[:-1]
+    cycles = window_sample_cycles(plans, inputs)
+    for k, plan in enumerate(plans):
+        assert cycles[:, k].tolist() == [walk_cycles(plan, row) for row in inputs[k]]
+        assert np.all(cycles[:, k] <= plan.cycles)
 
 
 def test_output_positions_are_a_permutation_into_lanes():
@@ -80,17 +112,27 @@ def test_output_positions_are_a_permutation_into_lanes():
     assert np.array_equal(pos % 4, (r // 4) % 4)
 
 
-def test_rows_touching_the_same_state_are_spaced():
-    # One row with many weights in one window: its entries need spacers between them.
+def test_one_rows_entries_fill_groups_back_to_back():
+    # The PE forwards a row state not yet written, so one row's weights need no spacing: two full groups.
     from mamhw.golden import Layer
     w = np.zeros((1, 8), dtype=np.int64)
-    w[0, :4] = [1, 2, 3, 4]
+    w[0, :6] = [1, 2, 3, 4, 5, 6]
     layer = Layer.build(kind="mam", weight=w, bias=[0], mult=1, shift=0, relu=False)
     (plan,) = plan_window_network(Network([layer]), 1, 8)
-    gap = [0] * (STATE_DISTANCE - 1)
-    assert plan.segments[0].weight.tolist() == [1, *gap, 2, *gap, 3, *gap, 4]
-    assert plan.durations.tolist() == [1 + 3 * STATE_DISTANCE]
-    assert state_hazards(plan) == 0
+    assert plan.segments[0].weight.tolist() == [[1, 2, 3, 4], [5, 6, 0, 0]]
+    assert plan.durations.tolist() == [6]
+
+
+def test_groups_fill_in_column_order():
+    # Eight rows, one weight each in one window: two full groups.
+    from mamhw.golden import Layer
+    w = np.zeros((8, 8), dtype=np.int64)
+    w[np.arange(8), np.arange(8)] = np.arange(1, 9)
+    (plan,) = plan_window_network(Network([Layer.build(kind="mac", weight=w, bias=[0] * 8, mult=1, shift=0,
+                                                       relu=False)]), 1, 8)
+    assert plan.segments[0].weight.tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
+    assert plan.segments[0].wend.tolist() == [False, True]
+    assert plan.durations.tolist() == [8]
 
 
 @pytest.mark.parametrize("pes, window, problem", [(3, 16, "divide"), (32, 16, "divide"), (4, 12, "window must")])

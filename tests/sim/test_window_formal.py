@@ -1,9 +1,9 @@
 """Formal proofs of the window engine's PE with SymbiYosys and Yices (mamhw.sim.formal.prove_window_pe): they pass
 on the PE, fail on broken ones.
 
-Each proof is k-induction over every value of the symbolic inputs: every entry stream of its size (any windows,
-rows and spacers), biases and dense flags, and activations (see the module docstring of
-mamhw.sim.window_formal_harness for what is assumed and what each property says).
+Each proof is k-induction over every value of the symbolic inputs: every stream of groups of its size (any
+windows, rows and empty slots), every zero mask, biases and dense flags, and activations (see the module docstring
+of mamhw.sim.window_formal_harness for what is assumed and what each property says).
 """
 
 import numpy as np
@@ -16,7 +16,7 @@ from mamhw.hw.window_pe import WindowPE
 from mamhw.sim import window_formal_harness as harness
 from mamhw.sim.formal import WindowPEConfig, layer_depth, prove_window_pe
 from tests.faulty import (WINDOW_FAULTS, FirstFoldIgnoresTouchedWindowPE, ForgetPrunedZeroWindowPE,
-                          LateStateWriteWindowPE)
+                          IgnoreZeroSeenWindowPE, LateStateWriteWindowPE, StaleMaskWindowPE)
 
 
 def assert_proved(result):
@@ -25,18 +25,19 @@ def assert_proved(result):
     assert result.depth == 12
 
 
-# Every stream of 6 entries in 3 local rows of a window of 4: 1 to 6 windows, spacers anywhere, rows touched 0 to
-# 6 times (as the spacing allows); every weight, activation, bias and dense flag.
+# Every stream of 6 groups (24 slots) in 3 local rows of a window of 4: 1 to 6 windows, empty slots anywhere, rows
+# touched 0 to 24 times (entries of one row back to back included: the PE forwards its state); every weight,
+# column, zero mask, activation, bias and dense flag, so every pattern of skipped entries.
 @pytest.mark.parametrize("kind", ["mam", "mac"])
 def test_every_stream_proved(tools, tmp_path, kind):
-    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=4, w_bits=4, rows=3, entries=6)
+    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=4, w_bits=4, rows=3, groups=6)
     assert_proved(prove_window_pe(cfg, tmp_path, timeout=600))
 
 
 # Requantization with a multiplier, rounding, ReLU and saturation, and biases wide enough that the value takes
 # the requantization's adder tree beyond the DSP's 16 bits.
 def test_requantization_proved(tools, tmp_path):
-    cfg = WindowPEConfig.symbolic(kind="mam", in_bits=4, w_bits=4, rows=2, entries=5, bias_bits=20, out_bits=5,
+    cfg = WindowPEConfig.symbolic(kind="mam", in_bits=4, w_bits=4, rows=2, groups=5, bias_bits=20, out_bits=5,
                                   mult=3, shift=2, relu=True)
     assert cfg.pe_params()["v_shape"].width > 17
     assert_proved(prove_window_pe(cfg, tmp_path, timeout=600))
@@ -46,19 +47,22 @@ def test_requantization_proved(tools, tmp_path):
 # a window of 8.
 @pytest.mark.parametrize("kind", ["mam", "mac"])
 def test_pe_of_both_kinds_proved(tools, tmp_path, kind):
-    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, entries=5, window=8, both_kinds=True)
+    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, groups=5, window=8, both_kinds=True)
     assert_proved(prove_window_pe(cfg, tmp_path, timeout=600))
 
 
 BROKEN = [(FirstFoldIgnoresTouchedWindowPE, "mam", "a_state"),
           (ForgetPrunedZeroWindowPE, "mam", "b_result_value"),
-          (LateStateWriteWindowPE, "mac", "a_state")]
+          (LateStateWriteWindowPE, "mac", "a_state"),
+          (IgnoreZeroSeenWindowPE, "mam", "b_result_value"),
+          (StaleMaskWindowPE, "mam", "a_issue")]
 
 
 @pytest.mark.parametrize("broken, kind, caught_by", BROKEN,
-                         ids=["first-fold-ignores-touched", "forget-pruned-zero", "late-state-write"])
+                         ids=["first-fold-ignores-touched", "forget-pruned-zero", "late-state-write",
+                              "ignore-zero-seen", "stale-mask"])
 def test_broken_pe_fails_the_proof(tools, tmp_path, broken, kind, caught_by):
-    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, entries=4)
+    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, groups=4)
     proof = prove_window_pe(cfg, tmp_path / "prove", pe_class=broken, cover=False, timeout=600)
     assert not proof.passed
     assert any(f.startswith(f"{caught_by}: ") for f in proof.failures), str(proof)
@@ -73,13 +77,14 @@ def test_broken_pe_fails_the_proof(tools, tmp_path, broken, kind, caught_by):
 def test_the_same_harness_proves_the_real_pe(tools, tmp_path):
     # The configuration the broken PEs fail on (both kinds), so their failures are theirs and not the harness's.
     for kind in ("mam", "mac"):
-        cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, entries=4)
+        cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, groups=4)
         result = prove_window_pe(cfg, tmp_path / kind, cover=False, timeout=600)
         assert result.passed, str(result)
 
 
 def test_the_harness_timing_is_the_contract():
     # The harness's timeline is the plan's and the PE's, not constants of its own.
+    assert harness.GROUP == golden_window.GROUP == window_pe.GROUP
     assert harness.STATE_DISTANCE == golden_window.STATE_DISTANCE == window_pe.STATE_DISTANCE
     assert harness.FINAL_LATENCY == golden_window.FINAL_LATENCY == window_pe.FINAL_LATENCY
     assert harness.FIN_AFTER == golden_window.WINDOW_DRAIN + 1
@@ -94,7 +99,7 @@ def test_the_engine_builds_the_proven_pe():
     out = Layer.build(kind="mac", weight=[[1, 0, 2, -1], [0, 3, 0, 1]], bias=[0, 1], mult=1, shift=0, relu=False)
     engine = WindowEngine(golden_window.plan_window_network(Network([layer, out]), 2, 4))
     proved = harness.WindowFormalHarness(WindowPEConfig.symbolic(kind="mam", in_bits=3, w_bits=3, rows=2,
-                                                                 entries=4))
+                                                                 groups=4))
     silence([engine, proved])                           # built to be inspected, never elaborated
     assert {type(pe) for pe in engine.pe} == {WindowPE}
     assert type(proved.pe).__mro__[2] is WindowPE      # the harness only adds observation wires over the PE
@@ -104,12 +109,14 @@ def test_the_engine_builds_the_proven_pe():
 def test_a_broken_pe_injected_into_the_engine_breaks_its_outputs(monkeypatch, fault):
     # The proofs above fail these PEs; built into the window engine in the PE's place, they give wrong outputs too:
     # a dense row of negative products (a first fold into 0), a pruned row of positive products (0 joins the min),
-    # rows of several entries in one window (spaced by STATE_DISTANCE, so a late write is read too early).
+    # rows of several entries in one window (a late write is read too early), a dense row of negative products
+    # that skips a zero activation (the zero product is lost), the window's first group screened with the mask of
+    # the window before (entries of activations that are not zero skipped).
     import mamhw.hw.window_engine
     from mamhw.sim.window_amaranth import simulate_window
     monkeypatch.setattr(mamhw.hw.window_engine, "WindowPE", WINDOW_FAULTS[fault])
     layer = Layer.build(kind="mam", weight=[[1, 1, 1, 1], [-2, 0, -3, 0], [0, 4, 0, -1]], bias=[0, 1, -1],
                         mult=1, shift=0, relu=False, out_bits=16)
-    x = np.array([[-3, -2, -5, -1], [3, 2, 5, 1]])
+    x = np.array([[-3, -2, -5, -1], [3, 2, 5, 1], [-3, 0, -5, -1]])
     res = simulate_window(layer, x, 1, 4)
     assert not np.array_equal(res.outputs, forward(layer, x))
