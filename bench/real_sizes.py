@@ -15,7 +15,9 @@ uniformly at random, straight into CSR form):
 For each engine (the row engine, and the window engine with each of --windows W), target and P: kept
 weights, entries (the cycle model's: a row without weights is one entry), the bits of
 the entry memories and the encoded weights, the activation buffers' bits, cycles per inference (exact, the cycle
-model), block RAMs, SPRAMs and DSPs against what the target has (exact: fpga/memory_map.py and fpga/dsp_map.py, as
+model; the window engine's with no zero activation, the most it takes), the mean cycles of 8 inputs of which each
+activation is 0 with probability 1/2 (seeded; the hidden layers' zeros are what the network's ReLUs make of them;
+the window engine skips zero activations, the row engine's cycles do not depend on them), block RAMs, SPRAMs and DSPs against what the target has (exact: fpga/memory_map.py and fpga/dsp_map.py, as
 Yosys maps them), whether they fit, and the logic cells of the calibrated area model (an estimate, far outside the
 configurations it was fitted on; none for the window engine). Then, per engine and target, the largest P that fits
 and what the next P runs out of.
@@ -29,7 +31,11 @@ import json
 import sys
 import time
 
+import numpy as np
+
 from mamhw.fpga.estimate import estimate, estimate_targets, random_network
+from mamhw.golden import network_forward
+from mamhw.golden.engines import sample_cycles
 from mamhw.golden.window import WINDOW_SIZES
 from mamhw.fpga.targets import TARGETS
 from mamhw.plumbing import save_text
@@ -41,6 +47,7 @@ WORKLOADS = {
 }
 QUICK_DIVISOR = 16
 PES = [1, 2, 4, 8, 16]
+HALF_ZERO_SAMPLES = 8
 
 
 def log(msg):
@@ -63,12 +70,22 @@ def exact_misfits(rep):
     return [m for m in rep["does_not_fit"] if "logic cells" not in m]
 
 
-def row_of(rep, seconds):
+def half_zero_inputs(network, seed):
+    """HALF_ZERO_SAMPLES random int8 input vectors, each activation 0 with probability 1/2, and every layer's
+    golden outputs for them."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, (HALF_ZERO_SAMPLES, network.n_in))
+    x[rng.random(x.shape) < 0.5] = 0
+    return x, network_forward(network, x, return_all=True)
+
+
+def row_of(rep, seconds, half_zero_cycles):
     avail = rep["available"]
     logic = rep.get("logic_cells") or rep.get("luts")
     return {
         "engine": f"window{rep['window']}" if rep.get("engine") == "window" else "row", "target": rep["target"], "pes": rep["pes"], "weights": sum(x["weights"] for x in rep["layers"]),
-        "entries": rep["entries"], "cycles": rep["cycles"], "efficiency": rep["efficiency"],
+        "entries": rep["entries"], "cycles": rep["cycles"], "cycles_half_zero": half_zero_cycles,
+        "efficiency": rep["efficiency"],
         "weight_memory_bits": rep["weight_memory_bits"], "encoded_weight_bits": rep["encoded_weight_bits"],
         "activation_buffer_bits": rep["activation_buffer_bits"], "bias_memory_bits": rep["bias_memory_bits"],
         "weights_in": rep["weights_in"],
@@ -113,7 +130,8 @@ def fit_sentence(target, fit):
 
 
 def print_table(result):
-    head = ("engine", "target", "P", "entries", "entry bits", "buffer bits", "cycles/inf", "BRAMs", "of which buf",
+    head = ("engine", "target", "P", "entries", "entry bits", "buffer bits", "cycles/inf", "x 50% 0", "BRAMs",
+            "of which buf",
             "SPRAMs", "DSPs", "~logic cells", "fits", "s")
     table = [head]
     for r in result["rows"]:
@@ -122,7 +140,8 @@ def print_table(result):
             f"~{r['logic_cells_estimate']:,}/{r['logic_cells_available']:,}" + ("!" if r["logic_over_estimate"] else "")
         table.append((r["engine"], r["target"] + (" (spram)" if r["weights_in"] == "spram" else ""), str(r["pes"]),
                       f"{r['entries']:,}", f"{r['weight_memory_bits']:,}", f"{r['activation_buffer_bits']:,}",
-                      f"{r['cycles']:,}", f"{r['block_rams']}/{r['block_rams_available']}",
+                      f"{r['cycles']:,}", f"{r['cycles_half_zero']:,.0f}",
+                      f"{r['block_rams']}/{r['block_rams_available']}",
                       str(r["block_rams_by_role"].get("buffer", 0)), spram, f"{r['dsps']}/{r['dsps_available']}",
                       logic, "yes" if r["fits"] else "NO", f"{r['seconds']:.1f}"))
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
@@ -147,6 +166,15 @@ def run_workload(name, args):
           f"({' + '.join(f'{w:,}' for w in weights)}), {sum(w * 8 for w in weights) / 1e6:.2f} Mbit of int8 "
           f"values; made in {build_s:.1f} s")
     built = {}                                    # the window engines made, for the other targets of the family
+    x, outputs = half_zero_inputs(network, args.seed)
+    half_zero = {}                                # (engine, P, W): mean cycles for x, the same on every target
+
+    def half_zero_cycles(rep):
+        key = (rep.get("engine", "row"), rep["pes"], rep.get("window"))
+        if key not in half_zero:
+            half_zero[key] = float(sample_cycles(network, x, key[1], key[0], key[2], outputs).sum(axis=1).mean())
+        return half_zero[key]
+
     for pes in args.pes:
         t = time.perf_counter()
         reps = itertools.chain(
@@ -155,7 +183,7 @@ def run_workload(name, args):
              if "window" in args.engines and w % pes == 0 for target in args.targets))
         for rep in reps:                          # made one at a time: each row's seconds are its own
             now = time.perf_counter()
-            result["rows"].append(row_of(rep, now - t))
+            result["rows"].append(row_of(rep, now - t, half_zero_cycles(rep)))
             log(f"  {name} P={pes} {rep['target']} {rep.get('engine', 'row')}: {now - t:.1f} s")
             t = now
     engines = (["row"] if "row" in args.engines else []) + \
@@ -188,7 +216,8 @@ def main(argv=None):
     args.pes = sorted(set(args.pes))
     t0 = time.perf_counter()
     print(f"Exact: entries, bits, cycles, block RAMs, SPRAMs, DSPs. Estimated (~): logic cells (!: more than the "
-          f"target has). s: seconds per estimate (the second ECP5 reuses the first's engine)."
+          f"target has). cycles/inf: with no zero activation; x 50% 0: the mean of {HALF_ZERO_SAMPLES} inputs half "
+          f"0. s: seconds per estimate (the second ECP5 reuses the first's engine)."
           f"{' QUICK: widths / 16.' * args.quick}")
     results = [run_workload(name, args) for name in args.workloads]
     wall = time.perf_counter() - t0

@@ -1,6 +1,7 @@
 """bench/real_sizes.py --quick: every (workload, engine, target, P) row is the estimator's exact count of that
 network, the fit verdicts follow from the counts, and the largest P that fits is read off the rows."""
 
+import numpy as np
 import pytest
 
 from mamhw.fpga.estimate import random_network
@@ -8,8 +9,8 @@ from mamhw.fpga.memory_map import memory_blocks
 from mamhw.fpga.structure import engine_options
 from mamhw.fpga.targets import get_target
 from mamhw.golden.cycles import network_cycles, plan_network
-from mamhw.golden.engines import cycle_model
-from tests.bench_scripts import quick_json
+from mamhw.golden.engines import cycle_model, sample_cycles
+from tests.bench_scripts import bench_module, quick_json
 
 TARGETS = ["up5k", "ecp5-25f", "ecp5-85f"]
 PES = [1, 2, 4, 8, 16]
@@ -37,17 +38,23 @@ def test_the_workloads_are_the_stated_shapes_at_a_sixteenth_of_the_widths(quick)
 def test_each_row_holds_the_exact_counts_of_its_network(quick):
     _, result = quick
     seed = result["config"]["seed"]
+    bench = bench_module("real_sizes")
     for w in result["workloads"]:
         network = random_network(w["widths"], density=w["density"], kinds=w["kinds"], seed=seed)
+        x, outputs = bench.half_zero_inputs(network, seed)
+        assert 0.4 < np.mean(x == 0) < 0.6
         for r in w["rows"]:
             target = get_target(r["target"])
             assert r["weights"] == sum(w["weights"])
             if r["engine"] != "row":
                 window = int(r["engine"][len("window"):])
                 assert r["cycles"] == cycle_model(network, r["pes"], "window", window).total
+                assert r["cycles_half_zero"] == pytest.approx(
+                    sample_cycles(network, x, r["pes"], "window", window, outputs).sum(axis=1).mean())
+                assert r["cycles_half_zero"] <= r["cycles"]
                 assert r["sprams"] == 0 and r["logic_cells_estimate"] is None
             else:
-                assert r["cycles"] == network_cycles(plan_network(network, r["pes"])).total
+                assert r["cycles"] == r["cycles_half_zero"] == network_cycles(plan_network(network, r["pes"])).total
                 mem = memory_blocks(network, r["pes"], target.family,
                                     options=engine_options(target, spram=r["weights_in"] == "spram"))
                 assert (r["block_rams"], r["sprams"], r["lut_rams"]) == (mem["block_rams"], mem["sprams"],
@@ -59,6 +66,7 @@ def test_each_row_holds_the_exact_counts_of_its_network(quick):
             else:
                 assert r["does_not_fit"] and all("logic cells" not in m for m in r["does_not_fit"])
             assert r["seconds"] >= 0
+        assert any(r["cycles_half_zero"] < r["cycles"] for r in w["rows"] if r["engine"] != "row")    # skipped
 
 
 def test_the_largest_p_that_fits_and_why_the_next_does_not(quick):
@@ -85,7 +93,8 @@ def test_the_table_prints_every_row(quick):
     lines = stdout.splitlines()
     for w in result["workloads"]:
         for r in w["rows"]:
-            cells = [f"{r['entries']:,}", f"{r['cycles']:,}", f"{r['block_rams']}/{r['block_rams_available']}",
+            cells = [f"{r['entries']:,}", f"{r['cycles']:,}", f"{r['cycles_half_zero']:,.0f}",
+                     f"{r['block_rams']}/{r['block_rams_available']}",
                      f"{r['dsps']}/{r['dsps_available']}"]
             assert any(line.split()[:2] == [r["engine"], r["target"]] and line.split()[2 + (r["weights_in"] ==
                        "spram")] == str(r["pes"]) and all(c in line.split() for c in cells) for line in lines), r
