@@ -23,8 +23,8 @@ Pipeline of an entry (cycle 0: issued from the head):
     7   C: the product and the state registered, then combined (first touch: the product itself)
     8   the new state written
 
-An entry's state read (at 6) comes before the writes of the entries of its row issued 1-3 cycles earlier: C takes
-their new states from the write stage's registers instead, so the entries of one row may issue back to back. C is
+An entry's state read (at 6) comes before the writes of the entries of its row issued 1-3 cycles earlier: their new
+states are taken from the write stage's registers instead, so the entries of one row may issue back to back. C is
 a stage of its own because the product leaves a DSP and the state a block RAM, both slow outputs: compared straight
 away, DSP -> compare -> new state was the ECP5 engine's slowest path (11.6 ns at P = 16).
 
@@ -207,8 +207,10 @@ class WindowPE(wiring.Component):
         # moves it into `nz`), or after the window's last one the next window's, once its mask is ready.
         take_next = window_done | (~active & ~hd_valid)
         take = Signal()
+        # `reached` without `bnd`: in a bnd cycle `nz_ready` is low, so it is 0 then anyway (bnd -> every PE ->
+        # the engine's AND was the slowest path, 14.0 ns at P = 16 on the ECP5).
         m.d.comb += [take.eq(more & Mux(take_next, self.nz_ready, done)),
-                     self.reached.eq(self.nz_ready & Mux(active, window_done, 1)),
+                     self.reached.eq(self.nz_ready & (waiting | (hd_valid & ~rest.any() & hd.wend))),
                      entry_rd.addr.eq(Mux(take, ga + 1, ga))]
         kept = Cat(slot.weight.any() for slot in nxt.slots)
         # Both masks looked up, then one chosen: the choice waits on the head's candidates, the lookups do not.
@@ -266,12 +268,13 @@ class WindowPE(wiring.Component):
         p_row, p_live = delay(m, y_row, "p_row"), delay(m, y_live, "p_live")
 
         # The row state: read at Y (with the finalization's row instead while finalizing), registered with the
-        # product at C, combined there, and written a cycle later (W). An entry of the same row up to three cycles
-        # ahead has not reached the memory before this one's read: its new state is taken from the write stage's
-        # registers instead (W, then W2, W3), the nearest first, so entries of one row may issue back to back.
+        # product at C, combined there, and written a cycle later (W). An entry of the same row 1-3 cycles ahead has
+        # not reached the memory before this one's read: its new state is taken from the write stage's registers
+        # instead, the nearest first. Those of 2 and 3 cycles ahead (W, W2) are taken as the state is registered at
+        # P; only that of the entry right ahead is chosen at C, in the compare's one-cycle loop (all three chosen
+        # there made that loop the slowest path, 13.0 ns at P = 16 on the ECP5).
         m.d.comb += [state_rd.addr.eq(Mux(self.fin, frow, y_row)), bias_rd.addr.eq(brow)]
         old = data.View(self.state_shape, state_rd.data)
-        c_state = delay(m, state_rd.data, "c_state")
         # c_p is zeroed when no entry is live (nothing reads it then) so that it is not a plain register: Yosys's
         # iCE40 DSP mapping (0.70) takes a plain second register after the product into the SB_MAC16 as its output
         # register and then ties the product to 0 (warning "Driver-driver conflict"), a wrong netlist.
@@ -279,15 +282,16 @@ class WindowPE(wiring.Component):
         m.d.sync += c_p.eq(Mux(p_live, p, 0))
         c_live, c_row = delay(m, p_live, "c_live"), delay(m, p_row, "c_row")
         w_live, w_row = delay(m, c_live, "w_live"), delay(m, c_row, "w_row")
-        w2_live, w2_row = delay(m, w_live, "w2_live"), delay(m, w_row, "w2_row")
-        # Which of them is this entry's row, found a cycle early (at P) from the rows alone.
-        hits = [delay(m, p_live & live & (p_row == row), f"c_hit{k + 1}")
-                for k, (live, row) in enumerate([(c_live, c_row), (w_live, w_row), (w2_live, w2_row)])]
+        # Which of them is this entry's row, found a cycle early from the rows alone: the entry right ahead (at P),
+        # those 2 and 3 ahead (at Y).
+        hit1 = delay(m, p_live & c_live & (p_row == c_row), "c_hit1")
+        hit2, hit3 = (delay(m, y_live & live & (y_row == row), f"p_hit{k}")
+                      for k, live, row in ((2, c_live, c_row), (3, w_live, w_row)))
         w_state = Signal(self.state_shape.size, name="w_state", reset_less=True)
         w2_state = delay(m, w_state, "w2_state")
-        w3_state = delay(m, w2_state, "w3_state")
-        c_old = data.View(self.state_shape, Mux(hits[0], w_state, Mux(hits[1], w2_state, Mux(hits[2], w3_state,
-                                                                                             c_state))))
+        c_state = Signal(self.state_shape.size, name="c_state", reset_less=True)
+        m.d.sync += c_state.eq(Mux(hit2, w_state, Mux(hit3, w2_state, state_rd.data)))
+        c_old = data.View(self.state_shape, Mux(hit1, w_state, c_state))
         new = Signal(self.state_shape, reset_less=True)
         mac = Signal(name="mac_copy")
         mam = "mam" in self.kinds
