@@ -35,10 +35,11 @@ def sample_cycles(network, x, pes, engine="row", window=None, outputs=None):
     return np.tile(per_layer, (len(x), 1))
 
 
-def cycles_for_inputs(network, x, pes, engine="row", window=None):
+def cycles_for_inputs(network, x, pes, engine="row", window=None, outputs=None):
     """The exact cycles of `network` for each sample of inputs x [batch, in], summed up as a JSON-able dict:
-    samples, mean, std, min, max of the whole inference and the mean of each layer."""
-    per = sample_cycles(network, x, pes, engine, window)
+    samples, mean, std, min, max of the whole inference and the mean of each layer. `outputs`: as for
+    :func:`sample_cycles`."""
+    per = sample_cycles(network, x, pes, engine, window, outputs)
     total = per.sum(axis=1)
     return {"samples": int(len(x)), "mean": float(total.mean()), "std": float(total.std()),
             "min": int(total.min()), "max": int(total.max()),

@@ -131,13 +131,16 @@ def cmd_estimate(args):
     rep = _estimate(network, args)
     rep["model"] = os.fspath(args.model)
     if x is not None:
+        from .golden import network_forward
         from .golden.engines import AUTO_WINDOWS, cycles_for_inputs
+        outputs = network_forward(network, x, return_all=True)      # once, for every engine's count
         engine = rep.get("engine", "row")
-        rep["cycles_for_inputs"] = dict(cycles_for_inputs(network, x, rep["pes"], engine, rep.get("window")),
+        rep["cycles_for_inputs"] = dict(cycles_for_inputs(network, x, rep["pes"], engine, rep.get("window"), outputs),
                                         inputs=os.fspath(args.inputs))
         if args.engine == "auto":               # the choice is by the most cycles; these inputs' mean beside it
-            rep["cycles_for_inputs"]["mean_by_engine"] = {"row": cycles_for_inputs(network, x, rep["pes"])["mean"]} | {
-                f"window{w}": cycles_for_inputs(network, x, rep["pes"], "window", w)["mean"]
+            rep["cycles_for_inputs"]["mean_by_engine"] = {
+                "row": cycles_for_inputs(network, x, rep["pes"], outputs=outputs)["mean"]} | {
+                f"window{w}": cycles_for_inputs(network, x, rep["pes"], "window", w, outputs)["mean"]
                 for w in AUTO_WINDOWS if w % rep["pes"] == 0}
     _emit(args, rep, format_estimate(rep, title=f"{args.model} on {rep['target']}, {rep['pes']} PE(s)"))
     return 0
