@@ -250,7 +250,8 @@ def _rows(rep):
 
     fmax = rep["fmax_mhz"]
     f_err = err.get("period", {}).get("loo_mean_abs_rel_err")
-    rows = [("engine", (f"window, W = {rep['window']} (one copy of the activations)" if rep.get("engine") ==
+    rows = [("engine", (f"window, W = {rep['window']}, groups of {rep['group']} entries (one copy of the "
+                        "activations)" if rep.get("engine") ==
              "window" else "row (each PE reads its own copy of the activations)")
              + (f"; chosen: {rep['engine_choice']}" if rep.get("engine_choice") else ""))]
     worst = "at most: exact with no activation zero, which the window engine skips" if rep.get("engine") == \

@@ -10,7 +10,7 @@ import numpy as np
 from amaranth.hdl import Shape
 
 from ..golden import ContractError, Network
-from ..golden.window import GROUP, WindowSegment, plan_window_network, window_network_cycles
+from ..golden.window import WindowSegment, plan_window_network, window_network_cycles
 from ..hw.dsp import FAMILY_DSP
 from ..hw.window_engine import WindowEngine
 from ..hw.window_pe import WindowPE
@@ -44,8 +44,8 @@ def window_dsps(engine, family):
     layer would write its whole entry ROM out as text (minutes for millions of entries)."""
     from .registers import component_rtlil
     pe = engine.pe[0]
-    one = WindowSegment(weight=np.ones((1, GROUP), np.int64), col=np.zeros((1, GROUP), np.int64),
-                        row=np.zeros((1, GROUP), np.int64), wend=np.ones(1, bool), bias=np.zeros(1, np.int64),
+    one = WindowSegment(weight=np.ones((1, pe.group), np.int64), col=np.zeros((1, pe.group), np.int64),
+                        row=np.zeros((1, pe.group), np.int64), wend=np.ones(1, bool), bias=np.zeros(1, np.int64),
                         dense=np.zeros(1, bool))
     stand_in = WindowPE(segments=[one] * pe.n_layers, kinds=pe.kinds, shifts=pe.shifts,
                         clamps=[{"lo": lo, "hi": hi} for lo, hi in zip(pe.los, pe.his)], act_bits=pe.act_bits,
@@ -79,6 +79,7 @@ def estimate_window(network, pes, window, target, freq_mhz=None, weights="auto",
 
     rep = {
         "target": target.name, "family": family, "pes": int(pes), "engine": "window", "window": int(window),
+        "group": int(plans[0].group),
         "layers": [{"kind": layer.kind, "n_in": layer.n_in, "n_out": layer.n_out, "weights": layer.nnz,
                     "density": layer.nnz / layer.size, "entries": int(plan.kept),
                     "empty_slots": int(plan.slots - plan.kept), "windows": plan.n_windows,

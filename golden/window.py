@@ -15,9 +15,11 @@ column) of output row r in the next layer's input is ``(j // L) * W + p * L + j 
 sits at position i.
 
 Groups. PE p's entries of window w are its kept weights whose input lies in window w: (weight, column within the
-window, local row). They are packed, in order of column and row, into groups of :data:`GROUP` slots, one memory
-word each; a slot with weight 0 is empty. A group belongs to one window; the last of each window carries ``wend``,
-and a PE with no entry in a window has one empty group there.
+window, local row). They are packed, in order of column and row, into groups of G slots, one memory word each; a
+slot with weight 0 is empty. A group belongs to one window; the last of each window carries ``wend``, and a PE with
+no entry in a window has one empty group there. G is 8 when that costs at most an eighth more slots than 4 (the
+padding of each window's last group), else 4: a group with no non-zero activation still costs a cycle, and groups of
+8 have half as many of them (:func:`plan_window_network` chooses; the hardware takes G from the plan).
 
 Zero skipping. The PE issues, one per cycle, only the entries whose activation is not zero, so a group takes as
 many cycles as it has such entries, and one cycle when it has none. Skipping is exact: for a MAC row a zero
@@ -51,12 +53,13 @@ import numpy as np
 from ..plumbing import ContractError
 from .cycles import NetworkCycles
 
-__all__ = ["GROUP", "STATE_DISTANCE", "MIN_WINDOW", "WINDOW_FILL", "WINDOW_DRAIN", "FINAL_LATENCY",
+__all__ = ["GROUP_SIZES", "STATE_DISTANCE", "MIN_WINDOW", "WINDOW_FILL", "WINDOW_DRAIN", "FINAL_LATENCY",
            "WINDOW_HANDOVER", "WINDOW_SIZES", "WindowSegment", "WindowLayerPlan", "check_window", "output_positions",
            "plan_window_layer", "plan_window_network", "window_network_cycles", "window_sample_cycles"]
 
 # The contract with hw/window_engine.py (a test holds them equal to the hardware's own constants).
-GROUP = 4               # entry slots per memory word: the PE looks this far ahead for a non-zero activation
+GROUP_SIZES = (4, 8)    # entry slots per memory word (G): the PE looks this far ahead for a non-zero activation
+GROUP_GROWTH = 1 / 8    # the most slots that groups of 8 may add over groups of 4 (their padding) to be chosen
 STATE_DISTANCE = 1      # cycles between two issues that may touch the same row state (the PE forwards)
 MIN_WINDOW = 3          # the shortest window: the next window's zero mask is read ahead in that time
 WINDOW_FILL = 3         # cycles between the one start is taken in and the first window's first issue
@@ -79,9 +82,9 @@ def check_window(pes, window):
 class WindowSegment:
     """One PE's part of one layer: its groups, window after window, and its rows' biases and dense flags."""
 
-    weight: np.ndarray      # int64 [groups, GROUP]: 0 for an empty slot
-    col: np.ndarray         # int64 [groups, GROUP]: the input's column within its window
-    row: np.ndarray         # int64 [groups, GROUP]: the local row the product folds into
+    weight: np.ndarray      # int64 [groups, G]: 0 for an empty slot
+    col: np.ndarray         # int64 [groups, G]: the input's column within its window
+    row: np.ndarray         # int64 [groups, G]: the local row the product folds into
     wend: np.ndarray        # bool  [groups]: the PE's last group of its window
     bias: np.ndarray        # int64 [rows]: 0 for padding rows
     dense: np.ndarray       # bool  [rows]: the row has no pruned weight
@@ -89,6 +92,11 @@ class WindowSegment:
     @property
     def groups(self):
         return int(self.wend.size)
+
+    @property
+    def group(self):
+        """G: slots per group."""
+        return int(self.weight.shape[1])
 
     @property
     def kept(self):
@@ -114,6 +122,7 @@ class WindowLayerPlan:
     relu_in: bool
     pes: int
     window: int
+    group: int                  # G: entry slots per group (memory word)
     n_in: int
     n_out: int
     rows: int                   # R: local rows of every PE
@@ -143,7 +152,7 @@ class WindowLayerPlan:
     @property
     def slots(self):
         """Entry slots of all PEs' groups, empty ones included."""
-        return int(sum(s.groups for s in self.segments)) * GROUP
+        return int(sum(s.groups for s in self.segments)) * self.group
 
     @property
     def fixed_cycles(self):
@@ -178,17 +187,19 @@ def output_positions(n_out, pes, window):
     return (j // lanes) * window + p * lanes + j % lanes
 
 
-def _grouped(items):
-    """`items` ((col, row, weight) in order) in groups of GROUP (the last one filled with empty slots); at least
+def _grouped(items, group):
+    """`items` ((col, row, weight) in order) in groups of `group` (the last one filled with empty slots); at least
     one group."""
     items = list(items)
-    return [items[k:k + GROUP] for k in range(0, len(items), GROUP)] or [[]]
+    return [items[k:k + group] for k in range(0, len(items), group)] or [[]]
 
 
-def plan_window_layer(layer, pes, window, in_position=None):
-    """The window-engine plan of one golden layer on `pes` PEs with windows of `window` activations; `in_position`:
-    where its inputs are (default: input i at position i, the network's input)."""
+def plan_window_layer(layer, pes, window, in_position=None, group=GROUP_SIZES[0]):
+    """The window-engine plan of one golden layer on `pes` PEs with windows of `window` activations and groups of
+    `group` slots; `in_position`: where its inputs are (default: input i at position i, the network's input)."""
     check_window(pes, window)
+    if group not in GROUP_SIZES:
+        raise ContractError(f"group must be one of {', '.join(map(str, GROUP_SIZES))}, not {group}")
     if layer.splits != 1:
         raise ContractError("the window engine does not run layers with splits (use the row engine)")
     n_in, n_out = layer.n_in, layer.n_out
@@ -213,14 +224,14 @@ def plan_window_layer(layer, pes, window, in_position=None):
         groups, wend = [], []
         for w in range(n_windows):
             lo, hi = bounds[p * n_windows + w], bounds[p * n_windows + w + 1]
-            mine = _grouped(zip(c_s[lo:hi].tolist(), j_s[lo:hi].tolist(), v_s[lo:hi].tolist()))
+            mine = _grouped(zip(c_s[lo:hi].tolist(), j_s[lo:hi].tolist(), v_s[lo:hi].tolist()), group)
             durations[w] = max(durations[w], sum(max(1, len(g)) for g in mine))
             groups += mine
             wend += [False] * (len(mine) - 1) + [True]
-        fields = np.zeros((3, len(groups), GROUP), dtype=np.int64)       # col, row, weight
-        for g, group in enumerate(groups):
-            if group:
-                fields[:, g, :len(group)] = np.array(group, dtype=np.int64).T
+        fields = np.zeros((3, len(groups), group), dtype=np.int64)       # col, row, weight
+        for g, items in enumerate(groups):
+            if items:
+                fields[:, g, :len(items)] = np.array(items, dtype=np.int64).T
         mine = np.arange(p, n_out, pes)
         bias = np.zeros(rows, dtype=np.int64)
         dense = np.zeros(rows, dtype=bool)
@@ -230,15 +241,20 @@ def plan_window_layer(layer, pes, window, in_position=None):
                                       bias=bias, dense=dense))
     return WindowLayerPlan(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
                            mult=layer.mult, shift=layer.shift, relu=layer.relu, relu_in=layer.relu_in, pes=int(pes),
-                           window=int(window), n_in=n_in, n_out=n_out, rows=rows,
+                           window=int(window), group=int(group), n_in=n_in, n_out=n_out, rows=rows,
                            in_position=pos, segments=tuple(segments), durations=np.maximum(durations, MIN_WINDOW))
 
 
-def plan_window_network(network, pes, window):
-    """One WindowLayerPlan per layer of a Network (or a list of layers), each reading where the one before wrote."""
+def plan_window_network(network, pes, window, group=None):
+    """One WindowLayerPlan per layer of a Network (or a list of layers), each reading where the one before wrote,
+    all with groups of `group` slots (None: 8 if that adds at most GROUP_GROWTH more slots than 4, else 4)."""
+    if group is None:
+        small, large = (plan_window_network(network, pes, window, g) for g in GROUP_SIZES)
+        slots = [sum(plan.slots for plan in plans) for plans in (small, large)]
+        return large if slots[1] <= slots[0] * (1 + GROUP_GROWTH) else small
     plans, pos = [], None
     for layer in network:
-        plan = plan_window_layer(layer, pes, window, pos)
+        plan = plan_window_layer(layer, pes, window, pos, group)
         plans.append(plan)
         pos = output_positions(layer.n_out, pes, window)
     return plans

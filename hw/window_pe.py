@@ -6,7 +6,7 @@ Unlike the row engine's PE (hw/pe.py), which folds one row at a time in register
 belong to many rows, so the running max and min (or sum) of every row live in a row-state memory, read, combined
 with the product and written back. The multiplier and the requantization are the shared stages (hw/stages.py).
 
-Issue. The entry memory holds one group of GROUP entry slots a word. A group is taken from the memory's output into
+Issue. The entry memory holds one group of G entry slots a word (G from the plan: golden/window.py). A group is taken from the memory's output into
 the head register together with its candidates: the slots with a kept weight whose activation in the window is not
 zero (the engine's zero masks: ``nz`` of the open window, ``next_nz`` of the next one, read ahead). Each cycle the
 head issues its first candidate; the cycle it issues its last one (or, with none, its first cycle) the next group is
@@ -52,9 +52,8 @@ from .dsp import check_dsp
 from .pe import KINDS, bits_for, result_layout
 from .stages import config_shapes, delay, multiply, requant_stages, signed_bits
 
-__all__ = ["WindowPE", "GROUP", "window_slot_layout", "window_group_layout", "state_layout", "window_shapes"]
+__all__ = ["WindowPE", "window_slot_layout", "window_group_layout", "state_layout", "window_shapes"]
 
-GROUP = 4                   # entry slots per memory word
 STATE_DISTANCE = 1          # issue cycles between two entries of one row (the PE forwards a state not yet written)
 PICK = 8                    # activations the column's low bits choose among in E2 (see elaborate)
 FINAL_LATENCY = 10          # a row's finalization read to its result
@@ -66,9 +65,9 @@ def window_slot_layout(w_bits, window, rows):
                               "row": unsigned(bits_for(rows))})
 
 
-def window_group_layout(w_bits, window, rows):
-    """One entry word: GROUP slots and ``wend``, the PE's last group of its window."""
-    return data.StructLayout({"slots": data.ArrayLayout(window_slot_layout(w_bits, window, rows), GROUP),
+def window_group_layout(w_bits, window, rows, group):
+    """One entry word: `group` slots and ``wend``, the PE's last group of its window."""
+    return data.StructLayout({"slots": data.ArrayLayout(window_slot_layout(w_bits, window, rows), group),
                               "wend": unsigned(1)})
 
 
@@ -128,8 +127,9 @@ class WindowPE(wiring.Component):
         self.act_bits, self.w_bits, self.out_bits = act_bits, w_bits, out_bits
         self.window_size, self.rows = window, rows
         self.hi_shape, self.lo_shape, self.v_shape = hi_shape, lo_shape, v_shape
+        self.group = check_group(segments)
         self.slot_shape = window_slot_layout(w_bits, window, rows)
-        self.entry_shape = window_group_layout(w_bits, window, rows)
+        self.entry_shape = window_group_layout(w_bits, window, rows, self.group)
         self.state_shape = state_layout(hi_shape, lo_shape if "mam" in self.kinds else None)
         bias_bits = signed_bits([int(b) for seg in segments for b in seg.bias])
         self.bias_shape = data.StructLayout({"bias": signed(bias_bits), "dense": unsigned(1)})
@@ -191,12 +191,12 @@ class WindowPE(wiring.Component):
         waiting = Signal(init=1)
         hd = Signal(self.entry_shape, reset_less=True)
         hd_valid = Signal()
-        hd_cand = Signal(GROUP)
+        hd_cand = Signal(self.group)
         zero_seen = Signal()
         nxt = data.View(self.entry_shape, entry_rd.data)
 
         active = ~waiting | self.bnd
-        first = Signal(GROUP)
+        first = Signal(self.group)
         m.d.comb += first.eq(hd_cand & (~hd_cand + 1))           # the lowest candidate
         rest = hd_cand & ~first
         issue = Signal()
@@ -229,7 +229,7 @@ class WindowPE(wiring.Component):
         with m.Elif(self.bnd):
             m.d.sync += waiting.eq(0)
         slot = hd.slots[0].as_value()
-        for i in range(1, GROUP):
+        for i in range(1, self.group):
             slot = Mux(first[i], hd.slots[i].as_value(), slot)
 
         # Finalization rows, counted here from each start.
@@ -359,11 +359,19 @@ class WindowPE(wiring.Component):
         PEs of tests/faulty.py add statements to `m` that override the PE's own (the last assignment wins)."""
 
 
+def check_group(segments):
+    """G of the segments (golden.window.WindowSegment), one for all of them: the entry word's slots."""
+    groups = {seg.group for seg in segments}
+    if len(groups) != 1:
+        raise ValueError(f"every segment of a PE needs the same group size, not {sorted(groups)}")
+    return groups.pop()
+
+
 def _pack_groups(layout, seg):
     """Integer entry words of `layout` (:func:`window_group_layout`) from a WindowSegment's groups."""
     slot = layout["slots"].shape.elem_shape
     words = np.zeros(seg.groups, dtype=object)
-    for i in range(GROUP):
+    for i in range(seg.group):
         for name in ("weight", "col", "row"):
             field = slot[name]
             raw = np.asarray(getattr(seg, name)[:, i], dtype=np.int64) & ((1 << field.width) - 1)

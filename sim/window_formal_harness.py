@@ -6,7 +6,7 @@ The harness plays the window engine (hw/window_engine.py) around one PE running 
 
 What is symbolic (the proof covers every value) and what is fixed:
 
-* **groups**: every word of the entry memory (GROUP slots of weight, column and local row, and ``wend``) is
+* **groups**: every word of the entry memory (G slots of weight, column and local row, and ``wend``) is
   symbolic (its ``$meminit`` is dropped from the RTLIL), assumed only to be what golden/window.py's planner can
   give a PE: the last group ends a window (``wend``); a kept slot's row is below R; two kept slots of one row
   issue STATE_DISTANCE cycles apart whatever is skipped (so at least that many groups apart, and not in one group
@@ -84,7 +84,7 @@ from amaranth.lib.wiring import In
 from ..golden.window import WINDOW_DRAIN, WINDOW_SIZES, WindowSegment
 from ..hw.pe import bits_for
 from ..hw.stages import config_shapes, requant_constants, signed_bits
-from ..hw.window_pe import FINAL_LATENCY, GROUP, STATE_DISTANCE, WindowPE
+from ..hw.window_pe import FINAL_LATENCY, STATE_DISTANCE, WindowPE
 from .formal_harness import FormalHarness, memory_contents
 
 __all__ = ["WindowPEConfig", "WindowFormalHarness", "WRITE_AT"]
@@ -111,10 +111,11 @@ class WindowPEConfig:
     shift: int = 0
     relu: bool = False
     both_kinds: bool = False        # the PE of an engine with mam and mac layers (both folds, the kind a register)
+    group: int = 4                  # G: slots per group
 
     @classmethod
     def symbolic(cls, *, kind, in_bits, w_bits, rows, groups, window=4, bias_bits=None, out_bits=None, mult=1,
-                 shift=0, relu=False, both_kinds=False):
+                 shift=0, relu=False, both_kinds=False, group=4):
         """Every group stream of `groups` groups (any windows, rows, empty slots) the planner could give a PE."""
         if kind not in ("mam", "mac"):
             raise ValueError(f"kind must be mam or mac, not {kind!r}")
@@ -127,7 +128,8 @@ class WindowPEConfig:
         if out_bits is None:
             out_bits = in_bits + w_bits
         return cls(kind=kind, in_bits=in_bits, w_bits=w_bits, window=window, rows=rows, groups=groups,
-                   bias_bits=bias_bits, out_bits=out_bits, mult=mult, shift=shift, relu=relu, both_kinds=both_kinds)
+                   bias_bits=bias_bits, out_bits=out_bits, mult=mult, shift=shift, relu=relu, both_kinds=both_kinds,
+                   group=group)
 
     @property
     def product_bound(self):
@@ -141,12 +143,12 @@ class WindowPEConfig:
         """The engine's PE for this configuration, its shapes as wide as any weights and biases of these widths
         make them (hw/window_pe.py's window_shapes does it from the baked ones): a mac row may sum the products
         of every slot. The placeholder words only size the memories whose contents the proof leaves free."""
-        P, E, R = self.product_bound, self.groups, self.rows
+        P, E, R, G = self.product_bound, self.groups, self.rows, self.group
         mac = self.kind == "mac" or self.both_kinds
         mam = self.kind == "mam" or self.both_kinds
-        hi = max(P, GROUP * E * P if mac else 0)
+        hi = max(P, G * E * P if mac else 0)
         b = 1 << (self.bias_bits - 1)
-        v = max(2 * P if mam else 0, GROUP * E * P if mac else 0) + b
+        v = max(2 * P if mam else 0, G * E * P if mac else 0) + b
         wend = np.zeros(E, dtype=bool)
         wend[-1] = True
         # Biases spanning the symbolic range, so that the PE's bias field is bias_bits wide.
@@ -154,7 +156,7 @@ class WindowPEConfig:
         bias[0] = -b
         if R > 1:
             bias[1] = b - 1
-        empty = np.zeros((E, GROUP), dtype=np.int64)
+        empty = np.zeros((E, G), dtype=np.int64)
         seg = WindowSegment(weight=empty, col=empty, row=empty, wend=wend, bias=bias, dense=np.zeros(R, dtype=bool))
         kinds = ["mam", "mac"] if self.both_kinds else [self.kind]
         return dict(segments=[seg], kinds=kinds, shifts=[self.shift], clamps=[self.requant()],
@@ -171,7 +173,7 @@ class WindowPEConfig:
     def describe(self):
         return (f"window {self.kind} in{self.in_bits} w{self.w_bits} bias{self.bias_bits} out{self.out_bits} "
                 f"W={self.window} R={self.rows} E={self.groups} groups mult={self.mult} shift={self.shift} "
-                f"relu={self.relu}" + (" (a PE of both kinds)" if self.both_kinds else ""))
+                f"relu={self.relu} G={self.group}" + (" (a PE of both kinds)" if self.both_kinds else ""))
 
 
 class _Observed:
@@ -185,9 +187,9 @@ class _Observed:
         super().__init__(**params)
         wide = 16
         self.obs = SimpleNamespace(
-            issue=Signal(name="obs_issue"), first=Signal(GROUP, name="obs_first"), take=Signal(name="obs_take"),
+            issue=Signal(name="obs_issue"), first=Signal(self.group, name="obs_first"), take=Signal(name="obs_take"),
             hd=Signal(self.entry_shape.size, name="obs_hd"), hd_valid=Signal(name="obs_hd_valid"),
-            hd_cand=Signal(GROUP, name="obs_hd_cand"), ga=Signal(wide, name="obs_ga"),
+            hd_cand=Signal(self.group, name="obs_hd_cand"), ga=Signal(wide, name="obs_ga"),
             left=Signal(signed(wide), name="obs_left"), waiting=Signal(name="obs_waiting"),
             zero_seen=Signal(name="obs_zero_seen"), cur=Signal(wide, name="obs_cur"),
             frow=Signal(wide, name="obs_frow"), brow=Signal(wide, name="obs_brow"),
@@ -232,7 +234,7 @@ class WindowFormalHarness(wiring.Component):
     def elaborate(self, platform):
         cfg, pe = self.config, self.pe
         obs = pe.obs
-        E, R, L, W = cfg.groups, cfg.rows, FINAL_LATENCY, cfg.window
+        E, R, L, W, G = cfg.groups, cfg.rows, FINAL_LATENCY, cfg.window, cfg.group
         mam = cfg.kind == "mam"
         m = Module()
         m.submodules.pe = pe
@@ -258,8 +260,8 @@ class WindowFormalHarness(wiring.Component):
             for h in range(g, min(E, g + STATE_DISTANCE)):
                 if max(1, h - g) >= STATE_DISTANCE:
                     continue
-                for i in range(GROUP):
-                    for k in range(i + 1 if g == h else 0, GROUP):
+                for i in range(G):
+                    for k in range(i + 1 if g == h else 0, G):
                         a, b = grp[g].slots[i], grp[h].slots[k]
                         m.d.comb += Assume(~(a.weight.any() & b.weight.any() & (a.row == b.row)))
 
@@ -273,14 +275,14 @@ class WindowFormalHarness(wiring.Component):
         since = Signal(range(FIN_AFTER + 1), init=FIN_AFTER)
         fins = Signal(range(R + 1), init=R)
         outs = Signal(range(R + 1), init=R)
-        issued = Signal(range(GROUP * E + 1))
+        issued = Signal(range(G * E + 1))
         age = Signal(range(3), init=2)
         was_reached = Signal()                  # reached was high in the previous cycle of this layer (a cover)
         # The reference of issuing: rn groups taken into the head; rv: the head holds one; rc: its candidates
         # not yet issued; rw: the PE waits for bnd (its window is through); rz: a kept entry was skipped.
         rn = Signal(range(E + 1), init=E)
         rv = Signal()
-        rc = Signal(GROUP)
+        rc = Signal(G)
         rw = Signal(init=1)
         rz = Signal()
         # Delay lines: the issued entries (1..WRITE_AT cycles ago) and the fin cycles (1..L cycles ago).
@@ -309,12 +311,12 @@ class WindowFormalHarness(wiring.Component):
         # taken: of the open window (its mask, `next_nz` in the bnd cycle), or after the window's last group the
         # next window's, with `next_nz` once it is ready.
         opened = ~rw | bnd
-        pidx = Signal(range(GROUP))
-        for i in reversed(range(GROUP)):
+        pidx = Signal(range(G))
+        for i in reversed(range(G)):
             with m.If(rc[i]):
                 m.d.comb += pidx.eq(i)
-        pick = Signal(GROUP)
-        m.d.comb += pick.eq(Cat(rc[i] & ~rc[:i].any() for i in range(GROUP)))
+        pick = Signal(G)
+        m.d.comb += pick.eq(Cat(rc[i] & ~rc[:i].any() for i in range(G)))
         issue, last, window_done, ahead, take = (Signal(name=n) for n in
                                                  ("ref_issue", "ref_last", "ref_window_done", "ref_ahead",
                                                   "ref_take"))
@@ -393,7 +395,7 @@ class WindowFormalHarness(wiring.Component):
                 m.d.sync += d[k].p.eq(d[k - 1].p)
 
         # The reference row states: folded at each write, cleared at each finalization read + 1.
-        acc_bits = cfg.w_bits + cfg.in_bits + bits_for(GROUP * E + 1) + 1
+        acc_bits = cfg.w_bits + cfg.in_bits + bits_for(G * E + 1) + 1
         ref_t = Array(Signal(name=f"ref_touched{j}") for j in range(R))
         ref_hi = Array(Signal(signed(acc_bits), name=f"ref_hi{j}") for j in range(R))
         ref_lo = Array(Signal(signed(acc_bits), name=f"ref_lo{j}") for j in range(R))
@@ -475,13 +477,13 @@ class WindowFormalHarness(wiring.Component):
                              for k in range(1, WRITE_AT + 1)] +
                             [_implies(since > WRITE_AT, ~_any([x.valid for x in d[1:]]))])
         idle = (rn == E) & ~rv & rw & (fins == R) & (outs == R) & (since == FIN_AFTER) & ~bnd & ~was_reached
-        candidates = sum(rc[i].as_unsigned() for i in range(GROUP))
+        candidates = sum(rc[i].as_unsigned() for i in range(G))
         check(m, "c_harness", (rn <= E) & _implies(~in_run, idle) & issues_since &
               _implies(rn < E, fins == 0) & _implies(fins != 0, (rn == E) & ~rv & (since == FIN_AFTER)) &
               _implies(in_run & (rn == 0), (since == FIN_AFTER) & ~rv & rw & ~rz & (issued == 0)) &
               _implies(~rv, rc == 0) & _implies(in_run & ~rw, rv) &
               _implies(bnd, in_run & rv & rw & ~ready) &
-              (issued >= in_flight) & (issued + candidates <= GROUP * rn) &
+              (issued >= in_flight) & (issued + candidates <= G * rn) &
               (sum(x.valid.as_unsigned() for x in f[1:]) == fins - outs) &
               _implies(in_run & (age != 2), (rn == 0) & ~bnd) & _implies(in_run & (age == 0), ~ready & ~was_reached))
 

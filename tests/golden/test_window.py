@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from mamhw.golden import ContractError, Network, network_forward
 from mamhw.golden.forward import requantize
-from mamhw.golden.window import (GROUP, MIN_WINDOW, check_window, output_positions, plan_window_network,
-                                 window_network_cycles, window_sample_cycles)
+from mamhw.golden.window import (GROUP_GROWTH, GROUP_SIZES, MIN_WINDOW, check_window, output_positions,
+                                 plan_window_network, window_network_cycles, window_sample_cycles)
 from tests.strategies import networks_and_inputs
 
 SHAPES = st.sampled_from([(1, 4), (2, 4), (4, 4), (2, 8), (4, 16), (8, 16), (16, 16), (4, 64), (16, 64)])
@@ -65,7 +65,7 @@ def walk_cycles(plan, x):
         for seg in plan.segments:
             spent = 0
             for g in np.flatnonzero(seg.group_window == w):
-                issued = sum(1 for i in range(GROUP)
+                issued = sum(1 for i in range(seg.group)
                              if seg.weight[g, i] != 0 and positions[w * plan.window + seg.col[g, i]] != 0)
                 spent += max(1, issued)
             longest = max(longest, spent)
@@ -74,11 +74,13 @@ def walk_cycles(plan, x):
 
 
 @settings(max_examples=40, deadline=None)
-@given(networks_and_inputs(max_layers=3, max_in=200, max_width=40, max_entries=400, relu_in=True), SHAPES)
-def test_plan_folds_to_the_golden_outputs(case, shape):
+@given(networks_and_inputs(max_layers=3, max_in=200, max_width=40, max_entries=400, relu_in=True), SHAPES,
+       st.sampled_from((None,) + GROUP_SIZES))
+def test_plan_folds_to_the_golden_outputs(case, shape, group):
     network, x = case
     pes, window = shape
-    plans = plan_window_network(network, pes, window)
+    plans = plan_window_network(network, pes, window, group)
+    assert len({plan.group for plan in plans}) == 1 and (group is None or plans[0].group == group)
     np.testing.assert_array_equal(fold_plan(plans, x), network_forward(network, x))
     for plan, layer in zip(plans, network):
         assert plan.kept == layer.nnz                              # every kept weight once, no other
@@ -118,7 +120,7 @@ def test_one_rows_entries_fill_groups_back_to_back():
     w = np.zeros((1, 8), dtype=np.int64)
     w[0, :6] = [1, 2, 3, 4, 5, 6]
     layer = Layer.build(kind="mam", weight=w, bias=[0], mult=1, shift=0, relu=False)
-    (plan,) = plan_window_network(Network([layer]), 1, 8)
+    (plan,) = plan_window_network(Network([layer]), 1, 8, group=4)
     assert plan.segments[0].weight.tolist() == [[1, 2, 3, 4], [5, 6, 0, 0]]
     assert plan.durations.tolist() == [6]
 
@@ -129,10 +131,37 @@ def test_groups_fill_in_column_order():
     w = np.zeros((8, 8), dtype=np.int64)
     w[np.arange(8), np.arange(8)] = np.arange(1, 9)
     (plan,) = plan_window_network(Network([Layer.build(kind="mac", weight=w, bias=[0] * 8, mult=1, shift=0,
-                                                       relu=False)]), 1, 8)
+                                                       relu=False)]), 1, 8, group=4)
     assert plan.segments[0].weight.tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
     assert plan.segments[0].wend.tolist() == [False, True]
     assert plan.durations.tolist() == [8]
+
+
+@pytest.mark.parametrize("windows, group", [((6,), 8), ((2, 6), 4), ((6, 6, 6, 6, 6, 6, 6, 4), 8), ((3,) * 8, 4)])
+def test_groups_of_8_when_their_padding_is_small(windows, group):
+    # One row, `windows[w]` weights in window w of 8: groups of 8 pad each window's last group to 8 slots, groups
+    # of 4 to 4; 8 is taken when its slots are at most GROUP_GROWTH more.
+    from mamhw.golden import Layer
+    w = np.zeros((1, 8 * len(windows)), dtype=np.int64)
+    for k, n in enumerate(windows):
+        w[0, 8 * k:8 * k + n] = 1
+    network = Network([Layer.build(kind="mac", weight=w, bias=[0], mult=1, shift=0, relu=False)])
+    small, large = (plan_window_network(network, 1, 8, g)[0] for g in GROUP_SIZES)
+    assert (large.slots <= small.slots * (1 + GROUP_GROWTH)) == (group == 8)
+    (plan,) = plan_window_network(network, 1, 8)
+    assert plan.group == group and plan.segments[0].weight.shape[1] == group
+    assert plan.kept == sum(windows)
+    assert plan.cycles == (large if group == 8 else small).cycles == small.cycles      # the same with no zero
+
+
+def test_group_refused():
+    with pytest.raises(ContractError, match="group must be one of 4, 8"):
+        plan_window_network(Network.of(_one_layer()), 1, 8, group=2)
+
+
+def _one_layer():
+    from mamhw.golden import Layer
+    return Layer.build(kind="mac", weight=[[1, 0, 2, 0]], bias=[0], mult=1, shift=0, relu=False)
 
 
 @pytest.mark.parametrize("pes, window, problem", [(3, 16, "divide"), (32, 16, "divide"), (4, 12, "window must")])

@@ -10,15 +10,15 @@ from hypothesis import strategies as st
 from mamhw.golden import Network, network_forward
 from mamhw.golden import window as golden_window
 from mamhw.hw.window_engine import WindowEngine
-from mamhw.hw.window_pe import FINAL_LATENCY, GROUP, STATE_DISTANCE
+from mamhw.hw.window_pe import FINAL_LATENCY, STATE_DISTANCE
 from mamhw.sim.window_amaranth import simulate_window
 from tests.strategies import chain_network, networks_and_inputs
 
 SHAPES = st.sampled_from([(1, 4), (2, 4), (4, 4), (2, 8), (4, 16), (8, 16), (4, 64)])
 
 
-def assert_exact(network, x, pes, window):
-    res = simulate_window(network, x, pes, window)
+def assert_exact(network, x, pes, window, group=None):
+    res = simulate_window(network, x, pes, window, group=group)
     np.testing.assert_array_equal(res.outputs, network_forward(Network.of(network), x))
     assert res.cycles.tolist() == res.model_cycles.tolist()
     assert res.counter.tolist() == res.cycles.tolist()
@@ -29,7 +29,6 @@ def assert_exact(network, x, pes, window):
 
 def test_constants_are_the_contract():
     assert STATE_DISTANCE == golden_window.STATE_DISTANCE
-    assert GROUP == golden_window.GROUP
     assert WindowEngine.FILL == golden_window.WINDOW_FILL
     assert WindowEngine.MIN_WINDOW == golden_window.MIN_WINDOW
     assert WindowEngine.DRAIN == golden_window.WINDOW_DRAIN
@@ -38,9 +37,10 @@ def test_constants_are_the_contract():
 
 
 @settings(max_examples=25, deadline=None)
-@given(networks_and_inputs(max_layers=3, max_in=200, max_width=24, max_entries=250, relu_in=True), SHAPES)
-def test_random_networks_bit_exact_and_cycle_exact(case, shape):
-    assert_exact(*case, *shape)
+@given(networks_and_inputs(max_layers=3, max_in=200, max_width=24, max_entries=250, relu_in=True), SHAPES,
+       st.sampled_from((None,) + golden_window.GROUP_SIZES))
+def test_random_networks_bit_exact_and_cycle_exact(case, shape, group):
+    assert_exact(*case, *shape, group)
 
 
 @settings(max_examples=5, deadline=None)
@@ -61,7 +61,7 @@ def test_empty_rows_and_a_window_with_no_entries():
     network = Network([first, network.layers[1]])
     plan = golden_window.plan_window_network(network, 4, 16)[0]
     for seg in plan.segments:
-        assert seg.weight[seg.group_window == 1].tolist() == [[0] * GROUP]
+        assert seg.weight[seg.group_window == 1].tolist() == [[0] * seg.group]
     assert plan.durations[1] == golden_window.MIN_WINDOW
     assert_exact(network, x, 4, 16)
 
@@ -94,9 +94,10 @@ def test_an_all_zero_input_skips_every_entry():
     assert res.layer_cycles[0, 0] == plan.fixed_cycles + np.maximum(longest, golden_window.MIN_WINDOW).sum()
 
 
+@pytest.mark.parametrize("group", golden_window.GROUP_SIZES)
 @pytest.mark.parametrize("kind", ["mam", "mac"])
 @pytest.mark.parametrize("rows", [1, 2, 3, 4])
-def test_entries_of_one_row_back_to_back(kind, rows):
+def test_entries_of_one_row_back_to_back(kind, rows, group):
     # A dense layer of `rows` rows on one PE: entries of one row every `rows` cycles, so the state of the entry 1,
     # 2 or 3 issues before is not yet written and comes from the PE's pipeline; 4 is the first read from memory.
     # Outputs 16 bits wide and not scaled: every product counts.
@@ -106,7 +107,7 @@ def test_entries_of_one_row_back_to_back(kind, rows):
     layer = Layer.build(kind=kind, weight=w, bias=[0] * rows, mult=1, shift=0, relu=False, out_bits=16)
     x = rng.integers(-100, 100, (3, 16))
     x[1, ::5] = 0
-    assert_exact(Network([layer]), x, 1, 8)
+    assert_exact(Network([layer]), x, 1, 8, group)
 
 
 @pytest.mark.parametrize("pes, window", [(1, 4), (4, 16), (8, 64)])
