@@ -250,8 +250,10 @@ def _rows(rep):
 
     fmax = rep["fmax_mhz"]
     f_err = err.get("period", {}).get("loo_mean_abs_rel_err")
-    rows = [("engine", (f"window, W = {rep['window']}, groups of {rep['group']} entries (one copy of the "
-                        "activations)" if rep.get("engine") ==
+    split = ", ".join(f"layer {k + 1}'s in {s} parts" for k, s in enumerate(rep.get("splits", [])) if s > 1)
+    rows = [("engine", (f"window, W = {rep['window']}, groups of {rep['group']} entries"
+                        + (f", rows split: {split}" if split else "") + " (one copy of the activations)"
+                        if rep.get("engine") ==
              "window" else "row (each PE reads its own copy of the activations)")
              + (f"; chosen: {rep['engine_choice']}" if rep.get("engine_choice") else ""))]
     worst = "at most: exact with no activation zero, which the window engine skips" if rep.get("engine") == \

@@ -79,10 +79,10 @@ def estimate_window(network, pes, window, target, freq_mhz=None, weights="auto",
 
     rep = {
         "target": target.name, "family": family, "pes": int(pes), "engine": "window", "window": int(window),
-        "group": int(plans[0].group),
+        "group": int(plans[0].group), "splits": [int(plan.split) for plan in plans],
         "layers": [{"kind": layer.kind, "n_in": layer.n_in, "n_out": layer.n_out, "weights": layer.nnz,
                     "density": layer.nnz / layer.size, "entries": int(plan.kept),
-                    "empty_slots": int(plan.slots - plan.kept), "windows": plan.n_windows,
+                    "empty_slots": int(plan.slots - plan.kept), "windows": plan.n_windows, "split": int(plan.split),
                     "load": [int(s.kept) for s in plan.segments], "cycles": int(plan.cycles)}
                    for layer, plan in zip(network, plans)],
         "cycles": int(cyc.total), "entries": int(cyc.entries.sum()), "efficiency": float(cyc.efficiency),

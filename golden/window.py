@@ -7,12 +7,20 @@ each window, and folds their products into a row-state memory (running max and m
 last window has passed, a finalization pass reads every row's state, adds the bias, requantizes and writes the
 outputs, which are the next layer's input.
 
-Rows and lanes. Row r belongs to PE ``r % P`` as its local row ``j = r // P``: every PE has ``R = ceil(out / P)``
-rows (the last ones padding on some PEs). The activations live in P lane memories, a word of ``L = W / P``
-activations each; a window is one word of every lane, read at one address. PE p writes its outputs into lane p,
-so all P PEs store at once: local row j at word ``j // L``, slot ``j % L``. So the physical position (window * W +
-column) of output row r in the next layer's input is ``(j // L) * W + p * L + j % L``, and input i of the network
-sits at position i.
+Rows and lanes. A layer splits each row into S parts (S a power of two, 1 for most layers: see Splits); the
+PEs form P / S teams of S. Row r belongs to team ``t = r % (P / S)`` as its local row ``j = r // (P / S)``: every
+PE has ``R = ceil(out * S / P)`` rows (the last ones padding on some PEs). The activations live in P lane
+memories, a word of ``L = W / P`` activations each; a window is one word of every lane, read at one address. The
+team's first PE, p = t * S, writes its outputs into lane p: local row j at word ``j // L``, slot ``j % L``. So the
+physical position (window * W + column) of output row r in the next layer's input is ``(j // L) * W + p * L + j %
+L``, and input i of the network sits at position i.
+
+Splits. Part k of a row holds its entries whose input position is k modulo S, on PE t * S + k. A PE folds its
+parts as whole rows; at finalization the team merges them (max of maxes and min of mins, or the sum of sums) in
+log2(S) steps of a tree over its PEs, each step a cycle, before the bias. A layer with few rows gets S > 1 when that
+takes fewer cycles with no zero activation: the 10 rows of a 10 x 128 layer on 4 PEs go 3, 3, 2, 2 whole, but
+split in two halves, 5 and 5 per team: 320 entries for the busiest PE instead of 384. Every layer of a network
+passes its finalization through as many merge steps as its largest S needs (M).
 
 Groups. PE p's entries of window w are its kept weights whose input lies in window w: (weight, column within the
 window, local row). They are packed, in order of column and row, into groups of G slots, one memory word each; a
@@ -36,17 +44,19 @@ max(1, entries whose activation is not zero)`` cycles on window w, and the windo
 max_p d_p(w))``: the engine reads each window ahead into a register and needs MIN_WINDOW cycles per window to have
 the next one's zero mask ready. A layer takes exactly
 
-    WINDOW_FILL + sum over windows of T_w + WINDOW_DRAIN + R + FINAL_LATENCY + WINDOW_HANDOVER
+    WINDOW_FILL + sum over windows of T_w + WINDOW_DRAIN + R + FINAL_LATENCY + M + WINDOW_HANDOVER
 
 cycles, and a network the sum over its layers: :func:`window_sample_cycles` gives them for given inputs, and the
 plan's own ``durations`` and ``cycles`` are the worst case, no activation zero. An empty row costs nothing (its
 output is its bias, requantized).
 
 MAM rows: 0 joins max and min of a row with a pruned weight (as in golden/forward.py), and of a dense row whose PE
-skipped a zero; the finalization pass applies it from the row's ``dense`` flag and the PE's skip flag.
+skipped a zero; the finalization pass applies it from the row's ``dense`` flag and the PE's skip flag. A part of a
+split dense row holds an entry at every position of its part, and its PE's entries all lie there, so the PE
+skipped a zero exactly when the part did; a part with no entry at all (an input narrower than S) joins nothing.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,8 +64,8 @@ from ..plumbing import ContractError
 from .cycles import NetworkCycles
 
 __all__ = ["GROUP_SIZES", "STATE_DISTANCE", "MIN_WINDOW", "WINDOW_FILL", "WINDOW_DRAIN", "FINAL_LATENCY",
-           "WINDOW_HANDOVER", "WINDOW_SIZES", "WindowSegment", "WindowLayerPlan", "check_window", "output_positions",
-           "plan_window_layer", "plan_window_network", "window_network_cycles", "window_sample_cycles"]
+           "WINDOW_HANDOVER", "WINDOW_SIZES", "SPLIT_ROWS", "WindowSegment", "WindowLayerPlan", "check_window",
+           "output_positions", "merge_levels", "plan_window_layer", "plan_window_network", "window_network_cycles", "window_sample_cycles"]
 
 # The contract with hw/window_engine.py (a test holds them equal to the hardware's own constants).
 GROUP_SIZES = (4, 8)    # entry slots per memory word (G): the PE looks this far ahead for a non-zero activation
@@ -68,6 +78,7 @@ FINAL_LATENCY = 10      # from the last finalization read to the layer's end: it
                         # layer's start in the same cycle
 WINDOW_HANDOVER = 0     # nothing more between two layers
 WINDOW_SIZES = (4, 8, 16, 32, 64)
+SPLIT_ROWS = 4          # splits are weighed for a layer of at most this many rows per PE
 
 
 def check_window(pes, window):
@@ -123,6 +134,8 @@ class WindowLayerPlan:
     pes: int
     window: int
     group: int                  # G: entry slots per group (memory word)
+    split: int                  # S: parts of each row, on as many PEs (a team)
+    merge: int                  # M: merge steps of the network's finalization (log2 of its largest S)
     n_in: int
     n_out: int
     rows: int                   # R: local rows of every PE
@@ -145,6 +158,11 @@ class WindowLayerPlan:
         return -(-self.rows // self.lanes)
 
     @property
+    def teams(self):
+        """P / S: PEs teams, each finalizing its rows' parts into one output."""
+        return self.pes // self.split
+
+    @property
     def kept(self):
         """Entries that hold a kept weight."""
         return int(sum(s.kept for s in self.segments))
@@ -157,7 +175,7 @@ class WindowLayerPlan:
     @property
     def fixed_cycles(self):
         """Cycles of the layer outside its windows."""
-        return WINDOW_FILL + WINDOW_DRAIN + self.rows + FINAL_LATENCY + WINDOW_HANDOVER
+        return WINDOW_FILL + WINDOW_DRAIN + self.rows + FINAL_LATENCY + self.merge + WINDOW_HANDOVER
 
     @property
     def cycles(self):
@@ -179,12 +197,18 @@ class WindowLayerPlan:
         return np.maximum(longest, MIN_WINDOW)
 
 
-def output_positions(n_out, pes, window):
-    """Physical positions (window * W + column) of a layer's outputs in the next layer's input, int64 [n_out]."""
+def output_positions(n_out, pes, window, split=1):
+    """Physical positions (window * W + column) of a layer's outputs in the next layer's input, int64 [n_out], its
+    rows in `split` parts."""
     r = np.arange(n_out, dtype=np.int64)
-    lanes = window // pes
-    p, j = r % pes, r // pes
+    lanes, teams = window // pes, pes // split
+    p, j = r % teams * split, r // teams
     return (j // lanes) * window + p * lanes + j % lanes
+
+
+def merge_levels(split):
+    """Merge steps of a team of `split` PEs: log2(split)."""
+    return int(split).bit_length() - 1
 
 
 def _grouped(items, group):
@@ -194,21 +218,28 @@ def _grouped(items, group):
     return [items[k:k + group] for k in range(0, len(items), group)] or [[]]
 
 
-def plan_window_layer(layer, pes, window, in_position=None, group=GROUP_SIZES[0]):
-    """The window-engine plan of one golden layer on `pes` PEs with windows of `window` activations and groups of
-    `group` slots; `in_position`: where its inputs are (default: input i at position i, the network's input)."""
+def plan_window_layer(layer, pes, window, in_position=None, group=GROUP_SIZES[0], split=1, merge=None):
+    """The window-engine plan of one golden layer on `pes` PEs with windows of `window` activations, groups of
+    `group` slots and rows in `split` parts; `in_position`: where its inputs are (default: input i at position i,
+    the network's input); `merge`: the network's merge steps (default: this layer's own)."""
     check_window(pes, window)
     if group not in GROUP_SIZES:
         raise ContractError(f"group must be one of {', '.join(map(str, GROUP_SIZES))}, not {group}")
+    if split < 1 or split & (split - 1) or pes % split:
+        raise ContractError(f"a row splits into a power of two of parts dividing P ({pes}), not {split}")
+    merge = merge_levels(split) if merge is None else merge
+    if merge < merge_levels(split):
+        raise ContractError(f"{split} parts need {merge_levels(split)} merge steps, not {merge}")
     if layer.splits != 1:
         raise ContractError("the window engine does not run layers with splits (use the row engine)")
     n_in, n_out = layer.n_in, layer.n_out
     pos = np.arange(n_in, dtype=np.int64) if in_position is None else np.asarray(in_position, dtype=np.int64)
     n_windows = max(1, -(-int(pos.max() + 1) // window))
-    rows = -(-n_out // pes)
+    teams = pes // split
+    rows = -(-n_out // teams)
     r = layer.entry_rows()
-    p_of, j_of = r % pes, r // pes
     at = pos[np.asarray(layer.indices, dtype=np.int64)]
+    p_of, j_of = r % teams * split + at % split, r // teams
     w_of, col_of = at // window, at % window
     vals = np.asarray(layer.values, dtype=np.int64)
     order = np.lexsort((j_of, col_of, w_of, p_of))              # by PE, window, column, row
@@ -232,7 +263,7 @@ def plan_window_layer(layer, pes, window, in_position=None, group=GROUP_SIZES[0]
         for g, items in enumerate(groups):
             if items:
                 fields[:, g, :len(items)] = np.array(items, dtype=np.int64).T
-        mine = np.arange(p, n_out, pes)
+        mine = np.arange(p // split, n_out, teams)
         bias = np.zeros(rows, dtype=np.int64)
         dense = np.zeros(rows, dtype=bool)
         bias[:mine.size] = np.asarray(layer.bias, dtype=np.int64)[mine]
@@ -241,23 +272,45 @@ def plan_window_layer(layer, pes, window, in_position=None, group=GROUP_SIZES[0]
                                       bias=bias, dense=dense))
     return WindowLayerPlan(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
                            mult=layer.mult, shift=layer.shift, relu=layer.relu, relu_in=layer.relu_in, pes=int(pes),
-                           window=int(window), group=int(group), n_in=n_in, n_out=n_out, rows=rows,
+                           window=int(window), group=int(group), split=int(split), merge=int(merge), n_in=n_in, n_out=n_out, rows=rows,
                            in_position=pos, segments=tuple(segments), durations=np.maximum(durations, MIN_WINDOW))
 
 
-def plan_window_network(network, pes, window, group=None):
+def plan_window_network(network, pes, window, group=None, split=None):
     """One WindowLayerPlan per layer of a Network (or a list of layers), each reading where the one before wrote,
-    all with groups of `group` slots (None: 8 if that adds at most GROUP_GROWTH more slots than 4, else 4)."""
+    all with groups of `group` slots (None: 8 if that adds at most GROUP_GROWTH more slots than 4, else 4), each
+    layer's rows in `split` parts (None: the planner's choice, see Splits; a number: every layer's)."""
     if group is None:
-        small, large = (plan_window_network(network, pes, window, g) for g in GROUP_SIZES)
+        small, large = (plan_window_network(network, pes, window, g, split) for g in GROUP_SIZES)
         slots = [sum(plan.slots for plan in plans) for plans in (small, large)]
         return large if slots[1] <= slots[0] * (1 + GROUP_GROWTH) else small
-    plans, pos = [], None
-    for layer in network:
-        plan = plan_window_layer(layer, pes, window, pos, group)
+    layers = list(network)
+    plans, pos, merge = [], None, 0
+    for k, layer in enumerate(layers):
+        if split is not None:
+            choices = [split]
+        elif layer.n_out <= SPLIT_ROWS * pes:
+            choices = [1 << b for b in range(merge_levels(pes) + 1)]
+        else:
+            choices = [1]
+        options = [plan_window_layer(layer, pes, window, pos, group, s) for s in choices]
+        plan = min(options, key=lambda o: _split_cost(o, merge, len(layers), k == len(layers) - 1))
         plans.append(plan)
-        pos = output_positions(layer.n_out, pes, window)
-    return plans
+        merge = max(merge, plan.merge)
+        pos = output_positions(layer.n_out, pes, window, plan.split)
+    return [replace(plan, merge=merge) for plan in plans]
+
+
+def _split_cost(plan, merge, n_layers, last):
+    """The cycles that splitting `plan`'s rows costs the network with no zero activation: its own, the merge
+    steps it adds to the other layers (`merge` so far), and the windows it adds to the next layer's input (its
+    outputs spread over the teams' lanes), MIN_WINDOW each at least. min() keeps the first (fewest parts) on a
+    tie."""
+    added = max(0, plan.merge - merge) * (n_layers - 1)
+    if not last:
+        whole = -(-(-(-plan.n_out // plan.pes)) // plan.lanes)          # ceil(ceil(out / P) / L)
+        added += MIN_WINDOW * max(0, plan.out_windows - whole)
+    return plan.cycles + added
 
 
 def window_network_cycles(plans):

@@ -22,8 +22,13 @@ golden/window.py states the cycle count; ``FILL``, ``DRAIN``, ``MIN_WINDOW``, ``
 its constants, held equal by a test.
 
 Host port: hw/ports.py's EngineHostPort, as the row network engine's: input i is written at lane ``(i % W) // L``,
-word ``i // W``, slot ``i % L``; output row r of the last layer is read from lane ``r % P``, word ``(r // P) //
-L`` of the output buffer, slot ``(r // P) % L``; ``y_data`` two cycles after ``y_addr``.
+word ``i // W``, slot ``i % L``; output row r of the last layer is read from lane ``(r % T) * S``, word ``(r //
+T) // L`` of the output buffer, slot ``(r // T) % L``, where S is its rows' parts and T = P / S (S = 1, T = P
+unless its rows are split); ``y_data`` two cycles after ``y_addr``.
+
+Split rows (golden/window.py): each PE finalizes its parts of the rows; the PEs of a team join them in M steps
+(``part`` to ``partner``: at step l, PE q takes PE q + 2^l's when q is a multiple of 2^(l+1)), and the team's first
+PE's result is the row's; the others write theirs where nothing reads them.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -31,6 +36,7 @@ from amaranth.lib import data, enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.utils import ceil_log2
 
+from ..golden.window import merge_levels
 from .ports import EngineHostPort
 from .stages import config_shapes, delay, requant_constants
 from .window_pe import FINAL_LATENCY as PE_FINAL_LATENCY, WindowPE, window_shapes
@@ -54,7 +60,8 @@ class WindowEngine(wiring.Component):
     FILL = 3                    # cycles between the start and the first window's first issue
     MIN_WINDOW = 3              # a window's cycles at least: the next one's read ahead, its mask ready
     DRAIN = 8                   # cycles between the last issue and the first finalization read
-    FINAL = PE_FINAL_LATENCY    # the last finalization read -> the layer's end (its last write, the next start)
+    FINAL = PE_FINAL_LATENCY    # the last finalization read -> the layer's end (its last write, the next start),
+                                # with no merge steps (each adds a cycle: ``final`` of an engine)
     HANDOVER = 0
     Y_LATENCY = 2
 
@@ -63,9 +70,10 @@ class WindowEngine(wiring.Component):
         if not plans:
             raise ValueError("need at least one layer")
         self.plans = plans
-        self.pes, self.window = plans[0].pes, plans[0].window
-        if any((p.pes, p.window) != (self.pes, self.window) for p in plans):
-            raise ValueError("every layer needs the same P and W")
+        self.pes, self.window, self.merge = plans[0].pes, plans[0].window, plans[0].merge
+        if any((p.pes, p.window, p.merge) != (self.pes, self.window, self.merge) for p in plans):
+            raise ValueError("every layer needs the same P, W and merge steps")
+        self.final = self.FINAL + self.merge
         self.lanes = self.window // self.pes
         self.n_layers = n = len(plans)
         self.act_bits = max([plans[0].in_bits] + [p.out_bits for p in plans])
@@ -86,7 +94,7 @@ class WindowEngine(wiring.Component):
             clamps=[requant_constants(mult=p.mult, shift=p.shift, relu=p.relu, out_bits=p.out_bits) for p in plans],
             act_bits=self.act_bits, w_bits=max(p.w_bits for p in plans), out_bits=max(p.out_bits for p in plans),
             window=self.window, rows=self.max_rows, hi_shape=self.hi_shape, lo_shape=self.lo_shape,
-            v_shape=self.v_shape, dsp=dsp)
+            v_shape=self.v_shape, dsp=dsp, index=q, merge=self.merge)
             for q in range(self.pes)]
         first, last = plans[0], plans[-1]
         super().__init__(EngineHostPort(n_in=first.n_in, in_bits=first.in_bits, n_out=last.n_out,
@@ -102,8 +110,8 @@ class WindowEngine(wiring.Component):
         """The PEs' per-layer configuration while layer `k` runs: {port name: value}."""
         plan = self.plans[k]
         consts = requant_constants(mult=plan.mult, shift=plan.shift, relu=plan.relu, out_bits=plan.out_bits)
-        return {"mac": int(plan.kind == "mac")} | {key: consts[key]
-                                                   for key in config_shapes([p.shift for p in self.plans])}
+        return {"mac": int(plan.kind == "mac")} | ({"merge": merge_levels(plan.split)} if self.merge else {}) | {
+            key: consts[key] for key in config_shapes([p.shift for p in self.plans])}
 
     def elaborate(self, platform):
         m = Module()
@@ -112,12 +120,13 @@ class WindowEngine(wiring.Component):
 
         # Per-layer registers, loaded as a layer starts.
         shapes = config_shapes([p.shift for p in self.plans])
-        cfg = {"mac": Signal()} | {k: Signal(v, name=f"cfg_{k}") for k, v in shapes.items()}
+        cfg = {"mac": Signal()} | ({"merge": Signal(range(self.merge + 1), name="cfg_merge")} if self.merge else {}) \
+            | {k: Signal(v, name=f"cfg_{k}") for k, v in shapes.items()}
         relu_in = Signal()
         out_base = Signal(range(self.lane_depth + 1))
         wleft = Signal(range(max(p.n_windows for p in self.plans) + 1))
         rows_left = Signal(range(self.max_rows + 1))
-        count = Signal(range(max(self.DRAIN, self.FINAL) + 1))
+        count = Signal(range(max(self.DRAIN, self.final) + 1))
         phase = Signal(Phase)
         tail = Signal()
 
@@ -161,7 +170,7 @@ class WindowEngine(wiring.Component):
             m.d.sync += fin.eq(1)
             m.d.sync += rows_left.eq(rows_left - 1)
             with m.If(rows_left == 0):
-                m.d.sync += [phase.eq(Phase.IDLE), fin.eq(0), tail.eq(1), count.eq(self.FINAL - 1)]
+                m.d.sync += [phase.eq(Phase.IDLE), fin.eq(0), tail.eq(1), count.eq(self.final - 1)]
         with m.Elif(tail):
             m.d.sync += count.eq(count - 1)
         with m.If(finishing & last_layer):
@@ -195,11 +204,15 @@ class WindowEngine(wiring.Component):
         m.d.sync += [h_we[q].eq(self.x_we & ~self.busy & (x_lane == q)) for q in range(pes)]
         m.d.sync += [h_addr.eq(self.x_addr[wb:] if len(self.x_addr) > wb else 0), h_data.eq(self.x_data),
                      h_slot.eq(self.x_addr[:lb] if lb else 0)]
+        # Output row r of the last layer: team r % T (T = P / S teams), written by the team's first PE, lane
+        # (r % T) * S, as its local row r // T.
         pb = ceil_log2(pes)
-        y_row = self.y_addr[pb:] if len(self.y_addr) > pb else Const(0, 1)
+        sb = merge_levels(self.plans[-1].split)
+        tb = pb - sb
+        y_row = self.y_addr[tb:] if len(self.y_addr) > tb else Const(0, 1)
         y_word, y_lane, y_slot = Signal.like(h_addr), Signal(max(1, pb)), Signal(max(1, lb))
         m.d.sync += [y_word.eq(self.buffer_base[self.output_buffer] + (y_row >> lb)),
-                     y_lane.eq(self.y_addr[:pb] if pb else 0), y_slot.eq(y_row[:lb] if lb else 0)]
+                     y_lane.eq(self.y_addr[:tb] << sb if tb else 0), y_slot.eq(y_row[:lb] if lb else 0)]
         # The PEs start a cycle after the sequencer: the start and the layer number reach all of them from
         # registers (busy -> go -> the PEs' entry addresses was the slowest path, 16.2 ns at P = 16 on the ECP5).
         # They take their first groups no later for it: the first window's mask is ready 3 cycles after `go`.
@@ -212,6 +225,10 @@ class WindowEngine(wiring.Component):
             m.d.comb += [pe.start.eq(pe_start), pe.layer.eq(pe_layer), pe.bnd.eq(bnd), pe.fin.eq(fin),
                          pe.window.eq(window), pe.nz.eq(cur_nz), pe.next_nz.eq(next_nz), pe.nz_ready.eq(nz_ready)]
             m.d.comb += [getattr(pe, key).eq(value) for key, value in cfg.items()]
+            # Merge step l: PE q joins the part of PE q + 2^l into its own (q a multiple of 2^(l+1)).
+            for level in range(self.merge):
+                if q % (2 << level) == 0 and q + (1 << level) < pes:
+                    m.d.comb += pe.partner[level].eq(self.pe[q + (1 << level)].part[level])
             res = pe.result
             pe_slot = res.payload.row[:lb] if lb else Const(0, 1)
             with m.If(res.valid):

@@ -85,8 +85,12 @@ def window_shapes(plans, act_bits):
     hi = lo = v = 1
     mam = False
     for plan in plans:
-        for seg in plan.segments:
-            w, rows = np.abs(seg.weight).ravel(), seg.row.ravel()
+        # A team's PEs hold the parts of its rows (one PE each unless rows are split): a row's bound is over all.
+        for t in range(plan.teams):
+            team = plan.segments[t * plan.split:(t + 1) * plan.split]
+            w = np.concatenate([np.abs(seg.weight).ravel() for seg in team])
+            rows = np.concatenate([seg.row.ravel() for seg in team])
+            bias = team[0].bias
             if plan.kind == "mac":                      # a row's sum of |w|
                 row = np.bincount(rows, weights=w, minlength=plan.rows).astype(np.int64)
             else:                                       # a row's largest |w|
@@ -96,7 +100,7 @@ def window_shapes(plans, act_bits):
             if plan.kind == "mam":
                 mam, lo = True, max(lo, int(row.max(initial=0)) * x)
             both = row if plan.kind == "mac" else 2 * row
-            v = max(v, int((both * x + np.abs(seg.bias)).max(initial=0)))
+            v = max(v, int((both * x + np.abs(bias)).max(initial=0)))
     return (signed(signed_bits([-hi, hi])), signed(signed_bits([-lo, lo])) if mam else None,
             signed(signed_bits([-v, v])))
 
@@ -117,7 +121,7 @@ class WindowPE(wiring.Component):
     """
 
     def __init__(self, *, segments, kinds, shifts, clamps, act_bits, w_bits, out_bits, window, rows, hi_shape,
-                 lo_shape, v_shape, dsp=None):
+                 lo_shape, v_shape, dsp=None, index=0, merge=0):
         self.kinds = tuple(sorted(set(kinds)))
         if not set(self.kinds) <= set(KINDS) or not self.kinds:
             raise ValueError(f"kinds must be among {KINDS}, not {kinds!r}")
@@ -143,8 +147,14 @@ class WindowPE(wiring.Component):
             biases += _pack(self.bias_shape, bias=seg.bias, dense=seg.dense)
         self.n_layers = len(segments)
         self.entry_words, self.bias_words = words, biases
+        self.index, self.merge_levels = index, merge
+        self.final_latency = FINAL_LATENCY + merge
+        self.part_shape = data.StructLayout({"touched": unsigned(1), "hi": hi_shape,
+                                             "lo": lo_shape if lo_shape is not None else unsigned(1)})
         shapes = config_shapes(shifts)
-        super().__init__({
+        merging = {"merge": In(range(merge + 1)), "part": Out(data.ArrayLayout(self.part_shape, merge)),
+                   "partner": In(data.ArrayLayout(self.part_shape, merge))} if merge else {}
+        super().__init__(merging | {
             "start": In(1),
             "layer": In(bits_for(self.n_layers)),
             "bnd": In(1),
@@ -304,30 +314,49 @@ class WindowPE(wiring.Component):
         m.d.comb += new.hi.eq(total if not mam else hi if self.kinds == ("mam",) else Mux(mac, total, hi))
         m.d.sync += w_state.eq(new.as_value())
 
-        # Finalization: f+1 pads and clears, f+2 adds max and min, f+3 adds the bias.
+        # Finalization: f+1 pads and clears, then M merge steps (a split row's parts, over the team), then max and
+        # min added, then the bias.
         f1_valid, f1_row = delay(m, self.fin, "f1_valid"), delay(m, frow, "f1_row")
         m.d.comb += [state_wr.en.eq(w_live | f1_valid), state_wr.addr.eq(Mux(f1_valid, f1_row, w_row)),
                      state_wr.data.eq(Mux(f1_valid, 0, w_state))]
         b = data.View(self.bias_shape, bias_rd.data)
-        f2_hi = Signal(self.hi_shape, reset_less=True)
-        f2_lo = Signal(self.lo_shape or signed(2), reset_less=True)
+        # f2: the row's part, as the merge takes it: touched (0: it has nothing to join: no entry, no 0), max and
+        # min (or the sum in hi), 0 where untouched.
+        f2 = Signal(self.part_shape, name="f2_part", reset_less=True)
+        f2_hi, f2_lo = f2.hi, f2.lo
         pad = ~b.dense | zero_seen                      # a pruned weight or a skipped zero: 0 joins max and min
         if mam:
             mam_hi = Mux(old.touched, Mux(pad & (old.hi < 0), 0, old.hi), 0)
             mam_lo = Mux(old.touched, Mux(pad & (old.lo > 0), 0, old.lo), 0)
         sum_hi = Mux(old.touched, old.hi, 0)
         if self.kinds == ("mam",):
-            m.d.sync += [f2_hi.eq(mam_hi), f2_lo.eq(mam_lo)]
+            m.d.sync += [f2_hi.eq(mam_hi), f2_lo.eq(mam_lo), f2.touched.eq(old.touched | pad)]
         elif self.kinds == ("mac",):
-            m.d.sync += [f2_hi.eq(sum_hi), f2_lo.eq(0)]
+            m.d.sync += [f2_hi.eq(sum_hi), f2_lo.eq(0), f2.touched.eq(old.touched)]
         else:
-            m.d.sync += [f2_hi.eq(Mux(mac, sum_hi, mam_hi)), f2_lo.eq(Mux(mac, 0, mam_lo))]
+            m.d.sync += [f2_hi.eq(Mux(mac, sum_hi, mam_hi)), f2_lo.eq(Mux(mac, 0, mam_lo)),
+                         f2.touched.eq(old.touched | (~mac & pad))]
         f2_valid, f2_row = delay(m, f1_valid, "f2_valid"), delay(m, f1_row, "f2_row")
         f2_bias = delay(m, b.bias, "f2_bias")
+        merged, valid, row, bias = f2, f2_valid, f2_row, f2_bias
+        merge_valids = []
+        for level in range(self.merge_levels):
+            m.d.comb += self.part[level].eq(merged)
+            nxt_part = Signal(self.part_shape, name=f"m{level}_part", reset_less=True)
+            if self.index % (2 << level):               # a sender at this step: its part goes on unchanged
+                m.d.sync += nxt_part.eq(merged)
+            else:
+                with m.If(level < self.merge):
+                    m.d.sync += self._joined(nxt_part, merged, self.partner[level], mac)
+                with m.Else():
+                    m.d.sync += nxt_part.eq(merged)
+            merged = nxt_part
+            valid, row, bias = (delay(m, valid, f"m{level}_valid"), delay(m, row, f"m{level}_row"),
+                                delay(m, bias, f"m{level}_bias"))
+            merge_valids.append(valid)
         f3_value = Signal(self.v_shape, reset_less=True)
-        m.d.sync += f3_value.eq(f2_hi + f2_lo)
-        f3_valid, f3_row, f3_bias = delay(m, f2_valid, "f3_valid"), delay(m, f2_row, "f3_row"), \
-            delay(m, f2_bias, "f3_bias")
+        m.d.sync += f3_value.eq(merged.hi + merged.lo)
+        f3_valid, f3_row, f3_bias = delay(m, valid, "f3_valid"), delay(m, row, "f3_row"), delay(m, bias, "f3_bias")
         v = Signal(self.v_shape, reset_less=True)
         m.d.sync += v.eq(f3_value + f3_bias)
         v_valid, v_row = delay(m, f3_valid, "v_valid"), delay(m, f3_row, "v_row")
@@ -348,10 +377,24 @@ class WindowPE(wiring.Component):
             issue=issue, first=first, take=take, hd=hd, hd_valid=hd_valid, hd_cand=hd_cand, ga=ga, left=left,
             waiting=waiting, zero_seen=zero_seen, cur=cur, frow=frow,
             brow=brow, mult=mult, mac=mac, entry_valids=[e_valid, e2_valid, e3_valid, x_live, y_live, p_live, c_live, w_live],
-            final_valids=[f1_valid, f2_valid, f3_valid, v_valid] + requant_valids,
+            final_valids=[f1_valid, f2_valid] + merge_valids + [f3_valid, v_valid] + requant_valids,
             c_p=c_p, c_old=c_old, old=old, new=new, state_wr=state_wr, w_live=w_live, w_row=w_row, w_state=w_state,
             f1_valid=f1_valid, f1_row=f1_row, f2_hi=f2_hi, f2_lo=f2_lo, dense=b.dense, nxt=nxt))
         return m
+
+    def _joined(self, out, own, other, mac):
+        """Statements setting `out` to two parts of one row joined: max of maxes and min of mins (mam), or the sum
+        (mac); a part not touched joins nothing."""
+        both = own.touched & other.touched
+        total = own.hi + other.hi                       # untouched parts hold 0
+        if "mam" in self.kinds:
+            hi = Mux(both, Mux(own.hi > other.hi, own.hi, other.hi), Mux(own.touched, own.hi, other.hi))
+            lo = Mux(both, Mux(own.lo < other.lo, own.lo, other.lo), Mux(own.touched, own.lo, other.lo))
+        if self.kinds == ("mac",):
+            hi, lo = total, 0
+        elif self.kinds != ("mam",):
+            hi, lo = Mux(mac, total, hi), Mux(mac, 0, lo)
+        return [out.touched.eq(own.touched | other.touched), out.hi.eq(hi), out.lo.eq(lo)]
 
     def _internals(self, m, signals):
         """Nothing here: a hook called at the end of :meth:`elaborate` with the PE's registers and wires by name

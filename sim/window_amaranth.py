@@ -36,13 +36,14 @@ class WindowSimResult:
                     and np.all(self.layer_cycles == self.model_layer_cycles))
 
 
-def simulate_window(network, x, pes, window, *, group=None, timeout=None, vcd=None, dsp=None, progress=None):
+def simulate_window(network, x, pes, window, *, group=None, split=None, timeout=None, vcd=None, dsp=None,
+                    progress=None):
     """Outputs and cycles of `network` (a Network, a Layer or a list of layers) on the window engine with `pes` PEs
-    and windows of `window` activations (groups of `group` entries; None: the planner's choice), for inputs `x`
-    [batch, in]."""
+    and windows of `window` activations (groups of `group` entries, rows in `split` parts; None: the planner's
+    choice), for inputs `x` [batch, in]."""
     network = Network.of(network)
     x = check_inputs(x, network.n_in, network.in_bits)
-    plans = plan_window_network(network, pes, window, group)
+    plans = plan_window_network(network, pes, window, group, split)
     model = window_network_cycles(plans)
     expected = window_sample_cycles(plans, [x] + network_forward(network, x, return_all=True)[:-1])
     top = WindowEngine(plans, dsp=dsp)

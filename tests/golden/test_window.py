@@ -18,8 +18,8 @@ SHAPES = st.sampled_from([(1, 4), (2, 4), (4, 4), (2, 8), (4, 16), (8, 16), (16,
 
 def fold_plan(plans, x):
     """The outputs of the plans for inputs x [batch, in], folded entry by entry from the window register's view
-    (the hardware's order), entries with a zero activation skipped, 0 joining a dense MAM row's max and min when
-    its PE skipped any, with golden's requantization."""
+    (the hardware's order), entries with a zero activation skipped, the parts of a split row merged, 0 joining a
+    dense MAM row's max and min when a PE holding a part of it skipped any entry, with golden's requantization."""
     batch = x.shape[0]
     acts = x.astype(np.int64)
     for plan in plans:
@@ -27,7 +27,10 @@ def fold_plan(plans, x):
             acts = np.maximum(acts, 0)
         positions = np.zeros((batch, plan.n_windows * plan.window), dtype=np.int64)
         positions[:, plan.in_position] = acts
-        out = np.zeros((batch, plan.n_out), dtype=np.int64)
+        found = [[[] for _ in range(plan.n_out)] for _ in range(batch)]     # live products of each row
+        pad = np.zeros((batch, plan.n_out), dtype=bool)
+        dense = np.zeros(plan.n_out, dtype=bool)
+        bias = np.zeros(plan.n_out, dtype=np.int64)
         for p, seg in enumerate(plan.segments):
             kept = seg.weight != 0
             where = (seg.group_window[:, None] * plan.window + seg.col)[kept]
@@ -37,19 +40,26 @@ def fold_plan(plans, x):
             skipped_zero = np.any(~live, axis=1)                        # per sample, this PE
             rows = seg.row[kept]
             for j in range(plan.rows):
-                r = j * plan.pes + p
+                r = j * plan.teams + p // plan.split
                 if r >= plan.n_out:
                     assert not np.any(rows == j)
                     continue
+                dense[r], bias[r] = seg.dense[j], seg.bias[j]
+                if np.any(rows == j):
+                    pad[:, r] |= skipped_zero
                 for b in range(batch):
-                    mine = prods[b, (rows == j) & live[b]]
-                    if plan.kind == "mac":
-                        value = mine.sum()
-                    else:
-                        if not seg.dense[j] or skipped_zero[b]:
-                            mine = np.append(mine, 0)
-                        value = mine.max() + mine.min() if mine.size else 0
-                    out[b, r] = value + seg.bias[j]
+                    found[b][r] += prods[b, (rows == j) & live[b]].tolist()
+        out = np.zeros((batch, plan.n_out), dtype=np.int64)
+        for b in range(batch):
+            for r in range(plan.n_out):
+                mine = np.array(found[b][r], dtype=np.int64)
+                if plan.kind == "mac":
+                    value = mine.sum()
+                else:
+                    if not dense[r] or pad[b, r]:
+                        mine = np.append(mine, 0)
+                    value = mine.max() + mine.min() if mine.size else 0
+                out[b, r] = value + bias[r]
         acts = requantize(plan, out)
     return acts
 
@@ -75,12 +85,14 @@ def walk_cycles(plan, x):
 
 @settings(max_examples=40, deadline=None)
 @given(networks_and_inputs(max_layers=3, max_in=200, max_width=40, max_entries=400, relu_in=True), SHAPES,
-       st.sampled_from((None,) + GROUP_SIZES))
-def test_plan_folds_to_the_golden_outputs(case, shape, group):
+       st.sampled_from((None,) + GROUP_SIZES), st.sampled_from([None, 1, 2, 4, 16]))
+def test_plan_folds_to_the_golden_outputs(case, shape, group, split):
     network, x = case
     pes, window = shape
-    plans = plan_window_network(network, pes, window, group)
+    split = split if split is None else min(split, pes)
+    plans = plan_window_network(network, pes, window, group, split)
     assert len({plan.group for plan in plans}) == 1 and (group is None or plans[0].group == group)
+    assert len({plan.merge for plan in plans}) == 1 and plans[0].merge == max(p.split for p in plans).bit_length() - 1
     np.testing.assert_array_equal(fold_plan(plans, x), network_forward(network, x))
     for plan, layer in zip(plans, network):
         assert plan.kept == layer.nnz                              # every kept weight once, no other
@@ -112,6 +124,32 @@ def test_output_positions_are_a_permutation_into_lanes():
     assert np.array_equal(pos % 16 // 4, r % 4)
     assert np.array_equal(pos // 16, (r // 4) // 4)
     assert np.array_equal(pos % 4, (r // 4) % 4)
+
+
+def test_split_output_positions_are_the_team_leaders_lanes():
+    # 4 PEs in 2 teams of 2: row r goes to team r % 2, local row r // 2, written by PE 2 * (r % 2) into its lane.
+    pos = output_positions(10, 4, 16, split=2)
+    r = np.arange(10)
+    assert np.array_equal(pos % 16 // 4, 2 * (r % 2))
+    assert np.array_equal(pos // 16 * 4 + pos % 4, r // 2)
+    assert np.array_equal(output_positions(10, 4, 16, split=1), output_positions(10, 4, 16))
+
+
+def test_a_small_dense_layer_is_split():
+    # 10 rows of 128 on 4 PEs: whole, the busiest PE has 3 rows (384 entries); in 2 teams of 2, 5 half rows (320).
+    from mamhw.golden import Layer
+    w = np.arange(1, 1281, dtype=np.int64).reshape(10, 128) % 50 + 1
+    network = Network([Layer.build(kind="mac", weight=w, bias=[0] * 10, mult=1, shift=0, relu=False)])
+    (whole,) = plan_window_network(network, 4, 16, group=4, split=1)
+    (plan,) = plan_window_network(network, 4, 16, group=4)
+    assert max(s.kept for s in whole.segments) == 384
+    assert (plan.split, plan.merge, plan.rows) == (2, 1, 5) and [s.kept for s in plan.segments] == [320] * 4
+    # 64 fewer entries for the busiest PE; 5 rows to finalize instead of 3, then one merge step.
+    assert plan.cycles == whole.cycles - 64 + (5 - 3) + 1
+    # Each PE's entries of part k: inputs k modulo 2.
+    for p, seg in enumerate(plan.segments):
+        cols = (seg.group_window[:, None] * 16 + seg.col)[seg.weight != 0]
+        assert np.all(cols % 2 == p % 2)
 
 
 def test_one_rows_entries_fill_groups_back_to_back():

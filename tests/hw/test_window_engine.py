@@ -17,8 +17,8 @@ from tests.strategies import chain_network, networks_and_inputs
 SHAPES = st.sampled_from([(1, 4), (2, 4), (4, 4), (2, 8), (4, 16), (8, 16), (4, 64)])
 
 
-def assert_exact(network, x, pes, window, group=None):
-    res = simulate_window(network, x, pes, window, group=group)
+def assert_exact(network, x, pes, window, group=None, split=None):
+    res = simulate_window(network, x, pes, window, group=group, split=split)
     np.testing.assert_array_equal(res.outputs, network_forward(Network.of(network), x))
     assert res.cycles.tolist() == res.model_cycles.tolist()
     assert res.counter.tolist() == res.cycles.tolist()
@@ -108,6 +108,44 @@ def test_entries_of_one_row_back_to_back(kind, rows, group):
     x = rng.integers(-100, 100, (3, 16))
     x[1, ::5] = 0
     assert_exact(Network([layer]), x, 1, 8, group)
+
+
+@pytest.mark.parametrize("pes, split", [(2, 2), (4, 2), (4, 4), (8, 2), (8, 8)])
+@pytest.mark.parametrize("kinds", [("mam", "mam"), ("mam", "mac")])
+def test_split_rows(pes, split, kinds):
+    # Every layer's rows split in `split` parts: a dense MAM row (its parts see a skipped zero or not), empty rows,
+    # an input narrower than some parts (a part with no entry joins nothing), the last layer read back through the
+    # teams' lanes; and inputs with zeros and without.
+    network, x = chain_network(dict(kind=kinds[0], n_in=6, n_out=11, density=0.6, n_empty=2, n_dense=2, relu=True),
+                               dict(kind=kinds[1], n_in=11, n_out=5, density=0.8, n_dense=1))
+    x[0] = np.where(x[0] == 0, 1, x[0])
+    x[1, ::2] = 0
+    plans = golden_window.plan_window_network(network, pes, 16, split=split)
+    assert [p.split for p in plans] == [split, split] and plans[0].merge == split.bit_length() - 1
+    assert_exact(network, x, pes, 16, split=split)
+
+
+@pytest.mark.parametrize("split", [4, 8])
+def test_split_dense_rows_whose_parts_have_no_entry(split):
+    # 3 inputs in 4 or 8 parts on as many PEs (one team): parts 3 and up have no entry of the dense rows, whose products are all
+    # positive (row 0) or all negative (row 1): a part with nothing must not let 0 join their max and min. Row 2
+    # has a pruned weight, so 0 joins it.
+    from mamhw.golden import Layer
+    layer = Layer.build(kind="mam", weight=[[3, 5, 7], [-2, -4, -6], [4, 0, 9]], bias=[0, 0, 0], mult=1, shift=0,
+                        relu=False, out_bits=16)
+    x = np.array([[1, 2, 3], [5, 0, 7], [0, 0, 0]])
+    (plan,) = golden_window.plan_window_network(Network([layer]), split, 16, split=split)
+    assert [seg.kept for seg in plan.segments] == [3, 2, 3] + [0] * (split - 3)
+    assert_exact(Network([layer]), x, split, 16, split=split)
+
+
+def test_split_sums_wider_than_their_parts():
+    # A dense MAC row of 8 largest weights in 4 parts: each part's sum fits 17 bits, the row's needs 18; the
+    # merge's width is the whole row's.
+    from mamhw.golden import Layer
+    layer = Layer.build(kind="mac", weight=[[127] * 8, [-127] * 8], bias=[0, 0], mult=1, shift=10, relu=False)
+    x = np.array([[127] * 8, [-128] * 8, [127, -128] * 4])
+    assert_exact(Network([layer]), x, 4, 16, split=4)
 
 
 @pytest.mark.parametrize("pes, window", [(1, 4), (4, 16), (8, 64)])
