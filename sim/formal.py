@@ -165,17 +165,17 @@ WINDOW_INDUCTION_DEPTH = 12     # k of the window PE's k-induction (see default_
 def default_window_depth(config):
     """k of the window PE's k-induction: the invariants of sim/window_formal_harness.py carry its control through
     waits of any length, so k only has to cover the pipelines' data (8 stages to the state write, 10 from a
-    finalization read to its result; 10 is the smallest k that proves): :data:`WINDOW_INDUCTION_DEPTH`, whatever
-    the size of `config`."""
-    return WINDOW_INDUCTION_DEPTH
+    finalization read to its result, one more for each merge step; 10 + M is the smallest k that proves):
+    :data:`WINDOW_INDUCTION_DEPTH`, whatever the size of `config`, or 10 + M with more than 2 merge steps."""
+    return max(WINDOW_INDUCTION_DEPTH, WINDOW_FINAL_LATENCY + config.merge)
 
 
 def layer_depth(config):
     """Cycles from reset through one whole layer without waits, its last result included: the start (cycle 0),
     the first group taken at cycle 2 and its window open at 3, E groups of one cycle each, the drain, R
-    finalization reads and FINAL_LATENCY. A bounded check this deep (mode "bmc") reaches every property with a
-    trace from reset."""
-    return 2 + config.groups + WINDOW_DRAIN + config.rows + WINDOW_FINAL_LATENCY + 2
+    finalization reads, FINAL_LATENCY and the merge steps. A bounded check this deep (mode "bmc") reaches every
+    property with a trace from reset."""
+    return 2 + config.groups + WINDOW_DRAIN + config.rows + WINDOW_FINAL_LATENCY + config.merge + 2
 
 
 def write_window_harness(config, workdir, *, pe_class=WindowPE, mode="prove", depth=None, timeout=None,

@@ -2,7 +2,9 @@
 :func:`prove_window_pe` runs it), as sim/formal_harness.py is the row PE's.
 
 The harness plays the window engine (hw/window_engine.py) around one PE running one layer of a small configuration
-(W, R local rows, E groups), and holds it to the plan and timing contract of golden/window.py.
+(W, R local rows, E groups), and holds it to the plan and timing contract of golden/window.py. The PE may have M
+merge steps (a split row's parts joined over its team) and any index q in the engine, which makes it a receiver
+at step l (it joins its partner's part into its own) when q is a multiple of 2^(l+1), else a sender there.
 
 What is symbolic (the proof covers every value) and what is fixed:
 
@@ -26,8 +28,13 @@ What is symbolic (the proof covers every value) and what is fixed:
   holds. ``fin`` is R consecutive cycles starting any time once every group is through and at least
   WINDOW_DRAIN + 1 = 9 cycles after the last issue. The sync reset may come while no layer runs (row states
   survive a reset: see below).
-* **fixed**: kind, widths, W, R, E, mult, shift, relu (the PE's configuration inputs hold the layer's values);
-  one layer.
+* **merge steps** (M > 0): the layer's active steps ``merge`` (0..M) are any value taken at each start and held
+  (or fixed: ``merge_active``). The partner's part at step l (in the engine, part[l] of PE q + 2^l) is a free
+  input at every cycle, assumed only in the cycle the PE takes it (its row's fin + 2 + l) to be what a team's PE
+  sends: untouched, 0s; a mam part's max and min within the products' bound, a mac part's sum within that of
+  2^l PEs' parts each as large as this PE's (the PE's sum field is sized for the team's 2^M parts).
+* **fixed**: kind, widths, W, R, E, mult, shift, relu (the PE's configuration inputs hold the layer's values),
+  q, M; one layer.
 
 The reference of issuing (the contract of hw/window_pe.py): the head holds group rn - 1 of the rn taken, with
 its candidates, the kept slots whose mask bit is set (the mask in force: ``next_nz`` for the next window's first
@@ -45,13 +52,17 @@ Properties, asserted at every cycle (the harness follows each issued entry throu
     ``weight * window[col]`` of its entries written so far, each written 8 cycles after its issue.
     ``a_in_flight``: the valid bits of the PE's stages E, E2, E3, X, Y, P, C, W are exactly the entries issued
     1..8 cycles ago, so they count the issued-but-not-written entries.
-(b) ``b_result_timing``: a result comes exactly FINAL_LATENCY (10) cycles after each ``fin`` cycle, and at no
-    other time; ``b_result_row``: it carries the row that ``fin`` finalized (rows in order, 0..R-1);
-    ``b_result_value``: its value is the contract's: max + min with 0 joining both exactly when the row's
-    ``dense`` flag is false or an entry of the layer was skipped (``rz``), a row with no entries 0, or the sum
-    (mac), plus the bias, requantized as golden/forward.py (the row harness's reference formula);
-    ``b_rows_in_flight``: the valid bits of the finalization and requantization stages are exactly the ``fin``
-    cycles 1..10 cycles ago.
+(b) ``b_result_timing``: a result comes exactly FINAL_LATENCY + M (10 + M) cycles after each ``fin`` cycle, and
+    at no other time; ``b_result_row``: it carries the row that ``fin`` finalized (rows in order, 0..R-1);
+    ``b_result_value``: its value is the contract's, from the row's part: its max and min with 0 joining both
+    exactly when the row's ``dense`` flag is false or an entry of the layer was skipped (``rz``; the part is then
+    touched even with no entries), or its sum (mac), 0s and untouched for a row with no entries; at each merge
+    step l < ``merge`` where the PE receives, joined with the partner's part of that cycle (the max of the
+    touched maxes and the min of the touched mins, or the sum; touched if either is), else unchanged; then max +
+    min (or the sum) plus the bias, requantized as golden/forward.py (the row harness's reference formula).
+    ``b_part``: the part the PE sends at step l (``part[l]``, at fin + 2 + l) is that part after the steps
+    before l, so a sender's contribution is proven too; ``b_rows_in_flight``: the valid bits of the
+    finalization, merge and requantization stages are exactly the ``fin`` cycles 1..10 + M cycles ago.
 (c) ``c_clean_between_layers``: outside a layer and at each start every row's state is untouched (the
     finalization clears each row as it reads it), so each layer starts from clean state. ``c_issue_pointer``: the
     PE's take, group address and count, waiting flag, head (group and candidates) and skip flag are the
@@ -60,14 +71,18 @@ Properties, asserted at every cycle (the harness follows each issued entry throu
     with the timeline; ``c_state_bound``: a touched row's max and min are products, and the sums of a mac layer's
     rows grow by at most one product per write (so no field overflows from a state the induction step starts in).
     These hold through waits of any length, so the induction depth is that of the pipelines' data, which no
-    invariant pins (10 cycles from a finalization read to its result is the smallest depth that proves; the
-    default is 12), although a layer may last any number of cycles. The PE shows its registers to the harness
-    through its ``_internals`` hook (a method that does nothing in hw/window_pe.py).
+    invariant pins (10 + M cycles from a finalization read to its result is the smallest depth that proves: 10
+    without merge steps, 11 with one; the default is 12, or 10 + M beyond), although a layer may last any number
+    of cycles. The PE shows its registers to the harness through its ``_internals`` hook (a method that does
+    nothing in hw/window_pe.py).
 
 Covers (the cover task): a layer's last result; a result of a touched row with a pruned weight, of a dense row,
 and of a dense row that 0 joins because an entry was skipped; a second window; a window of one group; a wait for
 ``bnd`` after ``reached``; a group with a skipped entry and an issued one; a group issuing several entries; two
-entries of one row issued back to back (with STATE_DISTANCE 1).
+entries of one row issued back to back (with STATE_DISTANCE 1). With merge steps, at each step where the PE
+receives: a touched part joined with a touched partner's that changes it (a larger max, a sum not 0), an
+untouched part taking its partner's, and (``merge`` symbolic) the step left inactive; where it sends: a touched
+part sent.
 
 Reset: the row states live in a memory that reset does not clear. The engine clears them by finalizing; a reset in
 the middle of a layer would leave touched rows behind, so the harness allows reset only between layers.
@@ -91,6 +106,7 @@ __all__ = ["WindowPEConfig", "WindowFormalHarness", "WRITE_AT"]
 
 WRITE_AT = 8                        # an entry issued at t is written into its row's state at t + 8
 READ_X_AT = 2                       # ... and multiplies the window register of cycle t + 2
+PART_AT = 2                         # a row finalized at f is on the PE's part[l] at f + 2 + l, joined in that cycle
 FIN_AFTER = WINDOW_DRAIN + 1        # the first fin comes at least this many cycles after the last issue
 
 
@@ -112,29 +128,48 @@ class WindowPEConfig:
     relu: bool = False
     both_kinds: bool = False        # the PE of an engine with mam and mac layers (both folds, the kind a register)
     group: int = 4                  # G: slots per group
+    index: int = 0                  # q: the PE's number in the engine (at merge step l it receives iff 2^(l+1) | q)
+    merge: int = 0                  # M: the PE's merge steps
+    merge_active: int | None = None     # the layer's active merge steps (0..M); None: symbolic, one value a layer
 
     @classmethod
     def symbolic(cls, *, kind, in_bits, w_bits, rows, groups, window=4, bias_bits=None, out_bits=None, mult=1,
-                 shift=0, relu=False, both_kinds=False, group=4):
-        """Every group stream of `groups` groups (any windows, rows, empty slots) the planner could give a PE."""
+                 shift=0, relu=False, both_kinds=False, group=4, index=0, merge=0, merge_active=None):
+        """Every group stream of `groups` groups (any windows, rows, empty slots) the planner could give a PE; with
+        `merge` steps, every part its partners could send it (and, `merge_active` None, any active steps)."""
         if kind not in ("mam", "mac"):
             raise ValueError(f"kind must be mam or mac, not {kind!r}")
         if window not in WINDOW_SIZES:
             raise ValueError(f"window must be one of {WINDOW_SIZES}, not {window}")
         if rows < 1 or groups < 1:
             raise ValueError("need at least one row and one group")
+        if index < 0 or merge < 0:
+            raise ValueError("the PE's index and merge steps cannot be negative")
+        if merge_active is not None and not 0 <= merge_active <= merge:
+            raise ValueError(f"the active merge steps must be among 0..{merge}, not {merge_active}")
         if bias_bits is None:
             bias_bits = in_bits + w_bits
         if out_bits is None:
             out_bits = in_bits + w_bits
         return cls(kind=kind, in_bits=in_bits, w_bits=w_bits, window=window, rows=rows, groups=groups,
                    bias_bits=bias_bits, out_bits=out_bits, mult=mult, shift=shift, relu=relu, both_kinds=both_kinds,
-                   group=group)
+                   group=group, index=index, merge=merge, merge_active=merge_active)
 
     @property
     def product_bound(self):
         """The largest |weight * x|."""
         return 1 << (self.w_bits + self.in_bits - 2)
+
+    def receives(self, level):
+        """Whether the PE joins its partner's part into its own at merge step `level` (when active), or sends its
+        own on unchanged (the engine's pairing: hw/window_engine.py)."""
+        return self.index % (2 << level) == 0
+
+    def sum_bound(self, level=None):
+        """The largest |sum| of a mac part: of the PE's own slots, or (`level`) of the part a partner sends at that
+        step, joined from 2^level PEs' parts, each as large as this PE's; None: the team's whole row."""
+        own = self.group * self.groups * self.product_bound
+        return own << (self.merge if level is None else level)
 
     def requant(self):
         return requant_constants(mult=self.mult, shift=self.shift, relu=self.relu, out_bits=self.out_bits)
@@ -146,9 +181,9 @@ class WindowPEConfig:
         P, E, R, G = self.product_bound, self.groups, self.rows, self.group
         mac = self.kind == "mac" or self.both_kinds
         mam = self.kind == "mam" or self.both_kinds
-        hi = max(P, G * E * P if mac else 0)
+        hi = max(P, self.sum_bound() if mac else 0)        # a merged sum holds the team's parts
         b = 1 << (self.bias_bits - 1)
-        v = max(2 * P if mam else 0, G * E * P if mac else 0) + b
+        v = max(2 * P if mam else 0, self.sum_bound() if mac else 0) + b
         wend = np.zeros(E, dtype=bool)
         wend[-1] = True
         # Biases spanning the symbolic range, so that the PE's bias field is bias_bits wide.
@@ -163,17 +198,21 @@ class WindowPEConfig:
                     act_bits=self.in_bits, w_bits=self.w_bits, out_bits=self.out_bits, window=self.window,
                     rows=R, hi_shape=signed(signed_bits([-hi, hi])),
                     lo_shape=signed(signed_bits([-P, P])) if mam else None,
-                    v_shape=signed(signed_bits([-v, v])))
+                    v_shape=signed(signed_bits([-v, v])), index=self.index, merge=self.merge)
 
     def pe_config(self):
-        """What the PE's per-layer configuration inputs hold for this layer."""
+        """What the PE's per-layer configuration inputs hold for this layer (the active merge steps only when
+        fixed: symbolic, the harness drives them)."""
         consts = self.requant()
-        return {"mac": int(self.kind == "mac")} | {key: consts[key] for key in config_shapes([self.shift])}
+        fixed = {"merge": self.merge_active} if self.merge and self.merge_active is not None else {}
+        return {"mac": int(self.kind == "mac")} | fixed | {key: consts[key] for key in config_shapes([self.shift])}
 
     def describe(self):
         return (f"window {self.kind} in{self.in_bits} w{self.w_bits} bias{self.bias_bits} out{self.out_bits} "
                 f"W={self.window} R={self.rows} E={self.groups} groups mult={self.mult} shift={self.shift} "
-                f"relu={self.relu} G={self.group}" + (" (a PE of both kinds)" if self.both_kinds else ""))
+                f"relu={self.relu} G={self.group}" + (" (a PE of both kinds)" if self.both_kinds else "") +
+                (f" q={self.index} M={self.merge} active="
+                 f"{'any' if self.merge_active is None else self.merge_active}" if self.merge else ""))
 
 
 class _Observed:
@@ -195,7 +234,7 @@ class _Observed:
             frow=Signal(wide, name="obs_frow"), brow=Signal(wide, name="obs_brow"),
             mult=Signal(wide + 1, name="obs_mult"), mac=Signal(name="obs_mac"),
             entry_valids=[Signal(name=f"obs_entry_valid{i}") for i in range(WRITE_AT)],
-            final_valids=[Signal(name=f"obs_final_valid{i}") for i in range(FINAL_LATENCY)])
+            final_valids=[Signal(name=f"obs_final_valid{i}") for i in range(FINAL_LATENCY + self.merge_levels)])
 
     def _internals(self, m, signals):
         super()._internals(m, signals)
@@ -203,7 +242,7 @@ class _Observed:
         if len(signals.entry_valids) != len(obs.entry_valids) or \
                 len(signals.final_valids) != len(obs.final_valids):
             raise ValueError(f"the window PE's pipeline is not the one this harness knows ({WRITE_AT} + "
-                             f"{FINAL_LATENCY} stages)")
+                             f"{FINAL_LATENCY} + {self.merge_levels} stages)")
         m.d.comb += [getattr(obs, k).eq(getattr(signals, k)) for k in self.COPIED]
         m.d.comb += [o.eq(s) for o, s in zip(obs.entry_valids, signals.entry_valids)]
         m.d.comb += [o.eq(s) for o, s in zip(obs.final_valids, signals.final_valids)]
@@ -212,7 +251,9 @@ class _Observed:
 class WindowFormalHarness(wiring.Component):
     """The window PE (class `pe_class`, hw/window_pe.py or a subclass) driven as the window engine drives it, with
     the properties of the module docstring; ``start``, ``bnd``, ``fin``, ``nz_ready``, ``next_nz`` and ``window``
-    are free inputs that the harness passes on only where and as the engine could drive them."""
+    are free inputs that the harness passes on only where and as the engine could drive them; with merge steps also
+    ``merge`` (the active steps, taken at each start) and ``partner`` (a well-formed part in each cycle the PE takes
+    it)."""
 
     _requantize = FormalHarness._requantize     # the row harness's reference of the requantization
 
@@ -222,7 +263,9 @@ class WindowFormalHarness(wiring.Component):
         self.names = {}
         observed = type(f"Observed{pe_class.__name__}", (_Observed, pe_class), {})
         self.pe = observed(**config.pe_params())
-        super().__init__({
+        M = config.merge
+        merging = {"merge": In(range(M + 1)), "partner": In(data.ArrayLayout(self.pe.part_shape, M))} if M else {}
+        super().__init__(merging | {
             "start": In(1),
             "bnd": In(1),
             "fin": In(1),
@@ -234,12 +277,16 @@ class WindowFormalHarness(wiring.Component):
     def elaborate(self, platform):
         cfg, pe = self.config, self.pe
         obs = pe.obs
-        E, R, L, W, G = cfg.groups, cfg.rows, FINAL_LATENCY, cfg.window, cfg.group
+        E, R, W, G, M = cfg.groups, cfg.rows, cfg.window, cfg.group, cfg.merge
+        L = FINAL_LATENCY + M               # a fin to its result: every merge step adds a cycle
+        K = PART_AT + M                     # the row's part, through the merge steps, turns into a value here
         mam = cfg.kind == "mam"
         m = Module()
         m.submodules.pe = pe
         m.d.comb += [getattr(pe, key).eq(value) for key, value in cfg.pe_config().items()]
         m.d.comb += [pe.layer.eq(0), pe.window.eq(self.window)]
+        if M:
+            m.d.comb += pe.partner.eq(self.partner)
 
         def contents(mem, depth):
             return memory_contents(m, mem, depth)
@@ -292,8 +339,15 @@ class WindowFormalHarness(wiring.Component):
                              col=Signal.like(slot0.col, name=f"iss{k}_col"),
                              p=Signal(signed(cfg.w_bits + cfg.in_bits), name=f"iss{k}_p"))
              for k in range(WRITE_AT + 1)]
+        # The fin delay line carries the reference's row and part (touched, max and min or sum) to K, then its
+        # requantized result.
+        acc_bits = cfg.w_bits + cfg.in_bits + bits_for(G * E + 1) + 1 + M
+        ref_part = data.StructLayout({"touched": 1, "hi": signed(acc_bits), "lo": signed(acc_bits)})
         y_ref_shape = signed(cfg.out_bits)
-        f = [SimpleNamespace(valid=Signal(name=f"fin{k}_valid"), y=Signal(y_ref_shape, name=f"fin{k}_y"))
+        f = [SimpleNamespace(valid=Signal(name=f"fin{k}_valid"),
+                             row=Signal(range(R + 1), name=f"fin{k}_row") if k <= K else None,
+                             part=Signal(ref_part, name=f"fin{k}_part") if k <= K else None,
+                             y=Signal(y_ref_shape, name=f"fin{k}_y") if k > K else None)
              for k in range(L + 1)]
         last_out = f[L].valid & (outs == R - 1)
 
@@ -380,6 +434,14 @@ class WindowFormalHarness(wiring.Component):
                          issued.eq(0), age.eq(0)]
         with m.Elif(last_out):
             m.d.sync += in_run.eq(0)
+        # The layer's active merge steps: fixed, or any, taken at each start and held (the engine's register).
+        if M and cfg.merge_active is None:
+            merge_on = Signal(range(M + 1), name="merge_on")
+            with m.If(taken):
+                m.d.sync += merge_on.eq(self.merge)
+            m.d.comb += pe.merge.eq(merge_on)
+        elif M:
+            merge_on = Const(cfg.merge_active, range(M + 1))
 
         # The issued entries, followed to their write: the product of the window at issue + 2.
         slot = head.slots[pidx]
@@ -395,7 +457,6 @@ class WindowFormalHarness(wiring.Component):
                 m.d.sync += d[k].p.eq(d[k - 1].p)
 
         # The reference row states: folded at each write, cleared at each finalization read + 1.
-        acc_bits = cfg.w_bits + cfg.in_bits + bits_for(G * E + 1) + 1
         ref_t = Array(Signal(name=f"ref_touched{j}") for j in range(R))
         ref_hi = Array(Signal(signed(acc_bits), name=f"ref_hi{j}") for j in range(R))
         ref_lo = Array(Signal(signed(acc_bits), name=f"ref_lo{j}") for j in range(R))
@@ -411,24 +472,60 @@ class WindowFormalHarness(wiring.Component):
         with m.If(f[1].valid):                  # the row fin read a cycle ago: fins - 1
             m.d.sync += [ref_t[fins - 1].eq(0), ref_hi[fins - 1].eq(0), ref_lo[fins - 1].eq(0)]
 
-        # The contract's result of the row finalized now: max + min, 0 joining both iff the row has a pruned
-        # weight (its dense flag false) or a kept entry of the layer was skipped, 0 for a row with no entries; or
-        # the sum; + bias; requantized.
+        # The contract's part of the row finalized now: its max and min, 0 joining both iff the row has a pruned
+        # weight (its dense flag false) or a kept entry of the layer was skipped (then touched, if only by the 0);
+        # or its sum; 0 (untouched) for a row with no entries.
         j = fins
         b = Array(bias)[j]
         t_, hi_, lo_ = ref_t[j], ref_hi[j], ref_lo[j]
         pad = ~b.dense | rz
-        value = Signal(signed(acc_bits + 1), name="ref_value")
+        own = f[0].part
         if mam:
-            m.d.comb += value.eq(Mux(t_, Mux(pad & (hi_ < 0), 0, hi_) + Mux(pad & (lo_ > 0), 0, lo_), 0))
+            m.d.comb += [own.touched.eq(t_ | pad), own.hi.eq(Mux(t_ & ~(pad & (hi_ < 0)), hi_, 0)),
+                         own.lo.eq(Mux(t_ & ~(pad & (lo_ > 0)), lo_, 0))]
         else:
-            m.d.comb += value.eq(Mux(t_, hi_, 0))
-        v = Signal(signed(max(acc_bits + 1, cfg.bias_bits) + 1), name="ref_v")
-        m.d.comb += v.eq(value + b.bias)
-        y_ref = self._requantize(m, v)
-        m.d.comb += [f[0].valid.eq(fin), f[0].y.eq(y_ref)]
+            m.d.comb += [own.touched.eq(t_), own.hi.eq(Mux(t_, hi_, 0)), own.lo.eq(0)]
+        m.d.comb += [f[0].valid.eq(fin), f[0].row.eq(j)]
+
+        # Merge step l at PART_AT + l: a receiver's part with an active step is joined with the part its partner
+        # sends in that cycle (max of the touched maxes, min of the touched mins, or the sum; touched if either
+        # is), else it goes on unchanged. What the engine guarantees of a partner's part there: untouched, it
+        # holds 0s; its values are a mam row's products, or a sum of 2^l PEs' parts (each at most this PE's).
+        def joined(own, other):
+            if mam:
+                hi = Mux(~other.touched | (own.touched & (own.hi >= other.hi)), own.hi, other.hi)
+                lo = Mux(~other.touched | (own.touched & (own.lo <= other.lo)), own.lo, other.lo)
+            else:
+                hi, lo = own.hi + other.hi, 0
+            return [own.touched | other.touched, hi, lo]
+
         for k in range(1, L + 1):
-            m.d.sync += [f[k].valid.eq(f[k - 1].valid), f[k].y.eq(f[k - 1].y)]
+            m.d.sync += f[k].valid.eq(f[k - 1].valid)
+            if k <= K:
+                prev, level = f[k - 1].part, k - 1 - PART_AT
+                fields = [prev.touched, prev.hi, prev.lo]
+                if level >= 0 and cfg.receives(level):
+                    fields = [Mux(level < merge_on, new, same) for new, same in
+                              zip(joined(prev, self.partner[level]), fields)]
+                part = f[k].part
+                m.d.sync += [f[k].row.eq(f[k - 1].row), part.touched.eq(fields[0]), part.hi.eq(fields[1]),
+                             part.lo.eq(fields[2])]
+            elif k > K + 1:
+                m.d.sync += f[k].y.eq(f[k - 1].y)
+        for level in range(M):
+            other, bound = self.partner[level], cfg.product_bound if mam else cfg.sum_bound(level)
+            well = _implies(~other.touched, (other.hi == 0) & (other.lo == 0)) & (abs(other.hi) <= bound)
+            if mam:
+                well &= abs(other.lo) <= bound
+            m.d.comb += Assume(_implies(f[PART_AT + level].valid, well))
+
+        # The merged part's value (max + min, or the sum) + bias, requantized.
+        value = Signal(signed(acc_bits + 1), name="ref_value")
+        m.d.comb += value.eq(f[K].part.hi + f[K].part.lo)
+        v = Signal(signed(max(acc_bits + 1, cfg.bias_bits) + 1), name="ref_v")
+        m.d.comb += v.eq(value + Array(bias)[f[K].row].bias)
+        y_ref = self._requantize(m, v)
+        m.d.sync += f[K + 1].y.eq(y_ref)
 
         check = self._check
         # (a) issue, reached, the row states, the entries in flight.
@@ -449,6 +546,11 @@ class WindowFormalHarness(wiring.Component):
         check(m, "b_result_row", _implies(f[L].valid, res.payload.row == outs))
         check(m, "b_result_value", _implies(f[L].valid, res.payload.value == f[L].y))
         check(m, "b_rows_in_flight", _all([o == f[k + 1].valid for k, o in enumerate(obs.final_valids)]))
+        for level in range(M):
+            at = f[PART_AT + level]
+            out, ref = pe.part[level], at.part
+            check(m, "b_part", _implies(at.valid, (out.touched == ref.touched) & (out.hi == ref.hi) &
+                                        (out.lo == ref.lo)))
 
         # (c) clean state between layers, and the invariants that carry the induction through waits.
         # A row is clean from the cycle after its finalization write (fin + 1) to its first write of the next layer.
@@ -502,6 +604,20 @@ class WindowFormalHarness(wiring.Component):
         self._cover(m, "cover_group_of_several", issue & (rc & ~pick).any())
         if STATE_DISTANCE == 1:
             self._cover(m, "cover_row_back_to_back", issue & d[1].valid & (d[1].row == d[0].row))
+        # Merge steps: a receiver's touched part joined with a touched partner's that changes it, and an untouched
+        # one taking its partner's; a step left inactive; a sender's touched part going out.
+        for level in range(M):
+            at, other = f[PART_AT + level], self.partner[level]
+            part = at.part
+            if cfg.receives(level):
+                on = at.valid & (level < merge_on)
+                changes = (other.hi > part.hi) if mam else (other.hi != 0)
+                self._cover(m, "cover_joined", on & part.touched & other.touched & changes)
+                self._cover(m, "cover_partner_alone", on & ~part.touched & other.touched)
+                if cfg.merge_active is None:
+                    self._cover(m, "cover_step_off", at.valid & (level >= merge_on) & part.touched)
+            else:
+                self._cover(m, "cover_part_sent", at.valid & part.touched)
         return m
 
     # Named asserts and covers, as the row PE's harness makes them (the same `names` and `groups` attributes).

@@ -2,12 +2,16 @@
 on the PE, fail on broken ones.
 
 Each proof is k-induction over every value of the symbolic inputs: every stream of groups of its size (any
-windows, rows and empty slots), every zero mask, biases and dense flags, and activations (see the module docstring
-of mamhw.sim.window_formal_harness for what is assumed and what each property says).
+windows, rows and empty slots), every zero mask, biases and dense flags, and activations, and with merge steps every
+part a partner PE can send and any active steps (see the module docstring of mamhw.sim.window_formal_harness for
+what is assumed and what each property says).
 """
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from amaranth.hdl import Mux, Signal
 
 from mamhw.golden import Layer, forward
 from mamhw.golden import window as golden_window
@@ -81,6 +85,59 @@ def test_broken_pe_fails_the_proof(tools, tmp_path, broken, kind, caught_by):
     assert any(f.startswith(f"{caught_by}: fails at cycle") for f in bmc.failures), str(bmc)
 
 
+# Merge steps (a split row's parts joined over the team, M = 1): PE 0 receives, its step active or not as each layer
+# says, any well-formed part from its partner in each row's step; PE 1 sends its part on unchanged (``b_part``).
+@pytest.mark.parametrize("kind, index", [("mam", 0), ("mac", 0), ("mac", 1)],
+                         ids=["mam-receiver", "mac-receiver", "mac-sender"])
+def test_merge_step_proved(tools, tmp_path, kind, index):
+    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, groups=4, index=index, merge=1)
+    assert_proved(prove_window_pe(cfg, tmp_path, timeout=600))
+
+
+# Two merge steps: PE 0 receives at both; PE 2 receives at step 0 and sends the joined part at step 1.
+@pytest.mark.parametrize("kind, index", [("mam", 0), ("mac", 2)], ids=["mam-receiver", "mac-receiver-sender"])
+def test_two_merge_steps_proved(tools, tmp_path, kind, index):
+    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, groups=4, index=index, merge=2)
+    assert_proved(prove_window_pe(cfg, tmp_path, timeout=600))
+
+
+# The merge of a PE of both kinds (its join chosen by the kind register), on each kind.
+@pytest.mark.parametrize("kind", ["mam", "mac"])
+def test_merge_step_of_both_kinds_proved(tools, tmp_path, kind):
+    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, groups=4, both_kinds=True, merge=1)
+    assert_proved(prove_window_pe(cfg, tmp_path, timeout=600))
+
+
+class JoinIgnoresTouchedWindowPE(WindowPE):
+    """Joins two parts as if both were touched: an untouched part's 0s join the max and min."""
+
+    def _joined(self, out, own, other, mac):
+        return [out.touched.eq(own.touched | other.touched), out.hi.eq(Mux(own.hi > other.hi, own.hi, other.hi)),
+                out.lo.eq(Mux(own.lo < other.lo, own.lo, other.lo))]
+
+
+class StalePartnerWindowPE(WindowPE):
+    """Joins the part its partner sent a cycle before (a register too many on the way), the row before's."""
+
+    def _joined(self, out, own, other, mac):
+        held = Signal(self.part_shape, name="stale_partner")
+        return [held.eq(other)] + super()._joined(out, own, held, mac)
+
+
+@pytest.mark.parametrize("broken, kind", [(JoinIgnoresTouchedWindowPE, "mam"), (StalePartnerWindowPE, "mac")],
+                         ids=["join-ignores-touched", "stale-partner"])
+def test_broken_merge_fails_the_proof(tools, tmp_path, broken, kind):
+    # The receiver's own part is right (b_part holds); its result is not.
+    cfg = WindowPEConfig.symbolic(kind=kind, in_bits=3, w_bits=3, rows=2, groups=4, merge=1)
+    proof = prove_window_pe(cfg, tmp_path / "prove", pe_class=broken, cover=False, timeout=600)
+    assert not proof.passed
+    assert any(f.startswith("b_result_value: ") for f in proof.failures), str(proof)
+    bmc = prove_window_pe(cfg, tmp_path / "bmc", pe_class=broken, mode="bmc", depth=layer_depth(cfg),
+                          cover=False, timeout=600)
+    assert bmc.status == {"bmc": "FAIL"}
+    assert any(f.startswith("b_result_value: fails at cycle") for f in bmc.failures), str(bmc)
+
+
 def test_the_same_harness_proves_the_real_pe(tools, tmp_path):
     # The configuration the broken PEs fail on (both kinds), so their failures are theirs and not the harness's.
     for kind in ("mam", "mac"):
@@ -90,10 +147,19 @@ def test_the_same_harness_proves_the_real_pe(tools, tmp_path):
 
 
 def test_the_harness_timing_is_the_contract():
+    from mamhw.fpga.structure import silence
     # The harness's timeline is the plan's and the PE's, not constants of its own.
     assert harness.STATE_DISTANCE == golden_window.STATE_DISTANCE == window_pe.STATE_DISTANCE
     assert harness.FINAL_LATENCY == golden_window.FINAL_LATENCY == window_pe.FINAL_LATENCY
     assert harness.FIN_AFTER == golden_window.WINDOW_DRAIN + 1
+    # A merge step adds a cycle to the PE's results and to a layer.
+    cfg = WindowPEConfig.symbolic(kind="mac", in_bits=3, w_bits=3, rows=2, groups=4, merge=1)
+    pe = WindowPE(**cfg.pe_params())
+    silence(pe)                                         # built to be inspected, never elaborated
+    assert pe.final_latency == harness.FINAL_LATENCY + 1
+    assert layer_depth(cfg) == layer_depth(replace(cfg, merge=0)) + 1
+    with pytest.raises(ValueError, match="active merge steps"):
+        WindowPEConfig.symbolic(kind="mac", in_bits=3, w_bits=3, rows=2, groups=4, merge=1, merge_active=2)
 
 
 def test_the_engine_builds_the_proven_pe():
