@@ -6,9 +6,9 @@ Unlike the row engine's PE (hw/pe.py), which folds one row at a time in register
 belong to many rows, so the running max and min (or sum) of every row live in a row-state memory, read, combined
 with the product and written back. The multiplier and the requantization are the shared stages (hw/stages.py).
 
-Issue. The entry memory holds one group of G entry slots a word (G from the plan: golden/window.py). A group is taken from the memory's output into
-the head register together with its candidates: the slots with a kept weight whose activation in the window is not
-zero (the engine's zero masks: ``nz`` of the open window, ``next_nz`` of the next one, read ahead). Each cycle the
+Issue. The entry memory holds one group of G entry slots a word (G from the plan: golden/window.py). A group is
+taken from a register (``nxt``, loaded from the memory one group ahead) into the head register together with its
+candidates: the slots with a kept weight whose activation in the window is not zero (the engine's zero masks: ``nz`` of the open window, ``next_nz`` of the next one, read ahead). Each cycle the
 head issues its first candidate; the cycle it issues its last one (or, with none, its first cycle) the next group is
 taken. After its window's last group the PE takes the next window's first group as soon as that window's mask is
 ready (``nz_ready``), and waits for ``bnd``. ``reached`` comes from registers only (the head's candidates and flags,
@@ -203,7 +203,16 @@ class WindowPE(wiring.Component):
         hd_valid = Signal()
         hd_cand = Signal(self.group)
         zero_seen = Signal()
-        nxt = data.View(self.entry_shape, entry_rd.data)
+        # The group to take next (group ga), in a register: the entry memory's output (a block RAM's, slow) only
+        # loads it, one group ahead, so the candidates are looked up from a register (the memory's output in front
+        # of that lookup was the VGG-16 head's slowest path, 16.9 ns at P = 16 on the ECP5-85F). The memory shows
+        # group ga + 1; a start reads the layer's first group into it.
+        nxt = Signal(self.entry_shape, name="nxt", reset_less=True)
+        first_group = Signal.like(ga)
+        with m.Switch(self.layer):
+            for k in range(n):
+                with m.Case(k):
+                    m.d.comb += first_group.eq(self.entry_base[k])
 
         active = ~waiting | self.bnd
         first = Signal(self.group)
@@ -221,7 +230,9 @@ class WindowPE(wiring.Component):
         # the engine's AND was the slowest path, 14.0 ns at P = 16 on the ECP5).
         m.d.comb += [take.eq(more & Mux(take_next, self.nz_ready, done)),
                      self.reached.eq(self.nz_ready & (waiting | (hd_valid & ~rest.any() & hd.wend))),
-                     entry_rd.addr.eq(Mux(take, ga + 1, ga))]
+                     entry_rd.addr.eq(Mux(self.start, first_group, Mux(take, ga + 2, ga + 1)))]
+        with m.If(take | delay(m, self.start, "priming")):
+            m.d.sync += nxt.eq(entry_rd.data)
         kept = Cat(slot.weight.any() for slot in nxt.slots)
         # Both masks looked up, then one chosen: the choice waits on the head's candidates, the lookups do not.
         seen = Mux(take_next | self.bnd, Cat(self.next_nz.bit_select(slot.col, 1) for slot in nxt.slots),
@@ -253,8 +264,8 @@ class WindowPE(wiring.Component):
             with m.Switch(self.layer):
                 for k in range(n):
                     with m.Case(k):
-                        m.d.sync += [ga.eq(self.entry_base[k]), left.eq(self.entry_count[k] - 1),
-                                     brow.eq(self.bias_base[k])]
+                        m.d.sync += [left.eq(self.entry_count[k] - 1), brow.eq(self.bias_base[k])]
+            m.d.sync += ga.eq(first_group)
 
         # E, E2, E3: the column picks x from the window register in two steps, its low bits one activation of each
         # block of PICK (E2), its high bits the block (E3): a 64-to-1 pick in one cycle was the ECP5 engine's slowest

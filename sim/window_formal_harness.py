@@ -65,8 +65,8 @@ Properties, asserted at every cycle (the harness follows each issued entry throu
     finalization, merge and requantization stages are exactly the ``fin`` cycles 1..10 + M cycles ago.
 (c) ``c_clean_between_layers``: outside a layer and at each start every row's state is untouched (the
     finalization clears each row as it reads it), so each layer starts from clean state. ``c_issue_pointer``: the
-    PE's take, group address and count, waiting flag, head (group and candidates) and skip flag are the
-    reference's. ``c_final_pointer``, ``c_config_copy``, ``c_harness``: its finalization row and bias address, its
+    PE's take, group address and count, waiting flag, head (group and candidates), next group (its register, from
+    the cycle after a start's) and skip flag are the reference's. ``c_final_pointer``, ``c_config_copy``, ``c_harness``: its finalization row and bias address, its
     copies of ``mult`` and the kind, its layer, and the harness's own counters, registers and delay lines agree
     with the timeline; ``c_state_bound``: a touched row's max and min are products, and the sums of a mac layer's
     rows grow by at most one product per write (so no field overflows from a state the induction step starts in).
@@ -220,14 +220,14 @@ class _Observed:
     signals the harness reads. The copies are plain wires; the PE's own logic (or a broken subclass's) runs."""
 
     COPIED = ("issue", "first", "take", "hd", "hd_valid", "hd_cand", "ga", "left", "waiting", "zero_seen", "cur",
-              "frow", "brow", "mult", "mac")
+              "frow", "brow", "mult", "mac", "nxt")
 
     def __init__(self, **params):
         super().__init__(**params)
         wide = 16
         self.obs = SimpleNamespace(
             issue=Signal(name="obs_issue"), first=Signal(self.group, name="obs_first"), take=Signal(name="obs_take"),
-            hd=Signal(self.entry_shape.size, name="obs_hd"), hd_valid=Signal(name="obs_hd_valid"),
+            hd=Signal(self.entry_shape.size, name="obs_hd"), nxt=Signal(self.entry_shape.size, name="obs_nxt"), hd_valid=Signal(name="obs_hd_valid"),
             hd_cand=Signal(self.group, name="obs_hd_cand"), ga=Signal(wide, name="obs_ga"),
             left=Signal(signed(wide), name="obs_left"), waiting=Signal(name="obs_waiting"),
             zero_seen=Signal(name="obs_zero_seen"), cur=Signal(wide, name="obs_cur"),
@@ -559,7 +559,8 @@ class WindowFormalHarness(wiring.Component):
             check(m, "c_clean_between_layers", _implies(~in_run | taken | cleared, ~state[r].touched))
         check(m, "c_issue_pointer", (obs.take == take) & (obs.left == E - 1 - rn) & (obs.waiting == rw) &
               (obs.hd_valid == rv) & (obs.hd_cand == rc) & (obs.zero_seen == rz) &
-              _implies(in_run, obs.ga == rn) & _implies(rv, obs.hd == head.as_value()))
+              _implies(in_run, obs.ga == rn) & _implies(rv, obs.hd == head.as_value()) &
+              _implies(in_run & (age != 0) & (rn < E), obs.nxt == nxt.as_value()))
         check(m, "c_final_pointer", _implies(in_run & (fins < R), (obs.frow == fins) & (obs.brow == fins)))
         check(m, "c_config_copy", _implies(in_run & (age != 0), (obs.cur == 0) & (obs.mult == cfg.mult) &
                                            (obs.mac == int(not mam))))

@@ -66,7 +66,7 @@ BROKEN = [(FirstFoldIgnoresTouchedWindowPE, "mam", "a_state"),
           (ForgetPrunedZeroWindowPE, "mam", "b_result_value"),
           (LateStateWriteWindowPE, "mac", "a_state"),
           (IgnoreZeroSeenWindowPE, "mam", "b_result_value"),
-          (StaleMaskWindowPE, "mam", "a_issue")]
+          (StaleMaskWindowPE, "mam", "c_issue_pointer")]
 
 
 @pytest.mark.parametrize("broken, kind, caught_by", BROKEN,
