@@ -63,9 +63,10 @@ import numpy as np
 from ..plumbing import ContractError
 from .cycles import NetworkCycles
 
-__all__ = ["GROUP_SIZES", "STATE_DISTANCE", "MIN_WINDOW", "WINDOW_FILL", "WINDOW_DRAIN", "FINAL_LATENCY",
-           "WINDOW_HANDOVER", "WINDOW_SIZES", "SPLIT_ROWS", "WindowSegment", "WindowLayerPlan", "check_window",
-           "output_positions", "merge_levels", "plan_window_layer", "plan_window_network", "window_network_cycles", "window_sample_cycles"]
+__all__ = ["GROUP_SIZES", "GROUP_GROWTH", "STATE_DISTANCE", "MIN_WINDOW", "WINDOW_FILL", "WINDOW_DRAIN",
+           "FINAL_LATENCY", "WINDOW_HANDOVER", "WINDOW_SIZES", "SPLIT_ROWS", "WindowSegment", "WindowLayerPlan",
+           "check_window", "output_positions", "merge_levels", "plan_window_layer", "plan_window_network",
+           "window_network_cycles", "window_sample_cycles"]
 
 # The contract with hw/window_engine.py (a test holds them equal to the hardware's own constants).
 GROUP_SIZES = (4, 8)    # entry slots per memory word (G): the PE looks this far ahead for a non-zero activation
@@ -159,7 +160,7 @@ class WindowLayerPlan:
 
     @property
     def teams(self):
-        """P / S: PEs teams, each finalizing its rows' parts into one output."""
+        """P / S: the teams of PEs, each joining its rows' parts into one output."""
         return self.pes // self.split
 
     @property
@@ -272,7 +273,8 @@ def plan_window_layer(layer, pes, window, in_position=None, group=GROUP_SIZES[0]
                                       bias=bias, dense=dense))
     return WindowLayerPlan(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
                            mult=layer.mult, shift=layer.shift, relu=layer.relu, relu_in=layer.relu_in, pes=int(pes),
-                           window=int(window), group=int(group), split=int(split), merge=int(merge), n_in=n_in, n_out=n_out, rows=rows,
+                           window=int(window), group=int(group), split=int(split), merge=int(merge), n_in=n_in,
+                           n_out=n_out, rows=rows,
                            in_position=pos, segments=tuple(segments), durations=np.maximum(durations, MIN_WINDOW))
 
 

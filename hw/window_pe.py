@@ -8,10 +8,11 @@ with the product and written back. The multiplier and the requantization are the
 
 Issue. The entry memory holds one group of G entry slots a word (G from the plan: golden/window.py). A group is
 taken from a register (``nxt``, loaded from the memory one group ahead) into the head register together with its
-candidates: the slots with a kept weight whose activation in the window is not zero (the engine's zero masks: ``nz`` of the open window, ``next_nz`` of the next one, read ahead). Each cycle the
-head issues its first candidate; the cycle it issues its last one (or, with none, its first cycle) the next group is
-taken. After its window's last group the PE takes the next window's first group as soon as that window's mask is
-ready (``nz_ready``), and waits for ``bnd``. ``reached`` comes from registers only (the head's candidates and flags,
+candidates: the slots with a kept weight whose activation in the window is not zero (the engine's zero masks:
+``nz`` of the open window, ``next_nz`` of the next one, read ahead). Each cycle the head issues its first
+candidate; the cycle it issues its last one (or, with none, its first cycle) the next group is taken. After its
+window's last group the PE takes the next window's first group as soon as that window's mask is ready
+(``nz_ready``), and waits for ``bnd``. ``reached`` comes from registers only (the head's candidates and flags,
 ``nz_ready``): the engine ANDs every PE's, and a memory output in front of that AND was its slowest path once.
 
 Pipeline of an entry (cycle 0: issued from the head):

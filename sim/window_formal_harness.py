@@ -66,10 +66,11 @@ Properties, asserted at every cycle (the harness follows each issued entry throu
 (c) ``c_clean_between_layers``: outside a layer and at each start every row's state is untouched (the
     finalization clears each row as it reads it), so each layer starts from clean state. ``c_issue_pointer``: the
     PE's take, group address and count, waiting flag, head (group and candidates), next group (its register, from
-    the cycle after a start's) and skip flag are the reference's. ``c_final_pointer``, ``c_config_copy``, ``c_harness``: its finalization row and bias address, its
-    copies of ``mult`` and the kind, its layer, and the harness's own counters, registers and delay lines agree
-    with the timeline; ``c_state_bound``: a touched row's max and min are products, and the sums of a mac layer's
-    rows grow by at most one product per write (so no field overflows from a state the induction step starts in).
+    the cycle after a start's) and skip flag are the reference's. ``c_final_pointer``, ``c_config_copy``,
+    ``c_harness``: its finalization row and bias address, its copies of ``mult`` and the kind, its layer, and the
+    harness's own counters, registers and delay lines agree with the timeline; ``c_state_bound``: a touched row's
+    max and min are products, and the sums of a mac layer's rows grow by at most one product per write (so no field
+    overflows from a state the induction step starts in).
     These hold through waits of any length, so the induction depth is that of the pipelines' data, which no
     invariant pins (10 + M cycles from a finalization read to its result is the smallest depth that proves: 10
     without merge steps, 11 with one; the default is 12, or 10 + M beyond), although a layer may last any number
@@ -227,7 +228,8 @@ class _Observed:
         wide = 16
         self.obs = SimpleNamespace(
             issue=Signal(name="obs_issue"), first=Signal(self.group, name="obs_first"), take=Signal(name="obs_take"),
-            hd=Signal(self.entry_shape.size, name="obs_hd"), nxt=Signal(self.entry_shape.size, name="obs_nxt"), hd_valid=Signal(name="obs_hd_valid"),
+            hd=Signal(self.entry_shape.size, name="obs_hd"), nxt=Signal(self.entry_shape.size, name="obs_nxt"),
+            hd_valid=Signal(name="obs_hd_valid"),
             hd_cand=Signal(self.group, name="obs_hd_cand"), ga=Signal(wide, name="obs_ga"),
             left=Signal(signed(wide), name="obs_left"), waiting=Signal(name="obs_waiting"),
             zero_seen=Signal(name="obs_zero_seen"), cur=Signal(wide, name="obs_cur"),

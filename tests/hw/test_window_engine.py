@@ -127,9 +127,9 @@ def test_split_rows(pes, split, kinds):
 
 @pytest.mark.parametrize("split", [4, 8])
 def test_split_dense_rows_whose_parts_have_no_entry(split):
-    # 3 inputs in 4 or 8 parts on as many PEs (one team): parts 3 and up have no entry of the dense rows, whose products are all
-    # positive (row 0) or all negative (row 1): a part with nothing must not let 0 join their max and min. Row 2
-    # has a pruned weight, so 0 joins it.
+    # 3 inputs in 4 or 8 parts on as many PEs (one team): parts 3 and up have no entry of the dense rows, whose
+    # products are all positive (row 0) or all negative (row 1): a part with nothing must not let 0 join their max
+    # and min. Row 2 has a pruned weight, so 0 joins it.
     from mamhw.golden import Layer
     layer = Layer.build(kind="mam", weight=[[3, 5, 7], [-2, -4, -6], [4, 0, 9]], bias=[0, 0, 0], mult=1, shift=0,
                         relu=False, out_bits=16)
