@@ -219,18 +219,15 @@ def _grouped(items, group):
     return [items[k:k + group] for k in range(0, len(items), group)] or [[]]
 
 
-def plan_window_layer(layer, pes, window, in_position=None, group=GROUP_SIZES[0], split=1, merge=None):
+def plan_window_layer(layer, pes, window, in_position=None, group=GROUP_SIZES[0], split=1):
     """The window-engine plan of one golden layer on `pes` PEs with windows of `window` activations, groups of
     `group` slots and rows in `split` parts; `in_position`: where its inputs are (default: input i at position i,
-    the network's input); `merge`: the network's merge steps (default: this layer's own)."""
+    the network's input). Its merge steps are its own (plan_window_network gives every layer the network's)."""
     check_window(pes, window)
     if group not in GROUP_SIZES:
         raise ContractError(f"group must be one of {', '.join(map(str, GROUP_SIZES))}, not {group}")
     if split < 1 or split & (split - 1) or pes % split:
         raise ContractError(f"a row splits into a power of two of parts dividing P ({pes}), not {split}")
-    merge = merge_levels(split) if merge is None else merge
-    if merge < merge_levels(split):
-        raise ContractError(f"{split} parts need {merge_levels(split)} merge steps, not {merge}")
     if layer.splits != 1:
         raise ContractError("the window engine does not run layers with splits (use the row engine)")
     n_in, n_out = layer.n_in, layer.n_out
@@ -273,7 +270,7 @@ def plan_window_layer(layer, pes, window, in_position=None, group=GROUP_SIZES[0]
                                       bias=bias, dense=dense))
     return WindowLayerPlan(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
                            mult=layer.mult, shift=layer.shift, relu=layer.relu, relu_in=layer.relu_in, pes=int(pes),
-                           window=int(window), group=int(group), split=int(split), merge=int(merge), n_in=n_in,
+                           window=int(window), group=int(group), split=int(split), merge=merge_levels(split), n_in=n_in,
                            n_out=n_out, rows=rows,
                            in_position=pos, segments=tuple(segments), durations=np.maximum(durations, MIN_WINDOW))
 
@@ -310,7 +307,7 @@ def _split_cost(plan, merge, n_layers, last):
     tie."""
     added = max(0, plan.merge - merge) * (n_layers - 1)
     if not last:
-        whole = -(-(-(-plan.n_out // plan.pes)) // plan.lanes)          # ceil(ceil(out / P) / L)
+        whole = -(-plan.n_out // plan.window)           # the unsplit layer's: ceil(ceil(out / P) / L)
         added += MIN_WINDOW * max(0, plan.out_windows - whole)
     return plan.cycles + added
 
