@@ -43,7 +43,7 @@ import functools
 from types import SimpleNamespace
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -215,41 +215,35 @@ class WindowPE(wiring.Component):
                 with m.Case(k):
                     m.d.comb += first_group.eq(self.entry_base[k])
 
-        active = ~waiting | self.bnd
         first = Signal(self.group)
         m.d.comb += first.eq(hd_cand & (~hd_cand + 1))           # the lowest candidate
         rest = hd_cand & ~first
-        issue = Signal()
-        done = Signal()                                         # the head's last cycle
-        m.d.comb += [issue.eq(active & hd_cand.any()), done.eq(active & hd_valid & ~rest.any())]
-        window_done = done & hd.wend
-        # The group taken next: of the open window (its mask `nz`, or `next_nz` in the bnd cycle, before the engine
-        # moves it into `nz`), or after the window's last one the next window's, once its mask is ready.
-        take_next = window_done | (~active & ~hd_valid)
-        take = Signal()
+        kept = Cat(slot.weight.any() for slot in nxt.slots)
+        # The next group's candidates under either mask: the choice waits on the head, the lookups do not.
+        next_seen = Cat(self.next_nz.bit_select(slot.col, 1) for slot in nxt.slots)
+        open_seen = Cat(self.nz.bit_select(slot.col, 1) for slot in nxt.slots)
+        # `bnd` reaches every PE from one register (its route alone took 5.6 ns at P = 16 on the ECP5-85F), so the
+        # head's next state is worked out twice, for a bnd cycle and for any other, and `bnd` only picks one: a LUT
+        # after its arrival, not the head's whole decision. The two are kept (`keep`) apart from that last pick, or
+        # synthesis could fold `bnd` back into them.
+        steps = [self._head_step(m, f"b{opening}", opening=opening, active=Const(1) if opening else ~waiting,
+                                 more=more, nz_ready=self.nz_ready, hd=hd, hd_valid=hd_valid, hd_cand=hd_cand,
+                                 rest=rest, waiting=waiting, zero_seen=zero_seen, nxt=nxt, kept=kept,
+                                 seen=(next_seen, open_seen), ga=ga)
+                 for opening in (0, 1)]
+        step = {name: Mux(self.bnd, steps[1][name], steps[0][name]) for name in steps[0]}
+        issue, take = Signal(), Signal()
         # `reached` without `bnd`: in a bnd cycle `nz_ready` is low, so it is 0 then anyway (bnd -> every PE ->
         # the engine's AND was the slowest path, 14.0 ns at P = 16 on the ECP5).
-        m.d.comb += [take.eq(more & Mux(take_next, self.nz_ready, done)),
+        m.d.comb += [issue.eq(step["issue"]), take.eq(step["take"]),
                      self.reached.eq(self.nz_ready & (waiting | (hd_valid & ~rest.any() & hd.wend))),
-                     entry_rd.addr.eq(Mux(self.start, first_group, Mux(take, ga + 2, ga + 1)))]
+                     entry_rd.addr.eq(Mux(self.start, first_group, step["addr"]))]
         with m.If(take | delay(m, self.start, "priming")):
             m.d.sync += nxt.eq(entry_rd.data)
-        kept = Cat(slot.weight.any() for slot in nxt.slots)
-        # Both masks looked up, then one chosen: the choice waits on the head's candidates, the lookups do not.
-        seen = Mux(take_next | self.bnd, Cat(self.next_nz.bit_select(slot.col, 1) for slot in nxt.slots),
-                   Cat(self.nz.bit_select(slot.col, 1) for slot in nxt.slots))
+        m.d.sync += [hd_cand.eq(step["cand"]), hd_valid.eq(step["valid"]), waiting.eq(step["waiting"]),
+                     zero_seen.eq(step["zero_seen"])]
         with m.If(take):
-            m.d.sync += [hd.eq(nxt), hd_valid.eq(1), hd_cand.eq(kept & seen), ga.eq(ga + 1), left.eq(left - 1)]
-            with m.If((kept & ~seen).any()):
-                m.d.sync += zero_seen.eq(1)
-        with m.Elif(done):
-            m.d.sync += [hd_valid.eq(0), hd_cand.eq(0)]
-        with m.Elif(issue):
-            m.d.sync += hd_cand.eq(rest)
-        with m.If(window_done):
-            m.d.sync += waiting.eq(1)
-        with m.Elif(self.bnd):
-            m.d.sync += waiting.eq(0)
+            m.d.sync += [hd.eq(nxt), ga.eq(ga + 1), left.eq(left - 1)]
         slot = hd.slots[0].as_value()
         for i in range(1, self.group):
             slot = Mux(first[i], hd.slots[i].as_value(), slot)
@@ -393,6 +387,29 @@ class WindowPE(wiring.Component):
             c_p=c_p, c_old=c_old, old=old, new=new, state_wr=state_wr, w_live=w_live, w_row=w_row, w_state=w_state,
             f1_valid=f1_valid, f1_row=f1_row, f2_hi=f2_hi, f2_lo=f2_lo, dense=b.dense, nxt=nxt))
         return m
+
+    @staticmethod
+    def _head_step(m, prefix, *, opening, active, more, nz_ready, hd, hd_valid, hd_cand, rest, waiting, zero_seen,
+                   nxt, kept, seen, ga):
+        """The head's next state, its issue and its take, in a bnd cycle (`opening`) or in any other: {name:
+        signal}, each a wire of its own (``keep``). `seen`: the next group's candidates under (next_nz, nz)."""
+        done = active & hd_valid & ~rest.any()                  # the head's last cycle
+        window_done = done & hd.wend
+        # The group taken next: of the open window (its mask `nz`, or `next_nz` in the bnd cycle, before the engine
+        # moves it into `nz`), or after the window's last one the next window's, once its mask is ready.
+        take_next = window_done | (~active & ~hd_valid)
+        take = more & Mux(take_next, nz_ready, done)
+        seen = Mux(take_next | opening, *seen)
+        cand = Mux(take, kept & seen, Mux(done, 0, Mux(active, rest, hd_cand)))
+        valid = Mux(take, 1, Mux(done, 0, hd_valid))
+        wait = Mux(window_done, 1, Const(0) if opening else waiting)
+        values = {"issue": active & hd_cand.any(), "take": take, "addr": Mux(take, ga + 2, ga + 1), "cand": cand,
+                  "valid": valid, "waiting": wait, "zero_seen": zero_seen | (take & (kept & ~seen).any())}
+        wires = {}
+        for name, value in values.items():
+            wires[name] = Signal(len(value), name=f"{prefix}_{name}", attrs={"keep": 1})
+            m.d.comb += wires[name].eq(value)
+        return wires
 
     def _joined(self, out, own, other, mac):
         """Statements setting `out` to two parts of one row joined: max of maxes and min of mins (mam), or the sum
