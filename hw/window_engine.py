@@ -24,7 +24,8 @@ its constants, held equal by a test.
 Host port: hw/ports.py's EngineHostPort, as the row network engine's: input i is written at lane ``(i % W) // L``,
 word ``i // W``, slot ``i % L``; output row r of the last layer is read from lane ``(r % T) * S``, word ``(r //
 T) // L`` of the output buffer, slot ``(r // T) % L``, where S is its rows' parts and T = P / S (S = 1, T = P
-unless its rows are split); ``y_data`` two cycles after ``y_addr``.
+unless its rows are split); ``y_data`` three cycles after ``y_addr``: each lane's slot is picked into a register
+before the lane is (a block RAM's output into a pick among all P * L activations was too slow a path).
 
 Split rows (golden/window.py): each PE finalizes its parts of the rows; the PEs of a team join them in M steps
 (``part`` to ``partner``: at step l, PE q takes PE q + 2^l's when q is a multiple of 2^(l+1)), and the team's first
@@ -63,7 +64,7 @@ class WindowEngine(wiring.Component):
     FINAL = PE_FINAL_LATENCY    # the last finalization read -> the layer's end (its last write, the next start),
                                 # with no merge steps (each adds a cycle: ``final`` of an engine)
     HANDOVER = 0
-    Y_LATENCY = 2
+    Y_LATENCY = 3               # the read's address registered, the lane memories' read, each lane's slot picked
 
     def __init__(self, plans, *, dsp=None, counter_bits=32):
         plans = list(plans)
@@ -211,6 +212,7 @@ class WindowEngine(wiring.Component):
         tb = pb - sb
         y_row = self.y_addr[tb:] if len(self.y_addr) > tb else Const(0, 1)
         y_word, y_lane, y_slot = Signal.like(h_addr), Signal(max(1, pb)), Signal(max(1, lb))
+        y_slot_d = delay(m, y_slot, "y_slot_d")
         m.d.sync += [y_word.eq(self.buffer_base[self.output_buffer] + (y_row >> lb)),
                      y_lane.eq(self.y_addr[:tb] << sb if tb else 0), y_slot.eq(y_row[:lb] if lb else 0)]
         # The PEs start a cycle after the sequencer: the start and the layer number reach all of them from
@@ -239,20 +241,21 @@ class WindowEngine(wiring.Component):
                 m.d.comb += [wr.addr.eq(h_addr), wr.en.eq(Mux(h_we[q], 1 << h_slot if lb else 1, 0))]
                 m.d.comb += [wr.data[s].eq(h_data) for s in range(L)]
             m.d.comb += rd.addr.eq(Mux(self.busy, wptr, y_word))
-            lane_words.append(rd.data)
+            # Each lane's slot of the output read, registered (Y_LATENCY).
+            picked = Signal(signed(self.act_bits), name=f"y_pick{q}")
+            m.d.sync += picked.eq(rd.data[y_slot_d[:lb] if lb else 0])
+            lane_words.append(picked)
             with m.If(loading):
                 for s in range(L):
                     x = rd.data[s]
                     m.d.sync += [next_window[q * L + s].eq(Mux(relu_in & x[-1], 0, x)),
                                  next_nz[q * L + s].eq(x.any() & ~(relu_in & x[-1]))]
-        y_lane_d, y_slot_d = delay(m, y_lane, "y_lane_d"), delay(m, y_slot, "y_slot_d")
-        if pes * L == 1:
-            m.d.comb += self.y_data.eq(lane_words[0][0])
+        y_lane_dd = delay(m, delay(m, y_lane, "y_lane_d"), "y_lane_dd")
+        if pes == 1:
+            m.d.comb += self.y_data.eq(lane_words[0])
             return m
-        pick = Cat(y_slot_d[:lb] if lb else Const(0, 0), y_lane_d[:pb] if pb else Const(0, 0))
-        with m.Switch(pick):
+        with m.Switch(y_lane_dd[:pb]):
             for q in range(pes):
-                for s in range(L):
-                    with m.Case(q * L + s):
-                        m.d.comb += self.y_data.eq(lane_words[q][s])
+                with m.Case(q):
+                    m.d.comb += self.y_data.eq(lane_words[q])
         return m
