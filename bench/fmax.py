@@ -2,9 +2,10 @@
 
 Every design is synthesized once (Yosys) and placed and routed with nextpnr over several seeds; the table gives
 the median Fmax and its spread, logic cells (iCE40) or LUT4s (ECP5), DSPs and block RAMs, and whether the clock
-targets are met (UP5K 48 MHz at P = 4, ECP5-85F 150 MHz at P = 8). Timing must hold for any network that fits,
-not one: every engine and top level is built for --networks random 64-32-10 networks (the first with a trained
-network's ranges, the others with biases, multipliers and shifts drawn wider), and its row is the worst network's.
+targets are met (UP5K 48 MHz at P = 4, ECP5-85F 150 MHz at P = 8, the window engine's too). Timing must hold for
+any network that fits, not one: every engine and top level is built for --networks random 64-32-10 networks (the
+first with a trained network's ranges, the others with biases, multipliers and shifts drawn wider), and its row is
+the worst network's.
 It also prints each design's critical path. Run:
     python bench/fmax.py [--seeds 3] [--networks 3] [--only NAME ...] [--json out.json] [--record]
     python bench/fmax.py --quick      (a P = 1 engine on the UP5K for two networks, one seed: the tests)
@@ -25,6 +26,7 @@ from mamhw.fpga.pnr import implement
 from mamhw.fpga.structure import engine_options
 from mamhw.fpga.targets import get_target
 from mamhw.golden import Layer, Network
+from mamhw.hw.engines import build_window_engine
 from mamhw.hw.specs import build_network_engine
 from mamhw.plumbing import ToolError, save_text
 from mamhw.sim.pe_amaranth import build_pe
@@ -67,6 +69,10 @@ def designs(networks, quick=False):
                 lambda kind=kind, pes=pes, opts=opts, seed=seed: build_network_engine(network(kind, seed), pes,
                                                                                       opts)[0]
                 for seed in range(networks)])
+    # The window engine (one copy of the activations, zero skipping) on the same networks, windows of 32.
+    out["mam window engine P=8 W=32 ecp5-85f"] = ("ecp5-85f", [
+        lambda seed=seed: build_window_engine(network("mam", seed), 8, 32, dsp=get_target("ecp5-85f").dsp)[0]
+        for seed in range(networks)])
     for target, pes in (("up5k", 4), ("ecp5-85f", 8)):
         opts = engine_options(get_target(target))
         out[f"mam engine+link P={pes} {target}"] = (target, [
