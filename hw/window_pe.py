@@ -226,11 +226,29 @@ class WindowPE(wiring.Component):
         # head's next state is worked out twice, for a bnd cycle and for any other, and `bnd` only picks one: a LUT
         # after its arrival, not the head's whole decision. The two are kept (`keep`) apart from that last pick, or
         # synthesis could fold `bnd` back into them.
-        steps = [self._head_step(m, f"b{opening}", opening=opening, active=Const(1) if opening else ~waiting,
-                                 more=more, nz_ready=self.nz_ready, hd=hd, hd_valid=hd_valid, hd_cand=hd_cand,
-                                 rest=rest, waiting=waiting, zero_seen=zero_seen, nxt=nxt, kept=kept,
-                                 seen=(next_seen, open_seen), ga=ga)
-                 for opening in (0, 1)]
+
+        def head_step(opening):
+            """The head's next state, its issue and its take, in a bnd cycle (`opening`) or in any other: {name:
+            signal}, each a wire of its own (``keep``)."""
+            active = Const(1) if opening else ~waiting
+            done = active & hd_valid & ~rest.any()              # the head's last cycle
+            window_done = done & hd.wend
+            # The group taken next: of the open window (its mask `nz`, or `next_nz` in the bnd cycle, before the
+            # engine moves it into `nz`), or after the window's last one the next window's, once its mask is ready.
+            take_next = window_done | (~active & ~hd_valid)
+            take = more & Mux(take_next, self.nz_ready, done)
+            seen = Mux(take_next | opening, next_seen, open_seen)
+            values = {"issue": active & hd_cand.any(), "take": take, "addr": Mux(take, ga + 2, ga + 1),
+                      "cand": Mux(take, kept & seen, Mux(done, 0, Mux(active, rest, hd_cand))),
+                      "valid": Mux(take, 1, Mux(done, 0, hd_valid)),
+                      "waiting": Mux(window_done, 1, Const(0) if opening else waiting),
+                      "zero_seen": zero_seen | (take & (kept & ~seen).any())}
+            wires = {name: Signal(len(value), name=f"b{opening}_{name}", attrs={"keep": 1})
+                     for name, value in values.items()}
+            m.d.comb += [wires[name].eq(value) for name, value in values.items()]
+            return wires
+
+        steps = [head_step(opening) for opening in (0, 1)]
         step = {name: Mux(self.bnd, steps[1][name], steps[0][name]) for name in steps[0]}
         issue, take = Signal(), Signal()
         # `reached` without `bnd`: in a bnd cycle `nz_ready` is low, so it is 0 then anyway (bnd -> every PE ->
@@ -387,29 +405,6 @@ class WindowPE(wiring.Component):
             c_p=c_p, c_old=c_old, old=old, new=new, state_wr=state_wr, w_live=w_live, w_row=w_row, w_state=w_state,
             f1_valid=f1_valid, f1_row=f1_row, f2_hi=f2_hi, f2_lo=f2_lo, dense=b.dense, nxt=nxt))
         return m
-
-    @staticmethod
-    def _head_step(m, prefix, *, opening, active, more, nz_ready, hd, hd_valid, hd_cand, rest, waiting, zero_seen,
-                   nxt, kept, seen, ga):
-        """The head's next state, its issue and its take, in a bnd cycle (`opening`) or in any other: {name:
-        signal}, each a wire of its own (``keep``). `seen`: the next group's candidates under (next_nz, nz)."""
-        done = active & hd_valid & ~rest.any()                  # the head's last cycle
-        window_done = done & hd.wend
-        # The group taken next: of the open window (its mask `nz`, or `next_nz` in the bnd cycle, before the engine
-        # moves it into `nz`), or after the window's last one the next window's, once its mask is ready.
-        take_next = window_done | (~active & ~hd_valid)
-        take = more & Mux(take_next, nz_ready, done)
-        seen = Mux(take_next | opening, *seen)
-        cand = Mux(take, kept & seen, Mux(done, 0, Mux(active, rest, hd_cand)))
-        valid = Mux(take, 1, Mux(done, 0, hd_valid))
-        wait = Mux(window_done, 1, Const(0) if opening else waiting)
-        values = {"issue": active & hd_cand.any(), "take": take, "addr": Mux(take, ga + 2, ga + 1), "cand": cand,
-                  "valid": valid, "waiting": wait, "zero_seen": zero_seen | (take & (kept & ~seen).any())}
-        wires = {}
-        for name, value in values.items():
-            wires[name] = Signal(len(value), name=f"{prefix}_{name}", attrs={"keep": 1})
-            m.d.comb += wires[name].eq(value)
-        return wires
 
     def _joined(self, out, own, other, mac):
         """Statements setting `out` to two parts of one row joined: max of maxes and min of mins (mam), or the sum
