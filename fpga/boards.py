@@ -96,5 +96,5 @@ def build_link_top(network, pes, *, divisor, timeout, options=None, engine="row"
     if engine == "window":
         built, _ = build_window_engine(network, pes, window, dsp=options.dsp)
         return LinkTop(divisor=divisor, timeout=timeout, design_id=ident, engine=built, pes=pes)
-    specs, _ = layer_specs(network, pes)
+    specs, _ = layer_specs(network, pes, options.delta_bits)
     return LinkTop(specs, divisor=divisor, timeout=timeout, design_id=ident, options=options)

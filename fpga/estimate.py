@@ -19,11 +19,14 @@ import numpy as np
 from ..golden import MAX_ENTRIES, ContractError, Layer, Network
 from ..golden.cycles import network_cycles
 from ..golden.engines import AUTO_WINDOWS
-from ..golden.encode import entry_bits
+from ..golden.assign import row_costs
+from ..golden.encode import delta_entry_bits, entry_bits
 from .area_model import AREA_QUANTITIES, design_features, load_model
 from .digest import source_digest
 from .dsp_map import engine_dsps
-from ..hw.weight_ram import SPRAM_DEPTH
+from ..hw.engine import relative_index_misfit
+from ..hw.specs import layer_specs
+from ..hw.weight_ram import SPRAM_WIDTH
 from .memory_map import BLOCK_CELLS, map_engine
 from .structure import build_structure, engine_options
 from .targets import get_target
@@ -91,10 +94,17 @@ def estimate_targets(network, pes, targets, freq_mhz=None, model=None, weights="
         yield _estimate(network, pes, target, freq_mhz, model, weights, built)
 
 
-def _engine(network, pes, target, spram, built):
-    """(structure, memory map) of `network`'s engine on `pes` PEs as `target` builds it, from `built` when an
-    estimate already made it."""
-    options = engine_options(target, spram=spram)
+def spram_delta_bits(network):
+    """The relative index width of entries that fill the SPRAM's 16-bit words (weight, step, last-of-row), or
+    None when `network`'s weights leave no bit for it."""
+    bits = SPRAM_WIDTH - 1 - max(layer.w_bits for layer in network)
+    return bits if bits >= 1 else None
+
+
+def _engine(network, pes, target, spram, built, delta_bits=0):
+    """(structure, memory map) of `network`'s engine on `pes` PEs as `target` builds it (with relative indices of
+    `delta_bits` bits if > 0), from `built` when an estimate already made it."""
+    options = engine_options(target, spram=spram, delta_bits=delta_bits)
     key = (int(pes), target.family, options)
     if key not in built:
         structure = build_structure(network, pes, options=options)
@@ -114,12 +124,24 @@ def _estimate(network, pes, target, freq_mhz, model, weights, built):
     family = target.family
     spram = weights == "spram"
     structure, memories = _engine(network, pes, target, spram, built)
-    spram_misfits = []
-    if weights == "auto" and target.weight_ram and _blocks(memories) > target.bram_blocks:
-        in_spram, spram_memories = _engine(network, pes, target, True, built)
-        spram_misfits = _memory_misfits(spram_memories, target)
-        if not spram_misfits:
-            structure, memories, spram = in_spram, spram_memories, True
+    delta_bits, spram_misfits = 0, []
+    if target.weight_ram and (weights == "auto" and _blocks(memories) > target.bram_blocks
+                              or spram and _memory_misfits(memories, target)):
+        # The SPRAM with absolute indices, else with relative ones (narrower words, and filler entries).
+        for bits in (0, spram_delta_bits(network)):
+            if bits is None or spram and not bits:
+                continue
+            name = "relative indices" if bits else "absolute indices"
+            why_not = bits and relative_index_misfit(layer_specs(network, pes, bits)[0], pes, bits)
+            if why_not:
+                spram_misfits.append(f"{name}: {why_not}")
+                continue
+            tried = _engine(network, pes, target, True, built, bits)
+            misfits = _memory_misfits(tried[1], target)
+            spram_misfits += [f"{name}: {m}" for m in misfits]
+            if not misfits:
+                (structure, memories), spram, delta_bits, spram_misfits = tried, True, bits, []
+                break
     cyc = network_cycles(structure.assignments)
     dsp = engine_dsps(structure, family)
     feats = design_features(structure, family, memories, dsp)
@@ -136,7 +158,8 @@ def _estimate(network, pes, target, freq_mhz, model, weights, built):
                    for layer, a, c in zip(network, structure.assignments, cyc.per_layer)],
         "cycles": int(cyc.total), "entries": int(cyc.entries.sum()), "efficiency": float(cyc.efficiency),
         "weight_memory_bits": int(sum(m.bits for m, _ in entry)),
-        "encoded_weight_bits": int(sum(int(a.entries) * entry_bits(layer)
+        "encoded_weight_bits": int(sum(int(a.entries) * (delta_entry_bits(layer.w_bits, delta_bits) if delta_bits
+                                                         else entry_bits(layer))
                                        for layer, a in zip(network, structure.assignments))),
         "bias_memory_bits": int(sum(m.bits for m, _ in bias)),
         "activation_buffer_bits": int(sum(m.bits for m, _ in buffers)),
@@ -146,6 +169,8 @@ def _estimate(network, pes, target, freq_mhz, model, weights, built):
         "lut_rams": int(sum(mp.cells for _, mp in memories if mp.style == "distributed")),
         "sprams": int(sum(mp.cells for _, mp in memories if mp.style == "spram")),
         "weights_in": "spram" if spram else "bram",
+        "delta_bits": int(delta_bits),          # entries with relative indices of that many bits (0: absolute)
+        "fillers": int(cyc.entries.sum()) - sum(int(row_costs(layer.row_nnz).sum()) for layer in network),
         "dsps": int(dsp["dsps"]), "dsp_cell": dsp["cell"],
         "available": {"luts": target.luts, "dsps": target.dsps, "block_rams": target.bram_blocks,
                       "sprams": target.spram_blocks},
@@ -209,16 +234,13 @@ def _blocks(memories):
 
 
 def _memory_misfits(memories, target):
-    """The memories `target` cannot hold: block RAMs, SPRAMs, and an entry memory deeper than one SPRAM."""
+    """The memories `target` cannot hold: block RAMs and SPRAMs."""
     out = []
     if _blocks(memories) > target.bram_blocks:
         out.append(f"{_blocks(memories)} block RAMs > {target.bram_blocks}")
     sprams = sum(mp.cells for _, mp in memories if mp.style == "spram")
     if sprams > target.spram_blocks:
         out.append(f"{sprams} SPRAMs > {target.spram_blocks}")
-    deep = max([m.depth for m, mp in memories if mp.style == "spram" and mp.cells == 0], default=0)
-    if deep:
-        out.append(f"{deep} entries on one PE > {SPRAM_DEPTH} SPRAM words")
     return out
 
 
@@ -285,7 +307,9 @@ def _rows(rep):
     ]
     if rep["weights_in"] == "spram" or avail["sprams"]:
         rows.append(("SPRAMs", f"{rep['sprams']} / {avail['sprams']} (exact)" + (
-            "; entry words in SPRAM, loaded over the host link" if rep["weights_in"] == "spram" else "")))
+            "; entry words in SPRAM, loaded over the host link" if rep["weights_in"] == "spram" else "") + (
+            f"; relative {rep['delta_bits']}-bit indices, {rep['fillers']:,} filler entries" if rep.get("delta_bits")
+            else "")))
     rows += [
         ("DSPs", f"{rep['dsps']} / {avail['dsps']} {rep['dsp_cell']} (exact)"),
         ("LUTs", calibrated("luts", rep["luts"])),

@@ -17,7 +17,7 @@ import numpy as np
 
 from amaranth.hdl import Shape
 
-from ..hw.weight_ram import SPRAM_WIDTH, spram_cells
+from ..hw.weight_ram import SPRAM_WIDTH, spram_banks
 
 __all__ = ["RamDef", "LIBRARIES", "BLOCK_CELLS", "MemoryInfo", "Mapping", "map_memory", "engine_memories",
            "map_engine", "memory_blocks"]
@@ -269,7 +269,7 @@ def _reached(eng, bm, addresses_of):
 
 def map_engine(structure, family):
     """[(MemoryInfo, Mapping)] for every memory of the engine."""
-    return [(m, Mapping("spram", m.primitive, m.slices if spram_cells(m.depth, m.width) else 0, 0.0)
+    return [(m, Mapping("spram", m.primitive, m.slices * spram_banks(m.depth), 0.0)
              if m.primitive else map_memory(m.depth, m.lanes, m.writable, family))
             for m in engine_memories(structure)]
 

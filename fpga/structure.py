@@ -41,14 +41,15 @@ class EngineStructure:
         return [pe for pe in self.engine.pe if pe is not None]
 
 
-def engine_options(target, spram=False):
+def engine_options(target, spram=False, delta_bits=0):
     """The engine's build options (hw/options.py) a target decides, as `mam synth` builds them: the running max/min
     unrolled or compact, the DSP primitive, the bank select and the buffer memories; with `spram`, the entry words
-    in the target's weight RAM (loaded over the host link)."""
+    in the target's weight RAM (loaded over the host link), with relative indices of `delta_bits` bits if > 0."""
     if spram and not target.weight_ram:
         raise ContractError(f"{target.name} has no SPRAM for weights; use --weights bram")
     return EngineOptions(unroll=target.unroll_fold, dsp=target.dsp, onehot_banks=target.onehot_banks,
-                         paired_buffers=target.paired_buffers, weight_ram=target.weight_ram if spram else None)
+                         paired_buffers=target.paired_buffers, weight_ram=target.weight_ram if spram else None,
+                         delta_bits=delta_bits)
 
 
 def build_structure(network, pes, options=None, **changes):
@@ -64,7 +65,8 @@ def build_structure(network, pes, options=None, **changes):
     if items and all(hasattr(x, "segments") for x in items):
         specs, assignments = items, None
     else:
-        specs, assignments = layer_specs(network, pes)
+        options = EngineOptions.of(options, **changes)
+        specs, assignments = layer_specs(network, pes, options.delta_bits)
     top = NetworkEngine(specs, EngineOptions.of(options, **changes))
     silence(top)
     return EngineStructure(top=top, specs=specs, assignments=assignments, pes=int(pes))

@@ -16,7 +16,7 @@ import numpy as np
 
 from .encode import encode
 
-__all__ = ["MAX_PES", "Assignment", "row_costs", "assign_rows", "assign"]
+__all__ = ["MAX_PES", "Assignment", "row_costs", "row_entries", "assign_rows", "assign"]
 
 MAX_PES = 16
 
@@ -82,7 +82,18 @@ def assign_rows(row_nnz, pes):
     return [np.flatnonzero(owner == p).astype(np.int64) for p in range(pes)]
 
 
-def assign(layer, pes):
-    """The rows of `layer` over `pes` PEs, with each PE's sparse encoding."""
-    rows = assign_rows(layer.row_nnz, pes)
-    return Assignment(pes=int(pes), rows=tuple(rows), encodings=tuple(encode(layer, r) for r in rows))
+def row_entries(layer, delta_bits=0):
+    """Entries per row of `layer`, int64 [n_out]: its row costs, with the fillers of relative indices of
+    `delta_bits` bits (golden/encode.py) when that is > 0."""
+    if not delta_bits:
+        return layer.row_nnz
+    ends = np.flatnonzero(encode(layer, delta_bits=delta_bits).last)
+    return np.diff(np.concatenate([[-1], ends]))
+
+
+def assign(layer, pes, delta_bits=0):
+    """The rows of `layer` over `pes` PEs, with each PE's sparse encoding (entries with relative indices of
+    `delta_bits` bits, fillers included, when that is > 0)."""
+    rows = assign_rows(row_entries(layer, delta_bits), pes)
+    return Assignment(pes=int(pes), rows=tuple(rows),
+                      encodings=tuple(encode(layer, r, delta_bits) for r in rows))

@@ -56,9 +56,9 @@ class NetworkCycles:
         return float(self.entries.sum()) / (self.pes * self.total)
 
 
-def plan_network(network, pes):
-    """One Assignment per layer of a Network (or any sequence of layers)."""
-    return [assign(layer, pes) for layer in network]
+def plan_network(network, pes, delta_bits=0):
+    """One Assignment per layer of a Network (or any sequence of layers); `delta_bits`: see golden.assign."""
+    return [assign(layer, pes, delta_bits) for layer in network]
 
 
 def network_cycles(assignments, latency=PE_LATENCY):

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PE_LATENCY", "ENTRY_FLAG_BITS", "Encoding", "encode", "entry_bits", "pe_cycles", "slice_width"]
+__all__ = ["PE_LATENCY", "ENTRY_FLAG_BITS", "Encoding", "encode", "entry_bits", "pe_cycles", "slice_width",
+           "delta_entry_bits", "with_fillers"]
 
 # Cycles from the first entry fetch to `done`, beyond one cycle per entry. This is part of the contract;
 # the PE in hw/ implements it and a test holds the two equal.
@@ -45,9 +46,15 @@ def slice_width(n_in, splits):
     return -(-n_in // splits)
 
 
-def encode(layer, rows=None):
+def encode(layer, rows=None, delta_bits=0):
     """The entry stream of `layer`, or of the given subset of its rows (in the order given, for a PE of a layer
-    engine: see :mod:`golden.assign`). Read from the layer's CSR arrays: no dense matrix, whatever its size."""
+    engine: see :mod:`golden.assign`). Read from the layer's CSR arrays: no dense matrix, whatever its size.
+    `delta_bits` > 0: the stream as entries with relative indices of that many bits (:func:`with_fillers`)."""
+    enc = _encode(layer, rows)
+    return with_fillers(enc, layer, delta_bits) if delta_bits else enc
+
+
+def _encode(layer, rows):
     rows = np.arange(layer.n_out, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     starts = np.asarray(layer.indptr, dtype=np.int64)
     row_nnz = starts[rows + 1] - starts[rows]
@@ -75,6 +82,44 @@ def encode(layer, rows=None):
     slice_last[:-1] |= piece[1:] != piece[:-1]
     return Encoding(weight=weight, index=index, last=last, dense=dense, slice_last=slice_last, row_nnz=row_nnz,
                     n_in=layer.n_in)
+
+
+def with_fillers(enc, layer, delta_bits):
+    """`enc` for entries that hold the step from the previous entry's index (from 0 at a row's start) in
+    `delta_bits` bits instead of the index: where a step is longer than ``2**delta_bits - 1``, filler entries of
+    weight 0 go between, each one such step. A filler's product is 0, which changes nothing: a MAC row adds it, and
+    a MAM row that is not dense already has 0 among its products (a pruned weight). So the narrow format takes
+    neither dense MAM rows nor slices (splits), and refuses them."""
+    if getattr(layer, "splits", 1) > 1:
+        raise ValueError("entries with relative indices do not take a layer with splits")
+    if layer.kind == "mam" and enc.dense.any():
+        raise ValueError("entries with relative indices do not take a fully dense MAM row")
+    step = (1 << int(delta_bits)) - 1
+    starts = np.flatnonzero(np.concatenate([[True], enc.last[:-1]]))
+    previous = np.concatenate([[0], enc.index[:-1]])
+    previous[starts] = 0
+    gap = enc.index - previous
+    fillers = np.maximum(gap - 1, 0) // step                 # a step of up to `step` per entry, fillers first
+    at = np.repeat(np.arange(enc.entries), fillers)          # the entry each filler goes before
+    k = np.arange(at.size) - np.repeat(np.cumsum(fillers) - fillers, fillers)
+    filler_index = previous[at] + (k + 1) * step
+    where = at + np.arange(at.size)                          # positions of the fillers in the longer stream
+    keep = np.ones(enc.entries + at.size, dtype=bool)
+    keep[where] = False
+
+    def merged(values, filler_value):
+        out = np.empty(keep.size, dtype=np.asarray(values).dtype)
+        out[keep], out[where] = values, filler_value
+        return out
+
+    return Encoding(weight=merged(enc.weight, 0), index=merged(enc.index, filler_index),
+                    last=merged(enc.last, False), dense=merged(enc.dense, False),
+                    slice_last=merged(enc.slice_last, False), row_nnz=enc.row_nnz, n_in=enc.n_in)
+
+
+def delta_entry_bits(w_bits, delta_bits):
+    """Bits of one entry with a relative index: the weight, the step and the last-of-row flag."""
+    return w_bits + delta_bits + 1
 
 
 def pe_cycles(row_nnz, latency=PE_LATENCY):

@@ -48,10 +48,11 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .options import EngineOptions
-from .pe import KINDS, PE, Segment, bits_for as _bits, value_shapes
+from .pe import KINDS, PE, Segment, bits_for as _bits, index_steps, value_shapes
 from .stages import config_shapes, delay, requant_constants
 
-__all__ = ["PESegment", "LayerSpec", "BufferMemory", "BufferPlan", "LayerEngine"]
+__all__ = ["PESegment", "LayerSpec", "BufferMemory", "BufferPlan", "LayerEngine", "pe_segments",
+           "relative_index_misfit"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,6 +178,30 @@ class BufferPlan:
         return self.physical(self.out_bank[k - 1], self.out_pos[k - 1])
 
 
+def pe_segments(layers, plan):
+    """Per layer, per PE: the PE's Segment (activation addresses where its entries' inputs are in `plan`), or
+    None for a PE without rows in that layer."""
+    return [[None if seg.entries == 0 else
+             Segment(seg.weight, plan.input_address(k)[np.asarray(seg.index, dtype=np.int64)], seg.last,
+                     seg.dense, seg.bias, seg.slice_last) for seg in sp.segments]
+            for k, sp in enumerate(layers)]
+
+
+def relative_index_misfit(layers, pes, delta_bits):
+    """Why the engine of `layers` (LayerSpecs with the fillers of `delta_bits`-bit relative indices) on `pes`
+    PEs cannot take such entries, or None. The fillers bridge gaps between input numbers; each PE steps through
+    activation addresses, which are the input numbers for layer 0 and for every layer on one PE, but elsewhere
+    follow where the previous layer's PEs wrote them."""
+    for segs in pe_segments(layers, BufferPlan(layers, pes)):
+        for seg in segs:
+            if seg is not None:
+                try:
+                    index_steps(seg.address, seg.last, delta_bits)
+                except ValueError as e:
+                    return str(e)
+    return None
+
+
 class LayerEngine(wiring.Component):
     """P PEs running one layer of `layers` (a list of LayerSpec, all with the same number of PEs) at a time.
 
@@ -230,10 +255,7 @@ class LayerEngine(wiring.Component):
         self.w_bits = max(sp.w_bits for sp in layers)
         self.out_bits = max(sp.out_bits for sp in layers)
         kinds = {sp.kind for sp in layers}
-        segments = [[None if seg.entries == 0 else
-                     Segment(seg.weight, plan.input_address(k)[np.asarray(seg.index, dtype=np.int64)], seg.last,
-                             seg.dense, seg.bias, seg.slice_last) for seg in sp.segments]
-                    for k, sp in enumerate(layers)]
+        segments = pe_segments(layers, plan)
         self.acc_shape, self.v_shape = value_shapes(
             [(sp.kind, seg) for sp, segs in zip(layers, segments) for seg in segs if seg is not None], self.act_bits)
         self.active = [[seg.entries > 0 for seg in sp.segments] for sp in layers]
@@ -247,7 +269,7 @@ class LayerEngine(wiring.Component):
                         for sp in layers],
                 w_bits=self.w_bits, out_bits=self.out_bits,
                 addr_bits=plan.addr_bits, acc_shape=self.acc_shape, v_shape=self.v_shape, unroll=options.unroll,
-                dsp=options.dsp, weight_ram=options.weight_ram))
+                dsp=options.dsp, weight_ram=options.weight_ram, delta_bits=options.delta_bits))
         # buffers[b][replica][bank]; buffer b's words start at buffer_base[b] of its memory. `buffer_memories`
         # says who reads and writes each one: the ports are wired from it, and estimates read it.
         self.paired = options.paired_buffers and all(plan.read)

@@ -2,7 +2,8 @@
 and of the formal proofs.
 
 The PE walks a compressed entry stream (weight, input index, last-of-row, row-is-dense), one entry per cycle with
-no bubble at row ends, fetches ``x[index]`` from an activation buffer outside it (address out in A, data back a
+no bubble at row ends (or, with ``delta_bits``, narrower entries: weight, the step from the previous entry's index,
+last-of-row; golden/encode.py puts filler entries of weight 0 where a step is too long), fetches ``x[index]`` from an activation buffer outside it (address out in A, data back a
 cycle later), multiplies, and folds the products of a row into max and min (mam) or a sum (mac). Each finished row
 then passes bias, requantization, ReLU and saturation and leaves on the ``result`` stream.
 
@@ -14,7 +15,7 @@ Pipeline, one stage per cycle (all stages advance every cycle; nothing stalls). 
 memory access, one carry chain or one multiply; the running max and min, a loop, get two cycles to go round:
 
     F   entry address counter -> entry memory (synchronous read)
-    E   entry word out, registered
+    E   entry word out, registered (with ``delta_bits``: the index as well, the running index plus the step)
     A   x[index] addressed in the activation buffer (``act_addr``)
     X   x out (``act_data``), registered beside its weight
     Y   both registered again, beside the multiplier (its own input registers where the DSP takes them)
@@ -33,7 +34,7 @@ import functools
 from typing import NamedTuple, Sequence
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -44,7 +45,7 @@ from .stages import (FOLD_DELAY, config_shapes, delay, fold_stage, multiply, req
                      wait_for_fold)
 from .weight_ram import WeightRAM, check_weight_ram
 
-__all__ = ["KINDS", "PE", "Segment", "entry_layout", "pack_entries", "result_layout", "value_shapes", "bits_for"]
+__all__ = ["KINDS", "PE", "Segment", "entry_layout", "index_steps", "pack_entries", "result_layout", "value_shapes", "bits_for"]
 
 KINDS = ("mam", "mac")
 
@@ -67,8 +68,15 @@ class Segment(NamedTuple):
     slice_last: Sequence = None
 
 
-def entry_layout(w_bits, n_in, slices=False):
-    """One word of the entry memory; with `slices`, a flag that ends a slice of a row (layers with splits)."""
+def entry_layout(w_bits, n_in, slices=False, delta_bits=0):
+    """One word of the entry memory; with `slices`, a flag that ends a slice of a row (layers with splits). With
+    `delta_bits` > 0, a word with a relative index: ``index`` is the step from the previous entry's index (from 0
+    at a row's start), and there is no dense flag (golden.encode.with_fillers: such streams have no dense MAM row)
+    and no slices."""
+    if delta_bits:
+        if slices:
+            raise ValueError("entries with relative indices do not take slices (layers with splits)")
+        return data.StructLayout({"weight": signed(w_bits), "index": unsigned(delta_bits), "last": unsigned(1)})
     return data.StructLayout({
         "weight": signed(w_bits),
         "index": unsigned(max(1, ceil_log2(n_in))),
@@ -82,10 +90,26 @@ def result_layout(row_bits, out_bits):
     return data.StructLayout({"row": unsigned(row_bits), "value": signed(out_bits)})
 
 
+def index_steps(index, last, delta_bits):
+    """The relative index of every entry of a stream (`index`: absolute, ascending within each row; `last`: row
+    ends): its step from the previous entry's, from 0 at a row's start. Refuses a step that does not fit
+    `delta_bits` bits (a stream without the fillers that golden.encode.with_fillers puts in) or goes back."""
+    index = np.asarray(index, dtype=np.int64)
+    previous = np.concatenate([[0], index[:-1]])
+    previous[np.flatnonzero(np.concatenate([[True], np.asarray(last, dtype=bool)[:-1]]))] = 0
+    steps = index - previous
+    if steps.size and not 0 <= steps.min() <= steps.max() < 1 << delta_bits:
+        raise ValueError(f"entry index steps {steps.min()}..{steps.max()} do not fit {delta_bits} bits: the "
+                         "stream needs its fillers and its addresses in ascending order within each row")
+    return steps
+
+
 def pack_entries(layout, weight, index, last, dense, slice_last=None):
-    """Pack field arrays into the integer words of `layout` (vectorized: big layers have 10^5+ entries)."""
+    """Pack field arrays into the integer words of `layout` (vectorized: big layers have 10^5+ entries); fields
+    the layout does not have are left out."""
     words = np.zeros(len(weight), dtype=object)
-    fields = [("weight", weight), ("index", index), ("last", last), ("dense", dense)]
+    fields = [("weight", weight), ("index", index), ("last", last)] + (
+        [("dense", dense)] if "dense" in layout.members else [])
     if "slice_last" in layout.members:
         fields.append(("slice_last", last if slice_last is None else slice_last))
     for name, values in fields:
@@ -134,6 +158,8 @@ class PE(wiring.Component):
     primitive the multipliers are built as (hw/dsp.py; None: plain multiplies, what simulation runs).
     weight_ram: None, the entry words baked into a ROM; "memory" or a primitive (hw/weight_ram.py), a RAM the host
     fills through ``w_we``/``w_addr``/``w_data`` (the words of :attr:`entry_words`) before the first start.
+    delta_bits: entries with relative indices of that many bits (0: absolute); the segments' streams must then
+    hold their fillers (golden.encode.with_fillers) and ascending addresses within each row.
 
     Ports: ``layer`` and a one-cycle ``start`` (only while idle) run that layer's segment; ``busy`` is high for
     ``entries + LATENCY`` cycles, then ``done`` rises and holds until the next start. The configuration inputs
@@ -151,7 +177,7 @@ class PE(wiring.Component):
     RESULT_DELAY = FOLD_DELAY   # cycles from a row's last fold to its value in the result register
 
     def __init__(self, *, segments, kinds, shifts, clamps, act_bits, w_bits, out_bits, addr_bits, acc_shape, v_shape,
-                 bias_bits=None, unroll=True, dsp=None, weight_ram=None, relu_in=None, slices=None):
+                 bias_bits=None, unroll=True, dsp=None, weight_ram=None, relu_in=None, slices=None, delta_bits=0):
         self.unroll = bool(unroll)
         self.dsp = check_dsp(dsp)
         self.weight_ram = check_weight_ram(weight_ram)
@@ -170,8 +196,9 @@ class PE(wiring.Component):
         self.slices = bool(slices) if slices is not None else any(
             seg is not None and seg.slice_last is not None
             and not np.array_equal(np.asarray(seg.slice_last, bool), np.asarray(seg.last, bool)) for seg in segments)
-        self.entry_shape = entry_layout(w_bits, 1 << addr_bits, self.slices)
-        words, biases = [], []
+        self.delta_bits = int(delta_bits)
+        self.entry_shape = entry_layout(w_bits, 1 << addr_bits, self.slices, self.delta_bits)
+        words, biases, addresses = [], [], []
         self.entry_base, self.entry_count, self.bias_base, self.row_count = [], [], [], []
         for seg in segments:
             self.entry_base.append(len(words))
@@ -183,14 +210,16 @@ class PE(wiring.Component):
             if len(seg.weight) < len(seg.bias) or int(np.count_nonzero(np.asarray(seg.last))) != len(seg.bias) \
                     or not len(seg.bias):
                 raise ValueError("a segment needs at least one row, and exactly one row end per bias value")
-            words += pack_entries(self.entry_shape, seg.weight, seg.address, seg.last, seg.dense, seg.slice_last)
+            index = index_steps(seg.address, seg.last, self.delta_bits) if self.delta_bits else seg.address
+            words += pack_entries(self.entry_shape, seg.weight, index, seg.last, seg.dense, seg.slice_last)
+            addresses += [int(a) for a in seg.address]
             biases += [int(b) for b in seg.bias]
             self.entry_count.append(len(seg.weight))
             self.row_count.append(len(seg.bias))
         if not words:
             raise ValueError("a PE without rows in any layer is not built")
         self.n_entries, self.n_rows = len(words), len(biases)
-        self.entry_words, self.biases = words, biases
+        self.entry_words, self.biases, self._addresses = words, biases, addresses
         self.bias_shape = signed(max(signed_bits(biases), bias_bits or 0))
         loading = {} if weight_ram is None else {
             "w_we": In(1), "w_addr": In(bits_for(self.n_entries)), "w_data": In(self.entry_shape.size)}
@@ -234,7 +263,7 @@ class PE(wiring.Component):
         """The bits of an entry word the PE reads: all but the dense flag when no layer is mam (only the mam fold
         seeds rows by it)."""
         used = set(range(self.entry_shape.size))
-        if "mam" not in self.kinds:
+        if "mam" not in self.kinds and "dense" in self.entry_shape.members:
             dense = self.entry_shape["dense"]
             used -= set(range(dense.offset, dense.offset + dense.width))
         return used
@@ -242,10 +271,7 @@ class PE(wiring.Component):
     def fetch_addresses(self):
         """The activation addresses in the entry words, one per entry (None when the words are loaded at run time):
         every address this PE can ever put on ``act_addr``."""
-        if self.weight_ram is not None:
-            return None
-        field = self.entry_shape["index"]
-        return [w >> field.offset & ((1 << field.width) - 1) for w in self.entry_words]
+        return None if self.weight_ram is not None else self._addresses
 
     @property
     def product_shape(self):
@@ -299,9 +325,18 @@ class PE(wiring.Component):
         e_valid, e_end = delay(m, fetching, "e_valid"), delay(m, fetching & at_end, "e_end")
         a_valid, a_end = delay(m, e_valid, "a_valid"), delay(m, e_end, "a_end")
         a_entry = delay(m, data.View(self.entry_shape, entry_data).as_value(), "a_entry")
+        if self.delta_bits:                     # the running index: from 0 at a row's start, plus each step
+            a_index, opens_row = Signal.like(self.act_addr, name="a_index"), Signal(init=1, name="opens_row")
+            e = data.View(self.entry_shape, entry_data)
+            with m.If(e_valid):
+                m.d.sync += [a_index.eq(Mux(opens_row, 0, a_index) + e.index), opens_row.eq(e.last)]
+            with m.If(self.start):
+                m.d.sync += opens_row.eq(1)
+        else:
+            a_index = data.View(self.entry_shape, a_entry).index
 
         # A: the entry's activation address goes out to the buffer (data back in X).
-        m.d.comb += [self.act_valid.eq(a_valid), self.act_addr.eq(data.View(self.entry_shape, a_entry).index)]
+        m.d.comb += [self.act_valid.eq(a_valid), self.act_addr.eq(a_index)]
         x_valid, x_end, x_entry = delay(m, a_valid, "x_valid"), delay(m, a_end, "x_end"), delay(m, a_entry, "x_entry")
 
         # X: the activation registered beside its weight; Y: again, at the multiplier; P: the product.
@@ -326,8 +361,10 @@ class PE(wiring.Component):
             m.d.sync += first.eq(fold_end)
             with m.If(r.last & ~r_end):
                 m.d.sync += brow.eq(brow + 1)
-        self._reduce(m, valid=r_valid, last=fold_end, dense=r.dense, p=r_p, signs=r_signs, first=first, result=b_a,
-                     next_dense=data.View(self.entry_shape, p_entry).dense)
+        dense_of = (lambda entry: data.View(self.entry_shape, entry).dense) if "dense" in self.entry_shape.members \
+            else (lambda entry: Const(0, 1))
+        self._reduce(m, valid=r_valid, last=fold_end, dense=dense_of(r_entry), p=r_p, signs=r_signs, first=first,
+                     result=b_a, next_dense=dense_of(p_entry))
         # The value is ready FOLD_DELAY cycles after its last product: its marker and bias wait with it.
         fold_valids, b_bias = wait_for_fold(m, s_valid, bias_rd.data)    # bias read in R with the row's address
         b_valid = fold_valids[-1]

@@ -10,11 +10,12 @@ from .options import EngineOptions
 __all__ = ["layer_specs", "build_layer_engine", "build_network_engine"]
 
 
-def layer_specs(network, pes):
-    """(LayerSpec per layer, golden Assignment per layer) for a Network (or a Layer, or a list of layers)."""
+def layer_specs(network, pes, delta_bits=0):
+    """(LayerSpec per layer, golden Assignment per layer) for a Network (or a Layer, or a list of layers); with
+    `delta_bits`, the entry streams hold the fillers of relative indices (golden/encode.py)."""
     specs, assignments = [], []
     for layer in Network.of(network):
-        a = assign(layer, pes)
+        a = assign(layer, pes, delta_bits)
         segments = tuple(
             PESegment(weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense,
                       bias=layer.bias[rows], rows=rows, slice_last=enc.slice_last)
@@ -30,12 +31,14 @@ def layer_specs(network, pes):
 def build_layer_engine(network, pes=1, options=None, **changes):
     """A LayerEngine holding every layer of `network` on `pes` PEs, and the per-layer assignments. `options`: the
     engine's build options (hw/options.py), with `changes` (field=value) applied."""
-    specs, assignments = layer_specs(network, pes)
-    return LayerEngine(specs, EngineOptions.of(options, **changes)), assignments
+    options = EngineOptions.of(options, **changes)
+    specs, assignments = layer_specs(network, pes, options.delta_bits)
+    return LayerEngine(specs, options), assignments
 
 
 def build_network_engine(network, pes=1, options=None, **changes):
     """A NetworkEngine for `network` on `pes` PEs, and the per-layer assignments; `options` and `changes` as
     :func:`build_layer_engine` takes them."""
-    specs, assignments = layer_specs(network, pes)
-    return NetworkEngine(specs, EngineOptions.of(options, **changes)), assignments
+    options = EngineOptions.of(options, **changes)
+    specs, assignments = layer_specs(network, pes, options.delta_bits)
+    return NetworkEngine(specs, options), assignments

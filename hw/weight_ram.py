@@ -4,7 +4,9 @@ The SB_SPRAM256KA (16384 words of 16 bits, four per UP5K, 1 Mbit in all against 
 port, shared by reads and writes, and no initial contents: the weights cannot be baked into the bitstream, so the
 host link writes them after configuration (hw/hostlink.py, LOAD_WEIGHTS). Yosys does not infer it from an
 Amaranth memory (Amaranth gives every memory initial contents, which the SPRAM cannot have), so it is
-instantiated, as many side by side as the entry word needs 16-bit slices.
+instantiated, as many side by side as the entry word needs 16-bit slices, and as many banks of those as the
+entries need 16384-word blocks: the address's top bits pick the bank that writes, and, registered, the bank whose
+word is read.
 
 The Amaranth simulator cannot run an instance: ``primitive=None`` builds the same port behaviour from a plain
 memory (what every Amaranth simulation runs); the instances are simulated from Verilog against Yosys's own model.
@@ -13,14 +15,14 @@ Ports: ``addr``; ``we`` with ``wdata`` writes; otherwise ``rdata`` is the word a
 write it is not defined, as on the SPRAM).
 """
 
-from amaranth.hdl import ClockSignal, Const, Instance, Module, Signal, unsigned
+from amaranth.hdl import Array, ClockSignal, Const, Instance, Module, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["SPRAM", "SPRAM_DEPTH", "SPRAM_WIDTH", "WEIGHT_RAM_PRIMITIVES", "check_weight_ram", "spram_cells",
-           "WeightRAM"]
+__all__ = ["SPRAM", "SPRAM_DEPTH", "SPRAM_WIDTH", "WEIGHT_RAM_PRIMITIVES", "check_weight_ram", "spram_banks",
+           "spram_cells", "WeightRAM"]
 
 SPRAM = "SB_SPRAM256KA"
 SPRAM_DEPTH, SPRAM_WIDTH = 16384, 16
@@ -35,12 +37,14 @@ def check_weight_ram(weight_ram):
     return weight_ram
 
 
+def spram_banks(depth):
+    """Banks of SPRAMs (16384 words each) that `depth` words take."""
+    return max(1, -(-depth // SPRAM_DEPTH))
+
+
 def spram_cells(depth, width):
-    """SPRAMs one weight RAM of `depth` words of `width` bits takes (0 when it needs more words than one SPRAM
-    holds: the caller refuses it)."""
-    if depth > SPRAM_DEPTH:
-        return 0
-    return -(-width // SPRAM_WIDTH)
+    """SPRAMs one weight RAM of `depth` words of `width` bits takes."""
+    return spram_banks(depth) * -(-width // SPRAM_WIDTH)
 
 
 class WeightRAM(wiring.Component):
@@ -65,17 +69,25 @@ class WeightRAM(wiring.Component):
             m.d.comb += [wr.addr.eq(self.addr), wr.en.eq(self.we), wr.data.eq(self.wdata),
                          rd.addr.eq(self.addr), rd.en.eq(~self.we), self.rdata.eq(rd.data)]
             return m
-        if self.depth > SPRAM_DEPTH:             # an estimate may describe it (and refuse it); hardware cannot
-            raise ValueError(f"{self.depth} entries do not fit one {SPRAM} ({SPRAM_DEPTH} words)")
         address = Signal(14)
         m.d.comb += address.eq(self.addr)
-        for s in range(spram_cells(self.depth, self.width)):
-            lo = s * SPRAM_WIDTH
-            slice_in, slice_out = Signal(SPRAM_WIDTH, name=f"wdata{s}"), Signal(SPRAM_WIDTH, name=f"rdata{s}")
-            m.d.comb += [slice_in.eq(self.wdata[lo:lo + SPRAM_WIDTH]),
-                         self.rdata[lo:lo + SPRAM_WIDTH].eq(slice_out)]
-            m.submodules[f"spram{s}"] = Instance(
-                SPRAM, i_ADDRESS=address, i_DATAIN=slice_in, i_MASKWREN=Const(0b1111, 4), i_WREN=self.we,
-                i_CHIPSELECT=Const(1, 1), i_CLOCK=ClockSignal(), i_STANDBY=Const(0, 1), i_SLEEP=Const(0, 1),
-                i_POWEROFF=Const(1, 1), o_DATAOUT=slice_out)
+        banks = spram_banks(self.depth)
+        bank = self.addr[14:]                               # empty with one bank
+        read_bank = Signal(range(banks), name="read_bank")  # the bank whose word comes out next cycle
+        m.d.sync += read_bank.eq(bank)
+        bank_out = []
+        for b in range(banks):
+            we = self.we & (bank == b) if banks > 1 else self.we
+            word = Signal(self.width, name=f"rdata_bank{b}")
+            bank_out.append(word)
+            for s in range(-(-self.width // SPRAM_WIDTH)):
+                lo = s * SPRAM_WIDTH
+                slice_in = Signal(SPRAM_WIDTH, name=f"wdata{b}_{s}")
+                slice_out = Signal(SPRAM_WIDTH, name=f"rdata{b}_{s}")
+                m.d.comb += [slice_in.eq(self.wdata[lo:lo + SPRAM_WIDTH]), word[lo:lo + SPRAM_WIDTH].eq(slice_out)]
+                m.submodules[f"spram{b}_{s}" if banks > 1 else f"spram{s}"] = Instance(
+                    SPRAM, i_ADDRESS=address, i_DATAIN=slice_in, i_MASKWREN=Const(0b1111, 4), i_WREN=we,
+                    i_CHIPSELECT=Const(1, 1), i_CLOCK=ClockSignal(), i_STANDBY=Const(0, 1), i_SLEEP=Const(0, 1),
+                    i_POWEROFF=Const(1, 1), o_DATAOUT=slice_out)
+        m.d.comb += self.rdata.eq(bank_out[0] if banks == 1 else Array(bank_out)[read_bank])
         return m

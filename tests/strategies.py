@@ -127,9 +127,9 @@ def layers_and_inputs(**kw):
 
 @st.composite
 def network_params(draw, max_layers=4, max_in=300, max_width=24, kinds=("mam", "mac"), max_entries=400,
-                   bits=(8,), max_batch=2, max_splits=1, relu_in=False):
+                   bits=(8,), max_batch=2, max_splits=1, relu_in=False, dense_mam=True):
     """Parameters of a chain of 1..max_layers layers (each as for make_layer_and_inputs) and its inputs;
-    ``max_splits`` and ``relu_in`` as for :func:`layer_params`."""
+    ``max_splits`` and ``relu_in`` as for :func:`layer_params`; ``dense_mam``: MAM layers may have dense rows."""
     n_layers = draw(st.integers(1, max_layers))
     widths = [draw(st.one_of(st.integers(1, 16), st.integers(17, max(17, max_in))))]
     widths += [draw(st.integers(1, max_width)) for _ in range(n_layers)]
@@ -144,7 +144,7 @@ def network_params(draw, max_layers=4, max_in=300, max_width=24, kinds=("mam", "
             kind=kind, in_bits=in_bits, w_bits=draw(st.sampled_from(bits)),
             out_bits=out_bits, n_in=n_in, n_out=n_out, density=draw(st.sampled_from(fitting)),
             n_empty=draw(st.one_of(st.just(0), st.integers(0, n_out // 4), st.integers(0, n_out))),
-            n_dense=draw(st.integers(0, min(n_out, max_entries // n_in))),
+            n_dense=draw(st.integers(0, min(n_out, max_entries // n_in) if dense_mam or kind == "mac" else 0)),
             sign_mode=draw(st.sampled_from(SIGN_MODES)), relu=draw(st.booleans()),
             scale=draw(st.sampled_from(("fit", "fit", "fit", "saturating", "random"))),
             batch=1, seed=draw(st.integers(0, 2**32 - 1)),

@@ -4,14 +4,16 @@ layer against the model."""
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mamhw.golden import PE_LATENCY, Network, network_forward
 from mamhw.golden.cycles import NETWORK_LAYER_OVERHEAD, NETWORK_OVERHEAD
 from mamhw.fpga.structure import silence
 from mamhw.hw.network import NetworkEngine
-from mamhw.hw.specs import build_network_engine
+from mamhw.golden.engines import cycle_model
+from mamhw.hw.engine import relative_index_misfit
+from mamhw.hw.specs import build_network_engine, layer_specs
 from mamhw.sim.engine_amaranth import simulate_network
 from mamhw.sim.pe_amaranth import read_outputs, start_and_wait, write_inputs
 from tests.strategies import chain_network, make_layer_and_inputs, networks_and_inputs
@@ -126,3 +128,32 @@ def test_loaded_weights_are_not_in_the_design():
         assert list(pe.entry_mem.mem.init) == [0] * pe.n_entries
         assert any(pe.entry_words)
     silence(top)                                              # built to be inspected, never elaborated
+
+
+@settings(max_examples=12)
+@given(networks_and_inputs(max_layers=3, max_in=120, max_width=16, max_entries=200, dense_mam=False),
+       st.sampled_from([1, 2, 3, 7]), st.sampled_from([None, "memory"]))
+def test_relative_indices_bit_exact_and_cycle_exact(case, delta_bits, weight_ram):
+    """Entries with relative indices (one PE: its addresses are the input numbers): fillers cost their cycles,
+    which the cycle model counts with the same delta_bits, and change no output."""
+    network, x = case
+    assume(not any(layer.kind == "mam" and (layer.row_nnz == layer.n_in).any() for layer in network))  # by chance
+    res = assert_exact(network, x, 1, delta_bits=delta_bits, weight_ram=weight_ram)
+    assert res.model.total == cycle_model(network, 1, delta_bits=delta_bits).total
+
+
+def test_relative_indices_refuse_a_dense_mam_row():
+    """A filler's product 0 would reach max or min of a row without pruned weights: refused, with the reason."""
+    network, _ = chain_network(dict(n_in=30, n_out=4, density=0.2, n_dense=1))
+    with pytest.raises(ValueError, match="dense MAM row"):
+        build_network_engine(network, 1, delta_bits=3)
+
+
+def test_relative_indices_need_ascending_addresses():
+    """On several PEs a layer after the first reads where the previous layer's PEs wrote, not in input order:
+    the engine says so before building anything."""
+    network, _ = chain_network(dict(n_in=40, n_out=12, density=0.3), dict(n_in=12, n_out=6, density=0.5))
+    specs, _ = layer_specs(network, 3, 7)
+    assert relative_index_misfit(specs, 3, 7) is not None
+    assert relative_index_misfit(layer_specs(network, 1, 7)[0], 1, 7) is None
+    assert relative_index_misfit(layer_specs(network[:1], 3, 7)[0], 3, 7) is None

@@ -7,13 +7,15 @@ from hypothesis import strategies as st
 
 from mamhw.golden import PE_LATENCY, encode, forward, network_forward, pe_cycles
 from mamhw.golden.cycles import network_cycles
+from mamhw.golden.engines import cycle_model
 from mamhw.fpga.structure import engine_options
 from mamhw.fpga.targets import get_target
 from mamhw.hw.top import weight_image
 from mamhw.hw.specs import build_network_engine
+from mamhw.hw.weight_ram import SPRAM_DEPTH
 from mamhw.sim.icarus import run_icarus
 from mamhw.sim.pe_amaranth import build_pe, simulate_pe
-from tests.strategies import make_layer_and_inputs, networks_and_inputs
+from tests.strategies import chain_network, make_layer_and_inputs, networks_and_inputs
 
 BASE = dict(in_bits=8, w_bits=8, out_bits=8, n_empty=1, n_dense=1, sign_mode="any", relu=False, scale="fit",
             batch=3)
@@ -76,6 +78,24 @@ def test_icarus_engine_with_spram_instances(case, pes):
     network, x = case
     engine, assignments = build_network_engine(network, pes, options=engine_options(get_target("up5k"), spram=True))
     model = network_cycles(assignments)
+    words, _ = weight_image(engine.engine)
+    outputs, cycles, _ = run_icarus(engine, x, n_out=network.n_out, timeout=4 * model.total + 64, weights=words)
+    np.testing.assert_array_equal(outputs, network_forward(network, x))
+    assert cycles.tolist() == [model.total] * x.shape[0]
+
+
+def test_icarus_relative_indices_over_two_spram_banks():
+    """The ViT-sized SPRAM build in small: entries with relative indices (3 bits here: fillers where a step is
+    longer than 7), more entries than one SPRAM's 16384 words, so the PE's weight RAM is two banks of SB_SPRAM256KA whose
+    reads the registered top address bit picks; loaded through the engine's ports, then run, bit- and
+    cycle-exact against the cycle model with the same delta_bits."""
+    network, x = chain_network(dict(kind="mac", n_in=600, n_out=100, density=0.3, n_empty=1, sign_mode="extremes"))
+    options = engine_options(get_target("up5k"), spram=True, delta_bits=3)
+    engine, assignments = build_network_engine(network, 1, options=options)
+    model = network_cycles(assignments)
+    pe = engine.engine.pe[0]
+    assert pe.entry_shape.size == 12 and SPRAM_DEPTH < pe.n_entries <= 2 * SPRAM_DEPTH
+    assert model.total == cycle_model(network, 1, delta_bits=3).total > cycle_model(network, 1).total
     words, _ = weight_image(engine.engine)
     outputs, cycles, _ = run_icarus(engine, x, n_out=network.n_out, timeout=4 * model.total + 64, weights=words)
     np.testing.assert_array_equal(outputs, network_forward(network, x))
