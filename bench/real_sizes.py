@@ -88,7 +88,7 @@ def row_of(rep, seconds, half_zero_cycles):
         "efficiency": rep["efficiency"],
         "weight_memory_bits": rep["weight_memory_bits"], "encoded_weight_bits": rep["encoded_weight_bits"],
         "activation_buffer_bits": rep["activation_buffer_bits"], "bias_memory_bits": rep["bias_memory_bits"],
-        "weights_in": rep["weights_in"],
+        "weights_in": rep["weights_in"], "delta_bits": rep.get("delta_bits", 0), "fillers": rep.get("fillers", 0),
         "block_rams": rep["block_rams"], "block_rams_available": avail["block_rams"],
         "block_rams_by_role": rep["block_rams_by_role"], "lut_rams": rep["lut_rams"],
         "sprams": rep["sprams"], "sprams_available": avail["sprams"],
@@ -138,7 +138,8 @@ def print_table(result):
         spram = f"{r['sprams']}/{r['sprams_available']}" if r["sprams_available"] else "-"
         logic = "n/a" if r["logic_cells_estimate"] is None else \
             f"~{r['logic_cells_estimate']:,}/{r['logic_cells_available']:,}" + ("!" if r["logic_over_estimate"] else "")
-        table.append((r["engine"], r["target"] + (" (spram)" if r["weights_in"] == "spram" else ""), str(r["pes"]),
+        where = ("spram" if r["weights_in"] == "spram" else "") + (f", rel{r['delta_bits']}" if r["delta_bits"] else "")
+        table.append((r["engine"], r["target"] + (f" ({where})" if where else ""), str(r["pes"]),
                       f"{r['entries']:,}", f"{r['weight_memory_bits']:,}", f"{r['activation_buffer_bits']:,}",
                       f"{r['cycles']:,}", f"{r['cycles_half_zero']:,.0f}",
                       f"{r['block_rams']}/{r['block_rams_available']}",
@@ -170,9 +171,10 @@ def run_workload(name, args):
     half_zero = {}                                # (engine, P, W): mean cycles for x, the same on every target
 
     def half_zero_cycles(rep):
-        key = (rep.get("engine", "row"), rep["pes"], rep.get("window"))
+        key = (rep.get("engine", "row"), rep["pes"], rep.get("window"), rep.get("delta_bits", 0))
         if key not in half_zero:
-            half_zero[key] = float(sample_cycles(network, x, key[1], key[0], key[2], outputs).sum(axis=1).mean())
+            half_zero[key] = float(sample_cycles(network, x, key[1], key[0], key[2], outputs, key[3])
+                                   .sum(axis=1).mean())
         return half_zero[key]
 
     for pes in args.pes:

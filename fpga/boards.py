@@ -92,7 +92,7 @@ def build_link_top(network, pes, *, divisor, timeout, options=None, engine="row"
     from ..hw.specs import layer_specs
     from .design_id import design_id
     options = EngineOptions.of(options, **changes)
-    ident = design_id(network, pes, engine, window)
+    ident = design_id(network, pes, engine, window, options.delta_bits)
     if engine == "window":
         built, _ = build_window_engine(network, pes, window, dsp=options.dsp)
         return LinkTop(divisor=divisor, timeout=timeout, design_id=ident, engine=built, pes=pes)

@@ -73,17 +73,18 @@ def _constraints(board, family):
 
 
 def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None, spram=False, engine="row",
-                    window=None):
+                    window=None, delta_bits=0):
     """Build the bitstream of `network` on `pes` PEs of `engine` (with `window`, hw/specs.py) for `board` at
     `freq_mhz`; returns the report dict (the caller writes it, with what it adds). `spram`: the entry words in the
-    target's SPRAM, loaded over the link."""
+    target's SPRAM, loaded over the link, with relative indices of `delta_bits` bits if > 0."""
     log = log or (lambda msg: None)
     target = get_target(board.target)
     family = target.family
     pll = solve_pll(family, board.clk_hz, freq_mhz * 1e6)
     divisor = uart_divisor(pll.f_out, board.baud)
     link_top = build_link_top(network, pes, divisor=divisor, timeout=max(int(pll.f_out * 0.01), 1),
-                              options=engine_options(target, spram=spram), engine=engine, window=window)
+                              options=engine_options(target, spram=spram, delta_bits=delta_bits), engine=engine,
+                              window=window)
     top = BoardTop(link_top, pll)
     os.makedirs(out_dir, exist_ok=True)
     # A bitstream of an earlier build in this folder goes first: it never stays beside a report of this one.
@@ -123,6 +124,7 @@ def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None
         "cells": cells, "utilization": best["utilization"], "available": best["available"],
         "fmax_mhz": best["fmax"], "seed": best["seed"], "seeds_tried": len(runs), "timing_met": met,
         "critical_path": best["critical_path"], "bitstream": None, "weights_in": "spram" if spram else "bram",
+        "delta_bits": int(delta_bits),
     }
     if met:
         if best is not runs[-1]:            # the placed design on disk is the last seed's: place the best again

@@ -26,7 +26,7 @@ from .digest import source_digest
 from .dsp_map import engine_dsps
 from ..hw.engine import relative_index_misfit
 from ..hw.specs import layer_specs
-from ..hw.weight_ram import SPRAM_WIDTH
+from ..hw.weight_ram import spram_delta_bits
 from .memory_map import BLOCK_CELLS, map_engine
 from .structure import build_structure, engine_options
 from .targets import get_target
@@ -92,13 +92,6 @@ def estimate_targets(network, pes, targets, freq_mhz=None, model=None, weights="
     built = {}
     for target in targets:
         yield _estimate(network, pes, target, freq_mhz, model, weights, built)
-
-
-def spram_delta_bits(network):
-    """The relative index width of entries that fill the SPRAM's 16-bit words (weight, step, last-of-row), or
-    None when `network`'s weights leave no bit for it."""
-    bits = SPRAM_WIDTH - 1 - max(layer.w_bits for layer in network)
-    return bits if bits >= 1 else None
 
 
 def _engine(network, pes, target, spram, built, delta_bits=0):

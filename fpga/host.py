@@ -19,6 +19,7 @@ from ..hw.protocol import (COUNTER_BYTES, DELIMITER, INFO_FORMAT, MAX_PAYLOAD, P
                            WEIGHT_CHUNK, WEIGHT_HEADER, Command, FrameError, Status, decode_reply, encode_request,
                            value_bytes)
 from .design_id import design_id
+from ..hw.weight_ram import spram_delta_bits
 from ..golden.engines import AUTO_WINDOWS
 
 __all__ = ["LinkError", "encode_values", "decode_values", "weight_frames", "entry_words", "Info", "Device",
@@ -259,7 +260,8 @@ class Device:
     def check_network(self, network, pes=None, where="network", engine="row", window=None):
         """INFO against `network` (a golden Network) on `engine` (with `window`; "auto": either engine, each W of
         AUTO_WINDOWS): the same shape, PE count and design id, or LinkError. Sets :attr:`engine` to the (engine,
-        window) whose id the device reports."""
+        window) whose id the device reports, and :attr:`delta_bits` to its relative index width (0: absolute; a
+        row engine whose entry words sit in SPRAM may have either)."""
         info = self.info()
         shape = (network.n_in, network.n_out, network.in_bits, network[-1].out_bits, len(network))
         have = (info.n_in, info.n_out, info.in_bits, info.out_bits, info.n_layers)
@@ -270,8 +272,12 @@ class Device:
             raise LinkError(f"{self.name}: the device has {info.pes} PEs, {pes} were asked for")
         candidates = [(engine, window)] if engine != "auto" else \
             [("row", None)] + [("window", w) for w in AUTO_WINDOWS if w % info.pes == 0]
-        ids = {design_id(network, info.pes, e, w): (e, w) for e, w in candidates}
-        self.engine = ids.get(info.design_id)
+        relative = spram_delta_bits(network)
+        candidates = [(e, w, 0) for e, w in candidates] + (
+            [("row", None, relative)] if relative and ("row", None) in candidates else [])
+        ids = {design_id(network, info.pes, e, w, d): (e, w, d) for e, w, d in candidates}
+        found = ids.get(info.design_id)
+        self.engine, self.delta_bits = (None, 0) if found is None else (found[:2], found[2])
         if self.engine is None:
             expected = next(iter(ids))
             raise LinkError(f"{self.name}: design id 0x{info.design_id:08x} on the device, 0x{expected:08x} for "
@@ -286,7 +292,7 @@ class Device:
         x = check_inputs(x, network.n_in, network.in_bits)
         info = self.check_network(network, pes, where, engine, window)
         if info.weight_bits:
-            words, bits = entry_words(network, info.pes)
+            words, bits = entry_words(network, info.pes, self.delta_bits)
             if bits != info.weight_bits:
                 raise LinkError(f"{self.name}: the device takes {info.weight_bits}-bit weight words, {where} on "
                                 f"{info.pes} PEs has {bits}-bit ones: rebuild the bitstream or update mamhw")
@@ -307,12 +313,12 @@ class Device:
         return BatchResult(info=info, outputs=outputs, cycles=cycles, layer_cycles=layer_cycles)
 
 
-def entry_words(network, pes):
-    """Each PE's entry words as the engine of `network` on `pes` PEs holds them, and their width
-    (hw/top.py weight_image)."""
+def entry_words(network, pes, delta_bits=0):
+    """Each PE's entry words as the engine of `network` on `pes` PEs holds them (with relative indices of
+    `delta_bits` bits if > 0), and their width (hw/top.py weight_image)."""
     from ..hw.top import weight_image
     from .structure import build_structure
-    return weight_image(build_structure(network, pes, weight_ram="memory").engine)
+    return weight_image(build_structure(network, pes, weight_ram="memory", delta_bits=delta_bits).engine)
 
 
 def _describe(n_in, n_out, in_bits, out_bits, n_layers):

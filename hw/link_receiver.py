@@ -122,8 +122,15 @@ class Receiver(wiring.Component):
             with m.Switch(pe):
                 for p, n in enumerate(self.weight_words):
                     with m.Case(p):
-                        m.d.comb += limit.eq(n)
-            m.d.comb += bad_address.eq((words == 0) | (words > WEIGHT_CHUNK) | (addr + words > limit))
+                        m.d.sync += limit.eq(n)
+                with m.Default():
+                    m.d.sync += limit.eq(0)
+            # Registered in two steps (the sum, then the test): in one cycle, mux, adder and compare were the
+            # UP5K's slowest path (25 ns) with 62,999 entries on a PE. The header's fields settle at least a byte
+            # (10 bit times of `divisor` >= 4 cycles) before the frame can end, so the test is ready by then.
+            end = Signal(17, name="weights_end")
+            m.d.sync += [end.eq(addr + words),
+                         bad_address.eq((words == 0) | (words > WEIGHT_CHUNK) | (end > limit))]
 
         def assemble(nbytes, we):
             with m.If(bsel == nbytes - 1):

@@ -21,7 +21,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["SPRAM", "SPRAM_DEPTH", "SPRAM_WIDTH", "WEIGHT_RAM_PRIMITIVES", "check_weight_ram", "spram_banks",
+__all__ = ["SPRAM", "SPRAM_DEPTH", "SPRAM_WIDTH", "WEIGHT_RAM_PRIMITIVES", "check_weight_ram", "spram_banks", "spram_delta_bits",
            "spram_cells", "WeightRAM"]
 
 SPRAM = "SB_SPRAM256KA"
@@ -35,6 +35,13 @@ def check_weight_ram(weight_ram):
     if weight_ram not in (None, "memory") + WEIGHT_RAM_PRIMITIVES:
         raise ValueError(f"unknown weight RAM {weight_ram!r}; known: memory, {', '.join(WEIGHT_RAM_PRIMITIVES)}")
     return weight_ram
+
+
+def spram_delta_bits(network):
+    """The relative index width of entries (weight, step, last-of-row: hw/pe.py) that fill one SPRAM word for
+    `network`'s layers, or None when their weights leave no bit for it."""
+    bits = SPRAM_WIDTH - 1 - max(layer.w_bits for layer in network)
+    return bits if bits >= 1 else None
 
 
 def spram_banks(depth):

@@ -73,15 +73,18 @@ def cmd_build(args):
                     engine=args.engine, window=args.window)
     spram = fit["weights_in"] == "spram"
     if spram:
-        _log(f"entry words in {fit['sprams']} SPRAM(s), loaded over the host link by `mam run`")
+        _log(f"entry words in {fit['sprams']} SPRAM(s), loaded over the host link by `mam run`"
+             + (f"; relative {fit['delta_bits']}-bit indices, {fit['fillers']:,} filler entries"
+                if fit.get("delta_bits") else ""))
     # The reports of an earlier build in this folder go first, so that a build that fails leaves none of its own
     # and no stale one (build_bitstream removes the old bitstream the same way).
     for name in REPORTS:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(args.out_dir, name))
     rep = build_bitstream(network, board, pes=args.pes, freq_mhz=freq, out_dir=args.out_dir, seeds=args.seeds,
-                          log=_log, spram=spram, engine=args.engine, window=args.window)
-    rep["cycles"] = int(cycle_model(network, args.pes, args.engine, args.window).total)
+                          log=_log, spram=spram, engine=args.engine, window=args.window,
+                          delta_bits=fit.get("delta_bits", 0))
+    rep["cycles"] = int(cycle_model(network, args.pes, args.engine, args.window, rep["delta_bits"]).total)
     if choice:
         rep["engine_choice"] = choice
     text = format_build(rep)

@@ -27,19 +27,21 @@ def _load_labels(path, batch):
     return y.astype(np.int64)
 
 
-def run_report(network, x, result, *, labels=None, engine="row", window=None):
-    """The report of a board run: outputs and cycles against the golden model and the cycle model of `engine`."""
+def run_report(network, x, result, *, labels=None, engine="row", window=None, delta_bits=0):
+    """The report of a board run: outputs and cycles against the golden model and the cycle model of `engine`
+    (with relative indices of `delta_bits` bits if > 0)."""
     pes = result.info.pes
     outputs = network_forward(network, x, return_all=True)
     golden = outputs[-1]
-    model = cycle_model(network, pes, engine, window)
-    expected = sample_cycles(network, x, pes, engine, window, outputs)            # [batch, layers]
+    model = cycle_model(network, pes, engine, window, delta_bits)
+    expected = sample_cycles(network, x, pes, engine, window, outputs, delta_bits)    # [batch, layers]
     diff = np.argwhere(result.outputs != golden)
     cycles_ok = bool(np.all(result.cycles == expected.sum(axis=1)) and np.all(result.layer_cycles == expected))
     report = {
         "pes": pes,
         "engine": engine,
         **({"window": window} if engine == "window" else {}),
+        **({"delta_bits": int(delta_bits)} if delta_bits else {}),
         "design_id": f"0x{result.info.design_id:08x}",
         "weights_loaded": bool(result.info.weight_bits),    # into RAM (SPRAM) over the link before the batch
         "batch": int(x.shape[0]),
@@ -102,7 +104,8 @@ def cmd_run(args):
     finally:
         port.close()
     engine, window = device.engine           # the one whose design id the board reported
-    report = run_report(network, x, result, labels=labels, engine=engine, window=window)
+    report = run_report(network, x, result, labels=labels, engine=engine, window=window,
+                        delta_bits=device.delta_bits)
     report.update(board=board.name, port=args.port, model=os.fspath(args.model), inputs=os.fspath(args.inputs),
                   n_out=network.n_out)
     save_array(args.output, result.outputs)

@@ -71,21 +71,23 @@ def cmd_synth(args):
     from .fpga.estimate import check_fit
     fit = check_fit(network, args.pes, target, args.model, warn=_log, weights=args.weights, engine=args.engine,
                     window=args.window)
-    need = fit["weight_memory_bits"] if args.engine == "window" else \
+    delta_bits = fit.get("delta_bits", 0)
+    need = fit["weight_memory_bits"] if args.engine == "window" or delta_bits else \
         weight_memory_bits(network, plan_network(network, args.pes))
     spram = fit["weights_in"] == "spram"
     if spram:
-        _log(f"entry words in {fit['sprams']} SPRAM(s): a bitstream of this design loads them over the host link")
+        _log(f"entry words in {fit['sprams']} SPRAM(s): a bitstream of this design loads them over the host link"
+             + (f"; relative {delta_bits}-bit indices, {fit['fillers']:,} filler entries" if delta_bits else ""))
     from .fpga.pnr import implement
     from .hw.engines import build_engine
     from .fpga.structure import engine_options
     engine, model = build_engine(network, args.pes, engine=args.engine, window=args.window,
-                                 options=engine_options(target, spram=spram))
+                                 options=engine_options(target, spram=spram, delta_bits=delta_bits))
     with _work_folder(args.out_dir) as work:
         _log(f"synthesizing for {target.name} (yosys), work folder {work}")
         rep = implement(engine, target, freq_mhz=args.freq, seeds=args.seeds, workdir=work, log=_log)
     rep.update(model=os.fspath(args.model), pes=args.pes, engine=args.engine, weight_memory_bits=need,
-               weights_in=fit["weights_in"], cycles=int(model.total),
+               weights_in=fit["weights_in"], delta_bits=delta_bits, cycles=int(model.total),
                **({"window": args.window} if args.engine == "window" else {}),
                **({"engine_choice": choice} if choice else {}))
     if args.report:

@@ -54,9 +54,14 @@ def test_each_row_holds_the_exact_counts_of_its_network(quick):
                 assert r["cycles_half_zero"] <= r["cycles"]
                 assert r["sprams"] == 0 and r["logic_cells_estimate"] is None
             else:
-                assert r["cycles"] == r["cycles_half_zero"] == network_cycles(plan_network(network, r["pes"])).total
+                delta_bits = r["delta_bits"]          # relative indices in SPRAM: fillers, counted by the model
+                assert delta_bits == 0 or r["weights_in"] == "spram"
+                assert r["cycles"] == r["cycles_half_zero"] == \
+                    network_cycles(plan_network(network, r["pes"], delta_bits)).total
+                assert r["fillers"] == r["entries"] - network_cycles(plan_network(network, r["pes"])).entries.sum()
                 mem = memory_blocks(network, r["pes"], target.family,
-                                    options=engine_options(target, spram=r["weights_in"] == "spram"))
+                                    options=engine_options(target, spram=r["weights_in"] == "spram",
+                                                           delta_bits=delta_bits))
                 assert (r["block_rams"], r["sprams"], r["lut_rams"]) == (mem["block_rams"], mem["sprams"],
                                                                          mem["lut_rams"])
             within = (r["block_rams"] <= r["block_rams_available"] and r["dsps"] <= r["dsps_available"]

@@ -154,6 +154,41 @@ def test_sprams_equal_yosys(tmp_path, name):
     assert rep["sprams"] == {"p1-mac-spram": 1, "p2-mam-spram": 4}[name]
 
 
+def test_the_vit_block_fits_the_up5k_with_relative_indices():
+    """The ViT-B/16 MLP block at 1% on one PE: absolute indices need 6 SPRAMs (22-bit words, 47,186 entries),
+    relative ones 4 (16-bit words, fillers where a step is over 127 inputs), and the estimate counts their cycles
+    as the cycle model does. On two PEs the second layer reads where the first layer's PEs wrote: refused."""
+    from mamhw.fpga.estimate import random_network
+    from mamhw.golden.engines import cycle_model
+    network = random_network([768, 3072, 768], density=0.01, kinds=["mam", "mac"], seed=0)
+    rep = estimate(network, 1, "up5k")
+    assert rep["fits"] and rep["weights_in"] == "spram" and rep["delta_bits"] == 7
+    assert rep["sprams"] == 4 and rep["block_rams"] <= 30
+    assert rep["cycles"] == cycle_model(network, 1, delta_bits=7).total > cycle_model(network, 1).total
+    assert rep["fillers"] == rep["entries"] - cycle_model(network, 1).entries.sum() > 0
+    assert "relative 7-bit indices" in format_estimate(rep)
+    absolute = memory_blocks(network, 1, "ice40", options=engine_options(get_target("up5k"), spram=True))
+    assert absolute["sprams"] == 6
+    two = estimate(network, 2, "up5k")
+    assert not two["fits"] and any("relative indices: entry index steps" in m for m in two["does_not_fit"])
+
+
+@pytest.mark.slow
+def test_sprams_of_relative_indices_in_two_banks_equal_yosys(tmp_path):
+    """Relative indices in a weight RAM deeper than one SPRAM: two banks, as Yosys counts them."""
+    from mamhw.fpga.calibration import measured_quantities
+    from mamhw.fpga.pnr import synthesize_json
+    from mamhw.hw.specs import build_network_engine
+    from tests.strategies import chain_network
+    network, _ = chain_network(dict(kind="mac", n_in=600, n_out=100, density=0.3, n_empty=1))
+    options = engine_options(get_target("up5k"), spram=True, delta_bits=3)
+    engine, _ = build_network_engine(network, 1, options=options)
+    mem = memory_blocks(network, 1, "ice40", options=options)
+    _, cells = synthesize_json(engine, "ice40", str(tmp_path))
+    got = measured_quantities({"cells": cells}, "ice40")
+    assert (mem["sprams"], mem["block_rams"]) == (got["sprams"], got["block_rams"]) and got["sprams"] == 2
+
+
 def test_fit_recovers_non_negative_coefficients():
     from mamhw.fpga.area_model import fit_linear
     rng = np.random.default_rng(1)

@@ -17,7 +17,9 @@ from mamhw.golden import network_forward
 from mamhw.golden.cycles import network_cycles, plan_network
 from mamhw.hw.protocol import (INFO_FORMAT, PROTOCOL_VERSION, REPLY, WEIGHT_CHUNK, WEIGHT_HEADER, Command, Status,
                                decode_reply, encode_request)
+from mamhw.golden.engines import cycle_model
 from mamhw.hw.network import NetworkEngine
+from mamhw.hw.weight_ram import spram_delta_bits
 from mamhw.hw.ports import EngineHostPort
 from tests.hw.uart_sim import SimTransport, uart_bits
 from tests.strategies import make_network_and_inputs, networks_and_inputs
@@ -447,6 +449,21 @@ def test_weights_loaded_over_the_link_bit_exact_and_cycle_exact():
     dev, res = assert_batch_exact(network, x, 2, weight_ram="memory")
     words, bits = entry_words(network, 2)
     assert res.info.weight_bits == bits and max(map(len, words)) > WEIGHT_CHUNK   # several frames for a PE
+
+
+def test_relative_indices_found_by_design_id_and_loaded_over_the_link():
+    """A UP5K build whose entry words in SPRAM hold relative indices: the host finds that width by the design id
+    the device reports, loads those words, and the cycles are the model's with their fillers."""
+    network, x = _layers(dict(n_in=400, n_out=6, density=0.02), dict(kind="mac", n_in=6, n_out=4, density=0.6),
+                         batch=2, seed=12)
+    delta_bits = spram_delta_bits(network)
+    dev, _ = _device(network, 1, weight_ram="memory", delta_bits=delta_bits)
+    res = dev.run_batch(network, x)
+    assert (dev.engine, dev.delta_bits) == (("row", None), delta_bits)
+    np.testing.assert_array_equal(res.outputs, network_forward(network, x))
+    model = cycle_model(network, 1, delta_bits=delta_bits)
+    assert res.cycles.tolist() == [model.total] * x.shape[0] and model.total > cycle_model(network, 1).total
+    assert res.info.weight_bits == entry_words(network, 1, delta_bits)[1] == 16
 
 
 def _weights_payload(pe, address, words, bits, count=None):
