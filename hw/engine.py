@@ -192,13 +192,17 @@ def relative_index_misfit(layers, pes, delta_bits):
     PEs cannot take such entries, or None. The fillers bridge gaps between input numbers; each PE steps through
     activation addresses, which are the input numbers for layer 0 and for every layer on one PE, but elsewhere
     follow where the previous layer's PEs wrote them."""
-    for segs in pe_segments(layers, BufferPlan(layers, pes)):
+    for k, segs in enumerate(pe_segments(layers, BufferPlan(layers, pes))):
         for seg in segs:
-            if seg is not None:
-                try:
-                    index_steps(seg.address, seg.last, delta_bits)
-                except ValueError as e:
-                    return str(e)
+            if seg is None:
+                continue
+            try:
+                index_steps(seg.address, seg.last, delta_bits)
+            except ValueError as e:
+                if k:
+                    return (f"layer {k + 1}'s inputs lie where layer {k}'s {pes} PEs wrote them, not in input "
+                            "order, so relative indices need one PE")
+                return str(e)
     return None
 
 

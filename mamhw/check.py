@@ -18,15 +18,15 @@ def spread(values):
 
 
 def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, log=None, engine="row",
-                         window=None):
-    """Simulate `network` on validated inputs x [batch, in] (on `engine`, with `window`: mamhw.rtl.run_rtl);
-    returns (rtl_outputs, report dict)."""
+                         window=None, delta_bits=0):
+    """Simulate `network` on validated inputs x [batch, in] (on `engine`, with `window`, or the row engine's
+    relative indices of `delta_bits` bits: mamhw.rtl.run_rtl); returns (rtl_outputs, report dict)."""
     outputs = network_forward(network, x, return_all=True)
     golden = outputs[-1]
     run = run_rtl(network, x, pes=pes, backend=backend, vcd=vcd, progress=progress, log=log, engine=engine,
-                  window=window)
+                  window=window, delta_bits=delta_bits)
     model = run.model
-    expected = sample_cycles(network, x, run.pes, engine, window, outputs)        # [batch, layers]
+    expected = sample_cycles(network, x, run.pes, engine, window, outputs, delta_bits)    # [batch, layers]
     diff = np.argwhere(run.outputs != golden)
     layers = []
     for k, layer in enumerate(network):
@@ -50,6 +50,7 @@ def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, pro
         "backend": run.backend,
         "engine": engine,
         **({"window": window} if engine == "window" else {}),
+        **({"delta_bits": int(delta_bits)} if delta_bits else {}),
         "pes": run.pes,
         "batch": int(x.shape[0]),
         "layers": layers,
@@ -88,7 +89,8 @@ def report_ok(report):
 def format_report(report):
     """A few readable lines for the terminal."""
     engine = report.get("engine", "row")
-    engine = f"window engine (W = {report['window']})" if engine == "window" else "row engine"
+    engine = f"window engine (W = {report['window']})" if engine == "window" else "row engine" + (
+        f" (relative {report['delta_bits']}-bit indices)" if report.get("delta_bits") else "")
     lines = [f"backend {report['backend']}, {engine}, {report['pes']} PE{'s' if report['pes'] > 1 else ''}, "
              f"{report['batch']} sample{'s' if report['batch'] > 1 else ''}"]
     for k, L in enumerate(report["layers"]):

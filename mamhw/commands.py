@@ -9,7 +9,7 @@ import numpy as np
 
 from .check import check_against_golden, format_report, report_ok
 from .golden import load_inputs, load_model, network_forward, save_array
-from .options import add_engine, add_pes, input_file, output_file
+from .options import add_engine, add_pes, add_relative_indices, input_file, output_file, relative_indices
 from .paths import check_output_paths       # also for the commands that check plain paths themselves
 from .plumbing import atomic_write_all
 from .progress import Progress
@@ -38,6 +38,7 @@ def add_sim_arguments(p):
                    help="write a waveform of the whole run (amaranth backend)")
     add_pes(p)
     add_engine(p)
+    add_relative_indices(p)
     p.add_argument("--backend", default="amaranth", choices=list(BACKENDS),
                    help="simulator: " + "; ".join(f"{k}: {v}" for k, v in BACKENDS.items())
                    + " (default: %(default)s)")
@@ -53,10 +54,11 @@ def cmd_golden(args):
 def cmd_sim(args):
     network = load_model(args.model)
     x = load_inputs(args.inputs, network.n_in, network.in_bits)
+    delta_bits = relative_indices(args, network)
     with _staged(args.vcd) as vcd:              # the waveform is written as the simulation runs
         outputs, report = check_against_golden(network, x, pes=args.pes, backend=args.backend, vcd=vcd,
                                                progress=Progress("simulating samples"), log=_log,
-                                               engine=args.engine, window=args.window)
+                                               engine=args.engine, window=args.window, delta_bits=delta_bits)
         report["model"] = os.fspath(args.model)
         report["inputs"] = os.fspath(args.inputs)
         text = json.dumps(report, indent=2) + "\n"

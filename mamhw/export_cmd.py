@@ -6,7 +6,7 @@ import os
 from .golden import load_model
 from .golden.engines import cycle_model
 from .limits import check_engine_memory
-from .options import add_engine, add_pes, input_file, output_dir
+from .options import add_engine, add_pes, add_relative_indices, input_file, output_dir, relative_indices
 from .paths import output_folder
 from .plumbing import atomic_write_all
 
@@ -21,6 +21,7 @@ def add_export_arguments(p):
                    help="folder for top.v, top.il, PORTS.md")
     add_pes(p)
     add_engine(p)
+    add_relative_indices(p)
 
 
 def protocol_text(network, pes, engine, model):
@@ -77,15 +78,18 @@ def cmd_export(args):
     from amaranth.back import rtlil, verilog
     from .hw.engines import build_engine
     network = load_model(args.model)
-    model = cycle_model(network, args.pes, args.engine, args.window)
+    delta_bits = relative_indices(args, network)
+    model = cycle_model(network, args.pes, args.engine, args.window, delta_bits)
     check_engine_memory(int(model.entries.sum()), f"exporting {args.model} on {args.pes} PE(s)")
-    engine, _ = build_engine(network, args.pes, engine=args.engine, window=args.window)
+    relative = {"delta_bits": delta_bits} if delta_bits else {}
+    engine, _ = build_engine(network, args.pes, engine=args.engine, window=args.window, **relative)
     protocol = protocol_text(network, args.pes, engine, model)
     il = rtlil.convert(engine, name="top")
-    engine, _ = build_engine(network, args.pes, engine=args.engine, window=args.window)  # one conversion each
+    engine, _ = build_engine(network, args.pes, engine=args.engine, window=args.window, **relative)  # one each
     v = verilog.convert(engine, name="top")
     info = json.dumps({"model": os.fspath(args.model), "pes": args.pes, "engine": args.engine,
-                       **({"window": args.window} if args.engine == "window" else {}), "cycles": int(model.total),
+                       **({"window": args.window} if args.engine == "window" else {}), **relative,
+                       "cycles": int(model.total),
                        "y_latency": engine.Y_LATENCY, "layer_cycles": [int(c) for c in model.per_layer],
                        "entries": [int(e) for e in model.entries],
                        "pe_load": [[int(v) for v in load] for load in model.load]}, indent=2) + "\n"

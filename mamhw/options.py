@@ -11,13 +11,14 @@ import argparse
 import math
 import re
 
+from .golden import ContractError
 from .golden.assign import MAX_PES
 from .golden.engines import ENGINES
 from .golden.window import WINDOW_SIZES
 
 __all__ = ["MAX_PES", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "pes", "layer_widths",
            "InputFile", "OutputFile", "OutputDir", "input_file", "output_file", "output_dir", "add_pes", "add_target",
-           "add_board", "add_weights", "add_engine", "resolve_engine", "WEIGHTS", "WEIGHTS_HELP", "TARGETS_HELP"]
+           "add_board", "add_weights", "add_engine", "add_relative_indices", "relative_indices", "resolve_engine", "WEIGHTS", "WEIGHTS_HELP", "TARGETS_HELP"]
 
 WEIGHTS = ("auto", "bram", "spram")
 WEIGHTS_HELP = ("where the weights go: bram (block RAM, in the bitstream), spram (the UP5K's SPRAM, loaded over "
@@ -152,6 +153,35 @@ def add_engine(parser, auto=False):
     parser.add_argument("--window", type=int, default=16, choices=list(WINDOW_SIZES), metavar="W",
                         help="activations per window of the window engine, a multiple of --pes: "
                              f"{', '.join(map(str, WINDOW_SIZES))} (default: %(default)s)")
+
+
+def add_relative_indices(parser):
+    """--relative-indices: the row engine's entries with relative indices of that many bits, as the UP5K's SPRAM
+    builds take them when absolute ones overflow it (`mam estimate` says when)."""
+    parser.add_argument("--relative-indices", type=int, default=0, metavar="BITS", choices=range(0, 17),
+                        help="row engine: entries hold the step from the previous input in BITS bits, filler "
+                             "entries of weight 0 bridging longer steps (as a UP5K build whose weights need them "
+                             "in SPRAM); 0: absolute indices (default)")
+
+
+def relative_indices(args, network):
+    """``args.relative_indices`` checked against `network` on ``args.pes`` PEs of ``args.engine``: the bits, or
+    ContractError saying why the format cannot hold it."""
+    bits = args.relative_indices
+    if not bits:
+        return 0
+    if args.engine != "row":
+        raise ContractError("--relative-indices: only the row engine's entries take them (--engine row)")
+    from .hw.engine import relative_index_misfit
+    from .hw.specs import layer_specs
+    try:
+        specs, _ = layer_specs(network, args.pes, bits)
+    except ValueError as e:                     # golden.encode.with_fillers: a dense MAM row or splits
+        raise ContractError(f"--relative-indices {bits}: {e}") from None
+    why = relative_index_misfit(specs, args.pes, bits)
+    if why:
+        raise ContractError(f"--relative-indices {bits} on {args.pes} PE(s): {why}")
+    return bits
 
 
 def resolve_engine(args, network, target):

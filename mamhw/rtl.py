@@ -33,9 +33,10 @@ class RtlRun:
     stats: dict = None          # compiled backends: the native driver's own figures (CompiledDesign.stats)
 
 
-def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, log=None, engine="row", window=None):
-    """Simulate `network` (a golden Network) on validated inputs x [batch, in], on the row engine or the window
-    engine (`engine`, with `window` activations per window)."""
+def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, log=None, engine="row", window=None,
+            delta_bits=0):
+    """Simulate `network` (a golden Network) on validated inputs x [batch, in], on the row engine (with relative
+    indices of `delta_bits` bits if > 0) or the window engine (`engine`, with `window` activations per window)."""
     if backend not in BACKENDS:
         raise ContractError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if not 1 <= pes <= MAX_PES:
@@ -50,14 +51,15 @@ def run_rtl(network, x, *, pes=1, backend="amaranth", vcd=None, progress=None, l
             res = simulate_window(network, x, pes, window, vcd=vcd, progress=progress)
             return RtlRun(backend, pes, res.outputs, res.cycles, res.counter, res.layer_cycles, res.model)
         from .sim.engine_amaranth import simulate_network
-        res = simulate_network(network, x, pes=pes, vcd=vcd, progress=progress)
+        res = simulate_network(network, x, pes=pes, vcd=vcd, progress=progress, delta_bits=delta_bits)
         return RtlRun(backend, pes, res.outputs, res.cycles, res.counter, res.layer_cycles, res.model)
 
     # A netlist backend runs the design its family's flow synthesizes (on the ECP5: DSP instances, hw/dsp.py).
     family = backend.split("-", 1)[1] if backend.startswith("netlist-") else None
     dsp = FAMILY_DSP.get(family)          # None for the backends that run the design as built
     kind = engine
-    engine, model = build_engine(network, pes, engine=kind, window=window, **({"dsp": dsp} if dsp else {}))
+    engine, model = build_engine(network, pes, engine=kind, window=window, **({"dsp": dsp} if dsp else {}),
+                                 **({"delta_bits": delta_bits} if delta_bits else {}))
     counters = (("cycles", 1), ("layer_cycles", len(network)))
     timeout = 4 * model.total + 64
     n_out = network.n_out

@@ -228,3 +228,27 @@ def test_window_engine_refuses_a_window_p_does_not_divide(tmp_path, capsys):
                    *bad) == 2, bad
         assert capsys.readouterr().err.count("\n") == 1
         assert not (tmp_path / "z.npy").exists()
+
+
+@pytest.mark.parametrize("backend", ["amaranth", "compiled"])
+def test_relative_indices_on_one_pe(tmp_path, backend, monkeypatch, capsys):
+    """`mam sim --relative-indices 2`: the UP5K SPRAM format (steps of at most 3 here, so many fillers), outputs
+    equal the golden model's, cycles the model's with those fillers; refused with one line where it cannot hold."""
+    monkeypatch.setenv("MAMHW_CACHE", str(tmp_path / "cache"))
+    network, x = make_network_and_inputs(dict(NETWORK, seed=6))
+    save_network(network, tmp_path / "net.npz")
+    np.save(tmp_path / "x.npy", x)
+    assert run("sim", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / "r.npy", "--relative-indices", 2,
+               "--backend", backend, "--report", tmp_path / "r.json") == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "r.npy"), network_forward(network, x))
+    report = json.loads((tmp_path / "r.json").read_text())
+    from mamhw.golden.engines import cycle_model
+    model = cycle_model(network, 1, delta_bits=2)
+    assert report["delta_bits"] == 2 and report["cycles_match_model"]
+    assert report["cycles_per_sample"] == [model.total] * x.shape[0] and model.total > cycle_model(network, 1).total
+    assert "relative 2-bit indices" in capsys.readouterr().out
+    for bad in (["--pes", "2"], ["--engine", "window", "--window", "4"], ["--relative-indices", "17"]):
+        assert run("sim", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / "z.npy",
+                   "--relative-indices", 2, *bad) == 2, bad
+        assert capsys.readouterr().err.count("\n") == 1
+        assert not (tmp_path / "z.npy").exists()
