@@ -71,8 +71,9 @@ def dsp_pieces(mul, family):
 
 
 _MUL = re.compile(r"cell \$mul \S+\n((?:\s+parameter .*\n)+)((?:\s+connect .*\n)+)")
-# A constant operand with one bit set: Yosys makes the product a shift (a variable part select is one).
-_POWER_OF_TWO = re.compile(r"connect \\[AB] \d+'0*10*\n")
+# A constant operand: Yosys makes the product shifts and adds in logic, never a DSP (a variable part select of
+# elements whose width is not a power of two is one; a power of two is a plain shift).
+_CONSTANT = re.compile(r"connect \\[AB] \d+'[01]+\n")
 _DSP_INSTANCE = re.compile(r"cell \\MULT18X18D ")         # hw/dsp.py: a product built as an ECP5 DSP
 _PARAM = re.compile(r"parameter \\(\w+) (\S+)")
 
@@ -87,7 +88,7 @@ def rtlil_multipliers(text):
     """The multipliers in a design's RTLIL `text`: its ``$mul`` cells, and each DSP instance as one 18 x 18."""
     muls = [Multiplier(18, True, 18, True, 36) for _ in _DSP_INSTANCE.finditer(text)]
     for m in _MUL.finditer(text):
-        if _POWER_OF_TWO.search(m.group(2)):
+        if _CONSTANT.search(m.group(2)):
             continue
         p = {k: int(v) for k, v in _PARAM.findall(m.group(1)) if v.lstrip("-").isdigit()}
         muls.append(Multiplier(p["A_WIDTH"], bool(p["A_SIGNED"]), p["B_WIDTH"], bool(p["B_SIGNED"]),

@@ -91,7 +91,7 @@ class Mapping:
     cost: float
 
 
-def _geometry(ram, depth, width, rom, score_emu):
+def _geometry(ram, depth, width, rom, score_emu, granule=None):
     """memory_libmap's handle_geom for a memory with no wide ports: the cheapest base width, (cost, cells)."""
     best = None
     byte_width_log2 = len(ram.dbits) - 1 if ram.byte == 0 else \
@@ -107,7 +107,9 @@ def _geometry(ram, depth, width, rom, score_emu):
         if not rom and base < min(ram.wr_widths) and base < byte_width_log2:
             continue                                   # the write port cannot be this narrow
         eff_byte = 1 if rom else (unit_width if ram.byte == 0 or ram.byte > unit_width else ram.byte)
-        swizzle = -(-width // eff_byte) * eff_byte
+        # Each run of bits with its own write enable (`granule`; one run: the whole word) starts a byte of the RAM.
+        run = granule or width
+        swizzle = -(-width // run) * (-(-run // eff_byte) * eff_byte)
         addrs = 1 << (ram.abits - base)
         mult_a = (depth - 1) // addrs + 1
         cells = -(-(mult_a * swizzle) // unit_width)
@@ -131,15 +133,16 @@ def _candidates(ram, rom):
     return scores
 
 
-def map_memory(depth, lanes, writable, family):
-    """How Yosys builds a memory of `depth` words of `lanes` (non-constant) bits for `family`."""
+def map_memory(depth, lanes, writable, family, granule=None):
+    """How Yosys builds a memory of `depth` words of `lanes` (non-constant) bits for `family`; `granule`: the bits
+    of each write enable of a memory written a part at a time (None: the whole word)."""
     if lanes <= 0 or depth <= 0:
         return Mapping("removed", "", 0, 0.0)
     rom = not writable
     best_by_kind = {}
     for ram in LIBRARIES[family]:
         for score in _candidates(ram, rom):
-            cost, cells = _geometry(ram, depth, lanes, rom, score)
+            cost, cells = _geometry(ram, depth, lanes, rom, score, granule if writable else None)
             if ram.kind not in best_by_kind or cost < best_by_kind[ram.kind][0]:
                 best_by_kind[ram.kind] = (cost, cells, ram)
     logic = lanes * depth * (LOGIC_COST_ROM if rom else LOGIC_COST_RAM)
