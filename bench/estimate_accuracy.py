@@ -4,7 +4,8 @@
     python bench/estimate_accuracy.py --quick    (two held-out configurations on iCE40, Yosys only, in a temporary
                                                   folder with no cache: under a minute; what the test runs)
 
-Synthesizes fpga/calibration.py's HELD_OUT configurations (none of them is in the fit grid) with the flow of
+Synthesizes fpga/calibration.py's HELD_OUT configurations, and WINDOW_HELD_OUT for the window engine's own model
+(none of them is in its fit grid), with the flow of
 `mam synth` (Yosys, and nextpnr with one seed where the design fits the device; results cached with the fit's in
 runs/area-fit/results.json), and prints the estimate against the measurement for every resource, the error per
 family, and the targets: DSPs and block RAMs exact, LUTs and flip-flops within 10%, Fmax within 15%.
@@ -28,18 +29,18 @@ sys.path.insert(0, ROOT)
 
 import mamhw.hw.network  # noqa: E402,F401  (loaded before the source digest is taken)
 import mamhw.hw.specs  # noqa: E402,F401
-from mamhw.fpga.calibration import (FIT_TARGETS, GRID, HELD_OUT, ResultCache, config_families,  # noqa: E402
-                                    config_key, config_network, config_weights, measure, measured_quantities,
-                                    source_digest, tool_versions)
+from mamhw.fpga.calibration import (FIT_TARGETS, GRID, HELD_OUT, WINDOW_GRID, WINDOW_HELD_OUT,  # noqa: E402
+                                    ResultCache, config_engine, config_families, config_key, config_network,
+                                    config_weights, measure, measured_quantities, source_digest, tool_versions)
 from mamhw.fpga.estimate import estimate  # noqa: E402
 from mamhw.plumbing import save_text  # noqa: E402
 
 RUNS = os.path.join(ROOT, "runs", "area-fit")
 EXACT_Q = ("dsps", "block_rams", "lut_rams", "sprams")
 TARGETS = {"luts": 0.10, "ffs": 0.10, "logic_cells": 0.10, "fmax": 0.15}
-# --quick: a MAM and a MAC configuration of HELD_OUT, the smallest two (about ten seconds of Yosys each), on one
-# family, without place and route.
-QUICK_CONFIGS = ("h-p1-mam-6", "h-p3-mac-8")
+# --quick: a MAM and a MAC configuration of HELD_OUT, the smallest two (about ten seconds of Yosys each), and the
+# smallest of WINDOW_HELD_OUT, on one family, without place and route.
+QUICK_CONFIGS = ("h-p1-mam-6", "h-p3-mac-8", "h-w-p2-w32")
 QUICK_FAMILIES = "ice40"
 
 
@@ -61,15 +62,16 @@ def parser():
 
 
 def held_out(quick):
-    """The configurations to measure: HELD_OUT, or with `quick` QUICK_CONFIGS of it without place and route."""
+    """The configurations to measure: HELD_OUT and WINDOW_HELD_OUT, or with `quick` QUICK_CONFIGS of them without
+    place and route."""
     if not quick:
-        return HELD_OUT
-    return [dict(cfg, pnr=False) for cfg in HELD_OUT if cfg["name"] in QUICK_CONFIGS]
+        return HELD_OUT + WINDOW_HELD_OUT
+    return [dict(cfg, pnr=False) for cfg in HELD_OUT + WINDOW_HELD_OUT if cfg["name"] in QUICK_CONFIGS]
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    overlap = {config_key(c) for c in GRID} & {config_key(c) for c in HELD_OUT}
+    overlap = {config_key(c) for c in GRID + WINDOW_GRID} & {config_key(c) for c in HELD_OUT + WINDOW_HELD_OUT}
     assert not overlap, "held-out configurations must not be in the fit grid"
     with tempfile.TemporaryDirectory(prefix="mam-estimate-accuracy-") as tmp:
         if args.quick:
@@ -96,10 +98,12 @@ def accuracy(args, configs, families, cache, work, kept, cached):
     report = {"config": {"families": families, "quick": args.quick, "cache": cache.path if cached else None,
                          "work": work if kept else None},
               "digest": digest, "tool_versions": versions, "families": []}
-    for fam in families:
+    for fam, engine in [(f, e) for f in families for e in ("row", "window")]:
         target = FIT_TARGETS[fam]
-        print(f"\n{fam} ({target}), {len([c for c in configs if config_families(c, [fam])])} held-out "
-              "configurations")
+        group = [c for c in configs if config_families(c, [fam]) and config_engine(c)[0] == engine]
+        if not group:
+            continue
+        print(f"\n{fam} ({target}), the {engine} engine, {len(group)} held-out configurations")
         head = f"{'configuration':<16} {'P':>2}  " + "  ".join(f"{q:>22}" for q in
                                                               ("DSPs", "block RAMs", "LUTs", "FFs", "logic cells",
                                                                "Fmax MHz"))
@@ -107,13 +111,12 @@ def accuracy(args, configs, families, cache, work, kept, cached):
         errs = {q: [] for q in TARGETS}
         exact = {q: [0, 0] for q in EXACT_Q}
         rows = []
-        for cfg in configs:
-            if fam not in config_families(cfg, [fam]):
-                continue
+        for cfg in group:
             res = measure(cfg, fam, cache=cache, workdir=work, digest=digest, versions=versions, log=log)
             got = measured_quantities(res, fam)
-            # `mam estimate NETWORK --target TARGET --pes P --weights W`: the same call.
-            est = estimate(config_network(cfg), cfg["pes"], target, weights=config_weights(cfg))
+            # `mam estimate NETWORK --target TARGET --pes P --weights W --engine E --window W`: the same call.
+            est = estimate(config_network(cfg), cfg["pes"], target, weights=config_weights(cfg), engine=engine,
+                           window=config_engine(cfg)[1])
             rows.append({"name": cfg["name"], "pes": cfg["pes"], "config": cfg, "target": target,
                          "weights": config_weights(cfg), "estimate": dict(est), "measured": got,
                          "cells": res["cells"], "cached": res["cached"], "placed": res["placed"],
@@ -148,7 +151,7 @@ def accuracy(args, configs, families, cache, work, kept, cached):
             verdict = "meets" if within == len(e) else "MISSES"
             print(f"  {q:<12} mean |error| {100 * sum(e) / len(e):.1f}%, max {100 * max(e):.1f}%, within "
                   f"{100 * bound:.0f}% on {within}/{len(e)}: {verdict} the target")
-        report["families"].append({"family": fam, "target": target, "rows": rows,
+        report["families"].append({"family": fam, "engine": engine, "target": target, "rows": rows,
                                    "exact": {q: {"exact": ok, "of": n} for q, (ok, n) in exact.items()},
                                    "errors": errs})
     tools = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -199,6 +199,16 @@ class AreaModel:
     def stats(self, family, quantity):
         return self.models[family][quantity].stats
 
+    def estimates(self, family, feats):
+        """The calibrated part of an estimate: LUTs, flip-flops, logic cells (rounded), Fmax (MHz, one decimal) and
+        the model's errors, each None (absent from the errors) where `family` has no fit of it."""
+        out = {q: int(round(self.predict(family, q, feats))) if self.has(family, q) else None
+               for q in AREA_QUANTITIES}
+        fmax = self.fmax(family, feats) if self.has(family, "period") else None
+        out["fmax_mhz"] = None if fmax is None else round(float(fmax), 1)
+        out["model_error"] = {q: self.stats(family, q) for q in AREA_QUANTITIES + ("period",) if self.has(family, q)}
+        return out
+
     def fitted_weights(self, family):
         """Where the fitted configurations kept their entry words ("bram", "spram")."""
         return self.data.get("families", {}).get(family, {}).get("weights", ["bram"])

@@ -16,11 +16,11 @@ import time
 import numpy as np
 
 from ..golden import Layer, Network
-from ..plumbing import save_text
-from .digest import digest_sources, source_digest
+from ..plumbing import ToolError, save_text
+from .digest import WINDOW_ROOTS, digest_sources, source_digest
 
-__all__ = ["FIT_TARGETS", "PNR_FREQ", "GRID", "HELD_OUT", "sampled_configs", "config_network", "config_key",
-           "config_families", "config_weights",
+__all__ = ["FIT_TARGETS", "PNR_FREQ", "GRID", "HELD_OUT", "WINDOW_GRID", "WINDOW_HELD_OUT", "sampled_configs",
+           "config_network", "config_key", "config_families", "config_weights", "config_engine", "config_digest",
            "source_digest", "digest_sources", "tool_versions", "ResultCache", "measure", "measured_quantities"]
 
 # One device per family for place and route (the area counts are Yosys's and hold for the whole family).
@@ -28,9 +28,11 @@ FIT_TARGETS = {"ice40": "up5k", "ecp5": "ecp5-25f"}
 PNR_FREQ = {"ice40": 48.0, "ecp5": 150.0}       # the project's clock goals, as `mam synth --freq`
 
 
-def _cfg(name, pes, n_in, layers, in_bits=8, seed=0, pnr=True, weights=None):
+def _cfg(name, pes, n_in, layers, in_bits=8, seed=0, pnr=True, weights=None, window=None):
     cfg = {"name": name, "pes": pes, "n_in": n_in, "in_bits": in_bits, "seed": seed,
            "layers": [dict(zip(("kind", "n_out", "density", "w_bits", "out_bits"), spec)) for spec in layers]}
+    if window:
+        cfg["window"] = window                      # the window engine with windows of that many activations
     if not pnr:
         cfg["pnr"] = False                          # area only: place and route is what makes a fit run long
     if weights:
@@ -104,6 +106,8 @@ GRID = [
     _cfg("p1-mac-spram", 1, 128, [("mac", 32, 0.5, 8, 8)], seed=25, weights="spram"),
     _cfg("p2-mam-spram", 2, 64, [("mam", 32, 0.1, 8, 8)], seed=26, weights="spram"),
     _cfg("p4-mix-spram", 4, 48, [("mam", 24, 0.2, 8, 8), ("mac", 10, 0.5, 8, 8)], seed=27, weights="spram"),
+    # A ViT-B/16 MLP block at 1%: more entries than absolute indices fit in SPRAM, so relative ones (hw/pe.py).
+    _cfg("p1-vit-spram", 1, 768, [("mam", 3072, 0.01, 8, 8), ("mac", 768, 0.01, 8, 8)], seed=28, weights="spram"),
 ] + sampled_configs(20, 7, "s")
 
 # Held out of the fit: other sizes, P, widths and mixes.
@@ -119,6 +123,37 @@ HELD_OUT = [
     _cfg("h-p5-mam-4", 5, 112, [("mam", 50, 0.03, 4, 4)], in_bits=4, seed=108),
     _cfg("h-p3-mac-spram", 3, 40, [("mac", 20, 0.3, 6, 6)], in_bits=6, seed=109, weights="spram"),
 ]
+
+
+# The window engine's own grid (its LUTs, flip-flops and Fmax have a model of their own), and held-out designs.
+WINDOW_GRID = [
+    _cfg("w-p1-w4", 1, 32, [("mam", 16, 0.2, 8, 8)], seed=201, window=4),
+    _cfg("w-p2-w8", 2, 48, [("mam", 24, 0.1, 8, 8), ("mac", 10, 0.5, 8, 8)], seed=202, window=8),
+    _cfg("w-p4-w16", 4, 64, [("mam", 32, 0.1, 8, 8), ("mac", 10, 0.3, 8, 8)], seed=203, window=16),
+    _cfg("w-p4-w64", 4, 128, [("mam", 32, 0.05, 8, 8)], seed=204, window=64),
+    _cfg("w-p8-w32", 8, 64, [("mam", 32, 0.1, 8, 8), ("mac", 10, 0.1, 8, 8)], seed=205, window=32),
+    _cfg("w-p8-w8-4", 8, 96, [("mac", 24, 0.2, 4, 4)], in_bits=4, seed=206, window=8),
+    _cfg("w-p2-w16-3l", 2, 64, [("mam", 24, 0.1, 8, 8), ("mam", 16, 0.2, 8, 8), ("mac", 10, 0.5, 8, 8)], seed=207,
+         window=16),
+    _cfg("w-p16-w64", 16, 128, [("mam", 64, 0.05, 8, 8), ("mac", 10, 0.2, 8, 8)], seed=208, window=64),
+    _cfg("w-p4-w32-12", 4, 64, [("mam", 24, 0.1, 12, 12)], in_bits=12, seed=209, window=32),
+    _cfg("w-p1-w16-dense", 1, 24, [("mam", 20, 1.0, 8, 8)], seed=210, window=16),
+    _cfg("w-p8-w64", 8, 256, [("mam", 64, 0.02, 8, 8), ("mac", 10, 0.3, 8, 8)], seed=211, window=64),
+    _cfg("w-p2-w4-6", 2, 40, [("mac", 16, 0.3, 6, 6)], in_bits=6, seed=212, window=4),
+    _cfg("w-p16-w16", 16, 64, [("mam", 48, 0.1, 8, 8)], seed=213, window=16),
+    _cfg("w-p4-w8-3l", 4, 48, [("mam", 32, 0.1, 8, 8), ("mam", 24, 0.1, 8, 8), ("mac", 10, 0.3, 8, 8)], seed=214,
+         window=8),
+]
+WINDOW_HELD_OUT = [
+    _cfg("h-w-p4-w8", 4, 56, [("mam", 28, 0.1, 8, 8), ("mac", 10, 0.4, 8, 8)], seed=301, window=8),
+    _cfg("h-w-p8-w16", 8, 80, [("mam", 40, 0.05, 8, 8)], seed=302, window=16),
+    _cfg("h-w-p2-w32", 2, 100, [("mac", 30, 0.1, 8, 8)], seed=303, window=32),
+]
+
+
+def config_engine(cfg):
+    """(engine, window) of a configuration: the row engine unless it names a window."""
+    return ("window", cfg["window"]) if cfg.get("window") else ("row", None)
 
 
 def config_network(cfg):
@@ -183,6 +218,12 @@ def _cache_key(cfg, family, digest, versions):
                                       versions], sort_keys=True).encode()).hexdigest()[:24]
 
 
+def config_digest(cfg, digest):
+    """The digest of the hardware sources a configuration's engine is built from: `digest` (the row engine's) or
+    the window engine's (fpga/digest.py)."""
+    return source_digest(WINDOW_ROOTS) if cfg.get("window") else digest
+
+
 def measure(cfg, family, *, cache, workdir, digest, versions, log=None):
     """Synthesize (and place and route, when it fits the family's device) one configuration; cached.
 
@@ -194,17 +235,23 @@ def measure(cfg, family, *, cache, workdir, digest, versions, log=None):
     from .structure import engine_options
     from .targets import TARGETS
 
-    key = _cache_key(cfg, family, digest, versions)
+    key = _cache_key(cfg, family, config_digest(cfg, digest), versions)
     hit = cache.get(key)
     if hit is not None:
         return dict(hit, cached=True)
     network = config_network(cfg)
     target = TARGETS[FIT_TARGETS[family]]
-    pre = estimate(network, cfg["pes"], target.name, weights=config_weights(cfg))
+    kind, window = config_engine(cfg)
+    pre = estimate(network, cfg["pes"], target.name, weights=config_weights(cfg), engine=kind, window=window)
     work = os.path.join(workdir, f"{cfg['name']}-{family}")
     t0 = time.monotonic()
-    engine, _ = build_network_engine(network, cfg["pes"],
-                                     options=engine_options(target, spram=pre["weights_in"] == "spram"))
+    if kind == "window":
+        from ..hw.dsp import FAMILY_DSP
+        from ..hw.engines import build_window_engine
+        engine, _ = build_window_engine(network, cfg["pes"], window, dsp=FAMILY_DSP[family])
+    else:
+        engine, _ = build_network_engine(network, cfg["pes"], options=engine_options(
+            target, spram=pre["weights_in"] == "spram", delta_bits=pre["delta_bits"]))
     netlist, cells = synthesize_json(engine, family, work)
     fits = pre["dsps"] <= target.dsps and pre["block_rams"] <= target.bram_blocks and \
         pre["sprams"] <= target.spram_blocks and _luts(cells, family) <= 0.9 * target.luts
@@ -214,8 +261,11 @@ def measure(cfg, family, *, cache, workdir, digest, versions, log=None):
     if placed:
         if log:
             log(f"{cfg['name']} on {target.name}: nextpnr")
-        pnr = place_and_route(netlist, target, PNR_FREQ[family], 1, work)
-        res.update(fmax=pnr["fmax"], utilization=pnr["utilization"])
+        try:
+            pnr = place_and_route(netlist, target, PNR_FREQ[family], 1, work)
+            res.update(fmax=pnr["fmax"], utilization=pnr["utilization"])
+        except ToolError as e:              # more cells than the device has after packing: Yosys's counts only
+            res.update(placed=False, pnr_error=str(e).splitlines()[0])
     res["seconds"] = round(time.monotonic() - t0, 1)
     cache.put(key, res)
     return dict(res, cached=False)

@@ -5,7 +5,7 @@ import ast
 import hashlib
 import os
 
-__all__ = ["source_digest", "digest_sources"]
+__all__ = ["source_digest", "digest_sources", "WINDOW_ROOTS"]
 
 
 def _code_of(source):
@@ -28,6 +28,8 @@ def _code_of_tree(tree):
 # they import, found in their syntax trees (so the host link, the UART and the training code are not in it: an
 # edit there does not make the model stale).
 _DIGEST_ROOTS = ("hw/network.py", "hw/specs.py", "fpga/pnr.py", "fpga/observe.py", "fpga/targets.py")
+# The window engine's, for its own part of the model.
+WINDOW_ROOTS = ("hw/window_engine.py", "fpga/pnr.py", "fpga/targets.py")
 
 
 def _package_root():
@@ -59,9 +61,9 @@ def _imports(rel, tree):
     return out
 
 
-def _source_trees():
-    """{path: syntax tree} of :data:`_DIGEST_ROOTS` and every file of this package they import, each parsed once."""
-    root, trees, todo = _package_root(), {}, list(_DIGEST_ROOTS)
+def _source_trees(roots=_DIGEST_ROOTS):
+    """{path: syntax tree} of `roots` and every file of this package they import, each parsed once."""
+    root, trees, todo = _package_root(), {}, list(roots)
     while todo:
         rel = os.path.normpath(todo.pop())
         if rel in trees or not os.path.isfile(os.path.join(root, rel)):
@@ -72,15 +74,16 @@ def _source_trees():
     return trees
 
 
-def digest_sources():
-    """The files :func:`source_digest` covers: :data:`_DIGEST_ROOTS` and what they import, sorted."""
-    return sorted(_source_trees())
+def digest_sources(roots=_DIGEST_ROOTS):
+    """The files :func:`source_digest` covers: `roots` and what they import, sorted."""
+    return sorted(_source_trees(roots))
 
 
-def source_digest():
+def source_digest(roots=_DIGEST_ROOTS):
     """A digest of the code of every source that decides what is synthesized: the gateware, the golden encoding and
-    row assignment it is built from, the engine builder and the synthesis flow (:func:`digest_sources`)."""
-    trees = _source_trees()
+    row assignment it is built from, the engine builder and the synthesis flow (:func:`digest_sources`); with
+    :data:`WINDOW_ROOTS`, the window engine's."""
+    trees = _source_trees(roots)
     h = hashlib.sha256()
     for rel in sorted(trees):
         h.update(rel.encode() + b"\0" + _code_of_tree(trees[rel]))

@@ -21,7 +21,7 @@ from ..golden.cycles import network_cycles
 from ..golden.engines import AUTO_WINDOWS
 from ..golden.assign import row_costs
 from ..golden.encode import delta_entry_bits, entry_bits
-from .area_model import AREA_QUANTITIES, design_features, load_model
+from .area_model import design_features, load_model
 from .digest import source_digest
 from .dsp_map import engine_dsps
 from ..hw.engine import relative_index_misfit
@@ -49,7 +49,7 @@ def estimate(network, pes, target, freq_mhz=None, model=None, weights="auto", en
     `built`: a dict that keeps what an estimate made, for estimates of the same network on other targets."""
     if engine == "window":
         from .window_estimate import estimate_window
-        return estimate_window(network, pes, window, target, freq_mhz, weights, built)
+        return estimate_window(network, pes, window, target, freq_mhz, weights, built, model)
     return _estimate(network, pes, target, freq_mhz, model, weights, {})
 
 
@@ -171,11 +171,7 @@ def _estimate(network, pes, target, freq_mhz, model, weights, built):
         "features": {k: float(v) for k, v in feats.items()},
     }
     area = load_model() if model is None else model
-    for q in AREA_QUANTITIES:
-        rep[q] = int(round(area.predict(family, q, feats))) if area.has(family, q) else None
-    fmax = area.fmax(family, feats) if area.has(family, "period") else None
-    rep["fmax_mhz"] = None if fmax is None else round(float(fmax), 1)
-    rep["model_error"] = {q: area.stats(family, q) for q in AREA_QUANTITIES + ("period",) if area.has(family, q)}
+    rep.update(area.estimates(family, feats))
     rep["model_sources"] = area.data.get("source_digest")
     rep["model_current"] = rep["model_sources"] == _hardware_digest()
     rep["outside_fit"] = area.outside(family, feats) + (
@@ -257,8 +253,8 @@ def _rows(rep):
 
     def calibrated(q, v, total=None):
         if v is None:
-            return "n/a (not modelled for the window engine: mam synth measures it)" if rep.get("engine") == \
-                "window" else "n/a (no calibration for this family)"
+            return "n/a (no calibration of " + ("the window engine" if rep.get("engine") == "window" else
+                                                 "the row engine") + " for this family: mam synth measures it)"
         e = err.get(q, {}).get("loo_mean_abs_rel_err")
         s = f"~{v:,}" + (f" / {total:,}" if total else "")
         return s + (f"  (model error ~{100 * e:.0f}%)" if e is not None else "")
@@ -308,8 +304,7 @@ def _rows(rep):
         ("LUTs", calibrated("luts", rep["luts"])),
         ("flip-flops", calibrated("ffs", rep["ffs"])),
         ("logic cells", calibrated("logic_cells", rep["logic_cells"], avail["luts"])),
-        ("Fmax", ("n/a (not modelled for the window engine)" if rep.get("engine") == "window" else
-                  "n/a (no calibration)") if fmax is None else
+        ("Fmax", "n/a (no calibration)" if fmax is None else
          f"~{fmax:.1f} MHz" + (f"  (model error ~{100 * f_err:.0f}%)" if f_err is not None else "")),
         ("fits " + rep["target"], "yes" if rep["fits"] else "NO: " + "; ".join(rep["does_not_fit"])),
     ]

@@ -3,8 +3,10 @@
     python scripts/fit_area.py                     # both families, the whole grid (~30 min on one core)
     python scripts/fit_area.py --families ice40    # one family
     python scripts/fit_area.py --limit 6           # the first 6 configurations only (a quick look)
+    python scripts/fit_area.py --engines window    # the window engine's part only (WINDOW_GRID)
 
-Synthesizes every configuration of fpga/calibration.py's GRID for each family with the flow of `mam synth`
+Synthesizes every configuration of fpga/calibration.py's GRID (the row engine; WINDOW_GRID for the window engine's
+own model, kept as family "<family>-window") for each family with the flow of `mam synth`
 (Yosys; nextpnr with one seed when the design fits the family's device), caching raw results in
 runs/area-fit/results.json (ignored by git) keyed by configuration, tools and a digest of the hardware sources:
 a rerun synthesizes only what changed. Then checks the exact counts (block RAMs, LUT RAMs, DSPs) against Yosys,
@@ -26,9 +28,11 @@ sys.path.insert(0, ROOT)
 
 from mamhw.fpga.area_model import (AREA_QUANTITIES, FEATURES, FF_FEATURES, FMAX_FEATURES, MODEL_PATH,  # noqa: E402
                                    select_features)
-from mamhw.fpga.calibration import (FIT_TARGETS, GRID, PNR_FREQ, ResultCache, config_families,  # noqa: E402
-                                    config_network, config_weights, measure, measured_quantities, source_digest,
-                                    tool_versions)
+from mamhw.fpga.calibration import (FIT_TARGETS, GRID, PNR_FREQ, WINDOW_GRID, ResultCache,  # noqa: E402
+                                    config_engine, config_families, config_network, config_weights, measure,
+                                    measured_quantities, source_digest, tool_versions)
+from mamhw.fpga.digest import WINDOW_ROOTS  # noqa: E402
+from mamhw.fpga.window_estimate import WINDOW_FEATURES, WINDOW_FMAX_FEATURES, model_family  # noqa: E402
 from mamhw.fpga.estimate import EXACT, estimate  # noqa: E402
 from mamhw.plumbing import save_text  # noqa: E402
 from mamhw.progress import Progress  # noqa: E402
@@ -52,7 +56,9 @@ def collect(configs, family, cache, digest, versions, workdir):
             + ("" if res.get("placed") else " (Yosys only)" if res["fits"] else
                f" (does not fit {res['target']}: Yosys only)"))
         measured = measured_quantities(res, family)
-        est = estimate(config_network(cfg), cfg["pes"], FIT_TARGETS[family], weights=config_weights(cfg))
+        engine, window = config_engine(cfg)
+        est = estimate(config_network(cfg), cfg["pes"], FIT_TARGETS[family], weights=config_weights(cfg),
+                       engine=engine, window=window)
         for q in ("block_rams", "lut_rams", "sprams", "dsps"):
             if est[q] != measured[q]:
                 mismatches.append(f"{cfg['name']}: {q} estimated {est[q]}, Yosys {measured[q]}")
@@ -64,21 +70,29 @@ def collect(configs, family, cache, digest, versions, workdir):
     return rows, mismatches
 
 
-def fit_family(rows):
+# Per engine: (its grid, area features, flip-flop features, clock period features, the key of its model's family).
+ENGINES = {
+    "row": (GRID, FEATURES, FF_FEATURES, FMAX_FEATURES, lambda fam: fam),
+    "window": (WINDOW_GRID, WINDOW_FEATURES, WINDOW_FEATURES, WINDOW_FMAX_FEATURES, model_family),
+}
+
+
+def fit_family(rows, features, ff_features, fmax_features):
     models = {}
     for q in AREA_QUANTITIES:
         usable = [r for r in rows if r.get(q) is not None]
         if len(usable) >= 4:
-            models[q] = select_features(usable, q, FF_FEATURES if q == "ffs" else FEATURES).to_json()
+            models[q] = select_features(usable, q, ff_features if q == "ffs" else features).to_json()
     timed = [r for r in rows if r.get("period")]
     if len(timed) >= 4:
-        models["period"] = select_features(timed, "period", FMAX_FEATURES).to_json()
+        models["period"] = select_features(timed, "period", fmax_features).to_json()
     return models
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--families", default="ice40,ecp5", help="comma-separated (default: %(default)s)")
+    p.add_argument("--engines", default="row,window", help="comma-separated (default: %(default)s)")
     p.add_argument("--limit", type=int, help="only the first N configurations of the grid")
     p.add_argument("--cache", default=os.path.join(RUNS, "results.json"), help="raw results (default: %(default)s)")
     p.add_argument("--work", default=os.path.join(RUNS, "work"), help="tool work folders (default: %(default)s)")
@@ -88,35 +102,45 @@ def main(argv=None):
     for fam in families:
         if fam not in FIT_TARGETS:
             p.error(f"unknown family {fam!r}; choose from {', '.join(FIT_TARGETS)}")
-    configs = GRID[:args.limit] if args.limit else GRID
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    for e in engines:
+        if e not in ENGINES:
+            p.error(f"unknown engine {e!r}; choose from {', '.join(ENGINES)}")
     start = time.monotonic()
     cache = ResultCache(args.cache)
     digest, versions = source_digest(), tool_versions()
-    log(f"hardware sources {digest}; {len(configs)} configurations x {len(families)} families")
+    log(f"hardware sources {digest}; engines {', '.join(engines)} x {len(families)} families")
 
-    out = {"generated_by": "scripts/fit_area.py", "date": datetime.date.today().isoformat(),
-           "source_digest": digest, "tools": versions, "features": list(FEATURES),
-           "fmax_features": list(FMAX_FEATURES), "families": {}}
-    if os.path.exists(args.output):                      # keep families not refitted this time
+    out = {"families": {}}
+    if os.path.exists(args.output):                      # keep what is not refitted this time
         with open(args.output) as f:
-            out["families"] = json.load(f).get("families", {})
-    for fam in families:
+            out = json.load(f)
+    out.update(generated_by="scripts/fit_area.py", date=datetime.date.today().isoformat(), tools=versions)
+    if "row" in engines:
+        out.update(source_digest=digest, features=list(FEATURES), fmax_features=list(FMAX_FEATURES))
+    if "window" in engines:
+        out.update(window_source_digest=source_digest(WINDOW_ROOTS), window_features=list(WINDOW_FEATURES),
+                   window_fmax_features=list(WINDOW_FMAX_FEATURES))
+    for engine, fam in [(e, f) for e in engines for f in families]:
+        grid, features, ff_features, fmax_features, key_of = ENGINES[engine]
+        configs = grid[:args.limit] if args.limit else grid
+        key = key_of(fam)
         t0 = time.monotonic()
-        log(f"{fam}: synthesizing on {FIT_TARGETS[fam]} at {PNR_FREQ[fam]} MHz")
+        log(f"{key}: synthesizing on {FIT_TARGETS[fam]} at {PNR_FREQ[fam]} MHz")
         rows, mismatches = collect([c for c in configs if config_families(c, [fam])], fam, cache, digest, versions,
                                    args.work)
         # The rows (features and measurements) beside the cache, to study the fit without rerunning anything.
-        save_text(os.path.join(os.path.dirname(os.path.abspath(args.cache)), f"rows-{fam}.json"),
+        save_text(os.path.join(os.path.dirname(os.path.abspath(args.cache)), f"rows-{key}.json"),
                   json.dumps(rows, indent=1) + "\n")
-        models = fit_family(rows)
+        models = fit_family(rows, features, ff_features, fmax_features)
         # The span of every feature over the fitted configurations: estimates beyond it are flagged as extrapolated.
         ranges = {f: [min(float(r[f]) for r in rows), max(float(r[f]) for r in rows)]
-                  for f in dict.fromkeys(FEATURES + FMAX_FEATURES)}
+                  for f in dict.fromkeys(features + fmax_features)}
         weights = sorted({config_weights(c) for c in configs if config_families(c, [fam])})
-        out["families"][fam] = {"target": FIT_TARGETS[fam], "freq_mhz": PNR_FREQ[fam], "configurations": len(rows),
+        out["families"][key] = {"target": FIT_TARGETS[fam], "freq_mhz": PNR_FREQ[fam], "configurations": len(rows),
                                 "exact_mismatches": mismatches, "models": models, "ranges": ranges,
                                 "weights": weights}
-        print(f"{fam}: {len(rows)} configurations, {time.monotonic() - t0:.0f} s")
+        print(f"{key}: {len(rows)} configurations, {time.monotonic() - t0:.0f} s")
         for m in mismatches:
             print(f"  EXACT COUNT MISMATCH {m}")
         if not mismatches:

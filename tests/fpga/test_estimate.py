@@ -170,7 +170,7 @@ def test_the_vit_block_fits_the_up5k_with_relative_indices():
     absolute = memory_blocks(network, 1, "ice40", options=engine_options(get_target("up5k"), spram=True))
     assert absolute["sprams"] == 6
     two = estimate(network, 2, "up5k")
-    assert not two["fits"] and any("relative indices: entry index steps" in m for m in two["does_not_fit"])
+    assert not two["fits"] and any("relative indices: layer 2's inputs lie where" in m for m in two["does_not_fit"])
 
 
 @pytest.mark.slow
