@@ -18,9 +18,11 @@ the entry memories and the encoded weights, the activation buffers' bits, cycles
 model; the window engine's with no zero activation, the most it takes), the mean cycles of 8 inputs of which each
 activation is 0 with probability 1/2 (seeded; the hidden layers' zeros are what the network's ReLUs make of them;
 the window engine skips zero activations, the row engine's cycles do not depend on them), block RAMs, SPRAMs and DSPs against what the target has (exact: fpga/memory_map.py and fpga/dsp_map.py, as
-Yosys maps them), whether they fit, and the logic cells of the calibrated area model (an estimate, far outside the
-configurations it was fitted on; none for the window engine). Then, per engine and target, the largest P that fits
-and what the next P runs out of.
+Yosys maps them), whether they fit, and the logic cells of the calibrated area models, one per engine (an
+estimate, far outside the configurations they were fitted on). On the UP5K the row engine's entry words go to SPRAM
+when the block RAMs cannot hold them, with relative indices when absolute ones overflow it (the table says
+"rel7": fillers are in its entries and cycles). Then, per engine and target, the largest P that fits and what the
+next P runs out of.
 Every estimate is timed: targets that build the same engine (the two ECP5s) share it (fpga.estimate.
 estimate_targets), so the second of them takes milliseconds.
 """

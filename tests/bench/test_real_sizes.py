@@ -52,7 +52,7 @@ def test_each_row_holds_the_exact_counts_of_its_network(quick):
                 assert r["cycles_half_zero"] == pytest.approx(
                     sample_cycles(network, x, r["pes"], "window", window, outputs).sum(axis=1).mean())
                 assert r["cycles_half_zero"] <= r["cycles"]
-                assert r["sprams"] == 0 and r["logic_cells_estimate"] is None
+                assert r["sprams"] == 0 and r["logic_cells_estimate"] > 0     # the window engine's own model
             else:
                 delta_bits = r["delta_bits"]          # relative indices in SPRAM: fillers, counted by the model
                 assert delta_bits == 0 or r["weights_in"] == "spram"
