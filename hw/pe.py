@@ -3,9 +3,10 @@ and of the formal proofs.
 
 The PE walks a compressed entry stream (weight, input index, last-of-row, row-is-dense), one entry per cycle with
 no bubble at row ends (or, with ``delta_bits``, narrower entries: weight, the step from the previous entry's index,
-last-of-row; golden/encode.py puts filler entries of weight 0 where a step is too long), fetches ``x[index]`` from an activation buffer outside it (address out in A, data back a
-cycle later), multiplies, and folds the products of a row into max and min (mam) or a sum (mac). Each finished row
-then passes bias, requantization, ReLU and saturation and leaves on the ``result`` stream.
+last-of-row; golden/encode.py puts filler entries of weight 0 where a step is too long), fetches ``x[index]`` from
+an activation buffer outside it (address out in A, data back a cycle later), multiplies, and folds the products of
+a row into max and min (mam) or a sum (mac). Each finished row then passes bias, requantization, ReLU and
+saturation and leaves on the ``result`` stream.
 
 It holds the entry streams of every layer of a network one after the other (one entry memory, one bias memory)
 and runs the one selected by ``layer`` at ``start``. The per-layer configuration (``mac``, ``mult``,
@@ -45,7 +46,8 @@ from .stages import (FOLD_DELAY, config_shapes, delay, fold_stage, multiply, req
                      wait_for_fold)
 from .weight_ram import WeightRAM, check_weight_ram
 
-__all__ = ["KINDS", "PE", "Segment", "entry_layout", "index_steps", "pack_entries", "result_layout", "value_shapes", "bits_for"]
+__all__ = ["KINDS", "PE", "Segment", "entry_layout", "index_steps", "pack_entries", "result_layout", "value_shapes",
+           "bits_for"]
 
 KINDS = ("mam", "mac")
 

@@ -21,7 +21,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["SPRAM", "SPRAM_DEPTH", "SPRAM_WIDTH", "WEIGHT_RAM_PRIMITIVES", "check_weight_ram", "spram_banks", "spram_delta_bits",
+__all__ = ["SPRAM", "SPRAM_DEPTH", "SPRAM_WIDTH", "WEIGHT_RAM_PRIMITIVES", "check_weight_ram", "spram_banks",
+           "spram_delta_bits",
            "spram_cells", "WeightRAM"]
 
 SPRAM = "SB_SPRAM256KA"

@@ -18,7 +18,8 @@ from .golden.window import WINDOW_SIZES
 
 __all__ = ["MAX_PES", "positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "pes", "layer_widths",
            "InputFile", "OutputFile", "OutputDir", "input_file", "output_file", "output_dir", "add_pes", "add_target",
-           "add_board", "add_weights", "add_engine", "add_relative_indices", "relative_indices", "resolve_engine", "WEIGHTS", "WEIGHTS_HELP", "TARGETS_HELP"]
+           "add_board", "add_weights", "add_engine", "add_relative_indices", "relative_indices", "resolve_engine",
+           "WEIGHTS", "WEIGHTS_HELP", "TARGETS_HELP"]
 
 WEIGHTS = ("auto", "bram", "spram")
 WEIGHTS_HELP = ("where the weights go: bram (block RAM, in the bitstream), spram (the UP5K's SPRAM, loaded over "

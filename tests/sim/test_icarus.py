@@ -86,9 +86,9 @@ def test_icarus_engine_with_spram_instances(case, pes):
 
 def test_icarus_relative_indices_over_two_spram_banks():
     """The ViT-sized SPRAM build in small: entries with relative indices (3 bits here: fillers where a step is
-    longer than 7), more entries than one SPRAM's 16384 words, so the PE's weight RAM is two banks of SB_SPRAM256KA whose
-    reads the registered top address bit picks; loaded through the engine's ports, then run, bit- and
-    cycle-exact against the cycle model with the same delta_bits."""
+    longer than 7), more entries than one SPRAM's 16384 words, so the PE's weight RAM is two banks of
+    SB_SPRAM256KA whose reads the registered top address bit picks; loaded through the engine's ports, then run,
+    bit- and cycle-exact against the cycle model with the same delta_bits."""
     network, x = chain_network(dict(kind="mac", n_in=600, n_out=100, density=0.3, n_empty=1, sign_mode="extremes"))
     options = engine_options(get_target("up5k"), spram=True, delta_bits=3)
     engine, assignments = build_network_engine(network, 1, options=options)
