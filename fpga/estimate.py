@@ -125,7 +125,10 @@ def _estimate(network, pes, target, freq_mhz, model, weights, built):
             if bits is None or spram and not bits:
                 continue
             name = "relative indices" if bits else "absolute indices"
-            why_not = bits and relative_index_misfit(layer_specs(network, pes, bits)[0], pes, bits)
+            try:
+                why_not = bits and relative_index_misfit(layer_specs(network, pes, bits)[0], pes, bits)
+            except ValueError as e:              # golden.encode.with_fillers: a dense MAM row, or splits
+                why_not = str(e)
             if why_not:
                 spram_misfits.append(f"{name}: {why_not}")
                 continue

@@ -19,7 +19,6 @@ from ..hw.protocol import (COUNTER_BYTES, DELIMITER, INFO_FORMAT, MAX_PAYLOAD, P
                            WEIGHT_CHUNK, WEIGHT_HEADER, Command, FrameError, Status, decode_reply, encode_request,
                            value_bytes)
 from .design_id import design_id
-from ..hw.weight_ram import spram_delta_bits
 from ..golden.engines import AUTO_WINDOWS
 
 __all__ = ["LinkError", "encode_values", "decode_values", "weight_frames", "entry_words", "Info", "Device",
@@ -272,6 +271,7 @@ class Device:
             raise LinkError(f"{self.name}: the device has {info.pes} PEs, {pes} were asked for")
         candidates = [(engine, window)] if engine != "auto" else \
             [("row", None)] + [("window", w) for w in AUTO_WINDOWS if w % info.pes == 0]
+        from ..hw.weight_ram import spram_delta_bits      # here, not at import: the driver loads without Amaranth
         relative = spram_delta_bits(network)
         candidates = [(e, w, 0) for e, w in candidates] + (
             [("row", None, relative)] if relative and ("row", None) in candidates else [])

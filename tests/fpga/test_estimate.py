@@ -173,6 +173,23 @@ def test_the_vit_block_fits_the_up5k_with_relative_indices():
     assert not two["fits"] and any("relative indices: layer 2's inputs lie where" in m for m in two["does_not_fit"])
 
 
+def test_relative_indices_refused_for_a_dense_mam_row_with_the_reason():
+    """The ViT block with one fully dense MAM row: absolute indices overflow the SPRAM and relative ones cannot
+    hold that row (a filler's 0 would reach its max or min), so the estimate says it does not fit, and why."""
+    from mamhw.fpga.estimate import random_network
+    from mamhw.golden import Network
+    network = random_network([768, 3072, 768], density=0.01, kinds=["mam", "mac"], seed=0)
+    first = network[0]
+    weight = first.weight.copy()
+    weight[0, :] = 3
+    dense = Layer.build(kind="mam", weight=weight, bias=first.bias, mult=first.mult, shift=first.shift,
+                        relu=first.relu, in_bits=first.in_bits, w_bits=first.w_bits, out_bits=first.out_bits)
+    rep = estimate(Network([dense, network[1]]), 1, "up5k")
+    assert not rep["fits"] and rep["delta_bits"] == 0
+    assert any("relative indices: entries with relative indices do not take a fully dense MAM row" in m
+               for m in rep["does_not_fit"])
+
+
 @pytest.mark.slow
 def test_sprams_of_relative_indices_in_two_banks_equal_yosys(tmp_path):
     """Relative indices in a weight RAM deeper than one SPRAM: two banks, as Yosys counts them."""

@@ -48,7 +48,10 @@ def test_a_layer_too_big_for_the_target_is_refused_before_any_tool(tmp_path, cap
     assert main(["synth", str(tmp_path / "big.npz"), "--target", "up5k", "-o", str(tmp_path / "work")]) == 2
     err = capsys.readouterr().err
     assert "does not fit up5k" in err and err.count("\n") == 1
-    assert "with the entry words in SPRAM: 131072 entries on one PE > 16384 SPRAM words" in err
+    # 131,072 entries of 19 bits: 8 banks of 16,384 words, 2 SPRAMs wide; every row is dense, which relative
+    # indices cannot hold.
+    assert "with the entry words in SPRAM: absolute indices: 16 SPRAMs > 4" in err
+    assert "relative indices: entries with relative indices do not take a fully dense MAM row" in err
     assert not (tmp_path / "work").exists()
 
 
