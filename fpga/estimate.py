@@ -24,11 +24,9 @@ from ..golden.encode import delta_entry_bits, entry_bits
 from .area_model import design_features, load_model
 from .digest import source_digest
 from .dsp_map import engine_dsps
-from ..hw.engine import relative_index_misfit
-from ..hw.specs import layer_specs
 from ..hw.weight_ram import spram_delta_bits
 from .memory_map import BLOCK_CELLS, map_engine
-from .structure import build_structure, engine_options
+from .structure import build_structure, engine_options, relative_indices_misfit
 from .targets import get_target
 
 __all__ = ["EXACT", "estimate", "choose_engine", "estimate_targets", "format_estimate", "format_side_by_side", "magnitude_prune",
@@ -125,10 +123,7 @@ def _estimate(network, pes, target, freq_mhz, model, weights, built):
             if bits is None or spram and not bits:
                 continue
             name = "relative indices" if bits else "absolute indices"
-            try:
-                why_not = bits and relative_index_misfit(layer_specs(network, pes, bits)[0], pes, bits)
-            except ValueError as e:              # golden.encode.with_fillers: a dense MAM row, or splits
-                why_not = str(e)
+            why_not = bits and relative_indices_misfit(network, pes, bits)
             if why_not:
                 spram_misfits.append(f"{name}: {why_not}")
                 continue

@@ -14,7 +14,7 @@ from amaranth.lib.memory import Memory
 from ..hw.options import EngineOptions
 from ..plumbing import ContractError
 
-__all__ = ["EngineStructure", "engine_options", "build_structure", "silence", "pe_rtlil", "pe_live_registers"]
+__all__ = ["EngineStructure", "engine_options", "relative_indices_misfit", "build_structure", "silence", "pe_rtlil", "pe_live_registers"]
 
 
 @dataclass(eq=False)
@@ -50,6 +50,19 @@ def engine_options(target, spram=False, delta_bits=0):
     return EngineOptions(unroll=target.unroll_fold, dsp=target.dsp, onehot_banks=target.onehot_banks,
                          paired_buffers=target.paired_buffers, weight_ram=target.weight_ram if spram else None,
                          delta_bits=delta_bits)
+
+
+def relative_indices_misfit(network, pes, delta_bits):
+    """Why `network` on `pes` PEs cannot take entries with relative indices of `delta_bits` bits (a dense MAM row
+    or splits: golden.encode.with_fillers; a later layer's inputs out of order: hw.engine.relative_index_misfit),
+    or None."""
+    from ..hw.engine import relative_index_misfit
+    from ..hw.specs import layer_specs
+    try:
+        specs, _ = layer_specs(network, pes, delta_bits)
+    except ValueError as e:
+        return str(e)
+    return relative_index_misfit(specs, pes, delta_bits)
 
 
 def build_structure(network, pes, options=None, **changes):

@@ -173,13 +173,8 @@ def relative_indices(args, network):
         return 0
     if args.engine != "row":
         raise ContractError("--relative-indices: only the row engine's entries take them (--engine row)")
-    from .hw.engine import relative_index_misfit
-    from .hw.specs import layer_specs
-    try:
-        specs, _ = layer_specs(network, args.pes, bits)
-    except ValueError as e:                     # golden.encode.with_fillers: a dense MAM row or splits
-        raise ContractError(f"--relative-indices {bits}: {e}") from None
-    why = relative_index_misfit(specs, args.pes, bits)
+    from .fpga.structure import relative_indices_misfit
+    why = relative_indices_misfit(network, args.pes, bits)
     if why:
         raise ContractError(f"--relative-indices {bits} on {args.pes} PE(s): {why}")
     return bits
