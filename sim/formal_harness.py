@@ -19,6 +19,11 @@ What is symbolic (the proof covers every value) and what is fixed:
   PE is idle, as the engines do. The one assumption on the host: no activation write while ``busy``.
 * **fixed**: kind, widths, ``n_in``, the entry and row counts, and mult, shift, relu (the PE's configuration
   inputs hold the layer's values, as the engines hold them through a run), ``splits`` and ``relu_in``.
+* **relative indices** (``delta_bits`` > 0): each word holds the step from the previous entry's index (from 0 at a
+  row's start) and no ``dense`` flag. The symbolic stream is any whose step sums (the absolute indices) stay below
+  ``n_in`` and rise within a row, with zero weights (fillers, empty rows) anywhere and, for MAM, no row without a
+  pruned weight (``golden.encode`` refuses those); the reference reads the absolute indices. So the proof covers
+  the PE's running index as well as its datapath.
 * **splits** (mam): with ``splits`` > 1 the stream is also assumed to be what ``golden.encode`` makes of such a
   layer: indices ascend within a row, ``slice_last`` ends each slice's run of entries (and every row), and
   ``dense`` is the entry's slice having a nonzero weight in every column of the slice. The reference folds max
@@ -67,7 +72,7 @@ from amaranth.lib.wiring import In
 
 from ..golden import PE_LATENCY, encode
 from ..golden.encode import slice_width
-from ..hw.pe import PE, bits_for, pack_entries
+from ..hw.pe import PE, bits_for, index_steps, pack_entries
 from ..hw.stages import config_shapes, requant_constants
 
 __all__ = ["PEConfig", "FormalHarness", "memory_contents"]
@@ -101,36 +106,42 @@ class PEConfig:
     stream: tuple = None            # (weight, index, last, dense, slice_last) as tuples, or None: symbolic words
     splits: int = 1                 # mam: max + min per slice of ceil(n_in / splits) inputs, summed
     relu_in: bool = False           # the inputs pass a ReLU first
+    delta_bits: int = 0             # entries with relative indices of that many bits (0: absolute indices)
 
     @classmethod
     def symbolic(cls, *, kind, in_bits, w_bits, n_in, entries, rows, out_bits=None, mult=1, shift=0,
-                 relu=False, splits=1, relu_in=False):
+                 relu=False, splits=1, relu_in=False, delta_bits=0):
         """Every well-formed entry stream of `entries` entries in `rows` rows (see the module docstring)."""
         if not 1 <= rows <= entries or entries > rows * n_in:
             raise ValueError(f"no well-formed stream has {entries} entries in {rows} rows of {n_in} inputs")
+        if delta_bits and splits > 1:
+            raise ValueError("entries with relative indices do not take slices (layers with splits)")
         if out_bits is None:
             out_bits = in_bits + w_bits + 1 + (splits - 1).bit_length()
         return cls(kind=kind, in_bits=in_bits, w_bits=w_bits, out_bits=out_bits, n_in=n_in, entries=entries,
-                   rows=rows, mult=mult, shift=shift, relu=relu, splits=splits, relu_in=relu_in)
+                   rows=rows, mult=mult, shift=shift, relu=relu, splits=splits, relu_in=relu_in,
+                   delta_bits=delta_bits)
 
     @classmethod
     def from_stream(cls, *, kind, in_bits, w_bits, out_bits, n_in, weight, index, last, dense, slice_last=None,
-                    mult=1, shift=0, relu=False, splits=1, relu_in=False):
-        """A fixed entry stream (the entry memory as given); activations and biases stay symbolic."""
+                    mult=1, shift=0, relu=False, splits=1, relu_in=False, delta_bits=0):
+        """A fixed entry stream (the entry memory as given, `index` absolute); activations and biases stay
+        symbolic."""
         slice_last = last if slice_last is None else slice_last
         stream = tuple(tuple(int(v) for v in np.asarray(a).ravel())
                        for a in (weight, index, last, dense, slice_last))
         return cls(kind=kind, in_bits=in_bits, w_bits=w_bits, out_bits=out_bits, n_in=n_in,
                    entries=len(stream[0]), rows=sum(stream[2]), mult=mult, shift=shift, relu=relu,
-                   stream=stream, splits=splits, relu_in=relu_in)
+                   stream=stream, splits=splits, relu_in=relu_in, delta_bits=delta_bits)
 
     @classmethod
-    def from_layer(cls, layer, *, symbolic=False):
-        """A golden layer's PE: its encoded stream (or, with `symbolic`, every stream of the same size)."""
-        enc = encode(layer)
+    def from_layer(cls, layer, *, symbolic=False, delta_bits=0):
+        """A golden layer's PE: its encoded stream (with `delta_bits`, with relative indices and fillers), or
+        with `symbolic`, every stream of the same size."""
+        enc = encode(layer, delta_bits=delta_bits)
         common = dict(kind=layer.kind, in_bits=layer.in_bits, w_bits=layer.w_bits, out_bits=layer.out_bits,
                       n_in=layer.n_in, mult=layer.mult, shift=layer.shift, relu=layer.relu, splits=layer.splits,
-                      relu_in=layer.relu_in)
+                      relu_in=layer.relu_in, delta_bits=delta_bits)
         if symbolic:
             return cls.symbolic(entries=enc.entries, rows=enc.rows, **common)
         return cls.from_stream(weight=enc.weight, index=enc.index, last=enc.last, dense=enc.dense,
@@ -158,7 +169,7 @@ class PEConfig:
                     shifts=[self.shift], clamps=[self.requant()], act_bits=self.in_bits, w_bits=self.w_bits,
                     out_bits=self.out_bits, addr_bits=bits_for(self.n_in), acc_shape=signed(acc_bits),
                     v_shape=signed(max(row_bits, 32) + 1), bias_bits=32, slices=self.splits > 1,
-                    relu_in=[self.relu_in])
+                    relu_in=[self.relu_in], delta_bits=self.delta_bits)
 
     def pe_config(self):
         """What the PE's per-layer configuration inputs hold for this layer."""
@@ -167,8 +178,9 @@ class PEConfig:
 
     def describe(self):
         what = "symbolic entries" if self.stream is None else "fixed entries"
+        index = f" delta_bits={self.delta_bits}" if self.delta_bits else ""
         return (f"{self.kind} in{self.in_bits} w{self.w_bits} out{self.out_bits} n_in={self.n_in} "
-                f"E={self.entries} R={self.rows} splits={self.splits} relu_in={self.relu_in} ({what})")
+                f"E={self.entries} R={self.rows} splits={self.splits} relu_in={self.relu_in}{index} ({what})")
 
 
 def _placeholder_stream(entries, rows):
@@ -251,7 +263,10 @@ class FormalHarness(wiring.Component):
             self._assume_well_formed(m, ent, facts)
         else:
             # The memory holds its image from power on; the induction step starts from any state, so say it.
-            image = pack_entries(pe.entry_shape, *cfg.stream)
+            weight, index, last, dense, slice_last = cfg.stream
+            if cfg.delta_bits:
+                index = index_steps(index, last, cfg.delta_bits)
+            image = pack_entries(pe.entry_shape, weight, index, last, dense, slice_last)
             m.d.comb += [Assume(w == v) for w, v in zip(words, image)]
 
         # The run's timeline, kept by the harness: t = 1 on the cycle after `start` is taken.
@@ -304,7 +319,8 @@ class FormalHarness(wiring.Component):
         # (b) every entry reaches the reduce stage exactly once, in order, one per cycle, with its own fields.
         cur = data.View(pe.entry_shape, Array(words)[used])
         cur_end = cur.slice_last if cfg.splits > 1 else cur.last
-        fields = (pe.obs_last == cur_end) & (pe.obs_dense == cur.dense) & (pe.obs_first == Array(facts.opens)[used])
+        cur_dense = cur.dense if "dense" in pe.entry_shape.members else 0        # relative indices: no dense flag
+        fields = (pe.obs_last == cur_end) & (pe.obs_dense == cur_dense) & (pe.obs_first == Array(facts.opens)[used])
         check(m, "b_entry_consumed_in_order", _implies(pe.obs_valid, due & (used == u)))
         check(m, "b_no_entry_skipped", _implies(due, pe.obs_valid))
         check(m, "b_entry_last_dense_first", _implies(pe.obs_valid, fields))
@@ -345,7 +361,9 @@ class FormalHarness(wiring.Component):
         # Reachability (run as the cover task): a run ends; rows with and without pruned weights are written.
         self._cover(m, "cover_done", pe.done & ~done_q)
         if cfg.stream is None:
-            can_dense, can_sparse = E >= n_in + R - 1, E < R * n_in
+            # With relative indices a pruned row may hold fillers (zero weights) in every column; no MAM row is dense.
+            can_dense = E >= n_in + R - 1 and not (cfg.delta_bits and cfg.kind == "mam")
+            can_sparse = E < R * n_in or bool(cfg.delta_bits)
         else:
             can_dense, can_sparse = any(cfg.stream[3]), not all(cfg.stream[3])
         row_dense = Array(facts.row_dense)[rows_out]
@@ -379,24 +397,30 @@ class FormalHarness(wiring.Component):
             m.d.comb += [r.eq(Mux(v < 0, 0, v)) for r, v in zip(relu, x)]
             x = relu
         width, k = cfg.slice_width, cfg.splits
-        row_of, products, piece_of = [], [], []
+        row_of, products, piece_of, index = [], [], [], []
         count = Const(0, range(R + 1))
         for i, e in enumerate(ent):
             rid = Signal(range(R + 1), name=f"row_of{i}")
             p = Signal(signed(p_bits), name=f"p{i}")
             piece = Signal(range(k + 1), name=f"slice_of{i}")
-            m.d.comb += [rid.eq(count), p.eq(e.weight * Array(x)[e.index]),
-                         piece.eq(sum((e.index >= b).as_unsigned() for b in range(width, n_in, width)))]
+            at = e.index
+            if cfg.delta_bits:
+                # The absolute index: the steps summed from 0 at the row's start (wide enough not to wrap).
+                at = Signal(range(n_in + (1 << cfg.delta_bits)), name=f"index{i}")
+                m.d.comb += at.eq(e.index if i == 0 else Mux(ent[i - 1].last, 0, index[-1]) + e.index)
+            m.d.comb += [rid.eq(count), p.eq(e.weight * Array(x)[at]),
+                         piece.eq(sum((at >= b).as_unsigned() for b in range(width, n_in, width)))]
             row_of.append(rid)
             products.append(p)
             piece_of.append(piece)
+            index.append(at)
             count = rid + e.last
 
         def covered(r, cols):
             """Whether row r has a nonzero weight in every one of `cols`."""
             dense = Signal(name=f"dense_r{r}_c{cols[0]}_{cols[-1]}")
-            m.d.comb += dense.eq(_all([_any([(rid == r) & (e.index == c) & (e.weight != 0)
-                                             for rid, e in zip(row_of, ent)]) for c in cols]))
+            m.d.comb += dense.eq(_all([_any([(rid == r) & (at == c) & (e.weight != 0)
+                                             for rid, at, e in zip(row_of, index, ent)]) for c in cols]))
             return dense
 
         row_dense = [covered(r, list(range(n_in))) for r in range(R)]
@@ -406,7 +430,7 @@ class FormalHarness(wiring.Component):
         ends = [e.slice_last if k > 1 else e.last for e in ent]
         opens = [Const(1)] + ends[:-1]
         return SimpleNamespace(row_of=row_of, products=products, row_dense=row_dense, piece_dense=piece_dense,
-                               piece_of=piece_of, opens=opens, ends=ends, lasts=[e.last for e in ent],
+                               piece_of=piece_of, index=index, opens=opens, ends=ends, lasts=[e.last for e in ent],
                                p_bits=p_bits, acc_bits=p_bits + max(1, n_in.bit_length()) + (k - 1).bit_length())
 
     def _assume_well_formed(self, m, ent, facts):
@@ -416,6 +440,9 @@ class FormalHarness(wiring.Component):
         lasts = facts.lasts
         m.d.comb += Assume(lasts[-1] == 1)
         m.d.comb += Assume(sum(lasts) == R)
+        if cfg.delta_bits:
+            self._assume_well_formed_steps(m, ent, facts)
+            return
         for i, e in enumerate(ent):
             if n_in < 2 ** len(e.index):
                 m.d.comb += Assume(e.index < n_in)
@@ -439,6 +466,18 @@ class FormalHarness(wiring.Component):
             change = facts.piece_of[i + 1] != facts.piece_of[i] if i + 1 < len(ent) else Const(1)
             m.d.comb += Assume(e.slice_last == (e.last | change))
             m.d.comb += Assume(e.dense == Array(facts.piece_dense)[facts.row_of[i] * k + facts.piece_of[i]])
+
+    def _assume_well_formed_steps(self, m, ent, facts):
+        """A stream with relative indices as golden.encode.with_fillers makes it, or any with zero weights in more
+        places: the steps' sums (absolute indices) below ``n_in`` and rising within a row; fillers and empty rows
+        are entries of weight 0, allowed anywhere; a MAM row always has a pruned weight (dense ones are refused)."""
+        cfg = self.config
+        for i, e in enumerate(ent):
+            m.d.comb += Assume(facts.index[i] < cfg.n_in)
+            if i > 0:
+                m.d.comb += Assume(_implies(~ent[i - 1].last, e.index != 0))
+        if cfg.kind == "mam":
+            m.d.comb += [Assume(~dense) for dense in facts.row_dense]
 
     def _reference_fold(self, m, due, u, facts, row_val, taken):
         """Fold entry u's product into the reference row value; at the row's end, store it in row_val. With splits
