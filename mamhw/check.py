@@ -3,6 +3,7 @@
 import numpy as np
 
 from .golden import network_forward
+from .golden.assign import row_costs
 from .golden.engines import sample_cycles
 from .rtl import run_rtl
 
@@ -28,6 +29,9 @@ def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, pro
     model = run.model
     expected = sample_cycles(network, x, run.pes, engine, window, outputs, delta_bits)    # [batch, layers]
     diff = np.argwhere(run.outputs != golden)
+    # Efficiency counts the layer's own entries: relative indices' fillers (weight 0) take cycles but do no work.
+    fillers = [int(model.entries[k] - row_costs(layer.row_nnz).sum()) if delta_bits else 0
+               for k, layer in enumerate(network)]
     layers = []
     for k, layer in enumerate(network):
         measured = run.layer_cycles[:, k]
@@ -37,12 +41,13 @@ def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, pro
             "nnz": layer.nnz,
             "density": layer.nnz / (layer.n_out * layer.n_in),
             "entries": int(model.entries[k]),
+            **({"fillers": fillers[k]} if delta_bits else {}),
             "pe_load": [int(v) for v in model.load[k]],
             "model_cycles": int(model.per_layer[k]),
             "model_cycles_for_inputs": spread(expected[:, k]),
             "cycles": spread(measured),
             "cycles_match_model": bool(np.all(measured == expected[:, k])),
-            "efficiency": int(model.entries[k]) / (run.pes * int(model.per_layer[k])),
+            "efficiency": (int(model.entries[k]) - fillers[k]) / (run.pes * int(model.per_layer[k])),
         })
     cycles_ok = bool(np.all(run.cycles == expected.sum(axis=1)) and np.all(run.counter == run.cycles)
                      and all(L["cycles_match_model"] for L in layers))
@@ -55,12 +60,13 @@ def check_against_golden(network, x, *, pes=1, backend="amaranth", vcd=None, pro
         "batch": int(x.shape[0]),
         "layers": layers,
         "entries": int(model.entries.sum()),
+        **({"fillers": sum(fillers)} if delta_bits else {}),
         "model_cycles": int(model.total),
         "model_cycles_per_sample": [int(c) for c in expected.sum(axis=1)],
         "cycles_per_sample": [int(c) for c in run.cycles],
         "cycle_counter_per_sample": [int(c) for c in run.counter],
         "cycles_match_model": cycles_ok,
-        "efficiency": float(model.entries.sum()) / (run.pes * max(int(run.cycles.max()), 1)),
+        "efficiency": float(model.entries.sum() - sum(fillers)) / (run.pes * max(int(run.cycles.max()), 1)),
         "mismatches": int(len(diff)),
         "mismatch_examples": [
             {"sample": int(s), "output": int(o), "rtl": int(run.outputs[s, o]), "golden": int(golden[s, o])}
@@ -98,7 +104,8 @@ def format_report(report):
         measured = f"{c['min']}" if c["min"] == c["max"] else f"{c['min']}..{c['max']}"
         load = "/".join(str(v) for v in L["pe_load"])
         lines.append(f"  layer {k}: {L['kind']} {L['shape'][0]}x{L['shape'][1]}, {L['nnz']} weights "
-                     f"({100 * L['density']:.2f}%), {L['entries']} entries, PE load {load}: "
+                     f"({100 * L['density']:.2f}%), {L['entries']} entries"
+                     + (f" ({L['fillers']} fillers)" if L.get("fillers") else "") + f", PE load {load}: "
                      f"{measured} cycles (model {model_cycles_text(L['model_cycles_for_inputs'], L['model_cycles'])}), "
                      f"efficiency {L['efficiency']:.3f}")
     cyc, model = report["cycles_per_sample"], report["model_cycles_per_sample"]

@@ -246,7 +246,13 @@ def test_relative_indices_on_one_pe(tmp_path, backend, monkeypatch, capsys):
     model = cycle_model(network, 1, delta_bits=2)
     assert report["delta_bits"] == 2 and report["cycles_match_model"]
     assert report["cycles_per_sample"] == [model.total] * x.shape[0] and model.total > cycle_model(network, 1).total
-    assert "relative 2-bit indices" in capsys.readouterr().out
+    # Fillers take cycles but are no work: efficiency counts the layers' own entries (absolute indices' count).
+    own = int(cycle_model(network, 1).entries.sum())
+    assert report["fillers"] == report["entries"] - own > 0
+    assert report["efficiency"] == own / model.total
+    assert [L["fillers"] for L in report["layers"]] == [int(a - b) for a, b in zip(
+        model.entries, cycle_model(network, 1).entries)]
+    assert "fillers" in capsys.readouterr().out
     for bad in (["--pes", "2"], ["--engine", "window", "--window", "4"], ["--relative-indices", "17"]):
         assert run("sim", tmp_path / "net.npz", tmp_path / "x.npy", "-o", tmp_path / "z.npy",
                    "--relative-indices", 2, *bad) == 2, bad
