@@ -123,13 +123,13 @@ def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None
         "pll": {"f_in_mhz": pll.f_in / 1e6, **pll.params}, "uart": {"baud": board.baud, "divisor": divisor},
         "cells": cells, "utilization": best["utilization"], "available": best["available"],
         "fmax_mhz": best["fmax"], "seed": best["seed"], "seeds_tried": len(runs), "timing_met": met,
-        "critical_path": best["critical_path"], "bitstream": None, "weights_in": "spram" if spram else "bram",
-        "delta_bits": int(delta_bits),
+        "critical_path": best["critical_path"], "placement_density": best["placement_density"], "bitstream": None,
+        "weights_in": "spram" if spram else "bram", "delta_bits": int(delta_bits),
     }
     if met:
         if best is not runs[-1]:            # the placed design on disk is the last seed's: place the best again
             place_and_route(os.path.join(out_dir, "netlist.json"), target, pll.mhz, best["seed"], out_dir,
-                            extra=(cons_flag, cons_name, out_flag, placed))
+                            extra=(cons_flag, cons_name, out_flag, placed), densities=(best["placement_density"],))
         log("packing the bitstream")
         tool = "ICEPACK" if family == "ice40" else "ECPPACK"
         part = BITSTREAM[family] + ".part"          # renamed when complete: no half-written bitstream

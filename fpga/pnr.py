@@ -20,6 +20,10 @@ SYNTH_SCRIPTS = {
     "ecp5": "synth_ecp5 -top top -run begin:map_luts; abc -lut 4; clean; synth_ecp5 -top top -run map_cells:",
 }
 NEXTPNR = {"ice40": "NEXTPNR_ICE40", "ecp5": "NEXTPNR_ECP5"}
+# The placer's densities tried in turn. nextpnr's analytic placer spreads cells to at most 0.9 of a region's room by
+# default; at ~85% of the UP5K's logic cells its legaliser can then fail where a sparser spread places (seen: the
+# engine + host link at P = 4). A failure at every density is the design not fitting.
+PLACEMENT_DENSITIES = (None, 0.8, 0.7)
 
 
 def synthesize_json(component, family, workdir):
@@ -35,8 +39,10 @@ def synthesize_json(component, family, workdir):
     return os.path.join(workdir, "netlist.json"), {k: v for k, v in cells.items() if not k.startswith("$")}
 
 
-def place_and_route(netlist, target, freq_mhz, seed, workdir, extra=()):
-    """One nextpnr run; returns {"fmax": MHz, "utilization": {bel: used}, "available": {bel: total}}.
+def place_and_route(netlist, target, freq_mhz, seed, workdir, extra=(), densities=PLACEMENT_DENSITIES):
+    """One nextpnr run, tried at each of `densities` in turn while the placer finds no legal placement; returns
+    {"fmax": MHz, "utilization": {bel: used}, "available": {bel: total}, "placement_density": the density that
+    placed (None: nextpnr's default)}.
 
     `extra`: more nextpnr arguments (pin constraints, the placed design's output file)."""
     # Relative names: the WebAssembly tools see the working folder, not arbitrary absolute paths.
@@ -44,13 +50,20 @@ def place_and_route(netlist, target, freq_mhz, seed, workdir, extra=()):
     args = [*target.nextpnr_args, "--json", os.path.relpath(netlist, workdir), "--freq", str(freq_mhz), "--seed", str(seed),
             "--report", report, "--timing-allow-fail", "--pcf-allow-unconstrained" if target.family == "ice40"
             else "--lpf-allow-unconstrained", "-q", *extra]
-    run_tool(NEXTPNR[target.family], args, workdir, f"nextpnr-seed{seed}.log")
+    for density in densities:
+        spread = [] if density is None else ["--placer-heap-beta", str(density)]
+        try:
+            run_tool(NEXTPNR[target.family], args + spread, workdir, f"nextpnr-seed{seed}.log")
+            break
+        except ToolError as e:
+            if "legal placement" not in str(e) or density == densities[-1]:
+                raise
     with open(os.path.join(workdir, report)) as f:
         rep = json.load(f)
     clocks = [v["achieved"] for k, v in rep["fmax"].items() if "clk" in k and "PACKER" not in k]
     if not clocks:
         raise ToolError(f"nextpnr report {report} has no clock")
-    return {"fmax": min(clocks), "critical_path": _critical_path(rep),
+    return {"fmax": min(clocks), "critical_path": _critical_path(rep), "placement_density": density,
             "utilization": {k: v["used"] for k, v in rep["utilization"].items()},
             "available": {k: v["available"] for k, v in rep["utilization"].items()}}
 
@@ -68,6 +81,7 @@ def implement(component, target, *, freq_mhz, seeds, workdir, log=None):
     return {"target": target.name, "freq_mhz": freq_mhz, "seeds": seeds, "cells": cells,
             "utilization": runs[0]["utilization"], "available": runs[0]["available"],
             "fmax_mhz": {"median": median, "min": min(fmax), "max": max(fmax), "all": fmax},
+            "placement_densities": [r["placement_density"] for r in runs],
             "critical_path": min(runs, key=lambda r: r["fmax"])["critical_path"],
             "timing_met": median >= freq_mhz}
 

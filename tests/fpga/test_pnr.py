@@ -100,3 +100,56 @@ def test_weights_in_spram_need_a_target_with_spram(tmp_path, capsys):
     assert main(["synth", str(path), "--target", "ecp5-25f", "--weights", "spram"]) == 2
     err = capsys.readouterr().err
     assert "ecp5-25f has no SPRAM for weights" in err and err.count("\n") == 1
+
+
+FAKE_NEXTPNR = '''#!{python}
+"""A stand-in for nextpnr: no legal placement at densities above {placeable}, else a report of {fmax} MHz."""
+import json, sys
+args = sys.argv[1:]
+with open("calls.txt", "a") as f:
+    f.write(" ".join(args) + "\\n")
+density = float(args[args.index("--placer-heap-beta") + 1]) if "--placer-heap-beta" in args else 0.9
+if {other_error}:
+    sys.exit("ERROR: Failed to route design.")
+if density > {placeable}:
+    sys.exit("ERROR: Unable to find legal placement for all cells, design is probably at utilisation limit.")
+with open(args[args.index("--report") + 1], "w") as f:
+    json.dump({{"fmax": {{"clk": {{"achieved": {fmax}}}}}, "critical_paths": [],
+               "utilization": {{"ICESTORM_LC": {{"used": 10, "available": 5280}}}}}}, f)
+'''
+
+
+def fake_nextpnr(tmp_path, monkeypatch, *, placeable, other_error=False):
+    import sys
+    script = tmp_path / "fake-nextpnr"
+    script.write_text(FAKE_NEXTPNR.format(python=sys.executable, placeable=placeable, fmax=50.0,
+                                          other_error=other_error))
+    script.chmod(0o755)
+    monkeypatch.setenv("NEXTPNR_ICE40", str(script))
+    (tmp_path / "netlist.json").write_text("{}")
+    return lambda: [line.split() for line in (tmp_path / "calls.txt").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("placeable, tried", [(0.9, [None]), (0.8, [None, "0.8"]), (0.7, [None, "0.8", "0.7"])])
+def test_a_design_that_does_not_place_is_placed_again_more_sparsely(tmp_path, monkeypatch, placeable, tried):
+    from mamhw.fpga.pnr import place_and_route
+    from mamhw.fpga.targets import get_target
+    calls = fake_nextpnr(tmp_path, monkeypatch, placeable=placeable)
+    run = place_and_route(tmp_path / "netlist.json", get_target("up5k"), 48, 1, tmp_path)
+    assert [c[c.index("--placer-heap-beta") + 1] if "--placer-heap-beta" in c else None for c in calls()] == tried
+    assert run["fmax"] == 50.0 and run["placement_density"] == (None if placeable == 0.9 else placeable)
+
+
+@pytest.mark.parametrize("placeable, other_error, calls_made, message", [
+    (0.5, False, 3, "Unable to find legal placement"),      # at no density: the design does not fit
+    (0.9, True, 1, "Failed to route design"),                # not a placement failure: not retried
+])
+def test_a_failure_is_raised_once_retrying_cannot_help(tmp_path, monkeypatch, placeable, other_error, calls_made,
+                                                        message):
+    from mamhw.fpga.pnr import place_and_route
+    from mamhw.fpga.targets import get_target
+    from mamhw.plumbing import ToolError
+    calls = fake_nextpnr(tmp_path, monkeypatch, placeable=placeable, other_error=other_error)
+    with pytest.raises(ToolError, match=message):
+        place_and_route(tmp_path / "netlist.json", get_target("up5k"), 48, 1, tmp_path)
+    assert len(calls()) == calls_made
