@@ -208,14 +208,17 @@ class Receiver(wiring.Component):
                 for s, flag in reversed(fault.items()):          # the first fault in the order wins
                     with m.If(flag):
                         m.d.comb += status.eq(s)
+            # OK straight from the flags, not through the choice of status (that way was the UP5K top level's
+            # longest path: 22.6 ns).
+            ok = Signal()
+            m.d.comb += ok.eq(~timed_out & ~Cat(*fault.values()).any())
             # A frame that ends while a request waits is dropped (the host sends it again).
             with m.If(~req.valid | req.ready):
                 m.d.sync += [req.valid.eq(1), req.payload.code.eq(code), req.payload.tag.eq(tag),
                              req.payload.status.eq(status), req.payload.pe.eq(pe), req.payload.addr.eq(addr),
                              req.payload.count.eq(words)]
-                m.d.sync += [getattr(req.payload.does, c.name.lower()).eq(flag & (status == Status.OK))
-                             for c, flag in is_.items()]
-                with m.If(is_[Command.WRITE_INPUTS] & (status == Status.OK)):
+                m.d.sync += [getattr(req.payload.does, c.name.lower()).eq(flag & ok) for c, flag in is_.items()]
+                with m.If(is_[Command.WRITE_INPUTS] & ok):
                     m.d.sync += staged_ok.eq(1)
             m.d.sync += [field.eq(F.CODE), count.eq(0), code.eq(0), tag.eq(0), known.eq(0), expect.eq(0),
                          staging.eq(0), stageable.eq(0), bad_rx.eq(0)]
