@@ -77,11 +77,11 @@ class Receiver(wiring.Component):
         field = Signal(F)
         m.d.comb += [check.data.eq(byte), check.valid.eq(got), check.start.eq(field == F.CODE)]
 
-        # The check folds a byte in 8 cycles, and a line byte's event reaches it three cycles after the byte came:
+        # The check folds a byte in 8 cycles, and a line byte's event reaches it four cycles after the byte came:
         # a byte is taken only when neither the check nor the way to it holds one, so the check is free for every
-        # event and done at the frame's end (a byte every 12 cycles at most; the UART brings one every
+        # event and done at the frame's end (a byte every 13 cycles at most; the UART brings one every
         # 10 * divisor >= 40).
-        in_decoder = Signal(3)                       # a byte was taken one / two / three cycles ago
+        in_decoder = Signal(4)                       # a byte was taken one to four cycles ago
         m.d.sync += in_decoder.eq(Cat(self.rx.valid & self.rx.ready, in_decoder[:-1]))
         m.d.comb += [self.rx.ready.eq(~in_decoder.any() & ~check.busy),
                      dec.i.valid.eq(self.rx.valid & self.rx.ready), dec.i.payload.eq(self.rx.payload)]

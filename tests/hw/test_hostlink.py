@@ -376,9 +376,9 @@ def test_reply_check_waits_for_a_transmitter_that_takes_a_byte_every_cycle():
 
 @settings(max_examples=5, deadline=None)
 @given(st.integers(0, 255), st.binary(min_size=3, max_size=3))
-def test_the_link_takes_a_request_byte_12_cycles_after_a_content_byte_and_4_after_any_other(tag, payload):
-    """The receiver's pace: a line byte whose content byte goes through the check (8 cycles, after 3 on the way to
-    it) is followed by the next 12 cycles later, a delimiter or a length byte that stands for no content byte 4
+def test_the_link_takes_a_request_byte_13_cycles_after_a_content_byte_and_5_after_any_other(tag, payload):
+    """The receiver's pace: a line byte whose content byte goes through the check (8 cycles, after 4 on the way to
+    it) is followed by the next 13 cycles later, a delimiter or a length byte that stands for no content byte 5
     cycles later; the UART brings one every 10 * divisor >= 40 cycles."""
     from mamhw.hw.hostlink import HostLink
     from mamhw.hw.protocol import cobs_decode
@@ -401,7 +401,7 @@ def test_the_link_takes_a_request_byte_12_cycles_after_a_content_byte_and_4_afte
 
     _simulate(link, bench)
     gaps = [b - a for a, b in zip(taken, taken[1:])]
-    assert sorted(gaps) == [4] * (len(frame) - 1 - len(content)) + [12] * len(content)
+    assert sorted(gaps) == [5] * (len(frame) - 1 - len(content)) + [13] * len(content)
 
 
 @pytest.mark.parametrize("y_latency", [1, 2, 3])
