@@ -15,7 +15,7 @@ from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
 from ..golden import ContractError
-from ..plumbing import save_text
+from ..plumbing import ToolError, save_text
 from .boards import build_link_top, uart_divisor
 from .pll import solve_pll
 from .pnr import SYNTH_SCRIPTS, place_and_route
@@ -106,15 +106,27 @@ def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None
     placed = "top.asc" if family == "ice40" else "top.config"
     cons_flag = "--pcf" if family == "ice40" else "--lpf"
     out_flag = "--asc" if family == "ice40" else "--textcfg"
-    runs = []
+    runs, unplaced, tried = [], None, 0
     for seed in range(1, seeds + 1):
         log(f"nextpnr seed {seed}/{seeds} at {pll.mhz:.2f} MHz")
-        run = place_and_route(os.path.join(out_dir, "netlist.json"), target, pll.mhz, seed, out_dir,
-                              extra=(cons_flag, cons_name, out_flag, placed))
+        tried = seed
+        try:
+            run = place_and_route(os.path.join(out_dir, "netlist.json"), target, pll.mhz, seed, out_dir,
+                                  extra=(cons_flag, cons_name, out_flag, placed))
+        except ToolError as e:
+            # A design that fills the device may place on one seed and not on another: try the next.
+            if "legal placement" not in str(e):
+                raise
+            log(f"seed {seed} found no legal placement")
+            unplaced = e
+            continue
         run["seed"] = seed
         runs.append(run)
         if run["fmax"] >= pll.mhz:
             break
+    if not runs:
+        raise ToolError(f"no legal placement on {seeds} seed{'s' if seeds > 1 else ''}: the design fills the "
+                        f"{target.name} too tightly (try fewer --pes, or more --seeds); last: {unplaced}")
     best = max(runs, key=lambda r: r["fmax"])
     met = best["fmax"] >= pll.mhz
     report = {
@@ -122,7 +134,7 @@ def build_bitstream(network, board, *, pes, freq_mhz, out_dir, seeds=1, log=None
         **({"window": window} if engine == "window" else {}), "clock_mhz": pll.mhz,
         "pll": {"f_in_mhz": pll.f_in / 1e6, **pll.params}, "uart": {"baud": board.baud, "divisor": divisor},
         "cells": cells, "utilization": best["utilization"], "available": best["available"],
-        "fmax_mhz": best["fmax"], "seed": best["seed"], "seeds_tried": len(runs), "timing_met": met,
+        "fmax_mhz": best["fmax"], "seed": best["seed"], "seeds_tried": tried, "timing_met": met,
         "critical_path": best["critical_path"], "placement_density": best["placement_density"], "bitstream": None,
         "weights_in": "spram" if spram else "bram", "delta_bits": int(delta_bits),
     }

@@ -114,3 +114,25 @@ def test_bad_build_requests_are_one_line_errors(tmp_path, capsys, args, message)
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "b").exists()
+
+
+def test_a_seed_that_does_not_place_is_passed_over_and_none_placing_is_one_line(tmp_path, monkeypatch, capsys):
+    """nextpnr (a stand-in, after the real Yosys) places the design on seeds 2 and 3 only: the build reports the best
+    of those; with no seed placing, one line that says what to do."""
+    from tests.fpga.test_pnr import fake_nextpnr
+    network, _ = make_network_and_inputs(dict(NETWORK, seed=5))
+    save_network(network, tmp_path / "net.npz")
+    out = tmp_path / "build"
+    calls = fake_nextpnr(tmp_path, monkeypatch, placeable=0.9, unplaceable={1}, workdir=out)
+    assert main(["build", str(tmp_path / "net.npz"), "--board", "icebreaker", "-o", str(out), "--seeds", "3",
+                 "--freq", "60"]) == 1                        # the stand-in's 50 MHz: timing not met, no bitstream
+    rep = json.loads((out / "report.json").read_text())
+    assert (rep["seed"], rep["seeds_tried"], rep["fmax_mhz"], rep["bitstream"]) == (2, 3, 50.0, None)
+    assert [c[c.index("--seed") + 1] for c in calls()] == ["1", "1", "1", "2", "3"]   # seed 1 at every density
+    capsys.readouterr()
+    fake_nextpnr(tmp_path, monkeypatch, placeable=0.9, unplaceable={1, 2}, workdir=out)
+    assert main(["build", str(tmp_path / "net.npz"), "--board", "icebreaker", "-o", str(out), "--seeds", "2",
+                 "--freq", "60"]) != 0
+    error = capsys.readouterr().err.strip().splitlines()[-1]          # after the progress lines
+    assert error.startswith("mam: ") and "no legal placement on 2 seeds" in error and "fewer --pes" in error
+    assert not (out / "report.json").exists() and not (out / "top.bin").exists()

@@ -103,7 +103,8 @@ def test_weights_in_spram_need_a_target_with_spram(tmp_path, capsys):
 
 
 FAKE_NEXTPNR = '''#!{python}
-"""A stand-in for nextpnr: no legal placement at densities above {placeable}, else a report of {fmax} MHz."""
+"""A stand-in for nextpnr: no legal placement at densities above {placeable} or with a seed in {unplaceable},
+else a report of {fmax} MHz."""
 import json, sys
 args = sys.argv[1:]
 with open("calls.txt", "a") as f:
@@ -111,7 +112,7 @@ with open("calls.txt", "a") as f:
 density = float(args[args.index("--placer-heap-beta") + 1]) if "--placer-heap-beta" in args else 0.9
 if {other_error}:
     sys.exit("ERROR: Failed to route design.")
-if density > {placeable}:
+if density > {placeable} or int(args[args.index("--seed") + 1]) in {unplaceable}:
     sys.exit("ERROR: Unable to find legal placement for all cells, design is probably at utilisation limit.")
 with open(args[args.index("--report") + 1], "w") as f:
     json.dump({{"fmax": {{"clk": {{"achieved": {fmax}}}}}, "critical_paths": [],
@@ -119,15 +120,18 @@ with open(args[args.index("--report") + 1], "w") as f:
 '''
 
 
-def fake_nextpnr(tmp_path, monkeypatch, *, placeable, other_error=False):
+def fake_nextpnr(tmp_path, monkeypatch, *, placeable, other_error=False, unplaceable=(), workdir=None):
+    """Put the stand-in in NEXTPNR_ICE40; returns a function giving the argument lists of its calls so far (made
+    in `workdir`, by default `tmp_path`)."""
     import sys
     script = tmp_path / "fake-nextpnr"
     script.write_text(FAKE_NEXTPNR.format(python=sys.executable, placeable=placeable, fmax=50.0,
-                                          other_error=other_error))
+                                          other_error=other_error, unplaceable=sorted(unplaceable)))
     script.chmod(0o755)
     monkeypatch.setenv("NEXTPNR_ICE40", str(script))
     (tmp_path / "netlist.json").write_text("{}")
-    return lambda: [line.split() for line in (tmp_path / "calls.txt").read_text().splitlines()]
+    calls = (workdir or tmp_path) / "calls.txt"
+    return lambda: [line.split() for line in calls.read_text().splitlines()]
 
 
 @pytest.mark.parametrize("placeable, tried", [(0.9, [None]), (0.8, [None, "0.8"]), (0.7, [None, "0.8", "0.7"])])
