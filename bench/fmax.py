@@ -109,7 +109,7 @@ def measure(name, target_name, build, seeds, workdir):
             "logic": util.get(logic, 0), "logic_available": rep["available"].get(logic, 0),
             "dsp": util.get(dsp, 0), "bram": util.get(ram, 0), "target_mhz": TARGET_MHZ[target_name],
             "met": rep["fmax_mhz"]["median"] >= TARGET_MHZ[target_name], "critical_path": rep["critical_path"],
-            "seconds": round(time.time() - t0, 1)}
+            "placement_densities": rep["placement_densities"], "seconds": round(time.time() - t0, 1)}
 
 
 def worst_of(runs):
