@@ -52,7 +52,7 @@ def format_build(rep):
         ("Fmax", f"{rep['fmax_mhz']:.2f} MHz (seed {rep['seed']}, {rep['seeds_tried']} tried): "
                  + ("timing met" if rep["timing_met"] else "timing NOT met")),
         ("critical path", rep["critical_path"] or "-"),
-    ] + ([("placement", f"at density {rep['placement_density']:g} (nextpnr's default placed no design)")]
+    ] + ([("placement", f"cells spread to density {rep['placement_density']:g} (none placed at nextpnr's 0.9)")]
          if rep.get("placement_density") else []) + [
         ("UART", f"{rep['uart']['baud']} baud, {rep['uart']['divisor']} cycles per bit"),
         ("cycles per inference", f"{rep['cycles']} ({rep['cycles'] / rep['clock_mhz']:.1f} us)"),
