@@ -143,6 +143,17 @@ WINDOW_GRID = [
     _cfg("w-p16-w16", 16, 64, [("mam", 48, 0.1, 8, 8)], seed=213, window=16),
     _cfg("w-p4-w8-3l", 4, 48, [("mam", 32, 0.1, 8, 8), ("mam", 24, 0.1, 8, 8), ("mac", 10, 0.3, 8, 8)], seed=214,
          window=8),
+    # MAC-only 8-bit layers, more mid-sized P and windows, and entry ROMs big enough for the ECP5's block RAMs (the
+    # larger of those two is area only: its place and route on the ECP5-25F ran past 20 minutes).
+    _cfg("w-p2-w32-mac", 2, 96, [("mac", 24, 0.15, 8, 8)], seed=215, window=32),
+    _cfg("w-p4-w16-2mac", 4, 64, [("mac", 32, 0.2, 8, 8), ("mac", 10, 0.3, 8, 8)], seed=216, window=16),
+    _cfg("w-p8-w16", 8, 72, [("mam", 40, 0.08, 8, 8)], seed=217, window=16),
+    _cfg("w-p4-w8-mix", 4, 40, [("mam", 24, 0.15, 8, 8), ("mac", 12, 0.4, 8, 8)], seed=218, window=8),
+    _cfg("w-p1-w32", 1, 64, [("mam", 16, 0.1, 8, 8), ("mac", 8, 0.5, 8, 8)], seed=219, window=32),
+    _cfg("w-p8-w8", 8, 32, [("mam", 32, 0.2, 8, 8)], seed=220, window=8),
+    _cfg("w-p4-w64-bram", 4, 512, [("mam", 128, 0.05, 8, 8)], seed=221, window=64),
+    _cfg("w-p8-w64-bram", 8, 1024, [("mam", 256, 0.03, 8, 8), ("mac", 10, 0.2, 8, 8)], seed=222, window=64,
+         pnr=False),
 ]
 WINDOW_HELD_OUT = [
     _cfg("h-w-p4-w8", 4, 56, [("mam", 28, 0.1, 8, 8), ("mac", 10, 0.4, 8, 8)], seed=301, window=8),
