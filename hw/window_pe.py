@@ -7,13 +7,14 @@ belong to many rows, so the running max and min (or sum) of every row live in a 
 with the product and written back. The multiplier and the requantization are the shared stages (hw/stages.py).
 
 Issue. The entry memory holds one group of G entry slots a word (G from the plan: golden/window.py). A group is
-taken from a register (``nxt``, loaded from the memory one group ahead) into the head register together with its
-candidates: the slots with a kept weight whose activation in the window is not zero (the engine's zero masks:
-``nz`` of the open window, ``next_nz`` of the next one, read ahead). Each cycle the head issues its first
-candidate; the cycle it issues its last one (or, with none, its first cycle) the next group is taken. After its
-window's last group the PE takes the next window's first group as soon as that window's mask is ready
-(``nz_ready``), and waits for ``bnd``. ``reached`` comes from registers only (the head's candidates and flags,
-``nz_ready``): the engine ANDs every PE's, and a memory output in front of that AND was its slowest path once.
+taken from a register (``nxt``, the head of a queue of three that the memory fills from a registered address
+whenever it has room) into the head register together with its candidates: the slots with a kept weight whose
+activation in the window is not zero (the engine's zero masks: ``nz`` of the open window, ``next_nz`` of the next
+one, read ahead). Each cycle the head issues its first candidate; the cycle it issues its last one (or, with none,
+its first cycle) the next group is taken. After its window's last group the PE takes the next window's first group
+as soon as that window's mask is ready (``nz_ready``), and waits for ``bnd``. ``reached`` comes from registers only
+(the head's candidates and flags, ``nz_ready``): the engine ANDs every PE's, and a memory output in front of that
+AND was its slowest path once.
 
 Pipeline of an entry (cycle 0: issued from the head):
 
@@ -194,8 +195,8 @@ class WindowPE(wiring.Component):
         n = self.n_layers
         cur = Signal(bits_for(n))
 
-        # Issue. `ga` is the address of the group on the memory's output, `left` counts the groups not yet taken
-        # into the head, minus one (its sign bit: none left).
+        # Issue. `ga` counts the groups taken (from the layer's first), `left` the groups not yet taken into the
+        # head, minus one (its sign bit: none left).
         ga = Signal(range(max(2, len(self.entry_words) + 1)))
         left = Signal(signed(bits_for(len(self.entry_words) + 1) + 1), init=-1)
         more = ~left[-1]
@@ -206,9 +207,18 @@ class WindowPE(wiring.Component):
         zero_seen = Signal()
         # The group to take next (group ga), in a register: the entry memory's output (a block RAM's, slow) only
         # loads it, one group ahead, so the candidates are looked up from a register (the memory's output in front
-        # of that lookup was the VGG-16 head's slowest path, 16.9 ns at P = 16 on the ECP5-85F). The memory shows
-        # group ga + 1; a start reads the layer's first group into it.
-        nxt = Signal(self.entry_shape, name="nxt", reset_less=True)
+        # of that lookup was the VGG-16 head's slowest path, 16.9 ns at P = 16 on the ECP5-85F). `nxt` heads a queue
+        # of the groups after the head, in order; the memory's address is a register (`ra`, the next group to
+        # fetch), and a group is fetched when the queue has room for it without counting this cycle's take, so the
+        # take never reaches the block RAMs' address (hd_cand -> entry_mem was the VGG-16 head's slowest path at
+        # P = 8, 15.1 ns). Three places keep a take every cycle going; a start reads the layer's first group.
+        queue = [nxt] + [Signal(self.entry_shape, name=f"nxt{i}", reset_less=True) for i in (1, 2)]
+        held = Signal(range(len(queue) + 1))        # groups in the queue
+        fetched = Signal()                          # the memory's output holds the group fetched last cycle
+        ra = Signal.like(ga, name="ra")             # the next group to fetch
+        fleft = Signal.like(left, name="fleft", init=-1)    # groups not yet fetched, minus one
+        fetch = Signal()
+        m.d.comb += fetch.eq(~fleft[-1] & (held + fetched < len(queue)))
         first_group = Signal.like(ga)
         with m.Switch(self.layer):
             for k in range(n):
@@ -238,7 +248,7 @@ class WindowPE(wiring.Component):
             take_next = window_done | (~active & ~hd_valid)
             take = more & Mux(take_next, self.nz_ready, done)
             seen = Mux(take_next | opening, next_seen, open_seen)
-            values = {"issue": active & hd_cand.any(), "take": take, "addr": Mux(take, ga + 2, ga + 1),
+            values = {"issue": active & hd_cand.any(), "take": take,
                       "cand": Mux(take, kept & seen, Mux(done, 0, Mux(active, rest, hd_cand))),
                       "valid": Mux(take, 1, Mux(done, 0, hd_valid)),
                       "waiting": Mux(window_done, 1, Const(0) if opening else waiting),
@@ -255,9 +265,16 @@ class WindowPE(wiring.Component):
         # the engine's AND was the slowest path, 14.0 ns at P = 16 on the ECP5).
         m.d.comb += [issue.eq(step["issue"]), take.eq(step["take"]),
                      self.reached.eq(self.nz_ready & (waiting | (hd_valid & ~rest.any() & hd.wend))),
-                     entry_rd.addr.eq(Mux(self.start, first_group, step["addr"]))]
-        with m.If(take | delay(m, self.start, "priming")):
-            m.d.sync += nxt.eq(entry_rd.data)
+                     entry_rd.addr.eq(Mux(self.start, first_group, ra))]
+        # After the take (if any) the queue moves up by one; the fetched group joins behind the last one held.
+        for i, slot in enumerate(queue):
+            below = queue[i + 1] if i + 1 < len(queue) else slot
+            joins_taken, joins_kept = fetched & (held == i + 1), fetched & (held == i)
+            m.d.sync += slot.eq(Mux(take, Mux(joins_taken, entry_rd.data, below),
+                                    Mux(joins_kept, entry_rd.data, slot)))
+        m.d.sync += [held.eq(held - take + fetched), fetched.eq(fetch)]
+        with m.If(fetch):
+            m.d.sync += [ra.eq(ra + 1), fleft.eq(fleft - 1)]
         m.d.sync += [hd_cand.eq(step["cand"]), hd_valid.eq(step["valid"]), waiting.eq(step["waiting"]),
                      zero_seen.eq(step["zero_seen"])]
         with m.If(take):
@@ -277,8 +294,10 @@ class WindowPE(wiring.Component):
             with m.Switch(self.layer):
                 for k in range(n):
                     with m.Case(k):
-                        m.d.sync += [left.eq(self.entry_count[k] - 1), brow.eq(self.bias_base[k])]
-            m.d.sync += ga.eq(first_group)
+                        # The start reads the layer's first group (the address is `first_group` in this cycle).
+                        m.d.sync += [left.eq(self.entry_count[k] - 1), brow.eq(self.bias_base[k]),
+                                     fleft.eq(self.entry_count[k] - 2), fetched.eq(self.entry_count[k] > 0)]
+            m.d.sync += [ga.eq(first_group), ra.eq(first_group + 1), held.eq(0)]
 
         # E, E2, E3: the column picks x from the window register in two steps, its low bits one activation of each
         # block of PICK (E2), its high bits the block (E3): a 64-to-1 pick in one cycle was the ECP5 engine's slowest
@@ -403,7 +422,8 @@ class WindowPE(wiring.Component):
             brow=brow, mult=mult, mac=mac, entry_valids=[e_valid, e2_valid, e3_valid, x_live, y_live, p_live, c_live, w_live],
             final_valids=[f1_valid, f2_valid] + merge_valids + [f3_valid, v_valid] + requant_valids,
             c_p=c_p, c_old=c_old, old=old, new=new, state_wr=state_wr, w_live=w_live, w_row=w_row, w_state=w_state,
-            f1_valid=f1_valid, f1_row=f1_row, f2_hi=f2_hi, f2_lo=f2_lo, dense=b.dense, nxt=nxt))
+            f1_valid=f1_valid, f1_row=f1_row, f2_hi=f2_hi, f2_lo=f2_lo, dense=b.dense, nxt=nxt, nxt1=queue[1],
+            nxt2=queue[2], held=held, fetched=fetched, ra=ra, fleft=fleft, fetch_data=entry_rd.data))
         return m
 
     def _joined(self, out, own, other, mac):

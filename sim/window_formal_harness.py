@@ -221,7 +221,7 @@ class _Observed:
     signals the harness reads. The copies are plain wires; the PE's own logic (or a broken subclass's) runs."""
 
     COPIED = ("issue", "first", "take", "hd", "hd_valid", "hd_cand", "ga", "left", "waiting", "zero_seen", "cur",
-              "frow", "brow", "mult", "mac", "nxt")
+              "frow", "brow", "mult", "mac", "nxt", "nxt1", "nxt2", "held", "fetched", "ra", "fleft", "fetch_data")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -229,6 +229,10 @@ class _Observed:
         self.obs = SimpleNamespace(
             issue=Signal(name="obs_issue"), first=Signal(self.group, name="obs_first"), take=Signal(name="obs_take"),
             hd=Signal(self.entry_shape.size, name="obs_hd"), nxt=Signal(self.entry_shape.size, name="obs_nxt"),
+            nxt1=Signal(self.entry_shape.size, name="obs_nxt1"), nxt2=Signal(self.entry_shape.size, name="obs_nxt2"),
+            fetch_data=Signal(self.entry_shape.size, name="obs_fetch_data"), held=Signal(wide, name="obs_held"),
+            fetched=Signal(name="obs_fetched"), ra=Signal(wide, name="obs_ra"),
+            fleft=Signal(signed(wide), name="obs_fleft"),
             hd_valid=Signal(name="obs_hd_valid"),
             hd_cand=Signal(self.group, name="obs_hd_cand"), ga=Signal(wide, name="obs_ga"),
             left=Signal(signed(wide), name="obs_left"), waiting=Signal(name="obs_waiting"),
@@ -563,6 +567,16 @@ class WindowFormalHarness(wiring.Component):
               (obs.hd_valid == rv) & (obs.hd_cand == rc) & (obs.zero_seen == rz) &
               _implies(in_run, obs.ga == rn) & _implies(rv, obs.hd == head.as_value()) &
               _implies(in_run & (age != 0) & (rn < E), obs.nxt == nxt.as_value()))
+        # The fetch queue behind the head: groups rn.. in order, the memory's output the last group fetched, the
+        # fetch pointer past all of them; from the cycle after the start on, group rn is held (while there is one).
+        fetched_to = rn + obs.held + obs.fetched
+        queue_ok = [(obs.held <= 3) & (obs.held + obs.fetched <= 3) & (fetched_to <= E) &
+                    (obs.ra == fetched_to) & (obs.fleft == E - 1 - fetched_to) &
+                    _implies(obs.fetched, obs.fetch_data == Array(words)[obs.ra - 1]) &
+                    _implies((age != 0) & (rn < E), obs.held != 0)]
+        for i, slot in enumerate((obs.nxt, obs.nxt1, obs.nxt2)):
+            queue_ok.append(_implies((i < obs.held) & (rn + i < E), slot == Array(words)[rn + i]))
+        check(m, "c_fetch_queue", _implies(in_run, _all(queue_ok)))
         check(m, "c_final_pointer", _implies(in_run & (fins < R), (obs.frow == fins) & (obs.brow == fins)))
         check(m, "c_config_copy", _implies(in_run & (age != 0), (obs.cur == 0) & (obs.mult == cfg.mult) &
                                            (obs.mac == int(not mam))))
