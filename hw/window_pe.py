@@ -212,6 +212,7 @@ class WindowPE(wiring.Component):
         # fetch), and a group is fetched when the queue has room for it without counting this cycle's take, so the
         # take never reaches the block RAMs' address (hd_cand -> entry_mem was the VGG-16 head's slowest path at
         # P = 8, 15.1 ns). Three places keep a take every cycle going; a start reads the layer's first group.
+        nxt = Signal(self.entry_shape, name="nxt", reset_less=True)
         queue = [nxt] + [Signal(self.entry_shape, name=f"nxt{i}", reset_less=True) for i in (1, 2)]
         held = Signal(range(len(queue) + 1))        # groups in the queue
         fetched = Signal()                          # the memory's output holds the group fetched last cycle
